@@ -1,0 +1,212 @@
+"""The Bin aggregate: a waste container and everything that happens to it.
+
+Not responsible for converting sensor distances to fill levels (the adapters do) nor for
+finding which commune a position lies in (the twin's geography does).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Self
+
+from domain._aggregate import ValleyAggregate
+from domain._checks import member, number_in_range, text, whole_number
+from domain.errors import InvalidValueError
+from domain.ids import normalise_code
+from domain.values import Position, WasteStream
+
+MAX_CAPACITY_L = 5_000  # largest buried column is about 5 m³
+MAX_DEPTH_CM = 400.0
+MAX_EMPTIED_MASS_KG = 2_500.0
+
+
+class Bin(ValleyAggregate):
+    """A waste container: a wheeled bin or a drop-off column."""
+
+    KIND = "bin"
+
+    class Installed(ValleyAggregate.Created):
+        code: str
+        stream: str
+        capacity_l: int
+        depth_cm: float | None
+        x_l93: float
+        y_l93: float
+        commune_insee: str
+
+    def __init__(
+        self,
+        code: str,
+        stream: str,
+        capacity_l: int,
+        depth_cm: float | None,
+        x_l93: float,
+        y_l93: float,
+        commune_insee: str,
+    ) -> None:
+        self.code = code
+        self.stream = stream
+        self.capacity_l = capacity_l
+        self.depth_cm = depth_cm
+        self.x_l93 = x_l93
+        self.y_l93 = y_l93
+        self.commune_insee = commune_insee
+        self.sensor_device_id: str | None = None
+        self.fill_percent: float | None = None
+        self.fill_measured_at: datetime | None = None
+        self.emptied_count = 0
+        self.emptied_mass_kg = 0.0
+        self.last_emptied_at: datetime | None = None
+        self.overflow_count = 0
+        self.sensor_fault_count = 0
+        self.last_sensor_fault: str | None = None
+        self.retired = False
+
+    @classmethod
+    def install(
+        cls,
+        *,
+        code: str,
+        stream: str,
+        capacity_l: int,
+        position: Position,
+        commune_insee: str,
+        at: datetime,
+        depth_cm: float | None = None,
+    ) -> Self:
+        """Install a container at a position in a commune."""
+        return cls._begin(
+            cls.Installed,
+            at,
+            code=normalise_code("code", code),
+            stream=member("stream", stream, WasteStream).value,
+            capacity_l=whole_number("capacity_l", capacity_l, low=1, high=MAX_CAPACITY_L),
+            depth_cm=None
+            if depth_cm is None
+            else number_in_range("depth_cm", depth_cm, 1.0, MAX_DEPTH_CM),
+            x_l93=position.x,
+            y_l93=position.y,
+            commune_insee=text("commune_insee", commune_insee, max_length=5),
+        )
+
+    class SensorAttached(ValleyAggregate.Event):
+        device_id: str
+
+        def apply(self, aggregate: Bin) -> None:
+            aggregate.sensor_device_id = self.device_id
+
+    def attach_sensor(self, device_id: str, at: datetime) -> None:
+        """Fit a fill-level sensor (e.g. a LoRaWAN DevEUI) to the container."""
+        device_id = normalise_code("device_id", device_id)
+        if self.sensor_device_id is not None:
+            raise InvalidValueError(
+                "a sensor is already attached; detach it first",
+                "sensor_device_id",
+                self.sensor_device_id,
+            )
+        self._record(self.SensorAttached, at, device_id=device_id)
+
+    class SensorDetached(ValleyAggregate.Event):
+        device_id: str
+
+        def apply(self, aggregate: Bin) -> None:
+            aggregate.sensor_device_id = None
+
+    def detach_sensor(self, at: datetime) -> None:
+        """Take the sensor off the container."""
+        if self.sensor_device_id is None:
+            raise InvalidValueError("no sensor is attached", "sensor_device_id", None)
+        self._record(self.SensorDetached, at, device_id=self.sensor_device_id)
+
+    class FillLevelMeasured(ValleyAggregate.Event):
+        fill_percent: float
+
+        def apply(self, aggregate: Bin) -> None:
+            aggregate.fill_percent = self.fill_percent
+            aggregate.fill_measured_at = self.timestamp
+
+    def measure_fill_level(self, fill_percent: float, at: datetime) -> None:
+        """Record a fill level between 0 and 100 %."""
+        fill = number_in_range("fill_percent", fill_percent, 0.0, 100.0)
+        self._record(self.FillLevelMeasured, at, fill_percent=fill)
+
+    class Emptied(ValleyAggregate.Event):
+        round_id: str
+        mass_kg: float
+
+        def apply(self, aggregate: Bin) -> None:
+            aggregate.emptied_count += 1
+            aggregate.emptied_mass_kg += self.mass_kg
+            aggregate.last_emptied_at = self.timestamp
+            aggregate.fill_percent = 0.0
+            aggregate.fill_measured_at = self.timestamp
+
+    def empty(self, round_id: str, mass_kg: float, at: datetime) -> None:
+        """Record that a collection round emptied the container, with its estimated mass."""
+        self._record(
+            self.Emptied,
+            at,
+            round_id=text("round_id", round_id, max_length=64),
+            mass_kg=number_in_range("mass_kg", mass_kg, 0.0, MAX_EMPTIED_MASS_KG),
+        )
+
+    class OverflowReported(ValleyAggregate.Event):
+        reported_by: str
+
+        def apply(self, aggregate: Bin) -> None:
+            aggregate.overflow_count += 1
+
+    def report_overflow(self, reported_by: str, at: datetime) -> None:
+        """Record that the container was seen overflowing (by a sensor, a crew or a citizen)."""
+        self._record(
+            self.OverflowReported, at, reported_by=text("reported_by", reported_by, max_length=64)
+        )
+
+    class Moved(ValleyAggregate.Event):
+        x_l93: float
+        y_l93: float
+        commune_insee: str
+
+        def apply(self, aggregate: Bin) -> None:
+            aggregate.x_l93 = self.x_l93
+            aggregate.y_l93 = self.y_l93
+            aggregate.commune_insee = self.commune_insee
+
+    def move(self, position: Position, commune_insee: str, at: datetime) -> None:
+        """Move the container to another position."""
+        self._record(
+            self.Moved,
+            at,
+            x_l93=position.x,
+            y_l93=position.y,
+            commune_insee=text("commune_insee", commune_insee, max_length=5),
+        )
+
+    class SensorFaultReported(ValleyAggregate.Event):
+        fault: str
+
+        def apply(self, aggregate: Bin) -> None:
+            aggregate.sensor_fault_count += 1
+            aggregate.last_sensor_fault = self.fault
+
+    def report_sensor_fault(self, fault: str, at: datetime) -> None:
+        """Record a fault raised by the attached sensor (tilt, reading error, …)."""
+        if self.sensor_device_id is None:
+            raise InvalidValueError("no sensor is attached", "sensor_device_id", None)
+        self._record(self.SensorFaultReported, at, fault=text("fault", fault, max_length=120))
+
+    class Removed(ValleyAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Bin) -> None:
+            aggregate.retired = True
+
+    def remove(self, reason: str, at: datetime) -> None:
+        """Take the container out of service for good."""
+        self._record(self.Removed, at, reason=text("reason", reason, max_length=200))
+
+    def fill_litres(self) -> float | None:
+        """Return the measured fill in litres, if any measurement exists."""
+        if self.fill_percent is None:
+            return None
+        return self.capacity_l * self.fill_percent / 100.0

@@ -1,0 +1,245 @@
+"""The Site aggregate: public buildings, lighting cabinets, remarkable sites, activity zones.
+
+Geometry is held as WKT in Lambert-93 metres and checked with shapely; its representative
+point is decided once, at registration. Not responsible for projecting coordinates.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any, Self
+
+import shapely
+from shapely.errors import ShapelyError
+
+from domain._aggregate import ValleyAggregate
+from domain._checks import member, number_in_range, text, whole_number
+from domain.errors import InvalidValueError, OutOfRangeError
+from domain.ids import normalise_code
+from domain.values import Position, SiteKind
+
+MAX_METER_INDEX_KWH = 1e12
+MAX_OCCUPANCY = 1_000_000
+MAX_LIGHT_POINTS = 10_000
+MAX_POINT_POWER_W = 2_000.0
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_SPAN = re.compile(r"^(?P<open>[0-2]\d:[0-5]\d)-(?P<close>[0-2]\d:[0-5]\d)$")
+
+
+def _clock_time(field: str, value: object) -> str:
+    if not isinstance(value, str) or not _CLOCK.match(value):
+        raise InvalidValueError("must be a clock time HH:MM", field, value)
+    return value
+
+
+def _opening_hours(value: object) -> dict[str, list[str]]:
+    if not isinstance(value, dict):
+        raise InvalidValueError("must map weekdays to lists of HH:MM-HH:MM", "hours", value)
+    hours: dict[str, list[str]] = {}
+    for day, spans in value.items():
+        if day not in WEEKDAYS:
+            raise InvalidValueError(f"weekday must be one of {', '.join(WEEKDAYS)}", "hours", day)
+        if not isinstance(spans, list | tuple):
+            raise InvalidValueError("must be a list of HH:MM-HH:MM", f"hours.{day}", spans)
+        checked = []
+        for span in spans:
+            match = _SPAN.match(span) if isinstance(span, str) else None
+            if match is None:
+                raise InvalidValueError("must be HH:MM-HH:MM", f"hours.{day}", span)
+            _clock_time(f"hours.{day}", match["open"])
+            _clock_time(f"hours.{day}", match["close"])
+            if match["close"] <= match["open"]:
+                raise OutOfRangeError("must close after it opens", f"hours.{day}", span)
+            checked.append(span)
+        hours[day] = checked
+    return hours
+
+
+class Site(ValleyAggregate):
+    """A place the twin follows: a building, a lighting cabinet, a tourist site, a zone."""
+
+    KIND = "site"
+
+    class Registered(ValleyAggregate.Created):
+        code: str
+        name: str
+        site_kind: str
+        geometry_wkt: str
+        x_l93: float
+        y_l93: float
+        commune_insee: str
+        light_points: int
+        point_power_w: float
+
+    def __init__(
+        self,
+        code: str,
+        name: str,
+        site_kind: str,
+        geometry_wkt: str,
+        x_l93: float,
+        y_l93: float,
+        commune_insee: str,
+        light_points: int,
+        point_power_w: float,
+    ) -> None:
+        self.code = code
+        self.name = name
+        self.site_kind = site_kind
+        self.geometry_wkt = geometry_wkt
+        self.x_l93 = x_l93
+        self.y_l93 = y_l93
+        self.commune_insee = commune_insee
+        self.light_points = light_points
+        self.point_power_w = point_power_w
+        self.meter_index_kwh: float | None = None
+        self.consumption_kwh = 0.0
+        self.meter_replacements = 0
+        self.occupancy: int | None = None
+        self.lighting_schedule: dict[str, Any] | None = None
+        self.opening_hours: dict[str, list[str]] = {}
+        self.retired = False
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        code: str,
+        name: str,
+        site_kind: str,
+        geometry_wkt: str,
+        commune_insee: str,
+        at: datetime,
+        light_points: int = 0,
+        point_power_w: float = 0.0,
+    ) -> Self:
+        """Register a site with its geometry (WKT, Lambert-93 metres)."""
+        kind = member("site_kind", site_kind, SiteKind)
+        try:
+            geometry = shapely.from_wkt(geometry_wkt)
+        except (ShapelyError, TypeError):
+            raise InvalidValueError("must be WKT geometry", "geometry_wkt", geometry_wkt) from None
+        if geometry.is_empty or not geometry.is_valid:
+            raise InvalidValueError("must be a valid, non-empty geometry", "geometry_wkt", geometry_wkt)
+        anchor = geometry.representative_point()
+        position = Position.checked(anchor.x, anchor.y)
+        points = whole_number("light_points", light_points, high=MAX_LIGHT_POINTS)
+        if kind is SiteKind.LIGHTING_CABINET and points == 0:
+            raise OutOfRangeError("a lighting cabinet serves at least one light point", "light_points", points)
+        return cls._begin(
+            cls.Registered,
+            at,
+            code=normalise_code("code", code),
+            name=text("name", name),
+            site_kind=kind.value,
+            geometry_wkt=geometry.wkt,
+            x_l93=position.x,
+            y_l93=position.y,
+            commune_insee=text("commune_insee", commune_insee, max_length=5),
+            light_points=points,
+            point_power_w=number_in_range("point_power_w", point_power_w, 0.0, MAX_POINT_POWER_W),
+        )
+
+    class EnergyMetered(ValleyAggregate.Event):
+        index_kwh: float
+
+        def apply(self, aggregate: Site) -> None:
+            if aggregate.meter_index_kwh is not None:
+                aggregate.consumption_kwh += self.index_kwh - aggregate.meter_index_kwh
+            aggregate.meter_index_kwh = self.index_kwh
+
+    def meter_energy(self, index_kwh: float, at: datetime) -> None:
+        """Record a cumulative meter index; it may only go down after a meter replacement."""
+        index = number_in_range("index_kwh", index_kwh, 0.0, MAX_METER_INDEX_KWH)
+        if self.meter_index_kwh is not None and index < self.meter_index_kwh:
+            raise OutOfRangeError(
+                f"meter index decreased below {self.meter_index_kwh}; record a meter replacement first",
+                "index_kwh",
+                index,
+            )
+        self._record(self.EnergyMetered, at, index_kwh=index)
+
+    class MeterReplaced(ValleyAggregate.Event):
+        final_index_kwh: float
+        new_index_kwh: float
+
+        def apply(self, aggregate: Site) -> None:
+            if aggregate.meter_index_kwh is not None:
+                aggregate.consumption_kwh += self.final_index_kwh - aggregate.meter_index_kwh
+            aggregate.meter_index_kwh = self.new_index_kwh
+            aggregate.meter_replacements += 1
+
+    def replace_meter(self, final_index_kwh: float, new_index_kwh: float, at: datetime) -> None:
+        """Record a meter swap: the old meter's last index and the new meter's first."""
+        final = number_in_range("final_index_kwh", final_index_kwh, 0.0, MAX_METER_INDEX_KWH)
+        if self.meter_index_kwh is not None and final < self.meter_index_kwh:
+            raise OutOfRangeError(
+                f"final index is below the last reading {self.meter_index_kwh}",
+                "final_index_kwh",
+                final,
+            )
+        new = number_in_range("new_index_kwh", new_index_kwh, 0.0, MAX_METER_INDEX_KWH)
+        self._record(self.MeterReplaced, at, final_index_kwh=final, new_index_kwh=new)
+
+    class OccupancyCounted(ValleyAggregate.Event):
+        occupancy: int
+
+        def apply(self, aggregate: Site) -> None:
+            aggregate.occupancy = self.occupancy
+
+    def count_occupancy(self, occupancy: int, at: datetime) -> None:
+        """Record how many people are on the site."""
+        count = whole_number("occupancy", occupancy, high=MAX_OCCUPANCY)
+        self._record(self.OccupancyCounted, at, occupancy=count)
+
+    class LightingScheduleChanged(ValleyAggregate.Event):
+        schedule: dict[str, Any]
+
+        def apply(self, aggregate: Site) -> None:
+            aggregate.lighting_schedule = self.schedule
+
+    def change_lighting_schedule(
+        self,
+        at: datetime,
+        *,
+        dim_percent: float = 100.0,
+        dim_from: str | None = None,
+        dim_to: str | None = None,
+        off_from: str | None = None,
+        off_to: str | None = None,
+    ) -> None:
+        """Set dimming (level and window) and part-night switch-off of a lighting cabinet."""
+        if self.site_kind != SiteKind.LIGHTING_CABINET:
+            raise InvalidValueError("only a lighting cabinet has a lighting schedule", "site_kind", self.site_kind)
+        schedule: dict[str, Any] = {
+            "dim_percent": number_in_range("dim_percent", dim_percent, 0.0, 100.0)
+        }
+        for field, value in (("dim", (dim_from, dim_to)), ("off", (off_from, off_to))):
+            start, end = value
+            if (start is None) != (end is None):
+                raise InvalidValueError("give both ends of the window or neither", f"{field}_from", start)
+            schedule[f"{field}_from"] = None if start is None else _clock_time(f"{field}_from", start)
+            schedule[f"{field}_to"] = None if end is None else _clock_time(f"{field}_to", end)
+        self._record(self.LightingScheduleChanged, at, schedule=schedule)
+
+    class OpeningHoursChanged(ValleyAggregate.Event):
+        hours: dict[str, list[str]]
+
+        def apply(self, aggregate: Site) -> None:
+            aggregate.opening_hours = self.hours
+
+    def change_opening_hours(self, hours: dict[str, list[str]], at: datetime) -> None:
+        """Set opening hours as weekday → list of ``HH:MM-HH:MM`` spans."""
+        self._record(self.OpeningHoursChanged, at, hours=_opening_hours(hours))
+
+    class Closed(ValleyAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Site) -> None:
+            aggregate.retired = True
+
+    def close(self, reason: str, at: datetime) -> None:
+        """Close the site for good."""
+        self._record(self.Closed, at, reason=text("reason", reason))

@@ -1,0 +1,78 @@
+"""Shared fixtures: a clean environment and the event stores every twin test runs against."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+POSTGRES_URL_VAR = "TWIN_TEST_POSTGRES"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# CI sets this so that tests needing a server fail instead of skipping.
+REQUIRE_SERVERS_VAR = "TWIN_REQUIRE_SERVERS"
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def at(days: float = 0, hours: float = 0) -> datetime:
+    """An instant after the valley's commissioning date."""
+    return T0 + timedelta(days=days, hours=hours)
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the user's twin or eventsourcing settings."""
+    for name in list(os.environ):
+        if name.startswith(("TWIN_STORE", "PERSISTENCE_", "SQLITE_", "POSTGRES_")):
+            monkeypatch.delenv(name)
+
+
+def _postgres_base_url() -> str:
+    return os.environ.get(POSTGRES_URL_VAR, DEFAULT_POSTGRES_URL)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The URL of a reachable PostgreSQL; skips (or fails under CI) when there is none."""
+    url = _postgres_base_url()
+    try:
+        import psycopg
+
+        with psycopg.connect(url, connect_timeout=3):
+            pass
+    except Exception as error:  # any failure to connect means "no server here"
+        reason = (
+            f"PostgreSQL not reachable at {url} ({error.__class__.__name__}); start it on "
+            f"127.0.0.1:5432 with a 'test' database, or set {POSTGRES_URL_VAR}=postgresql://…"
+        )
+        if os.environ.get(REQUIRE_SERVERS_VAR):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh, empty schema on the PostgreSQL server, dropped afterwards."""
+    import psycopg
+
+    schema = f"twin_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{postgres_server}?schema={schema}"
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each twin test runs on the embedded SQLite store and on real PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'twin.sqlite'}"
+    return request.getfixturevalue("postgres_url")

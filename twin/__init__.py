@@ -1,0 +1,50 @@
+"""The twin: the valley's event store and what it answers.
+
+Applications over ``eventsourcing`` (SQLite embedded by default, PostgreSQL for scale), time
+travel, the valley's real geography, spatial queries and the ``twin`` CLI. It imports
+``domain`` (and, for ingest, ``adapters.wire``) — never ``simulation`` or ``scenarios``.
+"""
+
+from __future__ import annotations
+
+from twin.application import ValleyTwin
+from twin.bootstrap import open_twin, store_config
+from twin.config import StoreConfig, default_store_url, parse_store_url, resolve_store_url
+from twin.errors import (
+    AlreadyExistsError,
+    ConcurrentChangeError,
+    InvalidInputError,
+    NotFoundError,
+    OutsideValleyError,
+    StoreConfigError,
+    StoreUnavailableError,
+    TwinError,
+)
+from twin.geography import Commune, Geography, load_geography
+from twin.inventory import plan_inventory, summarise
+from twin.spatial import PlacedAsset, SpatialIndex
+
+__all__ = [
+    "AlreadyExistsError",
+    "Commune",
+    "ConcurrentChangeError",
+    "Geography",
+    "InvalidInputError",
+    "NotFoundError",
+    "OutsideValleyError",
+    "PlacedAsset",
+    "SpatialIndex",
+    "StoreConfig",
+    "StoreConfigError",
+    "StoreUnavailableError",
+    "TwinError",
+    "ValleyTwin",
+    "default_store_url",
+    "load_geography",
+    "open_twin",
+    "parse_store_url",
+    "plan_inventory",
+    "resolve_store_url",
+    "store_config",
+    "summarise",
+]

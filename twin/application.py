@@ -1,0 +1,209 @@
+"""ValleyTwin: the application over the event store — commands, look-ups, time travel.
+
+Methods are thin: get the aggregate, call its command, save. Misses and store failures are
+translated into :mod:`twin.errors`. Not responsible for spatial indexing (:mod:`twin.spatial`),
+for building the valley's inventory (:mod:`twin.inventory`) nor for presentation (the CLI).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.utils import get_topic
+
+from domain import AGGREGATE_CLASSES, Beacon, Bin, Citizen, Service, Site, ValleyAggregate
+from domain.ids import normalise_code
+from twin.config import SNAPSHOT_INTERVAL
+from twin.errors import AlreadyExistsError, ConcurrentChangeError, InvalidInputError, NotFoundError
+
+A = TypeVar("A", bound=ValleyAggregate)
+
+
+class ValleyTwin(Application[UUID]):
+    """The digital twin of the valley: every asset and citizen, with its whole history."""
+
+    name = "ValleyTwin"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        cls: SNAPSHOT_INTERVAL for cls in AGGREGATE_CLASSES
+    }
+
+    # ---- creating -----------------------------------------------------------------------
+    def add(self, *aggregates: ValleyAggregate) -> None:
+        """Record new aggregates in one transaction; fail whole if any exists already."""
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            for aggregate in aggregates:
+                if self.exists(aggregate.id):
+                    raise AlreadyExistsError(aggregate.KIND, aggregate.code) from None
+            raise ConcurrentChangeError("another writer recorded these aggregates first") from None
+
+    def add_missing(self, aggregates: Iterable[ValleyAggregate], batch_size: int = 500) -> int:
+        """Record those of ``aggregates`` not yet in the store; return how many were added.
+
+        Each batch is one transaction, so an interrupted run leaves whole batches and a rerun
+        completes it without recording anything twice.
+        """
+        added = 0
+        batch: list[ValleyAggregate] = []
+        for aggregate in aggregates:
+            if not self.exists(aggregate.id):
+                batch.append(aggregate)
+            if len(batch) >= batch_size:
+                self.add(*batch)
+                added += len(batch)
+                batch = []
+        if batch:
+            self.add(*batch)
+            added += len(batch)
+        return added
+
+    # ---- reading ------------------------------------------------------------------------
+    def exists(self, aggregate_id: UUID) -> bool:
+        """True if an aggregate with this id has been recorded."""
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def get(self, aggregate_class: type[A], code: str) -> A:
+        """Return the current state of the aggregate of this class known as ``code``."""
+        aggregate = self._get_by_id(aggregate_class.id_for(code), reference=code)
+        if not isinstance(aggregate, aggregate_class):
+            raise NotFoundError(code)
+        return aggregate
+
+    def find(self, reference: str) -> ValleyAggregate:
+        """Return the aggregate named by its UUID or by an external code of any kind."""
+        return self._get_by_id(self.resolve(reference), reference=reference)
+
+    def resolve(self, reference: str) -> UUID:
+        """Return the id of the aggregate named by a UUID or an external code."""
+        try:
+            candidate = UUID(reference)
+        except ValueError:
+            pass
+        else:
+            if self.exists(candidate):
+                return candidate
+        try:
+            code = normalise_code("reference", reference)
+        except ValueError:
+            raise NotFoundError(reference) from None
+        for aggregate_class in AGGREGATE_CLASSES:
+            aggregate_id = aggregate_class.id_for(code)
+            if self.exists(aggregate_id):
+                return aggregate_id
+        raise NotFoundError(reference)
+
+    def _get_by_id(self, aggregate_id: UUID, reference: str, version: int | None = None) -> ValleyAggregate:
+        try:
+            aggregate = self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            raise NotFoundError(reference) from None
+        assert isinstance(aggregate, ValleyAggregate)
+        return aggregate
+
+    # ---- time travel --------------------------------------------------------------------
+    def history(self, aggregate_id: UUID) -> list[DomainEventProtocol[UUID]]:
+        """Return every event of the aggregate, oldest first."""
+        return list(self.events.get(aggregate_id))
+
+    def version_at(self, aggregate_id: UUID, instant: datetime) -> int | None:
+        """Return the aggregate's version as of ``instant`` (None if it did not exist yet).
+
+        Facts on one aggregate are recorded in world-time order (a domain rule), so the
+        version is found by bisection over stored events: O(log n) single-row reads.
+        """
+        _check_instant(instant)
+        last = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+        if not last:
+            raise NotFoundError(str(aggregate_id))
+        low, high = 0, last[0].originator_version  # answer lies in [low, high]
+        while low < high:
+            middle = (low + high + 1) // 2
+            if self._event_time(aggregate_id, middle) <= instant:
+                low = middle
+            else:
+                high = middle - 1
+        return low or None
+
+    def state_at(self, aggregate_id: UUID, instant: datetime) -> ValleyAggregate | None:
+        """Return the aggregate as it was at ``instant`` (by event time), None before it existed."""
+        version = self.version_at(aggregate_id, instant)
+        if version is None:
+            return None
+        return self._get_by_id(aggregate_id, reference=str(aggregate_id), version=version)
+
+    def _event_time(self, aggregate_id: UUID, version: int) -> datetime:
+        (stored,) = self.recorder.select_events(aggregate_id, gt=version - 1, lte=version)
+        return self.mapper.to_domain_event(stored).timestamp
+
+    # ---- changing -----------------------------------------------------------------------
+    def change(self, aggregate_class: type[A], code: str, command: Callable[[A], Any]) -> A:
+        """Load an aggregate, run one command on it and save what it recorded."""
+        aggregate = self.get(aggregate_class, code)
+        command(aggregate)
+        try:
+            self.save(aggregate)
+        except IntegrityError:
+            raise ConcurrentChangeError(
+                f"{aggregate.KIND} {aggregate.code} was changed by another writer; retry"
+            ) from None
+        return aggregate
+
+    def measure_fill_level(self, bin_code: str, fill_percent: float, at: datetime) -> Bin:
+        """Record a bin's fill level."""
+        return self.change(Bin, bin_code, lambda b: b.measure_fill_level(fill_percent, at))
+
+    def empty_bin(self, bin_code: str, round_id: str, mass_kg: float, at: datetime) -> Bin:
+        """Record a bin emptied by a collection round."""
+        return self.change(Bin, bin_code, lambda b: b.empty(round_id, mass_kg, at))
+
+    def count_footfall(self, beacon_code: str, start: datetime, end: datetime, count: int) -> Beacon:
+        """Record a beacon's footfall count over an interval."""
+        return self.change(Beacon, beacon_code, lambda b: b.count_footfall(start, end, count))
+
+    def meter_energy(self, site_code: str, index_kwh: float, at: datetime) -> Site:
+        """Record a site's cumulative energy index."""
+        return self.change(Site, site_code, lambda s: s.meter_energy(index_kwh, at))
+
+    # ---- the log ------------------------------------------------------------------------
+    def notifications(
+        self, after: int, limit: int, topics: Sequence[str] = ()
+    ) -> Sequence[Notification]:
+        """Return up to ``limit`` notifications recorded after position ``after``."""
+        return self.recorder.select_notifications(
+            start=after, limit=limit, topics=topics, inclusive_of_start=False
+        )
+
+    def count_by_kind(self) -> dict[str, int]:
+        """Count the aggregates of each kind recorded in the store."""
+        counts = dict.fromkeys((c.KIND for c in AGGREGATE_CLASSES), 0)
+        created_topics = {created_topic(c): c.KIND for c in AGGREGATE_CLASSES}
+        after = 0
+        while batch := self.notifications(after, 5_000, topics=tuple(created_topics)):
+            for notification in batch:
+                counts[created_topics[notification.topic]] += 1
+            after = batch[-1].id
+        return counts
+
+
+def created_topic(aggregate_class: type[ValleyAggregate]) -> str:
+    """Return the stored topic of the event that creates aggregates of this class."""
+    created = {
+        Bin: Bin.Installed,
+        Beacon: Beacon.Installed,
+        Site: Site.Registered,
+        Service: Service.Opened,
+        Citizen: Citizen.Registered,
+    }[aggregate_class]
+    return get_topic(created)
+
+
+def _check_instant(instant: datetime) -> None:
+    if instant.tzinfo is None:
+        raise InvalidInputError("instant", instant.isoformat(), "a timezone-aware instant")

@@ -1,0 +1,260 @@
+"""The ``twin`` command-line program.
+
+Exit codes: 0 success; 1 a user mistake (unknown id, bad instant, point outside the valley,
+a broken domain rule); 2 a malformed command line; 3 the event store cannot be used.
+User mistakes print one line on stderr and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from domain import DomainError, WasteStream
+from twin.bootstrap import open_twin, store_config
+from twin.errors import StoreConfigError, StoreUnavailableError, TwinError
+from twin.geography import Geography, load_geography
+from twin.inventory import plan_inventory, summarise
+from twin.present import asset_view, event_view, format_event, format_state, parse_instant
+from twin.spatial import SpatialIndex
+
+DEFAULT_SEED = 42
+EXIT_USER_ERROR = 1
+EXIT_STORE_ERROR = 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``twin`` program; return its exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (StoreConfigError, StoreUnavailableError) as error:
+        print(f"twin: {error}", file=sys.stderr)
+        return EXIT_STORE_ERROR
+    except (TwinError, DomainError) as error:
+        print(f"twin: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twin", description="Event-sourced digital twin of the Vallée de l'Hérault."
+    )
+    parser.add_argument(
+        "--store",
+        help="event store URL: sqlite:///path or postgresql://user@host:port/db "
+        "(default: $TWIN_STORE, else an SQLite file in your data directory)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="create the store and install the valley's inventory")
+    init.add_argument("--seed", type=int, default=DEFAULT_SEED, help="inventory seed (default %(default)s)")
+    init.set_defaults(handler=_init)
+
+    demo = commands.add_parser("demo", help="build the valley in a fresh embedded store and summarise it")
+    demo.add_argument("--seed", type=int, default=DEFAULT_SEED, help="inventory seed (default %(default)s)")
+    demo.set_defaults(handler=_demo)
+
+    communes = commands.add_parser("communes", help="list the 28 communes")
+    communes.add_argument("--json", action="store_true", help="print JSON")
+    communes.set_defaults(handler=_communes)
+
+    show = commands.add_parser("show", help="an asset's current state and its history")
+    show.add_argument("reference", metavar="ID_OR_CODE")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    show.set_defaults(handler=_show)
+
+    at = commands.add_parser("at", help="an asset's state as of an instant")
+    at.add_argument("reference", metavar="ID_OR_CODE")
+    at.add_argument("instant", metavar="INSTANT", help="ISO-8601 with offset, e.g. 2024-06-01T12:00:00Z")
+    at.add_argument("--json", action="store_true", help="print JSON")
+    at.set_defaults(handler=_at)
+
+    near = commands.add_parser("near", help="the nearest bins to a point, with distances in metres")
+    near.add_argument("lon", type=float, metavar="LON")
+    near.add_argument("lat", type=float, metavar="LAT")
+    near.add_argument("--stream", choices=[s.value for s in WasteStream], help="only this waste stream")
+    near.add_argument("-k", type=int, default=5, help="how many (default %(default)s)")
+    near.add_argument("--json", action="store_true", help="print JSON")
+    near.set_defaults(handler=_near)
+
+    where = commands.add_parser("where", help="the commune containing a point")
+    where.add_argument("lon", type=float, metavar="LON")
+    where.add_argument("lat", type=float, metavar="LAT")
+    where.add_argument("--json", action="store_true", help="print JSON")
+    where.set_defaults(handler=_where)
+    return parser
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _install(store: str | None, seed: int) -> tuple[int, dict[str, int], float]:
+    started = time.perf_counter()
+    twin = open_twin(store)
+    try:
+        planned = plan_inventory(load_geography(), seed)
+        added = twin.add_missing(planned)
+    finally:
+        twin.close()
+    return added, summarise(planned), time.perf_counter() - started
+
+
+def _init(args: argparse.Namespace) -> int:
+    config = store_config(args.store)
+    added, summary, seconds = _install(args.store, args.seed)
+    total = sum(v for k, v in summary.items() if ":" not in k)
+    print(f"store {config.display}: {added} assets installed, {total - added} already present ({seconds:.1f} s)")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    geography = load_geography()
+    with tempfile.TemporaryDirectory(prefix="valley-twin-demo-") as scratch:
+        store = args.store or f"sqlite:///{Path(scratch) / 'demo.sqlite'}"
+        added, summary, seconds = _install(store, args.seed)
+        twin = open_twin(store)
+        try:
+            index = SpatialIndex()
+            index.catch_up(twin)
+            _print_demo(geography, index, summary, added, seconds, store_config(store).display)
+        finally:
+            twin.close()
+    return 0
+
+
+def _print_demo(
+    geography: Geography, index: SpatialIndex, summary: dict[str, int], added: int, seconds: float, store: str
+) -> None:
+    population = sum(c.population for c in geography.communes)
+    area = sum(c.area_km2 for c in geography.communes)
+    print("Valley Twin — Communauté de communes Vallée de l'Hérault")
+    print(f"{len(geography.communes)} communes, {population:,} inhabitants, {area:.1f} km² (Lambert-93)")
+    print(f"store: {store} — {added} assets recorded in {seconds:.1f} s, seed-reproducible\n")
+    streams = [s.value for s in WasteStream]
+    header = f"{'INSEE':<6} {'commune':<27} {'pop.':>6} {'km²':>6} " + " ".join(f"{s[:5]:>5}" for s in streams)
+    print(header + f" {'sites':>5} {'serv.':>5} {'beac.':>5}")
+    for commune in geography.communes:
+        assets = index.inside(commune)
+        bins = [a for a in assets if a.kind == "bin"]
+        per_stream = " ".join(f"{sum(1 for b in bins if b.stream == s):>5}" for s in streams)
+        kinds = {k: sum(1 for a in assets if a.kind == k) for k in ("site", "service", "beacon")}
+        print(
+            f"{commune.insee:<6} {commune.name[:27]:<27} {commune.population:>6} {commune.area_km2:>6.1f} "
+            f"{per_stream} {kinds['site']:>5} {kinds['service']:>5} {kinds['beacon']:>5}"
+        )
+    totals = ", ".join(f"{v} {k}" for k, v in summary.items())
+    print(f"\nassets: {totals}")
+    gignac = geography.commune_named("Gignac")
+    hall = gignac.boundary.representative_point()
+    lon, lat = geography.to_wgs84(hall.x, hall.y)
+    nearest = index.nearest(hall.x, hall.y, k=3, kind="bin", stream="glass")
+    listed = "; ".join(f"{a.code} at {d:.0f} m" for a, d in nearest)
+    print(f"nearest glass columns to ({lon:.5f}, {lat:.5f}) in Gignac: {listed}")
+
+
+def _communes(args: argparse.Namespace) -> int:
+    rows = [c.as_dict() for c in load_geography().communes]
+    if args.json:
+        _print_json(rows)
+        return 0
+    print(f"{'INSEE':<6} {'commune':<28} {'population':>10} {'area km²':>9}")
+    for row in rows:
+        print(f"{row['insee']:<6} {row['name']:<28} {row['population']:>10} {row['area_km2']:>9.2f}")
+    print(f"{'':<6} {'total (28)':<28} {sum(r['population'] for r in rows):>10} "
+          f"{sum(r['area_km2'] for r in rows):>9.2f}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    twin = open_twin(args.store)
+    try:
+        aggregate = twin.find(args.reference)
+        state = asset_view(aggregate, load_geography())
+        history = [event_view(e) for e in twin.history(aggregate.id)]
+    finally:
+        twin.close()
+    if args.json:
+        _print_json({"state": state, "history": history})
+        return 0
+    print("\n".join(format_state(state)))
+    print(f"\nhistory ({len(history)} events):")
+    print("\n".join(format_event(e) for e in history))
+    return 0
+
+
+def _at(args: argparse.Namespace) -> int:
+    instant = parse_instant(args.instant)
+    twin = open_twin(args.store)
+    try:
+        aggregate_id = twin.resolve(args.reference)
+        aggregate = twin.state_at(aggregate_id, instant)
+        state = None if aggregate is None else asset_view(aggregate, load_geography())
+    finally:
+        twin.close()
+    if args.json:
+        _print_json({"reference": args.reference, "instant": instant.isoformat(), "state": state})
+    elif state is None:
+        print(f"{args.reference} did not exist yet at {instant.isoformat()}")
+    else:
+        print(f"{args.reference} as of {instant.isoformat()}:")
+        print("\n".join(format_state(state)))
+    return 0
+
+
+def _near(args: argparse.Namespace) -> int:
+    if args.k < 1:
+        print(f"twin: -k={args.k}: expected a whole number of at least 1", file=sys.stderr)
+        return EXIT_USER_ERROR
+    geography = load_geography()
+    position, _ = geography.locate(args.lon, args.lat)
+    twin = open_twin(args.store)
+    try:
+        index = SpatialIndex()
+        index.catch_up(twin)
+    finally:
+        twin.close()
+    rows = []
+    for asset, distance in index.nearest(position.x, position.y, k=args.k, kind="bin", stream=args.stream):
+        lon, lat = geography.to_wgs84(asset.x, asset.y)
+        rows.append(
+            {
+                "code": asset.code,
+                "id": str(asset.aggregate_id),
+                "stream": asset.stream,
+                "commune_insee": asset.commune_insee,
+                "distance_m": round(distance, 1),
+                "lon": round(lon, 6),
+                "lat": round(lat, 6),
+            }
+        )
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("no bins recorded yet: run `twin init` first")
+    for row in rows:
+        print(f"{row['distance_m']:>9.1f} m  {row['code']:<20} {row['stream']:<10} "
+              f"{row['commune_insee']}  ({row['lon']}, {row['lat']})")
+    return 0
+
+
+def _where(args: argparse.Namespace) -> int:
+    _, commune = load_geography().locate(args.lon, args.lat)
+    if args.json:
+        _print_json({"insee": commune.insee, "name": commune.name})
+    else:
+        print(f"{commune.insee} {commune.name}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Turning aggregates and events into plain values for people and JSON.
+
+Positions leave the twin as WGS84 lon/lat next to their Lambert-93 metres. Not responsible
+for printing (the CLI is).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.domain import DomainEventProtocol
+
+from domain import ValleyAggregate, plain_value
+from twin.errors import InvalidInputError
+from twin.geography import Geography
+
+_EVENT_BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+
+
+def asset_view(aggregate: ValleyAggregate, geography: Geography) -> dict[str, Any]:
+    """The aggregate's state with lon/lat added where it has a position."""
+    state = aggregate.as_dict()
+    if "x_l93" in state:
+        state["lon"], state["lat"] = (round(v, 6) for v in geography.to_wgs84(state["x_l93"], state["y_l93"]))
+    return state
+
+
+def event_view(event: DomainEventProtocol[Any]) -> dict[str, Any]:
+    """One event: its name, version, world time and own attributes."""
+    attributes = {k: plain_value(v) for k, v in vars(event).items() if k not in _EVENT_BOOKKEEPING}
+    return {
+        "version": event.originator_version,
+        "event": type(event).__qualname__,
+        "at": event.timestamp.isoformat(),
+        **({"attributes": attributes} if attributes else {}),
+    }
+
+
+def format_state(state: dict[str, Any]) -> list[str]:
+    """Aligned ``key: value`` lines."""
+    width = max(len(k) for k in state)
+    return [f"{key.ljust(width)}  {_short(value)}" for key, value in state.items()]
+
+
+def format_event(event: dict[str, Any]) -> str:
+    """One history line."""
+    attributes = " ".join(f"{k}={_short(v)}" for k, v in event.get("attributes", {}).items())
+    return f"v{event['version']:<5} {event['at']}  {event['event']:<28} {attributes}".rstrip()
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO-8601 instant with an offset (``Z`` allowed) into UTC."""
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInputError("instant", text, "an ISO-8601 instant such as 2024-06-01T12:00:00Z") from None
+    if instant.tzinfo is None:
+        raise InvalidInputError("instant", text, "an instant with a UTC offset, e.g. 2024-06-01T12:00:00Z")
+    return instant.astimezone(UTC)
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
