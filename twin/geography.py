@@ -17,7 +17,6 @@ from importlib.resources import files
 import shapely
 from pyproj import Transformer
 from shapely.geometry import Polygon, shape
-from shapely.ops import transform
 
 from domain import Position
 from twin.errors import InvalidInputError, OutsideValleyError
@@ -107,7 +106,7 @@ class Geography:
 
     def boundary_wgs84(self, commune: Commune) -> Polygon:
         """Return a commune's boundary in lon/lat (for maps and GeoJSON)."""
-        return transform(self._to_wgs84.transform, commune.boundary)
+        return shapely.transform(commune.boundary, self._to_wgs84.transform, interleaved=False)
 
 
 def check_lon_lat(lon: object, lat: object) -> tuple[float, float]:
@@ -134,7 +133,7 @@ def load_geography() -> Geography:
     for feature in features:
         insee = feature["properties"]["code"]
         _, population = populations[insee]
-        boundary = transform(to_l93.transform, shape(feature["geometry"]))
+        boundary = shapely.transform(shape(feature["geometry"]), to_l93.transform, interleaved=False)
         communes.append(
             Commune(insee=insee, name=feature["properties"]["nom"], population=population, boundary=boundary)
         )

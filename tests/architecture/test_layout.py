@@ -1,0 +1,44 @@
+"""The layout stays honest: imports point the agreed way and public surfaces are explicit."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+PACKAGES = ("domain", "twin", "adapters", "simulation", "scenarios")
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_each_package_imports_from_this_repository(name: str) -> None:
+    module = importlib.import_module(name)
+    assert Path(module.__file__).resolve().parent == REPOSITORY / name
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_exports_are_complete_and_sorted(name: str) -> None:
+    module = importlib.import_module(name)
+    exported = module.__all__
+    assert exported == sorted(exported)
+    assert all(hasattr(module, symbol) for symbol in exported)
+
+
+def test_import_contracts_hold() -> None:
+    lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    assert lint_imports, "import-linter is a test dependency: pip install -e '.[test]'"
+    result = subprocess.run(
+        [lint_imports, "--config", str(REPOSITORY / "pyproject.toml")],
+        cwd=REPOSITORY, capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_domain_reads_no_clock() -> None:
+    for source in (REPOSITORY / "domain").glob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        assert "datetime.now" not in text and "utcnow" not in text and "time.time" not in text, source

@@ -1,0 +1,117 @@
+"""The CLI's contract: outputs, JSON shapes, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from twin.cli import main
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'twin.sqlite'}"
+
+
+@pytest.fixture
+def valley(store: str, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["--store", store, "init", "--seed", "5"]) == 0
+    capsys.readouterr()
+    return store
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_communes_json_lists_the_28_communes(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "communes", "--json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 28
+    assert set(rows[0]) == {"insee", "name", "population", "area_km2"}
+    assert {"insee": "34114", "name": "Gignac", "population": 6650, "area_km2": 29.87} in rows
+
+
+def test_init_twice_installs_nothing_twice(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, first, _ = run(capsys, "--store", store, "init", "--seed", "5")
+    assert code == 0 and " 0 already present" in first
+    code, second, _ = run(capsys, "--store", store, "init", "--seed", "5")
+    assert code == 0 and ": 0 assets installed" in second
+
+
+def test_show_and_at(valley: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--store", valley, "show", "b-34114-gla-0001", "--json")
+    shown = json.loads(out)
+    assert code == 0
+    assert shown["state"]["code"] == "B-34114-GLA-0001" and shown["state"]["commune_insee"] == "34114"
+    assert 3.4 < shown["state"]["lon"] < 3.8 and 43.5 < shown["state"]["lat"] < 43.8
+    assert [e["event"] for e in shown["history"]] == ["Bin.Installed"]
+    code, out, _ = run(capsys, "--store", valley, "at", shown["state"]["id"], "2023-12-31T23:00:00Z", "--json")
+    assert code == 0 and json.loads(out)["state"] is None
+    code, out, _ = run(capsys, "--store", valley, "at", "B-34114-GLA-0001", "2024-06-01T12:00:00+02:00")
+    assert code == 0 and "as of 2024-06-01T10:00:00+00:00" in out
+
+
+def test_near_lists_bins_by_distance(valley: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--store", valley, "near", "3.5489", "43.6535", "--stream", "glass", "-k", "4", "--json")
+    rows = json.loads(out)
+    assert code == 0 and len(rows) == 4
+    assert all(r["stream"] == "glass" for r in rows)
+    assert [r["distance_m"] for r in rows] == sorted(r["distance_m"] for r in rows)
+
+
+def test_where_names_the_commune(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "where", "3.5494", "43.7335") == (0, "34261 Saint-Guilhem-le-Désert\n", "")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["show", "NO-SUCH-BIN"], "no bin, beacon, site, service or citizen is known as 'NO-SUCH-BIN'"),
+        (["at", "B-34114-GLA-0001", "yesterday"], "instant='yesterday'"),
+        (["at", "B-34114-GLA-0001", "2024-06-01T12:00:00"], "with a UTC offset"),
+        (["where", "3.88", "43.61"], "outside the 28 communes"),
+        (["near", "3.88", "43.61"], "outside the 28 communes"),
+        (["near", "3.55", "43.65", "-k", "0"], "-k=0"),
+    ],
+)
+def test_user_mistakes_print_one_line_and_exit_1(
+    valley: str, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run(capsys, "--store", valley, *argv)
+    assert code == 1 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_unreachable_database_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--store", "postgresql://postgres@127.0.0.1:1/test?connect_timeout=1", "show", "X")
+    assert code == 3 and "cannot open event store" in err and len(err.strip().splitlines()) == 1
+
+
+def test_unsupported_store_url_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--store", "mysql://x/y", "show", "X")
+    assert code == 3 and "scheme 'mysql' is not supported" in err
+
+
+def test_store_comes_from_the_environment(valley: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWIN_STORE", valley)
+    code, out, _ = run(capsys, "show", "MAIRIE-34114")
+    assert code == 0 and "Mairie de Gignac" in out
+
+
+def test_installed_entry_point_runs_demo(tmp_path: Path) -> None:
+    twin = Path(sys.executable).with_name("twin")
+    environment = {**os.environ, "HOME": str(tmp_path)}
+    result = subprocess.run([str(twin), "demo"], capture_output=True, text=True, env=environment, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "28 communes, 41,320 inhabitants" in result.stdout
+    assert "34261  Saint-Guilhem-le-Désert" in result.stdout
+    bad = subprocess.run([str(twin), "where", "0", "0"], capture_output=True, text=True, env=environment, check=False)
+    assert bad.returncode == 1 and bad.stderr.startswith("twin: point lon=0.0, lat=0.0")
