@@ -58,6 +58,7 @@ class Bin(ValleyAggregate):
         self.emptied_mass_kg = 0.0
         self.last_emptied_at: datetime | None = None
         self.overflow_count = 0
+        self.sensor_battery_percent: float | None = None
         self.sensor_fault_count = 0
         self.last_sensor_fault: str | None = None
         self.retired = False
@@ -125,10 +126,43 @@ class Bin(ValleyAggregate):
             aggregate.fill_percent = self.fill_percent
             aggregate.fill_measured_at = self.timestamp
 
-    def measure_fill_level(self, fill_percent: float, at: datetime) -> None:
-        """Record a fill level between 0 and 100 %."""
+    def measure_fill_level(self, fill_percent: float, at: datetime, device_id: str | None = None) -> None:
+        """Record a fill level between 0 and 100 %.
+
+        With ``device_id``, the reading comes from that sensor: the first reading of a bin
+        without a sensor attaches it; a reading from any other device is refused.
+        """
         fill = number_in_range("fill_percent", fill_percent, 0.0, 100.0)
+        if device_id is not None:
+            device = self._check_reporting_device(device_id)
+            if self.sensor_device_id is None:
+                self.attach_sensor(device, at)
         self._record(self.FillLevelMeasured, at, fill_percent=fill)
+
+    def _check_reporting_device(self, device_id: str) -> str:
+        device = normalise_code("device_id", device_id)
+        if self.sensor_device_id not in (None, device):
+            raise InvalidValueError(
+                f"bin {self.code} reports through sensor {self.sensor_device_id}, not this device",
+                "device_id",
+                device,
+            )
+        return device
+
+    class SensorBatteryReported(ValleyAggregate.Event):
+        battery_percent: float
+
+        def apply(self, aggregate: Bin) -> None:
+            aggregate.sensor_battery_percent = self.battery_percent
+
+    def report_sensor_battery(self, battery_percent: float, at: datetime, device_id: str | None = None) -> None:
+        """Record the attached sensor's battery level in percent."""
+        level = number_in_range("battery_percent", battery_percent, 0.0, 100.0)
+        if self.sensor_device_id is None:
+            raise InvalidValueError("no sensor is attached", "sensor_device_id", None)
+        if device_id is not None:
+            self._check_reporting_device(device_id)
+        self._record(self.SensorBatteryReported, at, battery_percent=level)
 
     class Emptied(ValleyAggregate.Event):
         round_id: str
@@ -189,10 +223,12 @@ class Bin(ValleyAggregate):
             aggregate.sensor_fault_count += 1
             aggregate.last_sensor_fault = self.fault
 
-    def report_sensor_fault(self, fault: str, at: datetime) -> None:
+    def report_sensor_fault(self, fault: str, at: datetime, device_id: str | None = None) -> None:
         """Record a fault raised by the attached sensor (tilt, reading error, …)."""
         if self.sensor_device_id is None:
             raise InvalidValueError("no sensor is attached", "sensor_device_id", None)
+        if device_id is not None:
+            self._check_reporting_device(device_id)
         self._record(self.SensorFaultReported, at, fault=text("fault", fault, max_length=120))
 
     class Removed(ValleyAggregate.Event):

@@ -67,6 +67,7 @@ class Citizen(ValleyAggregate):
         x_l93: float
         y_l93: float
         text: str
+        photo_ref: str | None
 
         def apply(self, aggregate: Citizen) -> None:
             aggregate.reports[self.report_ref] = {
@@ -74,12 +75,19 @@ class Citizen(ValleyAggregate):
                 "x_l93": self.x_l93,
                 "y_l93": self.y_l93,
                 "text": self.text,
+                "photo_ref": self.photo_ref,
                 "status": "filed",
                 "filed_at": self.timestamp,
             }
 
     def file_report(
-        self, report_ref: str, category: str, position: Position, text_: str, at: datetime
+        self,
+        report_ref: str,
+        category: str,
+        position: Position,
+        text_: str,
+        at: datetime,
+        photo_ref: str | None = None,
     ) -> None:
         """File a report (an overflowing bin, a broken street light…) at a position."""
         ref = normalise_code("report_ref", report_ref)
@@ -93,6 +101,7 @@ class Citizen(ValleyAggregate):
             x_l93=position.x,
             y_l93=position.y,
             text=text("text", text_, max_length=MAX_REPORT_TEXT),
+            photo_ref=None if photo_ref is None else text("photo_ref", photo_ref, max_length=200),
         )
 
     class ReportStatusChanged(ValleyAggregate.Event):

@@ -130,3 +130,16 @@ def test_position_outside_lambert93_extent_is_rejected() -> None:
     with pytest.raises(OutOfRangeError) as raised:
         Position.checked(3.55, 43.65)  # degrees passed as metres
     assert raised.value.field == "y_l93"
+
+
+def test_first_reading_from_a_device_attaches_it_and_others_are_refused() -> None:
+    bin_ = new_bin()
+    bin_.measure_fill_level(20, at(1), device_id="a84041000181c9b2")
+    assert bin_.sensor_device_id == "A84041000181C9B2"
+    with pytest.raises(InvalidValueError) as raised:
+        bin_.measure_fill_level(30, at(2), device_id="0000000000000001")
+    assert raised.value.field == "device_id" and bin_.fill_percent == 20
+    bin_.report_sensor_battery(87, at(3), device_id="A84041000181C9B2")
+    assert bin_.sensor_battery_percent == 87
+    names = [type(e).__name__ for e in bin_.collect_events()]
+    assert names == ["Installed", "SensorAttached", "FillLevelMeasured", "SensorBatteryReported"]

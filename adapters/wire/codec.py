@@ -1,0 +1,218 @@
+"""Strict msgpack encoding and decoding of envelopes and replies.
+
+Decoding never guesses: an unknown version or kind, a missing, extra or ill-typed field, an
+observation time too far in the future, or a value outside its physical range raises
+:class:`WireError` naming the field, the value and the rule. Not responsible for sockets.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgpack
+
+from adapters.wire.envelope import (
+    BODY_SCHEMAS,
+    EARLIEST_OBSERVATION_MS,
+    KINDS,
+    MAX_CLOCK_SKEW_S,
+    MAX_ID_LENGTH,
+    MAX_INTERVAL_MS,
+    MAX_MESSAGE_BYTES,
+    REPLY_STATUSES,
+    SUPPORTED_VERSIONS,
+    BodyField,
+    Envelope,
+    Reply,
+)
+from adapters.wire.errors import WireError
+
+ENVELOPE_FIELDS = ("version", "id", "source", "device", "asset", "kind", "observed_at", "body")
+_UNPACK_LIMITS = {
+    "max_str_len": MAX_MESSAGE_BYTES,
+    "max_bin_len": 0,
+    "max_array_len": 0,
+    "max_map_len": 16,
+    "max_ext_len": 0,
+}
+
+
+def to_epoch_ms(instant: datetime) -> int:
+    """Milliseconds since the Unix epoch of a UTC-aware instant."""
+    if instant.tzinfo is None:
+        raise WireError("observed_at", instant, "must be timezone-aware")
+    return int(round(instant.timestamp() * 1000))
+
+
+def from_epoch_ms(milliseconds: int) -> datetime:
+    """The UTC instant of a count of milliseconds since the Unix epoch."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=milliseconds)
+
+
+def encode(envelope: Envelope) -> bytes:
+    """Encode an envelope; the result decodes back to an equal envelope (ms precision)."""
+    document = {
+        "version": envelope.version,
+        "id": envelope.message_id,
+        "source": envelope.source,
+        "device": envelope.device,
+        "asset": envelope.asset,
+        "kind": envelope.kind,
+        "observed_at": to_epoch_ms(envelope.observed_at),
+        "body": envelope.body,
+    }
+    raw: bytes = msgpack.packb(document, use_bin_type=True)
+    return raw
+
+
+def decode(raw: bytes, now: datetime) -> Envelope:
+    """Decode and validate one message; ``now`` bounds how far in the future it may be dated."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise WireError("message", f"{len(raw)} bytes", f"larger than {MAX_MESSAGE_BYTES} bytes")
+    document = _unpack(raw)
+    if not isinstance(document, dict):
+        raise WireError("message", type(document).__name__, "must be a msgpack map")
+    version = document.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version not in SUPPORTED_VERSIONS:
+        raise WireError("version", version, f"unsupported protocol version; supported: {sorted(SUPPORTED_VERSIONS)}")
+    extra = sorted(str(k) for k in document if k not in ENVELOPE_FIELDS)
+    if extra:
+        raise WireError(extra[0], document[extra[0]], "unknown envelope field")
+    message_id = _identifier(document, "id")
+    source = _identifier(document, "source")
+    device = _identifier(document, "device")
+    asset = _identifier(document, "asset")
+    kind = document.get("kind")
+    if kind not in KINDS:
+        raise WireError("kind", kind, f"unknown kind; known: {', '.join(sorted(KINDS))}")
+    observed_ms = _required(document, "observed_at")
+    if isinstance(observed_ms, bool) or not isinstance(observed_ms, int):
+        raise WireError("observed_at", observed_ms, "must be an integer of milliseconds since 1970-01-01T00:00:00Z")
+    latest_ms = to_epoch_ms(now) + MAX_CLOCK_SKEW_S * 1000
+    if observed_ms < EARLIEST_OBSERVATION_MS:
+        raise WireError("observed_at", observed_ms, "before 2000-01-01T00:00:00Z")
+    if observed_ms > latest_ms:
+        raise WireError("observed_at", observed_ms, f"more than {MAX_CLOCK_SKEW_S} s in the future")
+    body = _body(kind, _required(document, "body"))
+    if kind == "footfall.count" and not (0 < observed_ms - body["interval_start"] <= MAX_INTERVAL_MS):
+        raise WireError("body.interval_start", body["interval_start"], "must be within the day before observed_at")
+    return Envelope(
+        message_id=message_id,
+        source=source,
+        device=device,
+        asset=asset,
+        kind=kind,
+        observed_at=from_epoch_ms(observed_ms),
+        body=body,
+        version=version,
+    )
+
+
+def peek_identity(raw: bytes) -> tuple[str | None, str | None]:
+    """Best effort (source, message id) of a message that failed to decode, for its reply."""
+    try:
+        document = _unpack(raw)
+    except WireError:
+        return None, None
+    if not isinstance(document, dict):
+        return None, None
+    found = []
+    for name in ("source", "id"):
+        value = document.get(name)
+        found.append(value if isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH else None)
+    return found[0], found[1]
+
+
+def encode_reply(reply: Reply) -> bytes:
+    """Encode ingest's reply to one message."""
+    raw: bytes = msgpack.packb(
+        {"version": reply.version, "id": reply.message_id, "status": reply.status, "reason": reply.reason},
+        use_bin_type=True,
+    )
+    return raw
+
+
+def decode_reply(raw: bytes) -> Reply:
+    """Decode a reply from ingest, strictly."""
+    document = _unpack(raw)
+    if not isinstance(document, dict):
+        raise WireError("reply", type(document).__name__, "must be a msgpack map")
+    status = document.get("status")
+    if status not in REPLY_STATUSES:
+        raise WireError("status", status, f"must be one of {', '.join(REPLY_STATUSES)}")
+    message_id = document.get("id")
+    reason = document.get("reason")
+    if message_id is not None and not isinstance(message_id, str):
+        raise WireError("id", message_id, "must be a string or nil")
+    if reason is not None and not isinstance(reason, str):
+        raise WireError("reason", reason, "must be a string or nil")
+    return Reply(status=status, message_id=message_id, reason=reason, version=document.get("version", 1))
+
+
+def _unpack(raw: bytes) -> Any:
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise WireError("message", type(raw).__name__, "must be bytes")
+    try:
+        return msgpack.unpackb(raw, raw=False, strict_map_key=True, **_UNPACK_LIMITS)
+    except msgpack.ExtraData:
+        raise WireError("message", f"{len(raw)} bytes", "trailing bytes after the msgpack map") from None
+    except (ValueError, TypeError, msgpack.UnpackException) as error:
+        # ValueError covers truncated data, invalid UTF-8 and exceeded limits.
+        raise WireError("message", f"{len(raw)} bytes", f"not valid msgpack: {error}") from None
+
+
+def _required(document: dict[str, Any], name: str) -> Any:
+    if name not in document:
+        raise WireError(name, None, "missing")
+    return document[name]
+
+
+def _identifier(document: dict[str, Any], name: str) -> str:
+    value = _required(document, name)
+    if not isinstance(value, str):
+        raise WireError(name, value, "must be a string")
+    if not 0 < len(value) <= MAX_ID_LENGTH or not value.isprintable() or value != value.strip():
+        raise WireError(name, value, f"must be 1 to {MAX_ID_LENGTH} printable characters without outer spaces")
+    return value
+
+
+def _body(kind: str, body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise WireError("body", body, "must be a map")
+    schema = BODY_SCHEMAS[kind]
+    known = {f.name for f in schema}
+    extra = sorted(str(k) for k in body if k not in known)
+    if extra:
+        raise WireError(f"body.{extra[0]}", body[extra[0]], f"unknown field for kind {kind}")
+    checked: dict[str, Any] = {}
+    for spec in schema:
+        if spec.name not in body:
+            if spec.required:
+                raise WireError(f"body.{spec.name}", None, f"missing (required for kind {kind})")
+            continue
+        checked[spec.name] = _value(spec, body[spec.name])
+    return checked
+
+
+def _value(spec: BodyField, value: Any) -> Any:
+    name = f"body.{spec.name}"
+    if spec.kind == "str":
+        if not isinstance(value, str):
+            raise WireError(name, value, "must be a string")
+        if not value.strip() or len(value) > spec.max_length:
+            raise WireError(name, value, f"must be 1 to {spec.max_length} characters")
+        return value
+    is_number = isinstance(value, int | float) and not isinstance(value, bool)
+    if spec.kind == "int" and (not is_number or not isinstance(value, int)):
+        raise WireError(name, value, "must be an integer")
+    if not is_number:
+        raise WireError(name, value, "must be a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise WireError(name, value, "must be finite")
+    if spec.minimum is not None and value < spec.minimum:
+        raise WireError(name, value, f"below the physical minimum {spec.minimum:g}")
+    if spec.maximum is not None and value > spec.maximum:
+        raise WireError(name, value, f"above the physical maximum {spec.maximum:g}")
+    return value

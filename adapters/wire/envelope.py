@@ -1,0 +1,91 @@
+"""The wire envelope and the body schema of every message kind (protocol version 1).
+
+This is the contract documented in ``docs/wire-protocol.md``: change one, change the other.
+Not responsible for bytes (:mod:`adapters.wire.codec`) nor sockets (:mod:`adapters.wire.transport`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({PROTOCOL_VERSION})
+MAX_MESSAGE_BYTES = 64 * 1024
+MAX_ID_LENGTH = 64
+MAX_CLOCK_SKEW_S = 300  # an observation may be stamped at most 5 min in the future
+EARLIEST_OBSERVATION_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
+MAX_INTERVAL_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class BodyField:
+    """One field of a message body: its msgpack type and limits."""
+
+    name: str
+    kind: str  # "number" (int or float), "int", "str"
+    required: bool = True
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int = 200
+
+
+def _number(name: str, low: float, high: float, required: bool = True) -> BodyField:
+    return BodyField(name, "number", required, low, high)
+
+
+def _int(name: str, low: int, high: int, required: bool = True) -> BodyField:
+    return BodyField(name, "int", required, low, high)
+
+
+def _str(name: str, max_length: int = 64, required: bool = True) -> BodyField:
+    return BodyField(name, "str", required, max_length=max_length)
+
+
+BODY_SCHEMAS: dict[str, tuple[BodyField, ...]] = {
+    "bin.fill": (_number("fill_percent", 0, 100), _int("distance_mm", 0, 10_000, required=False)),
+    "footfall.count": (_int("interval_start", EARLIEST_OBSERVATION_MS, 2**53), _int("count", 0, 1_000_000)),
+    "site.energy": (_number("index_kwh", 0, 1e12),),
+    "site.meter_replaced": (_number("final_index_kwh", 0, 1e12), _number("new_index_kwh", 0, 1e12)),
+    "citizen.register": (_str("commune_insee", 5),),
+    "citizen.report": (
+        _str("report_ref"),
+        _str("category", 32),
+        _number("lon", -180, 180),
+        _number("lat", -90, 90),
+        _str("text", 2_000),
+        _str("photo_ref", 200, required=False),
+    ),
+    "citizen.idea": (_str("idea_ref"), _str("title", 120), _str("text", 2_000)),
+    "device.battery": (_number("battery_percent", 0, 100),),
+    "device.fault": (_str("fault", 120),),
+}
+KINDS = frozenset(BODY_SCHEMAS)
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """One observation from one device, as it travels on the wire."""
+
+    message_id: str
+    source: str
+    device: str
+    asset: str
+    kind: str
+    observed_at: datetime  # UTC-aware, millisecond precision on the wire
+    body: dict[str, Any] = field(default_factory=dict)
+    version: int = PROTOCOL_VERSION
+
+
+REPLY_STATUSES = ("ack", "duplicate", "rejected")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Ingest's answer to one message: ``ack`` (committed), ``duplicate`` or ``rejected``."""
+
+    status: str
+    message_id: str | None
+    reason: str | None = None
+    version: int = PROTOCOL_VERSION

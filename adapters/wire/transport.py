@@ -1,0 +1,137 @@
+"""Carrying wire frames between an adapter and ingest: ZeroMQ, and an in-memory fake.
+
+The seam is two methods, ``send(frame)`` and ``receive(timeout_s) -> frame | None``. The
+ZeroMQ client is a DEALER that connects to ingest's ROUTER, authenticated with CURVE keys
+unless plain text is explicitly chosen. ZeroMQ errors are translated to
+:class:`TransportError` here, once. Not responsible for resending (the SDK's outbox is).
+"""
+
+from __future__ import annotations
+
+import abc
+import collections
+from dataclasses import dataclass
+from pathlib import Path
+
+import zmq
+import zmq.auth
+
+from adapters.wire.envelope import MAX_MESSAGE_BYTES
+from adapters.wire.errors import TransportError
+
+# ZeroMQ itself drops peers that send frames larger than this; ingest dead-letters anything
+# between MAX_MESSAGE_BYTES and this limit, so a client learns why.
+SOCKET_MAX_FRAME_BYTES = 16 * MAX_MESSAGE_BYTES
+
+
+class AbstractTransport(abc.ABC):
+    """Sends frames to ingest and receives its replies."""
+
+    @abc.abstractmethod
+    def send(self, frame: bytes) -> None:
+        """Queue one frame for ingest; raise TransportError if that is impossible."""
+
+    @abc.abstractmethod
+    def receive(self, timeout_s: float) -> bytes | None:
+        """Return the next reply frame, or None if none came within ``timeout_s``."""
+
+    def close(self) -> None:  # noqa: B027 - optional for transports holding nothing
+        """Release what the transport holds."""
+
+
+class InMemoryTransport(AbstractTransport):
+    """A transport whose other end is a pair of queues: the fake for unit tests."""
+
+    def __init__(self) -> None:
+        self.sent: collections.deque[bytes] = collections.deque()
+        self.replies: collections.deque[bytes] = collections.deque()
+
+    def send(self, frame: bytes) -> None:
+        self.sent.append(bytes(frame))
+
+    def receive(self, timeout_s: float) -> bytes | None:
+        return self.replies.popleft() if self.replies else None
+
+
+@dataclass(frozen=True)
+class CurveKeyPair:
+    """A CURVE key pair in Z85 text form (40 characters each)."""
+
+    public: bytes
+    secret: bytes | None
+
+
+def create_keypair(directory: Path, name: str) -> tuple[Path, Path]:
+    """Write ``name.key`` (public) and ``name.key_secret`` into ``directory``; return both paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    public, secret = zmq.auth.create_certificates(str(directory), name)
+    Path(secret).chmod(0o600)
+    return Path(public), Path(secret)
+
+
+def load_keypair(path: Path) -> CurveKeyPair:
+    """Read a key file written by :func:`create_keypair` (the secret file holds both keys)."""
+    try:
+        public, secret = zmq.auth.load_certificate(str(path))
+    except (OSError, ValueError) as error:
+        raise TransportError(f"cannot read CURVE key file {path}: {error}") from error
+    return CurveKeyPair(public=public, secret=secret)
+
+
+class ZmqTransport(AbstractTransport):
+    """A DEALER socket connected to ingest, CURVE-authenticated unless ``plaintext``."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        client_keys: CurveKeyPair | None,
+        server_public_key: bytes | None,
+        context: zmq.Context[zmq.Socket[bytes]] | None = None,
+        send_queue: int = 10_000,
+    ) -> None:
+        self._own_context = context is None
+        self._context = context or zmq.Context()
+        try:
+            self._socket = self._context.socket(zmq.DEALER)
+            self._socket.setsockopt(zmq.LINGER, 0)
+            self._socket.setsockopt(zmq.SNDHWM, send_queue)
+            self._socket.setsockopt(zmq.MAXMSGSIZE, SOCKET_MAX_FRAME_BYTES)
+            if client_keys is not None:
+                if server_public_key is None or client_keys.secret is None:
+                    raise TransportError("CURVE needs the client's secret key and the server's public key")
+                self._socket.curve_publickey = client_keys.public
+                self._socket.curve_secretkey = client_keys.secret
+                self._socket.curve_serverkey = server_public_key
+            self._socket.connect(endpoint)
+        except zmq.ZMQError as error:
+            self.close()
+            raise TransportError(f"cannot connect to {endpoint}: {error}") from error
+        self._poller = zmq.Poller()
+        self._poller.register(self._socket, zmq.POLLIN)
+
+    def send(self, frame: bytes) -> None:
+        try:
+            self._socket.send(frame, flags=zmq.NOBLOCK)
+        except zmq.Again as error:
+            raise TransportError("send queue full: ingest is not keeping up or not reachable") from error
+        except zmq.ZMQError as error:
+            raise TransportError(f"send failed: {error}") from error
+
+    def receive(self, timeout_s: float) -> bytes | None:
+        try:
+            if not self._poller.poll(int(timeout_s * 1000)):
+                return None
+            frame: bytes = self._socket.recv(flags=zmq.NOBLOCK)
+            return frame
+        except zmq.Again:
+            return None
+        except zmq.ZMQError as error:
+            raise TransportError(f"receive failed: {error}") from error
+
+    def close(self) -> None:
+        socket = getattr(self, "_socket", None)
+        if socket is not None:
+            socket.close(linger=0)
+        if self._own_context:
+            self._context.term()

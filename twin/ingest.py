@@ -1,0 +1,391 @@
+"""Ingest: wire messages in, domain commands applied, committed in batches, replies out.
+
+One batch is one transaction: the events every valid message caused, a receipt per message
+(so a resent message is recognised and changes nothing), and a dead letter for every refused
+one. Replies are produced only after that transaction commits: acknowledged means durable.
+Anything that goes wrong with one message — bytes that are not msgpack, a broken domain rule,
+an unknown asset, even a bug in a handler — becomes that message's dead letter; the batch is
+retried message by message so the others still land. Not responsible for sockets
+(:mod:`twin.ingest_server`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, PersistenceError
+
+from adapters.wire import Envelope, Reply, WireError, decode, from_epoch_ms, peek_identity
+from domain import Beacon, Bin, Citizen, DomainError, Site, ValleyAggregate
+from twin.application import ValleyTwin
+from twin.errors import AlreadyExistsError, NotFoundError, TwinError
+from twin.geography import Geography
+from twin.receipts import MessageReceipt, raw_receipt_id, receipt_id
+
+log = logging.getLogger(__name__)
+A = TypeVar("A", bound=ValleyAggregate)
+UNKNOWN_SOURCE = "unknown"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A frame as it arrived, with the name bound to the sender's key (None in plain text).
+
+    ``framing_error`` is set by the transport when the message was not one frame.
+    """
+
+    raw: bytes
+    peer: str | None = None
+    framing_error: str | None = None
+
+
+@dataclass
+class IngestStats:
+    """Counters of one ingest process."""
+
+    received: int = 0
+    committed: int = 0
+    duplicates: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    batches: int = 0
+    store_errors: int = 0
+    batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=1_000))
+    commit_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1_000))
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values, with percentiles over the last 1,000 batches."""
+        return {
+            "received": self.received,
+            "committed": self.committed,
+            "duplicates": self.duplicates,
+            "rejected": sum(self.rejected.values()),
+            "rejected_by_reason": dict(self.rejected.most_common()),
+            "batches": self.batches,
+            "store_errors": self.store_errors,
+            "batch_size": _summary(list(self.batch_sizes)),
+            "commit_latency_ms": _summary(list(self.commit_ms)),
+        }
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+    return {
+        "mean": round(sum(ordered) / len(ordered), 3),
+        "p50": ordered[len(ordered) // 2],
+        "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
+        "max": ordered[-1],
+    }
+
+
+class _Rejected(Exception):
+    """A message refused for a reason that names the field and value."""
+
+
+class _Batch:
+    """The aggregates one batch touches, loaded once and saved together."""
+
+    def __init__(self, twin: ValleyTwin, cache: OrderedDict[UUID, Aggregate]) -> None:
+        self.twin = twin
+        self.cache = cache
+        self.touched: dict[UUID, Aggregate] = {}
+
+    def load(self, aggregate_class: type[A], code: str) -> A:
+        aggregate_id = aggregate_class.id_for(code)
+        aggregate = self.touched.get(aggregate_id) or self.cache.get(aggregate_id)
+        if aggregate is None:
+            try:
+                aggregate = self.twin.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                raise NotFoundError(code) from None
+        if not isinstance(aggregate, aggregate_class):
+            raise NotFoundError(code)
+        self.touched[aggregate_id] = aggregate
+        return aggregate
+
+    def load_any(self, code: str, *classes: type[ValleyAggregate]) -> ValleyAggregate:
+        for aggregate_class in classes:
+            try:
+                return self.load(aggregate_class, code)
+            except NotFoundError:
+                continue
+        raise NotFoundError(code)
+
+    def create(self, aggregate: ValleyAggregate) -> None:
+        if aggregate.id in self.touched or aggregate.id in self.cache or self.twin.exists(aggregate.id):
+            raise AlreadyExistsError(aggregate.KIND, aggregate.code)
+        self.touched[aggregate.id] = aggregate
+
+
+Handler = Callable[[_Batch, Envelope, Geography], None]
+
+
+def _bin_fill(batch: _Batch, message: Envelope, _: Geography) -> None:
+    bin_ = batch.load(Bin, message.asset)
+    bin_.measure_fill_level(message.body["fill_percent"], message.observed_at, device_id=message.device)
+
+
+def _footfall(batch: _Batch, message: Envelope, _: Geography) -> None:
+    beacon = batch.load(Beacon, message.asset)
+    beacon.count_footfall(from_epoch_ms(message.body["interval_start"]), message.observed_at, message.body["count"])
+
+
+def _energy(batch: _Batch, message: Envelope, _: Geography) -> None:
+    batch.load(Site, message.asset).meter_energy(message.body["index_kwh"], message.observed_at)
+
+
+def _meter_replaced(batch: _Batch, message: Envelope, _: Geography) -> None:
+    batch.load(Site, message.asset).replace_meter(
+        message.body["final_index_kwh"], message.body["new_index_kwh"], message.observed_at
+    )
+
+
+def _citizen_register(batch: _Batch, message: Envelope, geography: Geography) -> None:
+    commune = geography.commune(message.body["commune_insee"])
+    batch.create(Citizen.register(pseudonym=message.asset, commune_insee=commune.insee, at=message.observed_at))
+
+
+def _citizen_report(batch: _Batch, message: Envelope, geography: Geography) -> None:
+    position, _ = geography.locate(message.body["lon"], message.body["lat"])
+    batch.load(Citizen, message.asset).file_report(
+        message.body["report_ref"],
+        message.body["category"],
+        position,
+        message.body["text"],
+        message.observed_at,
+        photo_ref=message.body.get("photo_ref"),
+    )
+
+
+def _citizen_idea(batch: _Batch, message: Envelope, _: Geography) -> None:
+    batch.load(Citizen, message.asset).submit_idea(
+        message.body["idea_ref"], message.body["title"], message.body["text"], message.observed_at
+    )
+
+
+def _battery(batch: _Batch, message: Envelope, _: Geography) -> None:
+    asset = batch.load_any(message.asset, Beacon, Bin)
+    level = message.body["battery_percent"]
+    if isinstance(asset, Beacon):
+        asset.report_battery(level, message.observed_at)
+    else:
+        assert isinstance(asset, Bin)
+        asset.report_sensor_battery(level, message.observed_at, device_id=message.device)
+
+
+def _fault(batch: _Batch, message: Envelope, _: Geography) -> None:
+    batch.load(Bin, message.asset).report_sensor_fault(message.body["fault"], message.observed_at, device_id=message.device)
+
+
+def _pending(batch: _Batch) -> int:
+    return sum(len(aggregate.pending_events) for aggregate in batch.touched.values())
+
+
+HANDLERS: dict[str, Handler] = {
+    "bin.fill": _bin_fill,
+    "footfall.count": _footfall,
+    "site.energy": _energy,
+    "site.meter_replaced": _meter_replaced,
+    "citizen.register": _citizen_register,
+    "citizen.report": _citizen_report,
+    "citizen.idea": _citizen_idea,
+    "device.battery": _battery,
+    "device.fault": _fault,
+}
+
+
+class IngestProcessor:
+    """Turns batches of frames into committed events and replies."""
+
+    def __init__(
+        self,
+        twin: ValleyTwin,
+        geography: Geography,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        cache_size: int = 100_000,
+    ) -> None:
+        self.twin = twin
+        self.geography = geography
+        self.clock = clock
+        self.cache_size = cache_size
+        self.stats = IngestStats()
+        self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+
+    def process(self, messages: Sequence[Incoming]) -> list[Reply | None]:
+        """Handle a batch; return one reply per message (None: not committed, the sender resends)."""
+        self.stats.received += len(messages)
+        return self._process(messages)
+
+    def _process(self, messages: Sequence[Incoming]) -> list[Reply | None]:
+        try:
+            return self._commit(messages)
+        except IntegrityError:
+            # Another writer got there first (a second ingest worker, or a resend racing its
+            # original): start again from the store, one message at a time.
+            self._cache.clear()
+        except PersistenceError as error:
+            self._cache.clear()
+            self.stats.store_errors += 1
+            log.error("event store failed, nothing acknowledged: %s", error)
+            return [None] * len(messages)
+        except Exception:  # a bug in a handler must not kill ingest nor sink the batch
+            log.exception("unexpected error in a batch of %d; retrying one by one", len(messages))
+            self._cache.clear()
+        if len(messages) == 1:
+            return [self._isolate(messages[0])]
+        return [reply for message in messages for reply in self._process([message])]
+
+    def _isolate(self, message: Incoming) -> Reply | None:
+        """A single message whose batch failed: dead-letter it unless the store is at fault."""
+        try:
+            try:
+                return self._commit([message], fail_safe=True)[0]
+            except (PersistenceError, KeyboardInterrupt):
+                raise
+            except Exception as error:
+                log.exception("message could not be applied; dead-lettering it")
+                self._cache.clear()
+                receipts: dict[UUID, MessageReceipt] = {}
+                reason = f"internal error while applying: {type(error).__name__}: {error}"
+                reply, rule = self._dead_letter(message, receipts, self.clock(), reason, "internal")
+                self.twin.save(*receipts.values())
+                if rule is not None:
+                    self.stats.rejected[rule] += 1
+                return reply
+        except PersistenceError as error:
+            self._cache.clear()
+            self.stats.store_errors += 1
+            log.error("event store failed, message not acknowledged: %s", error)
+            return None
+
+    def _commit(self, messages: Sequence[Incoming], fail_safe: bool = False) -> list[Reply | None]:
+        batch = _Batch(self.twin, self._cache)
+        received_at = self.clock()
+        receipts: dict[UUID, MessageReceipt] = {}
+        replies: list[Reply | None] = []
+        counted: list[tuple[str, str | None]] = []
+        for message in messages:
+            reply, reason = self._handle(message, batch, receipts, received_at, fail_safe)
+            replies.append(reply)
+            counted.append((reply.status if reply else "none", reason))
+        started = time.perf_counter()
+        self.twin.save(*batch.touched.values(), *receipts.values())
+        self.stats.commit_ms.append(round((time.perf_counter() - started) * 1000, 3))
+        self.stats.batches += 1
+        self.stats.batch_sizes.append(len(messages))
+        for status, reason in counted:
+            if status == "ack":
+                self.stats.committed += 1
+            elif status == "duplicate":
+                self.stats.duplicates += 1
+            elif status == "rejected" and reason is not None:
+                self.stats.rejected[reason] += 1
+            elif status == "rejected":  # a resend of a message already dead-lettered
+                self.stats.duplicates += 1
+        for aggregate_id, aggregate in batch.touched.items():
+            self._cache[aggregate_id] = aggregate
+            self._cache.move_to_end(aggregate_id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return replies
+
+    def _handle(
+        self,
+        message: Incoming,
+        batch: _Batch,
+        receipts: dict[UUID, MessageReceipt],
+        received_at: datetime,
+        fail_safe: bool,
+    ) -> tuple[Reply | None, str | None]:
+        if message.framing_error is not None:
+            return self._dead_letter(message, receipts, received_at, message.framing_error, "wire:framing")
+        try:
+            envelope = decode(message.raw, now=received_at)
+        except WireError as error:
+            return self._dead_letter(message, receipts, received_at, str(error), f"wire:{error.field}")
+        if message.peer is not None and envelope.source != message.peer:
+            reason = f"source: {envelope.source!r} is not the name of the sending key ({message.peer!r})"
+            return self._dead_letter(message, receipts, received_at, reason, "auth:source")
+        receipt = receipt_id(envelope.source, envelope.message_id)
+        earlier = receipts.get(receipt) or self._recorded(receipt)
+        if earlier is not None:
+            if earlier.rejected:
+                return Reply("rejected", envelope.message_id, earlier.reason), None
+            return Reply("duplicate", envelope.message_id), None
+        touched_before = set(batch.touched)
+        pending_before = _pending(batch)
+        try:
+            HANDLERS[envelope.kind](batch, envelope, self.geography)
+        except (DomainError, TwinError) as error:
+            if _pending(batch) != pending_before:
+                # A command that fails must record nothing; if one did, the batch is suspect.
+                raise RuntimeError(f"{envelope.kind} failed after recording events: {error}") from error
+            self._forget_untouched(batch, touched_before)
+            rule = f"{envelope.kind}:{type(error).__name__}"
+            return self._dead_letter(message, receipts, received_at, str(error), rule, envelope)
+        except Exception as error:
+            if not fail_safe:
+                raise
+            log.exception("handler for %s failed on message %s", envelope.kind, envelope.message_id)
+            batch.touched.clear()
+            reason = f"internal error while applying {envelope.kind}: {type(error).__name__}: {error}"
+            return self._dead_letter(message, receipts, received_at, reason, "internal", envelope)
+        receipts[receipt] = MessageReceipt.applied(
+            receipt, envelope.source, envelope.message_id, envelope.kind, envelope.device, received_at
+        )
+        return Reply("ack", envelope.message_id), None
+
+    @staticmethod
+    def _forget_untouched(batch: _Batch, touched_before: set[UUID]) -> None:
+        # A refused command records nothing, but the aggregate it loaded need not be saved.
+        for aggregate_id in set(batch.touched) - touched_before:
+            del batch.touched[aggregate_id]
+
+    def _recorded(self, receipt: UUID) -> MessageReceipt | None:
+        if not self.twin.exists(receipt):
+            return None
+        found = self.twin.repository.get(receipt)
+        assert isinstance(found, MessageReceipt)
+        return found
+
+    def _dead_letter(
+        self,
+        message: Incoming,
+        receipts: dict[UUID, MessageReceipt],
+        received_at: datetime,
+        reason: str,
+        rule: str,
+        envelope: Envelope | None = None,
+    ) -> tuple[Reply, str | None]:
+        if envelope is not None:
+            source, message_id = envelope.source, envelope.message_id
+        else:
+            source, message_id = peek_identity(message.raw)
+        source = message.peer or source or UNKNOWN_SOURCE
+        if envelope is not None and message_id is not None and message.peer in (None, envelope.source):
+            receipt = receipt_id(source, message_id)
+        else:
+            receipt = raw_receipt_id(message.raw)
+        if receipt in receipts or self.twin.exists(receipt):
+            return Reply("rejected", message_id, reason), None
+        receipts[receipt] = MessageReceipt.dead_letter(
+            receipt,
+            message.raw,
+            reason,
+            received_at,
+            source,
+            message_id,
+            kind=envelope.kind if envelope else None,
+            device=envelope.device if envelope else None,
+        )
+        return Reply("rejected", message_id, reason), rule

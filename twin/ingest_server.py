@@ -1,0 +1,250 @@
+"""The ingest service on ZeroMQ: a ROUTER socket, CURVE allow-list, batching, status file.
+
+Frames from adapters (DEALER sockets) are gathered into batches bounded by count and by time,
+handed to :class:`twin.ingest.IngestProcessor`, and answered only once committed. SIGINT and
+SIGTERM finish and acknowledge the batch in hand; SIGHUP (or editing the file) reloads the
+allow-list. Not responsible for what messages mean (:mod:`twin.ingest`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import zmq
+from zmq.auth.thread import ThreadAuthenticator
+
+from adapters.wire import CurveKeyPair, encode_reply
+from adapters.wire.transport import SOCKET_MAX_FRAME_BYTES
+from twin.application import ValleyTwin
+from twin.errors import TwinError
+from twin.ingest import Incoming, IngestProcessor
+from twin.receipts import DeadLetter, MessageReceipt
+
+log = logging.getLogger(__name__)
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+_RELOAD_CHECK_S = 1.0
+_STATUS_EVERY_S = 1.0
+
+
+class AllowListError(TwinError):
+    """The allow-list file cannot be read."""
+
+
+class AllowList:
+    """The public keys ingest accepts, one ``<Z85 public key> <name>`` per line (``#`` comments)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._names: dict[bytes, str] = {}
+        self._mtime: float | None = None
+        self.reload()
+
+    def reload(self) -> None:
+        """Read the file again; a broken file keeps the previous list and is logged."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+            self._mtime = self.path.stat().st_mtime
+        except OSError as error:
+            if self._mtime is None:
+                raise AllowListError(f"cannot read allow-list {self.path}: {error}") from error
+            log.error("allow-list %s unreadable, keeping the previous one: %s", self.path, error)
+            return
+        names: dict[bytes, str] = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            parts = line.split()
+            if len(parts) != 2 or len(parts[0]) != 40:
+                log.error("allow-list %s line %d ignored: expected '<40-character Z85 key> <name>'", self.path, number)
+                continue
+            names[parts[0].encode("ascii")] = parts[1]
+        self._names = names
+        log.info("allow-list %s: %d keys", self.path, len(names))
+
+    def reload_if_changed(self) -> None:
+        """Reload when the file's modification time changed."""
+        try:
+            changed = self.path.stat().st_mtime != self._mtime
+        except OSError:
+            return
+        if changed:
+            self.reload()
+
+    def name_of(self, public_key: bytes | str | None) -> str | None:
+        """The name bound to a Z85 public key, or None if it is not allowed."""
+        if public_key is None:
+            return None
+        key = public_key.encode("ascii") if isinstance(public_key, str) else bytes(public_key)
+        return self._names.get(key)
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        """ZAP hook: admit only the keys on the list."""
+        import zmq.utils.z85 as z85
+
+        z85_key = z85.encode(key) if len(key) == 32 else key
+        allowed = z85_key in self._names
+        if not allowed:
+            log.warning("refused CURVE key %s", z85_key.decode("ascii", "replace"))
+        return allowed
+
+
+@dataclass
+class ServerSettings:
+    """How the ingest socket listens and batches."""
+
+    endpoint: str = DEFAULT_ENDPOINT
+    batch_max: int = 1_000
+    batch_wait_s: float = 0.005
+    status_path: Path | None = None
+
+
+class IngestServer:
+    """Runs the ingest loop until ``stop`` is set."""
+
+    def __init__(
+        self,
+        processor: IngestProcessor,
+        settings: ServerSettings,
+        server_keys: CurveKeyPair | None,
+        allow_list: AllowList | None,
+    ) -> None:
+        if (server_keys is None) != (allow_list is None):
+            raise ValueError("CURVE needs both the server's keys and an allow-list")
+        self.processor = processor
+        self.settings = settings
+        self.server_keys = server_keys
+        self.allow_list = allow_list
+        self.reload_requested = threading.Event()
+        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self._authenticator: ThreadAuthenticator | None = None
+        self._started = time.time()
+
+    def serve(self, stop: threading.Event, ready: threading.Event | None = None) -> None:
+        """Bind, then batch, commit and reply until ``stop`` is set; flush the batch in hand."""
+        router = self._bind()
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        next_check = next_status = time.monotonic()
+        if ready is not None:
+            ready.set()
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if self.allow_list is not None and (self.reload_requested.is_set() or now >= next_check):
+                    if self.reload_requested.is_set():
+                        self.reload_requested.clear()
+                        self.allow_list.reload()
+                    else:
+                        self.allow_list.reload_if_changed()
+                    next_check = now + _RELOAD_CHECK_S
+                if now >= next_status:
+                    self.write_status()
+                    next_status = now + _STATUS_EVERY_S
+                if poller.poll(100):
+                    self._serve_batch(router, poller)
+        finally:
+            self.write_status()
+            router.close(linger=0)
+            if self._authenticator is not None:
+                self._authenticator.stop()
+            self._context.term()
+
+    def _bind(self) -> zmq.Socket[bytes]:
+        router = self._context.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        router.setsockopt(zmq.MAXMSGSIZE, SOCKET_MAX_FRAME_BYTES)
+        router.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        if self.server_keys is not None and self.allow_list is not None:
+            self._authenticator = ThreadAuthenticator(self._context)
+            self._authenticator.start()
+            self._authenticator.configure_curve_callback("*", credentials_provider=self.allow_list)
+            router.curve_server = True
+            router.curve_publickey = self.server_keys.public
+            assert self.server_keys.secret is not None
+            router.curve_secretkey = self.server_keys.secret
+        router.bind(self.settings.endpoint)
+        return router
+
+    def _serve_batch(self, router: zmq.Socket[bytes], poller: zmq.Poller) -> None:
+        identities: list[bytes] = []
+        messages: list[Incoming] = []
+        deadline = time.monotonic() + self.settings.batch_wait_s
+        while len(messages) < self.settings.batch_max:
+            try:
+                parts = router.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not poller.poll(remaining * 1000):
+                    break
+                continue
+            identities.append(parts[0].bytes)
+            messages.append(self._incoming(parts[1:]))
+        if not messages:
+            return
+        replies = self.processor.process(messages)
+        for identity, reply in zip(identities, replies, strict=True):
+            if reply is not None:
+                router.send_multipart([identity, encode_reply(reply)])
+
+    def _incoming(self, frames: list[zmq.Frame]) -> Incoming:
+        raw = b"".join(frame.bytes for frame in frames)
+        peer = None
+        if self.allow_list is not None and frames:
+            peer = self.allow_list.name_of(frames[-1].get("User-Id"))
+        if len(frames) != 1:
+            return Incoming(raw, peer, f"message: expected exactly one frame after the identity, got {len(frames)}")
+        return Incoming(raw, peer)
+
+    def write_status(self) -> None:
+        """Write the counters to the status file, atomically."""
+        path = self.settings.status_path
+        if path is None:
+            return
+        status = {
+            "pid": os.getpid(),
+            "endpoint": self.settings.endpoint,
+            "authentication": "curve" if self.server_keys else "plaintext",
+            "started_at": datetime.fromtimestamp(self._started, UTC).isoformat(),
+            "updated_at": datetime.now(UTC).isoformat(),
+            **self.processor.stats.as_dict(),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        partial.write_text(json.dumps(status, indent=2), encoding="utf-8")
+        partial.replace(path)
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    """The last status an ingest process wrote."""
+    try:
+        status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise TwinError(f"no ingest status at {path} ({error}); is `twin ingest` running?") from None
+    return status
+
+
+def dead_letters(twin: ValleyTwin, limit: int | None = None) -> Iterator[DeadLetter]:
+    """Every rejected message, oldest first."""
+    from eventsourcing.utils import get_topic
+
+    topic = get_topic(MessageReceipt.DeadLettered)
+    after, given = 0, 0
+    while batch := twin.notifications(after, 1_000, topics=(topic,)):
+        for notification in batch:
+            event = twin.mapper.to_domain_event(notification)
+            assert isinstance(event, MessageReceipt.DeadLettered)
+            yield DeadLetter.from_event(event)
+            given += 1
+            if limit is not None and given >= limit:
+                return
+        after = batch[-1].id

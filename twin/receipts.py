@@ -1,0 +1,142 @@
+"""Receipts: the twin's record that a wire message was handled, once.
+
+A receipt is an event-sourced record whose id derives from ``(source, message id)`` (or from
+the bytes of a message too broken to name itself). It is saved in the same transaction as the
+events the message caused, so "recorded once" is the event store's own uniqueness guarantee,
+on SQLite and PostgreSQL alike. Rejected messages keep their raw bytes and reason: they are
+the dead letters. Not responsible for deciding what a message means (:mod:`twin.ingest`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain.ids import VALLEY_NAMESPACE
+
+
+def receipt_id(source: str, message_id: str) -> UUID:
+    """The receipt id of a message known by its source and id."""
+    return uuid5(VALLEY_NAMESPACE, f"receipt/{source}/{message_id}")
+
+
+def raw_receipt_id(raw: bytes) -> UUID:
+    """The receipt id of a message too broken to name itself: by its bytes."""
+    return uuid5(VALLEY_NAMESPACE, f"receipt/raw/{hashlib.sha256(raw).hexdigest()}")
+
+
+class MessageReceipt(Aggregate):
+    """One wire message, handled: applied, or dead-lettered with its bytes and reason."""
+
+    class Applied(Aggregate.Created):
+        source: str
+        message_id: str
+        kind: str
+        device: str
+
+    class DeadLettered(Aggregate.Created):
+        source: str
+        message_id: str | None
+        kind: str | None
+        device: str | None
+        reason: str
+        raw_base64: str
+
+    def __init__(
+        self,
+        source: str,
+        message_id: str | None,
+        kind: str | None,
+        device: str | None,
+        reason: str | None = None,
+        raw_base64: str | None = None,
+    ) -> None:
+        self.source = source
+        self.message_id = message_id
+        self.kind = kind
+        self.device = device
+        self.reason = reason
+        self.raw_base64 = raw_base64
+
+    @property
+    def rejected(self) -> bool:
+        """True for a dead letter."""
+        return self.reason is not None
+
+    @classmethod
+    def applied(
+        cls, receipt: UUID, source: str, message_id: str, kind: str, device: str, at: datetime
+    ) -> MessageReceipt:
+        """The receipt of a message whose events are saved with it."""
+        return cls._create(
+            cls.Applied, id=receipt, timestamp=at, source=source, message_id=message_id, kind=kind, device=device
+        )
+
+    @classmethod
+    def dead_letter(
+        cls,
+        receipt: UUID,
+        raw: bytes,
+        reason: str,
+        at: datetime,
+        source: str,
+        message_id: str | None = None,
+        kind: str | None = None,
+        device: str | None = None,
+    ) -> MessageReceipt:
+        """A dead letter: the message's raw bytes and why it was refused."""
+        return cls._create(
+            cls.DeadLettered,
+            id=receipt,
+            timestamp=at,
+            source=source,
+            message_id=message_id,
+            kind=kind,
+            device=device,
+            reason=reason,
+            raw_base64=base64.b64encode(raw).decode("ascii"),
+        )
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A rejected message as `twin deadletters` shows it."""
+
+    received_at: datetime
+    source: str
+    message_id: str | None
+    kind: str | None
+    device: str | None
+    reason: str
+    raw: bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values; the raw bytes in hexadecimal."""
+        return {
+            "received_at": self.received_at.isoformat(),
+            "source": self.source,
+            "message_id": self.message_id,
+            "kind": self.kind,
+            "device": self.device,
+            "reason": self.reason,
+            "raw_hex": self.raw.hex(),
+        }
+
+    @classmethod
+    def from_event(cls, event: MessageReceipt.DeadLettered) -> DeadLetter:
+        """The dead letter recorded by a rejected receipt."""
+        return cls(
+            received_at=event.timestamp,
+            source=event.source,
+            message_id=event.message_id,
+            kind=event.kind,
+            device=event.device,
+            reason=event.reason,
+            raw=base64.b64decode(event.raw_base64),
+        )
