@@ -134,10 +134,14 @@ class Bin(ValleyAggregate):
         """
         fill = number_in_range("fill_percent", fill_percent, 0.0, 100.0)
         if device_id is not None:
-            device = self._check_reporting_device(device_id)
-            if self.sensor_device_id is None:
-                self.attach_sensor(device, at)
+            self._attach_reporting_device(device_id, at)
         self._record(self.FillLevelMeasured, at, fill_percent=fill)
+
+    def _attach_reporting_device(self, device_id: str, at: datetime) -> None:
+        # The first message a sensor sends about a bin is what fits it in the twin.
+        device = self._check_reporting_device(device_id)
+        if self.sensor_device_id is None:
+            self.attach_sensor(device, at)
 
     def _check_reporting_device(self, device_id: str) -> str:
         device = normalise_code("device_id", device_id)
@@ -156,12 +160,12 @@ class Bin(ValleyAggregate):
             aggregate.sensor_battery_percent = self.battery_percent
 
     def report_sensor_battery(self, battery_percent: float, at: datetime, device_id: str | None = None) -> None:
-        """Record the attached sensor's battery level in percent."""
+        """Record the sensor's battery level in percent (``device_id`` as in :meth:`measure_fill_level`)."""
         level = number_in_range("battery_percent", battery_percent, 0.0, 100.0)
-        if self.sensor_device_id is None:
-            raise InvalidValueError("no sensor is attached", "sensor_device_id", None)
         if device_id is not None:
-            self._check_reporting_device(device_id)
+            self._attach_reporting_device(device_id, at)
+        elif self.sensor_device_id is None:
+            raise InvalidValueError("no sensor is attached", "sensor_device_id", None)
         self._record(self.SensorBatteryReported, at, battery_percent=level)
 
     class Emptied(ValleyAggregate.Event):
@@ -224,12 +228,13 @@ class Bin(ValleyAggregate):
             aggregate.last_sensor_fault = self.fault
 
     def report_sensor_fault(self, fault: str, at: datetime, device_id: str | None = None) -> None:
-        """Record a fault raised by the attached sensor (tilt, reading error, …)."""
-        if self.sensor_device_id is None:
-            raise InvalidValueError("no sensor is attached", "sensor_device_id", None)
+        """Record a fault raised by the sensor (tilt, reading error, …); ``device_id`` as in :meth:`measure_fill_level`."""
+        checked = text("fault", fault, max_length=120)
         if device_id is not None:
-            self._check_reporting_device(device_id)
-        self._record(self.SensorFaultReported, at, fault=text("fault", fault, max_length=120))
+            self._attach_reporting_device(device_id, at)
+        elif self.sensor_device_id is None:
+            raise InvalidValueError("no sensor is attached", "sensor_device_id", None)
+        self._record(self.SensorFaultReported, at, fault=checked)
 
     class Removed(ValleyAggregate.Event):
         reason: str

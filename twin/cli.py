@@ -9,18 +9,31 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import signal
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
+from datetime import timedelta
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from domain import DomainError, WasteStream
+import platformdirs
+
+from adapters.wire import AdapterError, create_keypair, load_keypair
+
+from domain import Bin, DomainError, WasteStream
+from twin.application import ValleyTwin
 from twin.bootstrap import open_twin, store_config
-from twin.errors import StoreConfigError, StoreUnavailableError, TwinError
+from twin.errors import InvalidInputError, StoreConfigError, StoreUnavailableError, TwinError
 from twin.geography import Geography, load_geography
+from twin.ingest import IngestProcessor
+from twin.ingest_server import DEFAULT_ENDPOINT, AllowList, IngestServer, ServerSettings, dead_letters, read_status
 from twin.inventory import plan_inventory, summarise
+from twin.live_demo import FeedResult, run_live_feed
 from twin.present import asset_view, event_view, format_event, format_state, parse_instant
 from twin.spatial import SpatialIndex
 
@@ -38,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StoreConfigError, StoreUnavailableError) as error:
         print(f"twin: {error}", file=sys.stderr)
         return EXIT_STORE_ERROR
-    except (TwinError, DomainError) as error:
+    except (TwinError, DomainError, AdapterError) as error:
         print(f"twin: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
 
@@ -58,9 +71,40 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--seed", type=int, default=DEFAULT_SEED, help="inventory seed (default %(default)s)")
     init.set_defaults(handler=_init)
 
-    demo = commands.add_parser("demo", help="build the valley in a fresh embedded store and summarise it")
+    demo = commands.add_parser(
+        "demo", help="build the valley in a fresh embedded store, feed it weeks of device traffic, summarise"
+    )
     demo.add_argument("--seed", type=int, default=DEFAULT_SEED, help="inventory seed (default %(default)s)")
+    demo.add_argument("--days", type=int, default=14, help="days of simulated traffic (0: none; default %(default)s)")
     demo.set_defaults(handler=_demo)
+
+    ingest = commands.add_parser("ingest", help="receive adapters' messages over ZeroMQ and record them")
+    ingest.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help="ZeroMQ endpoint to bind (default %(default)s)")
+    ingest.add_argument("--keys", type=Path, default=default_keys_dir(), help="folder of ingest.key_secret (default %(default)s)")
+    ingest.add_argument("--allow", type=Path, help="allow-list of '<public key> <name>' lines (default KEYS/allowed)")
+    ingest.add_argument("--plaintext", action="store_true", help="no CURVE authentication: local development only")
+    ingest.add_argument("--batch-max", type=int, default=1_000, help="most messages per commit (default %(default)s)")
+    ingest.add_argument("--batch-wait-ms", type=float, default=5.0, help="longest wait to fill a batch (default %(default)s)")
+    ingest.add_argument("--status-file", type=Path, help="where counters are written (default: beside the keys)")
+    ingest.add_argument("--stats", action="store_true", help="print the counters of the running ingest and exit")
+    ingest.set_defaults(handler=_ingest)
+
+    letters = commands.add_parser("deadletters", help="list the messages ingest rejected, with reasons")
+    letters.add_argument("--limit", type=int, help="at most this many")
+    letters.add_argument("--json", action="store_true", help="print JSON (raw bytes in hex)")
+    letters.set_defaults(handler=_deadletters)
+
+    keys = commands.add_parser("keys", help="CURVE key pairs for ingest and adapters")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    new_key = keys_commands.add_parser("new", help="make a key pair NAME.key / NAME.key_secret")
+    new_key.add_argument("name")
+    new_key.add_argument("--dir", type=Path, default=default_keys_dir(), help="where (default %(default)s)")
+    new_key.set_defaults(handler=_keys_new)
+
+    adapter = commands.add_parser("adapter", help="hardware adapters: list, run, simulate (see twin adapter -h)",
+                                  add_help=False)
+    adapter.add_argument("arguments", nargs=argparse.REMAINDER)
+    adapter.set_defaults(handler=_adapter)
 
     communes = commands.add_parser("communes", help="list the 28 communes")
     communes.add_argument("--json", action="store_true", help="print JSON")
@@ -126,9 +170,38 @@ def _demo(args: argparse.Namespace) -> int:
             index = SpatialIndex()
             index.catch_up(twin)
             _print_demo(geography, index, summary, added, seconds, store_config(store).display)
+            if args.days > 0:
+                print(f"\nlive feed: {args.days} days of simulated devices -> adapters -> ZeroMQ (CURVE) -> ingest")
+                feed = run_live_feed(twin, geography, plan_inventory(geography, args.seed), Path(scratch), args.days, args.seed)
+                _print_feed(twin, feed)
         finally:
             twin.close()
     return 0
+
+
+def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
+    stats = feed.stats
+    lines = ", ".join(f"{v} {k.split('.')[0]}" for k, v in feed.payload_lines.items())
+    print(f"device payloads: {lines}")
+    print(
+        f"ingest: {stats['received']} messages received, {stats['committed']} committed, "
+        f"{stats['duplicates']} duplicates, {stats['rejected']} dead letters, {stats['batches']} batches "
+        f"in {feed.seconds:.1f} s ({stats['committed'] / max(feed.seconds, 1e-9):,.0f} messages/s end to end)"
+    )
+    if stats["commit_latency_ms"]:
+        print(f"commit latency ms: p50 {stats['commit_latency_ms']['p50']}, p99 {stats['commit_latency_ms']['p99']}; "
+              f"batch size mean {stats['batch_size']['mean']}")
+    for reason, count in list(stats["rejected_by_reason"].items())[:5]:
+        print(f"  rejected {count} x {reason}")
+    sample = twin.get(Bin, "B-34114-GLA-0001")
+    print(f"\nB-34114-GLA-0001 now: fill {sample.fill_percent} % measured {sample.fill_measured_at}, "
+          f"sensor {sample.sensor_device_id}, battery {sample.sensor_battery_percent} %, {sample.version} events")
+    events = twin.history(sample.id)
+    middle = events[len(events) // 2].timestamp + timedelta(minutes=1)
+    past = twin.state_at(sample.id, middle)
+    if past is not None:
+        print(f"as of {middle.isoformat(timespec='minutes')}: fill {past.fill_percent} % (version {past.version})")
+    print("try: twin --store sqlite:///PATH show B-34114-GLA-0001   (run `twin init` then `twin ingest` for a lasting store)")
 
 
 def _print_demo(
@@ -254,6 +327,80 @@ def _where(args: argparse.Namespace) -> int:
     else:
         print(f"{commune.insee} {commune.name}")
     return 0
+
+
+
+def default_keys_dir() -> Path:
+    """Where key pairs and the allow-list live by default."""
+    return Path(platformdirs.user_config_dir("valley-twin", appauthor=False)) / "keys"
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    status_path = args.status_file or args.keys.parent / "ingest-status.json"
+    if args.stats:
+        _print_json(read_status(status_path))
+        return 0
+    if args.plaintext:
+        server_keys = allow_list = None
+    else:
+        secret = args.keys / "ingest.key_secret"
+        if not secret.exists():
+            raise InvalidInputError("--keys", str(args.keys), "a folder with ingest.key_secret: run `twin keys new ingest`")
+        server_keys = load_keypair(secret)
+        allow_list = AllowList(args.allow or args.keys / "allowed")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    twin = open_twin(args.store)
+    processor = IngestProcessor(twin, load_geography())
+    settings = ServerSettings(args.endpoint, args.batch_max, args.batch_wait_ms / 1000, status_path)
+    server = IngestServer(processor, settings, server_keys, allow_list)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: server.reload_requested.set())
+    print(f"twin ingest: listening on {args.endpoint} ({'plaintext' if args.plaintext else 'CURVE'}), "
+          f"store {store_config(args.store).display}", file=sys.stderr, flush=True)
+    try:
+        server.serve(stop)
+    finally:
+        twin.close()
+    print(json.dumps(processor.stats.as_dict()), file=sys.stderr)
+    return 0
+
+
+def _deadletters(args: argparse.Namespace) -> int:
+    twin = open_twin(args.store)
+    try:
+        letters = [letter.as_dict() for letter in dead_letters(twin, args.limit)]
+    finally:
+        twin.close()
+    if args.json:
+        _print_json(letters)
+        return 0
+    if not letters:
+        print("no dead letters")
+    for letter in letters:
+        print(f"{letter['received_at']}  {letter['source']:<20} {letter['message_id'] or '-':<34} {letter['reason']}")
+    return 0
+
+
+def _keys_new(args: argparse.Namespace) -> int:
+    for suffix in (".key", ".key_secret"):
+        if (args.dir / f"{args.name}{suffix}").exists():
+            raise InvalidInputError("NAME", args.name, f"a name without keys yet in {args.dir}")
+    public_path, secret_path = create_keypair(args.dir, args.name)
+    public = load_keypair(public_path).public.decode()
+    print(f"public key: {public_path}\nsecret key: {secret_path} (keep it on the {args.name} machine only)")
+    print(f"allow-list line for ingest:\n{public} {args.name}")
+    return 0
+
+
+def _adapter(args: argparse.Namespace) -> int:
+    commands = [e for e in entry_points(group="valley_twin.commands") if e.name == "adapter"]
+    if not commands:
+        print("twin: no adapter command installed", file=sys.stderr)
+        return EXIT_USER_ERROR
+    run_adapter_command = commands[0].load()
+    return int(run_adapter_command(args.arguments))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,9 +21,12 @@ from typing import Any
 
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils import z85
 
 from adapters.wire import CurveKeyPair, encode_reply
 from adapters.wire.transport import SOCKET_MAX_FRAME_BYTES
+from eventsourcing.utils import get_topic
+
 from twin.application import ValleyTwin
 from twin.errors import TwinError
 from twin.ingest import Incoming, IngestProcessor
@@ -40,7 +43,7 @@ class AllowListError(TwinError):
 
 
 class AllowList:
-    """The public keys ingest accepts, one ``<Z85 public key> <name>`` per line (``#`` comments)."""
+    """The public keys ingest accepts, one ``<Z85 public key> <name>`` per line; lines starting with ``#`` are comments."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -60,8 +63,9 @@ class AllowList:
             return
         names: dict[bytes, str] = {}
         for number, line in enumerate(text.splitlines(), start=1):
-            line = line.split("#", 1)[0].strip()
-            if not line:
+            line = line.strip()
+            # Only whole lines are comments: '#' is a Z85 digit and may appear in a key.
+            if not line or line.startswith("#"):
                 continue
             parts = line.split()
             if len(parts) != 2 or len(parts[0]) != 40:
@@ -89,8 +93,6 @@ class AllowList:
 
     def callback(self, domain: str, key: bytes) -> bool:
         """ZAP hook: admit only the keys on the list."""
-        import zmq.utils.z85 as z85
-
         z85_key = z85.encode(key) if len(key) == 32 else key
         allowed = z85_key in self._names
         if not allowed:
@@ -128,6 +130,7 @@ class IngestServer:
         self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self._authenticator: ThreadAuthenticator | None = None
         self._started = time.time()
+        self.bound_endpoint: str | None = None  # the real address once bound (port 0 or * resolved)
 
     def serve(self, stop: threading.Event, ready: threading.Event | None = None) -> None:
         """Bind, then batch, commit and reply until ``stop`` is set; flush the batch in hand."""
@@ -173,6 +176,7 @@ class IngestServer:
             assert self.server_keys.secret is not None
             router.curve_secretkey = self.server_keys.secret
         router.bind(self.settings.endpoint)
+        self.bound_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
         return router
 
     def _serve_batch(self, router: zmq.Socket[bytes], poller: zmq.Poller) -> None:
@@ -235,8 +239,6 @@ def read_status(path: Path) -> dict[str, Any]:
 
 def dead_letters(twin: ValleyTwin, limit: int | None = None) -> Iterator[DeadLetter]:
     """Every rejected message, oldest first."""
-    from eventsourcing.utils import get_topic
-
     topic = get_topic(MessageReceipt.DeadLettered)
     after, given = 0, 0
     while batch := twin.notifications(after, 1_000, topics=(topic,)):

@@ -37,21 +37,30 @@ COMMISSIONED_AT = datetime(2024, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True)
 class ContainerRule:
-    """How many containers of one stream a commune gets, and what they are."""
+    """How many containers of one stream a commune gets, what they are and what goes in."""
 
     stream: WasteStream
     capacity_l: int
     depth_cm: float
     inhabitants_per_container: int
+    litres_per_inhabitant_day: float
+
+    @property
+    def litres_per_container_day(self) -> float:
+        """Mean volume thrown into one container per day."""
+        return self.inhabitants_per_container * self.litres_per_inhabitant_day
 
 
+# Volumes per inhabitant per day at home (Citeo): residual 5.5–6 L, packaging + paper about
+# the same together, glass 0.4–0.8 L; biowaste assumed at 1 L.
 CONTAINER_RULES = (
-    ContainerRule(WasteStream.RESIDUAL, 660, 110.0, 20),
-    ContainerRule(WasteStream.PACKAGING, 3000, 180.0, 90),
-    ContainerRule(WasteStream.GLASS, 3000, 180.0, 150),
-    ContainerRule(WasteStream.PAPER, 3000, 180.0, 250),
-    ContainerRule(WasteStream.BIOWASTE, 400, 95.0, 120),
+    ContainerRule(WasteStream.RESIDUAL, 660, 110.0, 20, 5.75),
+    ContainerRule(WasteStream.PACKAGING, 3000, 180.0, 90, 4.0),
+    ContainerRule(WasteStream.GLASS, 3000, 180.0, 150, 0.6),
+    ContainerRule(WasteStream.PAPER, 3000, 180.0, 250, 1.75),
+    ContainerRule(WasteStream.BIOWASTE, 400, 95.0, 120, 1.0),
 )
+RULE_BY_STREAM = {rule.stream.value: rule for rule in CONTAINER_RULES}
 INHABITANTS_PER_LIGHT_POINT = 7
 LIGHT_POINTS_PER_CABINET = 40
 LIGHT_POINT_POWER_W = 140.0

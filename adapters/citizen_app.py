@@ -1,0 +1,87 @@
+"""Adapter: the citizen app — registrations, reports and ideas posted as JSON.
+
+Validated here so that a citizen gets a precise answer at once; the twin checks again.
+The pseudonym is the app's; names, e-mails or phone numbers are refused, never forwarded.
+
+Payload::
+
+    {"type": "register", "citizen": "c-8f3a", "sent_at": "...", "commune_insee": "34114"}
+    {"type": "report", "citizen": "c-8f3a", "sent_at": "...", "report_ref": "r-1", "category": "overflowing_bin",
+     "lon": 3.5489, "lat": 43.6535, "text": "...", "photo_ref": "photos/r-1.jpg"}
+    {"type": "idea", "citizen": "c-8f3a", "sent_at": "...", "idea_ref": "i-1", "title": "...", "text": "..."}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from adapters.payloads import PayloadError
+from adapters.sdk import Adapter, AdapterManifest, Reading
+from adapters.sdk.json_payload import instant_field, json_object, number_field, text_field
+
+MANIFEST = AdapterManifest(
+    name="citizen-app",
+    device="citizen mobile app backend",
+    kinds=("citizen.register", "citizen.report", "citizen.idea"),
+    mode="push",
+    owner="valley-twin core team",
+    description="citizen registrations, reports and ideas",
+)
+CATEGORIES = ("overflowing_bin", "illegal_dumping", "street_light", "road", "green_space", "noise", "other")
+_PSEUDONYM = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
+_CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?:\+33|0)\s?[1-9](?:[\s.-]?\d{2}){4}")
+
+
+class CitizenAppAdapter(Adapter):
+    """Checks and forwards what citizens send through the app."""
+
+    manifest = MANIFEST
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        super().__init__(config)
+        self.app_id = str(config.get("app_id", "citizen-app"))
+
+    def readings(self, payload: bytes | str, received_at: datetime) -> list[Reading]:
+        document = json_object(payload)
+        kind = document.get("type")
+        citizen = text_field(document, "citizen")
+        assert citizen is not None
+        if not _PSEUDONYM.match(citizen):
+            raise PayloadError("citizen", citizen, "must be the app's pseudonym (3-64 letters, digits, - or _)")
+        at = instant_field(document, "sent_at")
+        if kind == "register":
+            body: dict[str, Any] = {"commune_insee": text_field(document, "commune_insee")}
+        elif kind == "report":
+            category = text_field(document, "category")
+            if category not in CATEGORIES:
+                raise PayloadError("category", category, f"must be one of {', '.join(CATEGORIES)}")
+            body = {
+                "report_ref": text_field(document, "report_ref"),
+                "category": category,
+                "lon": number_field(document, "lon"),
+                "lat": number_field(document, "lat"),
+                "text": self._free_text(document, "text"),
+            }
+            photo = text_field(document, "photo_ref", required=False)
+            if photo is not None:
+                body["photo_ref"] = photo
+        elif kind == "idea":
+            body = {
+                "idea_ref": text_field(document, "idea_ref"),
+                "title": self._free_text(document, "title"),
+                "text": self._free_text(document, "text"),
+            }
+        else:
+            raise PayloadError("type", kind, "must be register, report or idea")
+        return [Reading(self.app_id, citizen, f"citizen.{kind}", at, body)]
+
+    @staticmethod
+    def _free_text(document: dict[str, Any], name: str) -> str:
+        text = text_field(document, name)
+        assert text is not None
+        if _CONTACT.search(text):
+            raise PayloadError(name, text[:40], "must not contain an e-mail address or phone number")
+        return text

@@ -1,0 +1,35 @@
+"""Pure-Python decoders for the payload formats of real devices and network servers.
+
+* ``lorawan_uplink`` - the uplink envelope of ChirpStack v4 and The Things Stack v3.
+* ``milesight_em310udl`` and ``dragino_ldds75`` - ultrasonic distance sensors, both giving an
+  :class:`UltrasonicReading`.
+* ``ble`` - Apple iBeacon and Google Eddystone frames in BLE advertising data.
+
+Every decoder is a pure function of its input: no I/O, no clock, no third-party package.
+Bad input raises :class:`PayloadError` and nothing else. Each module's documentation names
+the vendor document its layout comes from.
+
+Not responsible for: transports (MQTT, BLE scanning), choosing which decoder a device needs,
+or turning readings into wire messages (see ``adapters.wire``).
+"""
+
+from __future__ import annotations
+
+from adapters.payloads.ble import BeaconFrame, parse_advertisement
+from adapters.payloads.dragino_ldds75 import decode_ldds75
+from adapters.payloads.errors import PayloadError
+from adapters.payloads.lorawan_uplink import Uplink, parse_uplink, topic_dev_eui
+from adapters.payloads.milesight_em310udl import decode_em310_udl
+from adapters.payloads.ultrasonic import UltrasonicReading
+
+__all__ = [
+    "BeaconFrame",
+    "PayloadError",
+    "UltrasonicReading",
+    "Uplink",
+    "decode_em310_udl",
+    "decode_ldds75",
+    "parse_advertisement",
+    "parse_uplink",
+    "topic_dev_eui",
+]

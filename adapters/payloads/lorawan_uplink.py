@@ -1,0 +1,241 @@
+"""Read the uplink envelope of two LoRaWAN network servers into one :class:`Uplink`.
+
+Accepted documents (JSON text, UTF-8 bytes, or an already parsed ``dict``):
+
+* ChirpStack v4 integration event ``up`` (MQTT topic
+  ``application/{application_id}/device/{dev_eui}/event/up``), as in ChirpStack's
+  documentation page "Event types" (``chirpstack/chirpstack-docs``,
+  ``src/chirpstack/integrations/events.md``) and the ``UplinkEvent`` message of
+  ``integration.proto``. Used fields: ``deviceInfo.devEui`` (hex), ``fPort``, ``fCnt``,
+  ``data`` (base64) and ``time`` (RFC 3339).
+* The Things Stack v3 uplink message (MQTT topic
+  ``v3/{application_id}@{tenant_id}/devices/{device_id}/up``), as in The Things Stack
+  documentation "Data Formats" (``TheThingsIndustries/lorawan-stack-docs``,
+  ``doc/content/integrations/data-formats/_index.md``) and "MQTT Server". Used fields:
+  ``end_device_ids.dev_eui``, ``uplink_message.f_port``, ``uplink_message.f_cnt``,
+  ``uplink_message.frm_payload`` (base64) and the top-level ``received_at``.
+
+Both servers leave zero-valued fields out of their JSON (proto3 JSON mapping; The Things Stack
+says so in its documentation), which is why ChirpStack's own example has no ``fCnt``. An
+absent frame counter is reported as ``f_cnt=None`` rather than guessed; in practice it means
+0. A missing port, payload, DevEUI or timestamp is an error: a decoder cannot be chosen or the
+reading cannot be placed without them.
+
+Timestamps carry nanoseconds (9 fractional digits) while :class:`datetime` keeps
+microseconds; the extra digits are truncated, never rounded, and a timestamp without a UTC
+offset is refused. Parsing is done here by a strict RFC 3339 pattern rather than
+``datetime.fromisoformat``, which accepts many non-RFC 3339 shapes (dates alone, naive times).
+
+Not responsible for: decoding the application payload (see the device decoders), MQTT
+connection handling, de-duplication across gateways, or any other event type (join, status,
+downlink acknowledgements).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from adapters.payloads.errors import PayloadError
+
+__all__ = ["NETWORK_CHIRPSTACK", "NETWORK_TTN", "Uplink", "parse_uplink", "topic_dev_eui"]
+
+NETWORK_CHIRPSTACK = "chirpstack"
+NETWORK_TTN = "ttn"
+
+_HEX_EUI = re.compile(r"[0-9A-Fa-f]{16}")
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"  # date, time, fraction
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))",  # Z or a numeric offset
+    re.ASCII,
+)
+_CHIRPSTACK_UP_TOPIC = re.compile(r"application/[^/]+/device/([^/]+)/event/up")
+_TTS_UP_TOPIC = re.compile(r"v3/[^/]+/devices/[^/]+/up")
+_MAX_F_CNT = 0xFFFF_FFFF
+
+
+@dataclass(frozen=True, slots=True)
+class Uplink:
+    """One application uplink, stripped of everything network-server specific.
+
+    ``dev_eui`` is 16 upper-case hex digits; ``received_at`` is timezone-aware UTC (the
+    network server's reception time); ``network`` is ``"chirpstack"`` or ``"ttn"`` (The Things
+    Stack, whichever deployment).
+    """
+
+    dev_eui: str
+    f_port: int
+    f_cnt: int | None
+    payload: bytes
+    received_at: datetime
+    network: str
+
+
+def parse_uplink(document: bytes | str | dict[str, Any]) -> Uplink:
+    """Parse a ChirpStack v4 ``up`` event or a The Things Stack v3 uplink message.
+
+    The format is recognised by its top-level keys (``deviceInfo`` for ChirpStack,
+    ``end_device_ids`` for The Things Stack). Raises :class:`PayloadError` naming the JSON path
+    of the first field that is missing or ill-typed.
+    """
+    root = _load(document)
+    if "end_device_ids" in root or "uplink_message" in root:
+        return _parse_tts(root)
+    if "deviceInfo" in root:
+        return _parse_chirpstack(root)
+    raise PayloadError(
+        "document",
+        sorted(str(key) for key in root)[:8],
+        "neither a ChirpStack v4 up event (deviceInfo) "
+        "nor a The Things Stack uplink (end_device_ids)",
+    )
+
+
+def topic_dev_eui(topic: str) -> str | None:
+    """The DevEUI carried by an uplink MQTT topic, if the topic carries one.
+
+    ``application/{id}/device/{devEui}/event/up`` (ChirpStack v4) gives the DevEUI in upper
+    case. ``v3/{app}@{tenant}/devices/{device_id}/up`` (The Things Stack; ``@{tenant}`` is absent
+    on the open-source deployment) gives ``None``: its path names the device ID chosen at
+    registration, not the DevEUI, so the DevEUI must be read from the message. Any other topic
+    raises :class:`PayloadError`.
+    """
+    if not isinstance(topic, str):
+        raise PayloadError("topic", type(topic).__name__, "topic must be a string")
+    chirpstack = _CHIRPSTACK_UP_TOPIC.fullmatch(topic)
+    if chirpstack is not None:
+        return _dev_eui("topic", chirpstack.group(1))
+    if _TTS_UP_TOPIC.fullmatch(topic) is not None:
+        return None
+    raise PayloadError("topic", topic, "not a ChirpStack v4 or The Things Stack v3 uplink topic")
+
+
+# -- per network -------------------------------------------------------------------------------
+
+
+def _parse_chirpstack(root: dict[str, Any]) -> Uplink:
+    device_info = _object(root, "deviceInfo")
+    return Uplink(
+        dev_eui=_dev_eui("deviceInfo.devEui", _required(device_info, "deviceInfo.devEui")),
+        f_port=_f_port("fPort", _required(root, "fPort")),
+        f_cnt=_f_cnt("fCnt", root.get("fCnt")),
+        payload=_base64("data", _required(root, "data")),
+        received_at=_timestamp("time", _required(root, "time")),
+        network=NETWORK_CHIRPSTACK,
+    )
+
+
+def _parse_tts(root: dict[str, Any]) -> Uplink:
+    ids = _object(root, "end_device_ids")
+    message = _object(root, "uplink_message")
+    payload_path = "uplink_message.frm_payload"
+    return Uplink(
+        dev_eui=_dev_eui("end_device_ids.dev_eui", _required(ids, "end_device_ids.dev_eui")),
+        f_port=_f_port("uplink_message.f_port", _required(message, "uplink_message.f_port")),
+        f_cnt=_f_cnt("uplink_message.f_cnt", message.get("f_cnt")),
+        payload=_base64(payload_path, _required(message, payload_path)),
+        received_at=_timestamp("received_at", _required(root, "received_at")),
+        network=NETWORK_TTN,
+    )
+
+
+# -- field readers -----------------------------------------------------------------------------
+
+
+def _load(document: object) -> dict[str, Any]:
+    if isinstance(document, bytes | bytearray | memoryview):
+        try:
+            document = bytes(document).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise PayloadError("document", f"byte {error.start}", "document is not UTF-8") from None
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except RecursionError:
+            raise PayloadError("document", len(document), "JSON nested too deeply") from None
+        except ValueError as error:  # JSONDecodeError, and over-long integer literals
+            raise PayloadError("document", document[:40], f"not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise PayloadError("document", type(document).__name__, "document must be a JSON object")
+    return document
+
+
+def _required(container: dict[str, Any], path: str) -> Any:
+    """The value at the last component of ``path`` in ``container`` (its parent object)."""
+    key = path.rpartition(".")[2]
+    if container.get(key) is None:
+        raise PayloadError(path, None, "required field is missing")
+    return container[key]
+
+
+def _object(container: dict[str, Any], path: str) -> dict[str, Any]:
+    value = _required(container, path)
+    if not isinstance(value, dict):
+        raise PayloadError(path, type(value).__name__, "must be a JSON object")
+    return value
+
+
+def _integer(path: str, value: object) -> int:
+    # bool is an int subclass in Python but never a valid counter or port in JSON.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PayloadError(path, value, "must be a JSON integer")
+    return value
+
+
+def _f_port(path: str, value: object) -> int:
+    port = _integer(path, value)
+    if not 1 <= port <= 255:
+        raise PayloadError(path, port, "application FPort is 1 to 255")
+    return port
+
+
+def _f_cnt(path: str, value: object) -> int | None:
+    if value is None:
+        return None
+    count = _integer(path, value)
+    if not 0 <= count <= _MAX_F_CNT:
+        raise PayloadError(path, count, "frame counter is an unsigned 32-bit number")
+    return count
+
+
+def _dev_eui(path: str, value: object) -> str:
+    if not isinstance(value, str) or _HEX_EUI.fullmatch(value) is None:
+        raise PayloadError(path, value, "DevEUI is 16 hexadecimal digits")
+    return value.upper()
+
+
+def _base64(path: str, value: object) -> bytes:
+    if not isinstance(value, str):
+        raise PayloadError(path, type(value).__name__, "must be a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise PayloadError(path, value, "not valid base64") from None
+
+
+def _timestamp(path: str, value: object) -> datetime:
+    if not isinstance(value, str):
+        raise PayloadError(path, value, "must be an RFC 3339 timestamp string")
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        raise PayloadError(path, value, "not an RFC 3339 timestamp with a UTC offset")
+    year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
+    fraction = match.group(7) or ""
+    microsecond = int(fraction[:6].ljust(6, "0"))  # truncate nanoseconds, never round
+    if match.group(8) is not None:
+        offset = timedelta(0)
+    else:
+        sign = -1 if match.group(9) == "-" else 1
+        offset = sign * timedelta(hours=int(match.group(10)), minutes=int(match.group(11)))
+    try:
+        moment = datetime(
+            year, month, day, hour, minute, second, microsecond, tzinfo=timezone(offset)
+        )
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as error:
+        raise PayloadError(path, value, f"impossible date or time: {error}") from None

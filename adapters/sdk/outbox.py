@@ -1,0 +1,113 @@
+"""The adapter's outbox: messages kept on disk until ingest answers them.
+
+A message is written (and synced) before it is sent, and deleted only when ingest replies,
+so nothing is lost if the adapter, the gateway or ingest restarts. Standard-library SQLite,
+one file per adapter instance. Not responsible for sending.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    message_id TEXT PRIMARY KEY,
+    frame BLOB NOT NULL,
+    queued_at REAL NOT NULL,
+    sent_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_at);
+CREATE TABLE IF NOT EXISTS rejections (
+    message_id TEXT PRIMARY KEY,
+    frame BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    rejected_at REAL NOT NULL
+);
+"""
+
+
+class Outbox:
+    """Unacknowledged messages of one adapter instance, in a SQLite file (or in memory)."""
+
+    def __init__(self, path: Path | str = ":memory:") -> None:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def put(self, messages: list[tuple[str, bytes]]) -> int:
+        """Queue messages durably; one already queued is not queued twice. Return how many were new."""
+        with self._transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO outbox (message_id, frame, queued_at) VALUES (?, ?, ?)",
+                [(message_id, frame, time.time()) for message_id, frame in messages],
+            )
+            return db.total_changes - before
+
+    def overdue(self, resend_after_s: float, limit: int) -> list[tuple[str, bytes, int]]:
+        """(id, frame, attempts so far) of sent messages unanswered for ``resend_after_s``, oldest first."""
+        rows = self._db.execute(
+            "SELECT message_id, frame, attempts FROM outbox WHERE sent_at < ? ORDER BY sent_at LIMIT ?",
+            (time.time() - resend_after_s, limit),
+        ).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def unsent(self, limit: int) -> list[tuple[str, bytes, int]]:
+        """(id, frame, 0) of messages never sent, in the order they were queued."""
+        # The index on sent_at keeps the NULL entries in rowid order: no scan, no sort.
+        rows = self._db.execute(
+            "SELECT message_id, frame, attempts FROM outbox WHERE sent_at IS NULL ORDER BY rowid LIMIT ?", (limit,)
+        ).fetchall()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def mark_sent(self, message_ids: list[str]) -> None:
+        """Note that these messages were just sent."""
+        now = time.time()
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE message_id = ?",
+                [(now, message_id) for message_id in message_ids],
+            )
+
+    def settle(self, answered: list[tuple[str, str | None]]) -> None:
+        """Forget answered messages; keep a copy of the rejected ones with ingest's reason."""
+        with self._transaction() as db:
+            for message_id, reason in answered:
+                if reason is not None:
+                    db.execute(
+                        "INSERT OR REPLACE INTO rejections SELECT message_id, frame, ?, ? FROM outbox "
+                        "WHERE message_id = ?",
+                        (reason, time.time(), message_id),
+                    )
+                db.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
+
+    def pending(self) -> int:
+        """How many messages await an answer."""
+        count: int = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        return count
+
+    def rejections(self) -> list[tuple[str, str]]:
+        """(message id, reason) of every message ingest refused."""
+        return [(row[0], row[1]) for row in self._db.execute("SELECT message_id, reason FROM rejections ORDER BY rejected_at")]
+
+    def close(self) -> None:
+        """Close the file."""
+        self._db.close()

@@ -1,0 +1,228 @@
+"""The SDK's engine: readings become envelopes, wait in the outbox, go out, come back answered.
+
+Every adapter gets the same guarantees from here: message ids derived from content (so a
+payload read twice is one message), local validation against the wire schema before
+anything is queued, a durable outbox with resends until ingest answers, a rate limit, and
+payloads that cannot be read counted and logged instead of crashing the process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import msgpack
+
+from adapters.payloads import PayloadError
+from adapters.sdk.base import Adapter, Reading
+from adapters.sdk.outbox import Outbox
+from adapters.wire import (
+    AbstractTransport,
+    AdapterError,
+    Envelope,
+    TransportError,
+    WireError,
+    decode,
+    decode_reply,
+    encode,
+    to_epoch_ms,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunnerStats:
+    """Counters of one adapter process."""
+
+    payloads: int = 0
+    readings: int = 0
+    unreadable: Counter[str] = field(default_factory=Counter)
+    queued: int = 0
+    sent: int = 0
+    resent: int = 0
+    acknowledged: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    transport_errors: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values."""
+        return {**{k: v for k, v in vars(self).items() if k != "unreadable"}, "unreadable": dict(self.unreadable)}
+
+
+class _TokenBucket:
+    def __init__(self, rate_per_s: float | None, clock: Callable[[], float]) -> None:
+        self.rate = rate_per_s
+        self.clock = clock
+        self.tokens = rate_per_s or 0.0
+        self.updated = clock()
+
+    def take(self, wanted: int) -> int:
+        if self.rate is None:
+            return wanted
+        now = self.clock()
+        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        granted = min(wanted, int(self.tokens))
+        self.tokens -= granted
+        return granted
+
+
+def message_id(source: str, reading: Reading) -> str:
+    """A message id derived from what the message says: the same reading gets the same id."""
+    content = msgpack.packb(
+        [source, reading.device, reading.asset, reading.kind, to_epoch_ms(reading.observed_at), sorted(reading.body.items())],
+        use_bin_type=True,
+    )
+    return hashlib.sha256(content).hexdigest()[:32]
+
+
+class AdapterRunner:
+    """Runs one adapter instance against ingest."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        transport: AbstractTransport,
+        outbox: Outbox,
+        source: str,
+        *,
+        rate_per_s: float | None = None,
+        resend_after_s: float = 5.0,
+        max_in_flight: int = 1_000,  # most messages sent and not yet answered
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.adapter = adapter
+        self.transport = transport
+        self.outbox = outbox
+        self.source = source
+        self.resend_after_s = resend_after_s
+        self.max_in_flight = max_in_flight
+        self.clock = clock
+        self.stats = RunnerStats()
+        self._bucket = _TokenBucket(rate_per_s, time.monotonic)
+        self._in_flight: set[str] = set()
+
+    def submit(self, payload: bytes | str, received_at: datetime | None = None) -> int:
+        """Read one device payload and queue its readings; return how many were queued."""
+        return self.submit_many([payload], received_at)
+
+    def submit_many(self, payloads: Sequence[bytes | str], received_at: datetime | None = None) -> int:
+        """Read several payloads and queue all their readings in one durable write."""
+        readings: list[Reading] = []
+        for payload in payloads:
+            self.stats.payloads += 1
+            try:
+                readings.extend(self.adapter.readings(payload, received_at or self.clock()))
+            except (PayloadError, AdapterError, ValueError) as error:
+                self._unreadable(error)
+        return self.queue(readings)
+
+    def flush(self, now: datetime | None = None) -> int:
+        """Queue what the adapter held back (closed intervals and the like) as of ``now``."""
+        return self.queue(self.adapter.flush(now or self.clock()))
+
+    @property
+    def in_flight(self) -> int:
+        """Messages sent by this process and not yet answered."""
+        return len(self._in_flight)
+
+    def queue(self, readings: list[Reading]) -> int:
+        """Validate readings against the wire schema and queue them durably."""
+        frames = []
+        now = self.clock()
+        for reading in readings:
+            envelope = Envelope(
+                message_id(self.source, reading), self.source, reading.device, reading.asset,
+                reading.kind, reading.observed_at, reading.body,
+            )
+            try:
+                frame = encode(envelope)
+                decode(frame, now)  # refuse here what ingest would refuse
+            except WireError as error:
+                self._unreadable(error)
+                continue
+            frames.append((envelope.message_id, frame))
+        self.stats.readings += len(readings)
+        queued = self.outbox.put(frames) if frames else 0
+        self.stats.queued += queued
+        return queued
+
+    def pump(self, timeout_s: float = 0.0) -> None:
+        """Send what is due (within the rate limit) and take in ingest's answers."""
+        self._send_due()
+        deadline = time.monotonic() + timeout_s
+        answered: list[tuple[str, str | None]] = []
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            try:
+                frame = self.transport.receive(remaining if not answered else 0.0)
+            except TransportError as error:
+                self.stats.transport_errors += 1
+                log.warning("receiving from ingest failed: %s", error)
+                break
+            if frame is None:
+                break
+            try:
+                reply = decode_reply(frame)
+            except WireError as error:
+                log.error("unreadable reply from ingest ignored: %s", error)
+                continue
+            if reply.message_id is None:
+                log.error("ingest rejected a message it could not identify: %s", reply.reason)
+                continue
+            if reply.status == "ack":
+                self.stats.acknowledged += 1
+            elif reply.status == "duplicate":
+                self.stats.duplicates += 1
+            else:
+                self.stats.rejected += 1
+                log.warning("ingest rejected %s: %s", reply.message_id, reply.reason)
+            answered.append((reply.message_id, reply.reason if reply.status == "rejected" else None))
+            self._in_flight.discard(reply.message_id)
+        if answered:
+            self.outbox.settle(answered)
+
+    def drain(self, timeout_s: float) -> bool:
+        """Pump until every queued message is answered or the time is up; True if empty."""
+        deadline = time.monotonic() + timeout_s
+        while self.outbox.pending():
+            if time.monotonic() >= deadline:
+                return False
+            self.pump(timeout_s=0.05)
+        return True
+
+    def _send_due(self) -> None:
+        # Resends first, then new messages while fewer than max_in_flight await an answer:
+        # a slow or absent ingest makes the adapter wait, not flood it.
+        due = self.outbox.overdue(self.resend_after_s, self.max_in_flight)
+        window = self.max_in_flight - len(self._in_flight) - len(due)
+        if window > 0:
+            due += self.outbox.unsent(window)
+        granted = self._bucket.take(len(due))
+        sent: list[str] = []
+        for message, frame, attempts in due[:granted]:
+            try:
+                self.transport.send(frame)
+            except TransportError as error:
+                self.stats.transport_errors += 1
+                log.warning("sending to ingest failed, will retry: %s", error)
+                break
+            sent.append(message)
+            self._in_flight.add(message)
+            self.stats.resent += attempts > 0
+        if sent:
+            self.stats.sent += len(sent)
+            self.outbox.mark_sent(sent)
+
+    def _unreadable(self, error: Exception) -> None:
+        reason = getattr(error, "field", type(error).__name__)
+        self.stats.unreadable[str(reason)] += 1
+        log.warning("%s: payload not readable: %s", self.adapter.manifest.name, error)
