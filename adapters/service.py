@@ -153,15 +153,27 @@ def _mqtt_client(settings: Mapping[str, Any], runner: AdapterRunner, lock: threa
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"valley-twin-{runner.source}", clean_session=False)
 
+    topics = settings.get("topics", ["#"])
+
     def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        for topic in settings.get("topics", ["#"]):
-            client.subscribe(topic, qos=1)
+        if reason.is_failure:
+            log.error("MQTT broker refused the connection: %s", reason)
+            return
+        client.subscribe([(topic, 1) for topic in topics])
+
+    def on_subscribe(client: Any, userdata: Any, mid: Any, reasons: Any, properties: Any) -> None:
+        refused = [topic for topic, code in zip(topics, reasons, strict=False) if code.is_failure]
+        if refused:
+            log.error("MQTT broker refused the subscriptions %s", refused)
+        else:
+            log.info("subscribed to %s", ", ".join(topics))
 
     def on_message(client: Any, userdata: Any, message: Any) -> None:
         with lock:
             runner.submit(message.payload)
 
     client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.connect(settings.get("host", "127.0.0.1"), int(settings.get("port", 1883)))
     client.loop_start()

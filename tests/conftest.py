@@ -76,3 +76,27 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'twin.sqlite'}"
     return request.getfixturevalue("postgres_url")
+
+
+MQTT_HOST_VAR = "TWIN_TEST_MQTT"
+DEFAULT_MQTT = "127.0.0.1:1883"
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker() -> tuple[str, int]:
+    """(host, port) of a reachable MQTT broker; skips (or fails under CI) when there is none."""
+    import socket
+
+    host, _, port = os.environ.get(MQTT_HOST_VAR, DEFAULT_MQTT).rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=3):
+            pass
+    except OSError as error:
+        reason = (
+            f"MQTT broker not reachable at {host}:{port} ({error.__class__.__name__}); start Mosquitto "
+            f"on 127.0.0.1:1883 (mosquitto -d) or set {MQTT_HOST_VAR}=host:port"
+        )
+        if os.environ.get(REQUIRE_SERVERS_VAR):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return host, int(port)

@@ -35,6 +35,9 @@ class AbstractTransport(abc.ABC):
     def receive(self, timeout_s: float) -> bytes | None:
         """Return the next reply frame, or None if none came within ``timeout_s``."""
 
+    def reset(self) -> None:  # noqa: B027 - optional for transports without connections
+        """Start the connection afresh; called before unanswered frames are sent again."""
+
     def close(self) -> None:  # noqa: B027 - optional for transports holding nothing
         """Release what the transport holds."""
 
@@ -90,29 +93,56 @@ class ZmqTransport(AbstractTransport):
         context: zmq.Context[zmq.Socket[bytes]] | None = None,
         send_queue: int = 10_000,
     ) -> None:
+        if client_keys is not None and (server_public_key is None or client_keys.secret is None):
+            raise TransportError("CURVE needs the client's secret key and the server's public key")
+        self._endpoint = endpoint
+        self._client_keys = client_keys
+        self._server_public_key = server_public_key
+        self._send_queue = send_queue
         self._own_context = context is None
         self._context = context or zmq.Context()
+        self._socket: zmq.Socket[bytes] | None = None
+        self._open()
+
+    def _open(self) -> None:
         try:
-            self._socket = self._context.socket(zmq.DEALER)
-            self._socket.setsockopt(zmq.LINGER, 0)
-            self._socket.setsockopt(zmq.SNDHWM, send_queue)
-            self._socket.setsockopt(zmq.MAXMSGSIZE, SOCKET_MAX_FRAME_BYTES)
-            if client_keys is not None:
-                if server_public_key is None or client_keys.secret is None:
-                    raise TransportError("CURVE needs the client's secret key and the server's public key")
-                self._socket.curve_publickey = client_keys.public
-                self._socket.curve_secretkey = client_keys.secret
-                self._socket.curve_serverkey = server_public_key
-            self._socket.connect(endpoint)
+            socket = self._context.socket(zmq.DEALER)
+            socket.setsockopt(zmq.LINGER, 0)
+            socket.setsockopt(zmq.SNDHWM, self._send_queue)
+            socket.setsockopt(zmq.MAXMSGSIZE, SOCKET_MAX_FRAME_BYTES)
+            if self._client_keys is not None:
+                assert self._client_keys.secret is not None and self._server_public_key is not None
+                socket.curve_publickey = self._client_keys.public
+                socket.curve_secretkey = self._client_keys.secret
+                socket.curve_serverkey = self._server_public_key
+            self._socket = socket
+            socket.connect(self._endpoint)
         except zmq.ZMQError as error:
             self.close()
-            raise TransportError(f"cannot connect to {endpoint}: {error}") from error
+            raise TransportError(f"cannot connect to {self._endpoint}: {error}") from error
         self._poller = zmq.Poller()
-        self._poller.register(self._socket, zmq.POLLIN)
+        self._poller.register(socket, zmq.POLLIN)
+
+    def reset(self) -> None:
+        """Drop the connection and start a new one.
+
+        ZeroMQ does not retry a CURVE handshake that ingest refused, so a client whose key was
+        added to the allow-list later, or whose connection went silent, needs a fresh socket.
+        Frames not yet answered are the caller's to send again.
+        """
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+        self._open()
+
+    def _open_socket(self) -> zmq.Socket[bytes]:
+        if self._socket is None:
+            raise TransportError("the transport is closed")
+        return self._socket
 
     def send(self, frame: bytes) -> None:
         try:
-            self._socket.send(frame, flags=zmq.NOBLOCK)
+            self._open_socket().send(frame, flags=zmq.NOBLOCK)
         except zmq.Again as error:
             raise TransportError("send queue full: ingest is not keeping up or not reachable") from error
         except zmq.ZMQError as error:
@@ -122,7 +152,7 @@ class ZmqTransport(AbstractTransport):
         try:
             if not self._poller.poll(int(timeout_s * 1000)):
                 return None
-            frame: bytes = self._socket.recv(flags=zmq.NOBLOCK)
+            frame: bytes = self._open_socket().recv(flags=zmq.NOBLOCK)
             return frame
         except zmq.Again:
             return None
@@ -130,8 +160,8 @@ class ZmqTransport(AbstractTransport):
             raise TransportError(f"receive failed: {error}") from error
 
     def close(self) -> None:
-        socket = getattr(self, "_socket", None)
-        if socket is not None:
-            socket.close(linger=0)
-        if self._own_context:
+        if self._socket is not None:
+            self._socket.close(linger=0)
+            self._socket = None
+        if self._own_context and not self._context.closed:
             self._context.term()
