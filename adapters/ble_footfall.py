@@ -50,15 +50,29 @@ class BleFootfallAdapter(Adapter):
         if not isinstance(salt, str) or len(salt) < 16:
             raise ValueError("config: 'salt' must be a secret string of at least 16 characters")
         self._salt = salt.encode()
-        self.interval = timedelta(seconds=int(config.get("interval_s", 900)))
-        if not timedelta(minutes=1) <= self.interval <= timedelta(days=1):
-            raise ValueError("config: 'interval_s' must be between 60 and 86400")
-        self.excluded = {str(i) for i in config.get("exclude_identifiers", [])}
+        interval_s = config.get("interval_s", 900)
+        if isinstance(interval_s, bool) or not isinstance(interval_s, int) or not 60 <= interval_s <= 86_400:
+            raise ValueError(
+                f"config: 'interval_s' must be a whole number of seconds between 60 and 86400, not {interval_s!r}"
+            )
+        self.interval = timedelta(seconds=interval_s)
+        excluded = config.get("exclude_identifiers", [])
+        if isinstance(excluded, str | bytes) or not all(isinstance(i, str) and i.strip() for i in excluded):
+            raise ValueError("config: 'exclude_identifiers' must be a list of beacon identifiers or addresses")
+        # Compared without case: addresses come in either case, beacon ids are lower-case hex.
+        self.excluded = {i.strip().lower() for i in excluded}
         # Sightings reach the gateway a little out of order; an interval is counted only
         # once this much time has passed after its end.
-        self.grace = timedelta(seconds=int(config.get("grace_s", 60)))
+        grace_s = config.get("grace_s", 60)
+        if isinstance(grace_s, bool) or not isinstance(grace_s, int) or not 0 <= grace_s <= 86_400:
+            raise ValueError(
+                f"config: 'grace_s' must be a whole number of seconds between 0 and 86400, not {grace_s!r}"
+            )
+        self.grace = timedelta(seconds=grace_s)
         self._open: dict[tuple[str, datetime], set[bytes]] = {}
         self._counted_until: datetime | None = None
+        self._uncounted_from: dict[str, datetime] = {}  # per scanner: first interval not yet counted
+        self._last_heard: dict[str, datetime] = {}  # per scanner: interval of its latest sighting
 
     def readings(self, payload: bytes | str, received_at: datetime) -> list[Reading]:
         document = json_object(payload)
@@ -72,50 +86,73 @@ class BleFootfallAdapter(Adapter):
         if self._counted_until is not None and start + self.interval <= self._counted_until:
             raise PayloadError("seen_at", document["seen_at"], "arrived after its interval was counted")
         closed = self.flush(seen_at)
-        if identifier is not None and identifier not in self.excluded:
-            self._open.setdefault((scanner, start), set()).add(self._pseudonym(identifier, seen_at))
+        self._uncounted_from[scanner] = min(start, self._uncounted_from.get(scanner, start))
+        self._last_heard[scanner] = max(start, self._last_heard.get(scanner, start))
+        if identifier is not None and not self.excluded & {identifier[0].lower(), identifier[1]}:
+            self._open.setdefault((scanner, start), set()).add(self._pseudonym(identifier[0], start))
         return closed
 
     def flush(self, now: datetime) -> list[Reading]:
-        """Counts of every interval that ended at least the grace period before ``now``."""
+        """Counts of every interval that ended at least the grace period before ``now``.
+
+        An interval in which a scanner saw nobody counts 0, but only once the scanner has been
+        heard from after it: a gateway that is down must not report an empty site.
+        """
         cutoff = now - self.grace
         if self._counted_until is None or cutoff > self._counted_until:
             self._counted_until = cutoff
         closed = []
-        for (scanner, start), seen in sorted(self._open.items(), key=lambda item: item[0][1]):
-            end = start + self.interval
-            if end <= cutoff:
+        for scanner, start in self._uncounted_from.items():
+            while start + self.interval <= cutoff and start <= self._last_heard[scanner]:
+                seen = self._open.pop((scanner, start), set())
                 closed.append(
                     Reading(
                         device=scanner,
                         asset=self.scanners[scanner],
                         kind="footfall.count",
-                        observed_at=end,
+                        observed_at=start + self.interval,
                         body={"interval_start": int((start - EPOCH) / timedelta(milliseconds=1)), "count": len(seen)},
                     )
                 )
-                del self._open[(scanner, start)]
-        return closed
+                start += self.interval
+            self._uncounted_from[scanner] = start
+        return sorted(closed, key=lambda reading: (reading.observed_at, reading.device))
 
-    def _identifier(self, document: dict[str, Any]) -> str | None:
+    def _identifier(self, document: dict[str, Any]) -> tuple[str, str] | None:
+        """(what is hashed, what an exclusion may name), or None for an anonymous sighting.
+
+        Errors never carry the advertisement or the address: they end up in logs.
+        """
         advertisement = document.get("adv")
         if advertisement is not None:
             if not isinstance(advertisement, str):
-                raise PayloadError("adv", advertisement, "must be hexadecimal advertisement data")
+                raise PayloadError("adv", type(advertisement).__name__, "must be hexadecimal advertisement data")
             try:
                 data = bytes.fromhex(advertisement)
             except ValueError:
-                raise PayloadError("adv", advertisement, "must be hexadecimal advertisement data") from None
-            frame = parse_advertisement(data)
+                shown = f"{len(advertisement)} characters"
+                raise PayloadError("adv", shown, "must be hexadecimal advertisement data") from None
+            try:
+                frame = parse_advertisement(data)
+            except PayloadError as error:
+                raise PayloadError(f"adv.{error.field}", f"{len(data)} bytes", error.reason) from None
             if frame is not None and frame.identifier:
-                return f"{frame.protocol}:{frame.identifier}"
-        return text_field(document, "address", required=advertisement is None)
+                return f"{frame.protocol}:{frame.identifier}", frame.identifier.lower()
+        address = document.get("address")
+        if address is None and advertisement is not None:
+            return None
+        if not isinstance(address, str) or not address.strip():
+            raise PayloadError("address", type(address).__name__, "must be a non-empty string")
+        # The same radio reported by two gateways in different case is one device.
+        address = address.strip().lower()
+        return address, address
 
     def _interval_start(self, instant: datetime) -> datetime:
         return EPOCH + ((instant - EPOCH) // self.interval) * self.interval
 
-    def _pseudonym(self, identifier: str, seen_at: datetime) -> bytes:
+    def _pseudonym(self, identifier: str, interval_start: datetime) -> bytes:
         # The day's key is derived from the secret salt and the date: yesterday's hashes
-        # cannot be linked to today's, and without the salt none can be reversed.
-        day_key = hmac.new(self._salt, seen_at.date().isoformat().encode(), hashlib.sha256).digest()
+        # cannot be linked to today's, and without the salt none can be reversed. The date is
+        # the interval's (UTC), so one interval never mixes two keys.
+        day_key = hmac.new(self._salt, interval_start.date().isoformat().encode(), hashlib.sha256).digest()
         return hmac.new(day_key, identifier.encode(), hashlib.sha256).digest()[:16]

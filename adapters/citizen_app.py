@@ -49,7 +49,11 @@ class CitizenAppAdapter(Adapter):
         kind = document.get("type")
         citizen = text_field(document, "citizen")
         assert citizen is not None
-        if not _PSEUDONYM.match(citizen):
+        if _CONTACT.search(citizen):  # a phone number is made of allowed characters
+            raise PayloadError(
+                "citizen", "(withheld)", "must be the app's pseudonym, not a phone number or e-mail address"
+            )
+        if not _PSEUDONYM.fullmatch(citizen):
             raise PayloadError("citizen", citizen, "must be the app's pseudonym (3-64 letters, digits, - or _)")
         at = instant_field(document, "sent_at")
         if kind == "register":
@@ -83,5 +87,6 @@ class CitizenAppAdapter(Adapter):
         text = text_field(document, name)
         assert text is not None
         if _CONTACT.search(text):
-            raise PayloadError(name, text[:40], "must not contain an e-mail address or phone number")
+            # The text itself is withheld: errors are logged, and contact details must not be.
+            raise PayloadError(name, f"{len(text)} characters", "must not contain an e-mail address or phone number")
         return text

@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import signal
+import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
@@ -56,8 +57,10 @@ def _run(name: str, config_path: Path) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         service = build_service(name, load_config(config_path), base=config_path.parent)
-    except (KeyError, ValueError) as error:
-        print(f"twin adapter: {error}", file=sys.stderr)
+    except (KeyError, ValueError, TypeError, OSError, sqlite3.Error) as error:
+        # A KeyError's text is its argument's repr; show the message itself.
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"twin adapter: {config_path}: {message}", file=sys.stderr)
         return 1
     except AdapterError as error:
         print(f"twin adapter: {error}", file=sys.stderr)
@@ -74,7 +77,8 @@ def _simulate(devices_path: Path, out: Path) -> int:
     try:
         counts = write_simulated_payloads(json.loads(devices_path.read_text(encoding="utf-8")), out)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        print(f"twin adapter simulate: {devices_path}: {error}", file=sys.stderr)
+        message = f"missing {error.args[0]!r}" if isinstance(error, KeyError) and error.args else error
+        print(f"twin adapter simulate: {devices_path}: {message}", file=sys.stderr)
         return 1
     print(json.dumps(counts))
     return 0

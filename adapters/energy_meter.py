@@ -16,6 +16,7 @@ Payload::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,28 @@ MANIFEST = AdapterManifest(
     description="cumulative kWh index readings of sites and lighting cabinets",
 )
 
+# A payload carries exactly one of these.
+SHAPES = ("index_kwh", "pulses", "registers", "replaced")
+
+
+def _positive(config: Mapping[str, Any], name: str, default: float) -> float:
+    value = config.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"config: '{name}' must be a positive number, not {value!r}")
+    return float(value)
+
+
+def _kwh(document: dict[str, Any], name: str, path: str) -> float:
+    """A meter index: a finite number of kWh, never negative (a meter counts up from zero)."""
+    try:
+        value = number_field(document, name)
+    except PayloadError as error:
+        raise PayloadError(path, error.value, error.reason) from None
+    assert value is not None
+    if value < 0:
+        raise PayloadError(path, value, "a meter index is never negative")
+    return value
+
 
 class EnergyMeterAdapter(Adapter):
     """Turns meter readings into cumulative kWh indexes."""
@@ -41,10 +64,8 @@ class EnergyMeterAdapter(Adapter):
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
-        self.wh_per_pulse = float(config.get("wh_per_pulse", 1.0))
-        self.kwh_per_unit = float(config.get("kwh_per_unit", 0.1))
-        if self.wh_per_pulse <= 0 or self.kwh_per_unit <= 0:
-            raise ValueError("config: wh_per_pulse and kwh_per_unit must be positive")
+        self.wh_per_pulse = _positive(config, "wh_per_pulse", 1.0)
+        self.kwh_per_unit = _positive(config, "kwh_per_unit", 0.1)
 
     def readings(self, payload: bytes | str, received_at: datetime) -> list[Reading]:
         document = json_object(payload)
@@ -52,26 +73,21 @@ class EnergyMeterAdapter(Adapter):
         site = text_field(document, "site")
         assert meter is not None and site is not None
         at = instant_field(document, "read_at")
+        shapes = [name for name in SHAPES if name in document]
+        if len(shapes) != 1:
+            raise PayloadError("payload", sorted(document), f"needs exactly one of {', '.join(SHAPES)}")
         replaced = document.get("replaced")
-        if replaced is not None:
+        if shapes == ["replaced"]:
             if not isinstance(replaced, dict):
                 raise PayloadError("replaced", replaced, "must be an object")
-            body = {
-                "final_index_kwh": number_field(replaced, "final_index_kwh"),
-                "new_index_kwh": number_field(replaced, "new_index_kwh"),
-            }
+            body = {name: _kwh(replaced, name, f"replaced.{name}") for name in ("final_index_kwh", "new_index_kwh")}
             return [Reading(meter, site, "site.meter_replaced", at, body)]
         return [Reading(meter, site, "site.energy", at, {"index_kwh": round(self._index_kwh(document), 3)})]
 
     def _index_kwh(self, document: dict[str, Any]) -> float:
-        shapes = [name for name in ("index_kwh", "pulses", "registers") if name in document]
-        if len(shapes) != 1:
-            raise PayloadError("payload", sorted(document), "needs exactly one of index_kwh, pulses, registers")
-        if shapes == ["index_kwh"]:
-            index = number_field(document, "index_kwh")
-            assert index is not None
-            return index
-        if shapes == ["pulses"]:
+        if "index_kwh" in document:
+            return _kwh(document, "index_kwh", "index_kwh")
+        if "pulses" in document:
             pulses = document["pulses"]
             if isinstance(pulses, bool) or not isinstance(pulses, int) or pulses < 0:
                 raise PayloadError("pulses", pulses, "must be a non-negative integer")

@@ -9,11 +9,19 @@ fill level. Not responsible for MQTT (see :mod:`adapters.sources`).
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from adapters.payloads import PayloadError, UltrasonicReading, decode_em310_udl, decode_ldds75, parse_uplink
+from adapters.payloads import (
+    PayloadError,
+    UltrasonicReading,
+    decode_em310_udl,
+    decode_ldds75,
+    parse_uplink,
+)
 from adapters.sdk import Adapter, AdapterManifest, Reading
 
 MANIFEST = AdapterManifest(
@@ -25,6 +33,7 @@ MANIFEST = AdapterManifest(
     description="ChirpStack v4 / The Things Stack v3 MQTT uplinks to bin fill levels",
 )
 
+_DEV_EUI = re.compile(r"[0-9A-Fa-f]{16}")
 DECODERS: dict[str, Callable[[bytes], UltrasonicReading]] = {
     "em310-udl": decode_em310_udl,
     "ldds75": decode_ldds75,
@@ -48,13 +57,22 @@ class LorawanUltrasonicAdapter(Adapter):
             raise ValueError("config: 'devices' must map DevEUIs to {bin, depth_mm, model}")
         self.devices: dict[str, tuple[str, float, Callable[[bytes], UltrasonicReading]]] = {}
         for dev_eui, device in devices.items():
+            if not isinstance(dev_eui, str) or _DEV_EUI.fullmatch(dev_eui) is None:
+                raise ValueError(f"config: devices.{dev_eui} is not a DevEUI (16 hexadecimal digits)")
+            if not isinstance(device, Mapping):
+                raise ValueError(f"config: devices.{dev_eui} must be a table of bin, depth_mm and model")
             model = device.get("model", "em310-udl")
             if model not in DECODERS:
                 raise ValueError(f"config: devices.{dev_eui}.model must be one of {sorted(DECODERS)}, not {model!r}")
-            depth = float(device["depth_mm"])
-            if depth <= 0:
-                raise ValueError(f"config: devices.{dev_eui}.depth_mm must be positive, not {depth}")
-            self.devices[dev_eui.upper()] = (str(device["bin"]), depth, DECODERS[model])
+            depth = device.get("depth_mm")
+            if isinstance(depth, bool) or not isinstance(depth, int | float) or not math.isfinite(depth) or depth <= 0:
+                raise ValueError(f"config: devices.{dev_eui}.depth_mm must be a positive number of mm, not {depth!r}")
+            bin_code = device.get("bin")
+            if not isinstance(bin_code, str) or not bin_code.strip():
+                raise ValueError(f"config: devices.{dev_eui}.bin must be the bin's asset code, not {bin_code!r}")
+            if dev_eui.upper() in self.devices:
+                raise ValueError(f"config: devices.{dev_eui} is configured twice")
+            self.devices[dev_eui.upper()] = (bin_code.strip(), float(depth), DECODERS[model])
 
     def readings(self, payload: bytes | str, received_at: datetime) -> list[Reading]:
         uplink = parse_uplink(payload)

@@ -71,18 +71,25 @@ def _required(config: Mapping[str, Any], name: str) -> Any:
 
 
 def build_service(name: str, config: Mapping[str, Any], base: Path = Path(".")) -> AdapterService:
-    """Build the named adapter from its configuration."""
+    """Build the named adapter from its configuration; relative paths are from ``base``."""
     adapter = adapter_named(name)(config.get("adapter", {}))
     source = str(_required(config, "source"))
     if config.get("plaintext", False):
         client_keys = server_key = None
     else:
-        client_keys = load_keypair(base / _required(config, "client_key"))
-        server_key = load_keypair(base / _required(config, "server_key")).public
+        client_keys = load_keypair(_path(base, _required(config, "client_key")))
+        server_key = load_keypair(_path(base, _required(config, "server_key"))).public
     transport = ZmqTransport(str(_required(config, "endpoint")), client_keys=client_keys, server_public_key=server_key)
-    outbox = Outbox(base / str(config.get("outbox", f"{source}.outbox")))
+    outbox = Outbox(_path(base, config.get("outbox", f"{source}.outbox")))
     runner = AdapterRunner(adapter, transport, outbox, source, rate_per_s=config.get("rate_per_s"))
-    return AdapterService(runner, config.get("input", {"type": "jsonl", "path": "-"}))
+    source_settings = dict(config.get("input", {"type": "jsonl", "path": "-"}))
+    if source_settings.get("type") == "jsonl" and source_settings.get("path", "-") != "-":
+        source_settings["path"] = str(_path(base, source_settings["path"]))
+    return AdapterService(runner, source_settings)
+
+
+def _path(base: Path, value: object) -> Path:
+    return base / Path(str(value)).expanduser()
 
 
 def run_service(service: AdapterService, stop: threading.Event, stdin: TextIO = sys.stdin) -> None:

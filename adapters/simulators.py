@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 LATITUDE_DEG = 43.65
+COLLECTION_HOUR = 6  # rounds start early in the morning
 SEASON_FACTOR = {12: 0.7, 1: 0.6, 2: 0.7, 3: 0.9, 4: 1.0, 5: 1.1, 6: 1.4, 7: 1.9, 8: 2.0, 9: 1.3, 10: 1.0, 11: 0.7}
 
 
@@ -118,7 +119,7 @@ def fill_uplinks(
             season = 1.2 if at.month in (7, 8) else 1.0
             added = spec.litres_per_day * every_hours / 24 * weekend * season * rng.uniform(0.75, 1.25)
             fill_l[spec.code] = min(spec.capacity_l * 1.1, fill_l[spec.code] + added)
-            if at.weekday() in spec.collection_weekdays and 6 <= at.hour < 6 + every_hours:
+            if _collected_since(at - step, at, spec.collection_weekdays):
                 fill_l[spec.code] = rng.uniform(0.0, 0.03) * spec.capacity_l
             level = min(1.0, fill_l[spec.code] / spec.capacity_l)
             distance = max(250, int(spec.depth_mm * (1 - level) + rng.gauss(0, 8)))
@@ -127,6 +128,17 @@ def fill_uplinks(
             network = "chirpstack" if counters[spec.code] % 2 else "ttn"
             yield at, lorawan_uplink(spec.dev_eui, em310_udl_frame(distance, battery), at, counters[spec.code], network)
         at += step
+
+
+def _collected_since(after: datetime, until: datetime, weekdays: tuple[int, ...]) -> bool:
+    """Whether a collection round (06:00 on a collection weekday) falls in ``(after, until]``."""
+    day = after.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day <= until:
+        collection = day.replace(hour=COLLECTION_HOUR)
+        if day.weekday() in weekdays and after < collection <= until:
+            return True
+        day += timedelta(days=1)
+    return False
 
 
 def ble_sightings(
@@ -212,6 +224,8 @@ def write_simulated_payloads(devices: dict[str, Any], out: Path) -> dict[str, in
     (``[pseudonym, insee, lon, lat]``).
     """
     start = datetime.fromisoformat(devices["start"])
+    # Devices and network servers stamp in UTC; an instant without an offset is taken as UTC.
+    start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
     days, seed = int(devices["days"]), int(devices["seed"])
     streams = {
         "fill.jsonl": fill_uplinks(

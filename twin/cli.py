@@ -341,6 +341,8 @@ def _ingest(args: argparse.Namespace) -> int:
         _print_json(read_status(status_path))
         return 0
     if args.plaintext:
+        if not _is_local(args.endpoint):
+            raise InvalidInputError("--endpoint", args.endpoint, "a loopback, ipc:// or inproc:// endpoint with --plaintext")
         server_keys = allow_list = None
     else:
         secret = args.keys / "ingest.key_secret"
@@ -365,6 +367,15 @@ def _ingest(args: argparse.Namespace) -> int:
         twin.close()
     print(json.dumps(processor.stats.as_dict()), file=sys.stderr)
     return 0
+
+
+def _is_local(endpoint: str) -> bool:
+    # Unauthenticated ingest is for a developer's own machine: never reachable from a network.
+    scheme, _, address = endpoint.partition("://")
+    if scheme in ("ipc", "inproc"):
+        return True
+    host = address.rsplit(":", 1)[0].strip("[]")
+    return scheme == "tcp" and host in ("127.0.0.1", "localhost", "::1")
 
 
 def _deadletters(args: argparse.Namespace) -> int:

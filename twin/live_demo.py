@@ -21,6 +21,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
 
+import tomli_w
+
 from adapters.wire import create_keypair, load_keypair
 from domain import Beacon, Bin, Site, SiteKind, ValleyAggregate, WasteStream
 from twin.application import ValleyTwin
@@ -152,21 +154,12 @@ def run_live_feed(twin: ValleyTwin, geography: Geography, assets: list[ValleyAgg
 
 
 def _toml(name: str, endpoint: str, adapter: dict[str, Any], workdir: Path) -> str:
-    head = {"source": name, "endpoint": endpoint, "client_key": f"keys/{name}.key_secret",
-            "server_key": "keys/ingest.key", "outbox": f"{name}.outbox"}
-    text = "".join(f"{key} = {json.dumps(value)}\n" for key, value in head.items())
-    text += f'\n[input]\ntype = "jsonl"\npath = {json.dumps(str(workdir / ADAPTERS[name]))}\n\n[adapter]\n'
-    for key, value in adapter.items():
-        if isinstance(value, dict):
-            text += f"{key} = {_inline_table(value)}\n"
-        else:
-            text += f"{key} = {json.dumps(value)}\n"
-    return text
-
-
-def _inline_table(mapping: dict[str, Any]) -> str:
-    items = [f"{json.dumps(k)} = {_inline_table(v) if isinstance(v, dict) else json.dumps(v)}" for k, v in mapping.items()]
-    return "{ " + ", ".join(items) + " }"
+    return tomli_w.dumps({
+        "source": name, "endpoint": endpoint, "client_key": f"keys/{name}.key_secret",
+        "server_key": "keys/ingest.key", "outbox": f"{name}.outbox",
+        "input": {"type": "jsonl", "path": str(workdir / ADAPTERS[name])},
+        "adapter": adapter,
+    })
 
 
 def _adapter_entry() -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,7 +21,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at REAL,
     attempts INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS outbox_sent ON outbox (sent_at);
 CREATE TABLE IF NOT EXISTS rejections (
     message_id TEXT PRIMARY KEY,
     frame BLOB NOT NULL,
@@ -34,7 +33,8 @@ CREATE TABLE IF NOT EXISTS rejections (
 class Outbox:
     """Unacknowledged messages of one adapter instance, in a SQLite file (or in memory)."""
 
-    def __init__(self, path: Path | str = ":memory:") -> None:
+    def __init__(self, path: Path | str = ":memory:", clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock  # seconds; when messages were queued, sent and answered
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -58,29 +58,21 @@ class Outbox:
             before = db.total_changes
             db.executemany(
                 "INSERT OR IGNORE INTO outbox (message_id, frame, queued_at) VALUES (?, ?, ?)",
-                [(message_id, frame, time.time()) for message_id, frame in messages],
+                [(message_id, frame, self._clock()) for message_id, frame in messages],
             )
             return db.total_changes - before
 
-    def overdue(self, resend_after_s: float, limit: int) -> list[tuple[str, bytes, int]]:
-        """(id, frame, attempts so far) of sent messages unanswered for ``resend_after_s``, oldest first."""
+    def head(self, limit: int) -> list[tuple[str, bytes, int]]:
+        """(id, frame, attempts so far) of the oldest unanswered messages, in the order queued."""
+        # A new row's rowid is one more than the largest present, so rowid order is queue order.
         rows = self._db.execute(
-            "SELECT message_id, frame, attempts FROM outbox WHERE sent_at < ? ORDER BY sent_at LIMIT ?",
-            (time.time() - resend_after_s, limit),
-        ).fetchall()
-        return [(row[0], row[1], row[2]) for row in rows]
-
-    def unsent(self, limit: int) -> list[tuple[str, bytes, int]]:
-        """(id, frame, 0) of messages never sent, in the order they were queued."""
-        # The index on sent_at keeps the NULL entries in rowid order: no scan, no sort.
-        rows = self._db.execute(
-            "SELECT message_id, frame, attempts FROM outbox WHERE sent_at IS NULL ORDER BY rowid LIMIT ?", (limit,)
+            "SELECT message_id, frame, attempts FROM outbox ORDER BY rowid LIMIT ?", (limit,)
         ).fetchall()
         return [(row[0], row[1], row[2]) for row in rows]
 
     def mark_sent(self, message_ids: list[str]) -> None:
         """Note that these messages were just sent."""
-        now = time.time()
+        now = self._clock()
         with self._transaction() as db:
             db.executemany(
                 "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE message_id = ?",
@@ -95,7 +87,7 @@ class Outbox:
                     db.execute(
                         "INSERT OR REPLACE INTO rejections SELECT message_id, frame, ?, ? FROM outbox "
                         "WHERE message_id = ?",
-                        (reason, time.time(), message_id),
+                        (reason, self._clock(), message_id),
                     )
                 db.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
 
@@ -111,3 +103,9 @@ class Outbox:
     def close(self) -> None:
         """Close the file."""
         self._db.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -59,16 +59,22 @@ class RunnerStats:
 
 class _TokenBucket:
     def __init__(self, rate_per_s: float | None, clock: Callable[[], float]) -> None:
+        if rate_per_s is not None and (
+            isinstance(rate_per_s, bool) or not isinstance(rate_per_s, int | float) or not rate_per_s > 0
+        ):
+            raise ValueError(f"rate_per_s must be positive (or None for no limit), not {rate_per_s!r}")
         self.rate = rate_per_s
+        # A bucket must hold at least one whole token, or a rate below 1/s would never send.
+        self.capacity = max(1.0, rate_per_s or 0.0)
         self.clock = clock
-        self.tokens = rate_per_s or 0.0
+        self.tokens = self.capacity
         self.updated = clock()
 
     def take(self, wanted: int) -> int:
         if self.rate is None:
             return wanted
         now = self.clock()
-        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         granted = min(wanted, int(self.tokens))
         self.tokens -= granted
@@ -98,7 +104,12 @@ class AdapterRunner:
         resend_after_s: float = 5.0,
         max_in_flight: int = 1_000,  # most messages sent and not yet answered
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        timer: Callable[[], float] = time.monotonic,  # seconds, for the rate limit and resends
     ) -> None:
+        if max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight!r}")
+        if resend_after_s < 0:
+            raise ValueError(f"resend_after_s must not be negative, not {resend_after_s!r}")
         self.adapter = adapter
         self.transport = transport
         self.outbox = outbox
@@ -107,8 +118,10 @@ class AdapterRunner:
         self.max_in_flight = max_in_flight
         self.clock = clock
         self.stats = RunnerStats()
-        self._bucket = _TokenBucket(rate_per_s, time.monotonic)
-        self._in_flight: set[str] = set()
+        self._timer = timer
+        self._bucket = _TokenBucket(rate_per_s, timer)
+        self._in_flight: set[str] = set()  # the window: sent and not yet answered
+        self._window_sent_at = 0.0
 
     def submit(self, payload: bytes | str, received_at: datetime | None = None) -> int:
         """Read one device payload and queue its readings; return how many were queued."""
@@ -122,6 +135,9 @@ class AdapterRunner:
             try:
                 readings.extend(self.adapter.readings(payload, received_at or self.clock()))
             except (PayloadError, AdapterError, ValueError) as error:
+                self._unreadable(error)
+            except Exception as error:  # an adapter bug must not stop the gateway
+                log.exception("%s: adapter failed on a payload", self.adapter.manifest.name)
                 self._unreadable(error)
         return self.queue(readings)
 
@@ -139,15 +155,18 @@ class AdapterRunner:
         frames = []
         now = self.clock()
         for reading in readings:
-            envelope = Envelope(
-                message_id(self.source, reading), self.source, reading.device, reading.asset,
-                reading.kind, reading.observed_at, reading.body,
-            )
             try:
+                envelope = Envelope(
+                    message_id(self.source, reading), self.source, reading.device, reading.asset,
+                    reading.kind, reading.observed_at, reading.body,
+                )
                 frame = encode(envelope)
                 decode(frame, now)  # refuse here what ingest would refuse
             except WireError as error:
                 self._unreadable(error)
+                continue
+            except (TypeError, ValueError, OverflowError) as error:  # not msgpack-able at all
+                self._unreadable(WireError("body", reading.body, f"cannot be encoded: {error}"))
                 continue
             frames.append((envelope.message_id, frame))
         self.stats.readings += len(readings)
@@ -185,7 +204,10 @@ class AdapterRunner:
             else:
                 self.stats.rejected += 1
                 log.warning("ingest rejected %s: %s", reply.message_id, reply.reason)
-            answered.append((reply.message_id, reply.reason if reply.status == "rejected" else None))
+            if reply.status == "rejected":
+                answered.append((reply.message_id, reply.reason or "rejected, no reason given"))
+            else:
+                answered.append((reply.message_id, None))
             self._in_flight.discard(reply.message_id)
         if answered:
             self.outbox.settle(answered)
@@ -200,12 +222,23 @@ class AdapterRunner:
         return True
 
     def _send_due(self) -> None:
-        # Resends first, then new messages while fewer than max_in_flight await an answer:
-        # a slow or absent ingest makes the adapter wait, not flood it.
-        due = self.outbox.overdue(self.resend_after_s, self.max_in_flight)
-        window = self.max_in_flight - len(self._in_flight) - len(due)
-        if window > 0:
-            due += self.outbox.unsent(window)
+        # An aggregate accepts facts only in time order, so no message may overtake an earlier
+        # one, even when ingest dies with some of them unanswered. Messages therefore leave in
+        # windows, in queue order: the next window goes only once every message of this one is
+        # answered, and a window unanswered for resend_after_s is sent again, in order, on a fresh
+        # connection. A slow or absent ingest thus slows the adapter down instead of being flooded.
+        if self._in_flight:
+            if self._timer() - self._window_sent_at < self.resend_after_s:
+                return
+            due = [row for row in self.outbox.head(self.max_in_flight) if row[0] in self._in_flight]
+            try:
+                self.transport.reset()
+            except TransportError as error:
+                self.stats.transport_errors += 1
+                log.warning("reconnecting to ingest failed, will retry: %s", error)
+                return
+        else:
+            due = self.outbox.head(self.max_in_flight)
         granted = self._bucket.take(len(due))
         sent: list[str] = []
         for message, frame, attempts in due[:granted]:
@@ -219,6 +252,7 @@ class AdapterRunner:
             self._in_flight.add(message)
             self.stats.resent += attempts > 0
         if sent:
+            self._window_sent_at = self._timer()
             self.stats.sent += len(sent)
             self.outbox.mark_sent(sent)
 

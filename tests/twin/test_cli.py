@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,5 +114,44 @@ def test_installed_entry_point_runs_demo(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "28 communes, 41,320 inhabitants" in result.stdout
     assert "34261  Saint-Guilhem-le-Désert" in result.stdout
+    # Two weeks of device traffic went through the adapters and ingest, all of it recorded.
+    feed = re.search(r"ingest: (\d+) messages received, (\d+) committed, (\d+) duplicates, (\d+) dead letters",
+                     result.stdout)
+    assert feed, result.stdout
+    received, committed, duplicates, dead = map(int, feed.groups())
+    assert committed > 50_000 and committed + duplicates == received and dead == 0
+    assert re.search(r"B-34114-GLA-0001 now: fill [\d.]+ % measured 2024-05", result.stdout)
     bad = subprocess.run([str(twin), "where", "0", "0"], capture_output=True, text=True, env=environment, check=False)
     assert bad.returncode == 1 and bad.stderr.startswith("twin: point lon=0.0, lat=0.0")
+
+
+def test_keys_new_prints_the_allow_list_line_and_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "keys", "new", "gw-1", "--dir", str(tmp_path))
+    assert code == 0
+    line = out.strip().splitlines()[-1]
+    key, name = line.split()
+    assert name == "gw-1" and len(key) == 40
+    assert (tmp_path / "gw-1.key").exists() and (tmp_path / "gw-1.key_secret").stat().st_mode & 0o077 == 0
+    code, _, err = run(capsys, "keys", "new", "gw-1", "--dir", str(tmp_path))
+    assert code == 1 and "NAME='gw-1'" in err
+
+
+def test_ingest_refuses_to_start_without_keys_or_in_the_clear_on_a_network(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], store: str
+) -> None:
+    code, _, err = run(capsys, "--store", store, "ingest", "--keys", str(tmp_path / "none"))
+    assert code == 1 and "twin keys new ingest" in err
+    code, _, err = run(capsys, "--store", store, "ingest", "--plaintext", "--endpoint", "tcp://0.0.0.0:5555")
+    assert code == 1 and "--endpoint='tcp://0.0.0.0:5555'" in err and "loopback" in err
+
+
+def test_ingest_stats_without_a_running_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "ingest", "--stats", "--status-file", str(tmp_path / "status.json"))
+    assert code == 1 and "is `twin ingest` running?" in err
+
+
+def test_deadletters_of_a_store_without_any(valley: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--store", valley, "deadletters")
+    assert code == 0 and out.strip() == "no dead letters"
+    code, out, _ = run(capsys, "--store", valley, "deadletters", "--json")
+    assert code == 0 and json.loads(out) == []
