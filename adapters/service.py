@@ -38,7 +38,7 @@ from typing import Any, TextIO
 
 from adapters.registry import adapter_named
 from adapters.sdk import AdapterRunner, Outbox
-from adapters.wire import ZmqTransport, load_keypair
+from adapters.wire import TransportError, ZmqTransport, load_keypair
 
 log = logging.getLogger(__name__)
 # At the end of a finite input every interval still open is closed and counted.
@@ -77,8 +77,11 @@ def build_service(name: str, config: Mapping[str, Any], base: Path = Path(".")) 
     if config.get("plaintext", False):
         client_keys = server_key = None
     else:
-        client_keys = load_keypair(_path(base, _required(config, "client_key")))
-        server_key = load_keypair(_path(base, _required(config, "server_key"))).public
+        try:
+            client_keys = load_keypair(_path(base, _required(config, "client_key")))
+            server_key = load_keypair(_path(base, _required(config, "server_key"))).public
+        except TransportError as error:  # a key file missing or broken is a configuration mistake
+            raise ValueError(f"config: {error}") from error
     transport = ZmqTransport(str(_required(config, "endpoint")), client_keys=client_keys, server_public_key=server_key)
     outbox = Outbox(_path(base, config.get("outbox", f"{source}.outbox")))
     runner = AdapterRunner(adapter, transport, outbox, source, rate_per_s=config.get("rate_per_s"))

@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Notification
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import BaseAggregate, DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Notification, Recording
 from eventsourcing.utils import get_topic
 
 from domain import AGGREGATE_CLASSES, Beacon, Bin, Citizen, Service, Site, ValleyAggregate
@@ -32,6 +32,28 @@ class ValleyTwin(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
         cls: SNAPSHOT_INTERVAL for cls in AGGREGATE_CLASSES
     }
+
+    # ---- saving -------------------------------------------------------------------------
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Record the pending events of the given aggregates in one transaction.
+
+        Exactly ``Application.save``, except that when handed only aggregates (as the twin
+        always does) their events are collected without the library's runtime ``Protocol``
+        checks, which cost ~20 µs per object on Python 3.11: a third of the time it takes to
+        save an ingest batch. Anything else (events, ``None``, keyword arguments) goes
+        through the library's own path.
+        """
+        if kwargs or not all(isinstance(obj, BaseAggregate) for obj in objs):
+            return super().save(*objs, **kwargs)
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in objs:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, still called by it
+        return recordings
 
     # ---- creating -----------------------------------------------------------------------
     def add(self, *aggregates: ValleyAggregate) -> None:

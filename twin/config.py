@@ -19,6 +19,13 @@ from twin.errors import StoreConfigError
 
 STORE_ENV_VAR = "TWIN_STORE"
 SNAPSHOT_INTERVAL = 100
+# Durability of the embedded store, decided here rather than left to SQLite's defaults:
+# write-ahead log, synced on every commit, so an acknowledged message survives a power cut
+# and not only a crash of the process (WAL with synchronous=NORMAL may lose the last commits).
+SQLITE_JOURNAL_MODE = "wal"
+SQLITE_SYNCHRONOUS = "FULL"
+SQLITE_SYNCHRONOUS_LEVEL = 2  # what ``PRAGMA synchronous`` reads back for FULL
+SQLITE_FACTORY_TOPIC = "twin.sqlite_store:DurableSQLiteFactory"
 
 
 def default_store_url() -> str:
@@ -70,7 +77,7 @@ def parse_store_url(url: str) -> StoreConfig:
         return StoreConfig(
             url=url,
             settings={
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "PERSISTENCE_MODULE": SQLITE_FACTORY_TOPIC,
                 "SQLITE_DBNAME": str(path),
                 "SQLITE_LOCK_TIMEOUT": "10",
             },

@@ -99,6 +99,36 @@ class _Batch:
         self.twin = twin
         self.cache = cache
         self.touched: dict[UUID, Aggregate] = {}
+        # What the message in hand was given: each aggregate with its count of pending events
+        # when handed over, and which of them the batch had not touched before. Kept per
+        # message so that checking a refused command costs what the message touched, not
+        # what the whole batch touched.
+        self._handed: dict[UUID, int] = {}
+        self._fresh: list[UUID] = []
+
+    def begin_message(self) -> None:
+        self._handed = {}
+        self._fresh = []
+
+    def recorded_for_message(self) -> bool:
+        """True if the message in hand made any aggregate record an event."""
+        return any(
+            len(self.touched[aggregate_id].pending_events) != count
+            for aggregate_id, count in self._handed.items()
+            if aggregate_id in self.touched
+        )
+
+    def forget_fresh(self) -> None:
+        """Stop touching what only the message in hand loaded (a refused command records nothing)."""
+        for aggregate_id in self._fresh:
+            self.touched.pop(aggregate_id, None)
+
+    def _hand(self, aggregate_id: UUID, aggregate: Aggregate, pending: int) -> None:
+        if aggregate_id not in self._handed:
+            self._handed[aggregate_id] = pending
+            if aggregate_id not in self.touched:
+                self._fresh.append(aggregate_id)
+        self.touched[aggregate_id] = aggregate
 
     def load(self, aggregate_class: type[A], code: str) -> A:
         aggregate_id = aggregate_class.id_for(code)
@@ -110,7 +140,7 @@ class _Batch:
                 raise NotFoundError(code) from None
         if not isinstance(aggregate, aggregate_class):
             raise NotFoundError(code)
-        self.touched[aggregate_id] = aggregate
+        self._hand(aggregate_id, aggregate, len(aggregate.pending_events))
         return aggregate
 
     def load_any(self, code: str, *classes: type[ValleyAggregate]) -> ValleyAggregate:
@@ -124,7 +154,7 @@ class _Batch:
     def create(self, aggregate: ValleyAggregate) -> None:
         if aggregate.id in self.touched or aggregate.id in self.cache or self.twin.exists(aggregate.id):
             raise AlreadyExistsError(aggregate.KIND, aggregate.code)
-        self.touched[aggregate.id] = aggregate
+        self._hand(aggregate.id, aggregate, 0)  # its creation counts as recorded by this message
 
 
 Handler = Callable[[_Batch, Envelope, Geography], None]
@@ -187,10 +217,6 @@ def _fault(batch: _Batch, message: Envelope, _: Geography) -> None:
     batch.load(Bin, message.asset).report_sensor_fault(message.body["fault"], message.observed_at, device_id=message.device)
 
 
-def _pending(batch: _Batch) -> int:
-    return sum(len(aggregate.pending_events) for aggregate in batch.touched.values())
-
-
 HANDLERS: dict[str, Handler] = {
     "bin.fill": _bin_fill,
     "footfall.count": _footfall,
@@ -205,7 +231,14 @@ HANDLERS: dict[str, Handler] = {
 
 
 class IngestProcessor:
-    """Turns batches of frames into committed events and replies."""
+    """Turns batches of frames into committed events and replies.
+
+    Whether a message was handled before is known without asking the store for each one: a
+    receipt's id is unique in the store, so a batch is first committed optimistically, with
+    only the receipts this process has committed recently checked in memory. Should any
+    receipt be in the store already (a resend after a restart, another ingest worker), the
+    commit fails as a whole and the batch is handled again, looking every receipt up.
+    """
 
     def __init__(
         self,
@@ -213,26 +246,32 @@ class IngestProcessor:
         geography: Geography,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         cache_size: int = 100_000,
+        remembered_receipts: int = 200_000,
     ) -> None:
         self.twin = twin
         self.geography = geography
         self.clock = clock
         self.cache_size = cache_size
+        self.remembered_receipts = remembered_receipts
         self.stats = IngestStats()
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        # Receipts this process committed, most recent last: id -> reason (None if applied).
+        self._committed: OrderedDict[UUID, str | None] = OrderedDict()
 
     def process(self, messages: Sequence[Incoming]) -> list[Reply | None]:
         """Handle a batch; return one reply per message (None: not committed, the sender resends)."""
         self.stats.received += len(messages)
-        return self._process(messages)
+        return self._process(messages, look_up=False)
 
-    def _process(self, messages: Sequence[Incoming]) -> list[Reply | None]:
+    def _process(self, messages: Sequence[Incoming], look_up: bool) -> list[Reply | None]:
         try:
-            return self._commit(messages)
+            return self._commit(messages, look_up=look_up)
         except IntegrityError:
-            # Another writer got there first (a second ingest worker, or a resend racing its
-            # original): start again from the store, one message at a time.
-            self._cache.clear()
+            # A receipt or an event was recorded first, by this process earlier (a resend) or
+            # by another writer. Nothing of the batch was committed; what it loaded is dropped.
+            if not look_up:
+                return self._process(messages, look_up=True)
+            # Still refused with every receipt looked up: another writer is racing this one.
         except PersistenceError as error:
             self._cache.clear()
             self.stats.store_errors += 1
@@ -243,13 +282,13 @@ class IngestProcessor:
             self._cache.clear()
         if len(messages) == 1:
             return [self._isolate(messages[0])]
-        return [reply for message in messages for reply in self._process([message])]
+        return [reply for message in messages for reply in self._process([message], look_up=True)]
 
     def _isolate(self, message: Incoming) -> Reply | None:
         """A single message whose batch failed: dead-letter it unless the store is at fault."""
         try:
             try:
-                return self._commit([message], fail_safe=True)[0]
+                return self._commit([message], look_up=True, fail_safe=True)[0]
             except (PersistenceError, KeyboardInterrupt):
                 raise
             except Exception as error:
@@ -257,8 +296,9 @@ class IngestProcessor:
                 self._cache.clear()
                 receipts: dict[UUID, MessageReceipt] = {}
                 reason = f"internal error while applying: {type(error).__name__}: {error}"
-                reply, rule = self._dead_letter(message, receipts, self.clock(), reason, "internal")
+                reply, rule = self._dead_letter(message, receipts, self.clock(), reason, "internal", look_up=True)
                 self.twin.save(*receipts.values())
+                self._remember(receipts)
                 if rule is not None:
                     self.stats.rejected[rule] += 1
                 return reply
@@ -268,21 +308,28 @@ class IngestProcessor:
             log.error("event store failed, message not acknowledged: %s", error)
             return None
 
-    def _commit(self, messages: Sequence[Incoming], fail_safe: bool = False) -> list[Reply | None]:
+    def _commit(self, messages: Sequence[Incoming], look_up: bool, fail_safe: bool = False) -> list[Reply | None]:
         batch = _Batch(self.twin, self._cache)
         received_at = self.clock()
         receipts: dict[UUID, MessageReceipt] = {}
         replies: list[Reply | None] = []
         counted: list[tuple[str, str | None]] = []
-        for message in messages:
-            reply, reason = self._handle(message, batch, receipts, received_at, fail_safe)
-            replies.append(reply)
-            counted.append((reply.status if reply else "none", reason))
-        started = time.perf_counter()
-        self.twin.save(*batch.touched.values(), *receipts.values())
+        try:
+            for message in messages:
+                reply, reason = self._handle(message, batch, receipts, received_at, look_up, fail_safe)
+                replies.append(reply)
+                counted.append((reply.status if reply else "none", reason))
+            started = time.perf_counter()
+            self.twin.save(*batch.touched.values(), *receipts.values())
+        except BaseException:
+            # What the batch touched may hold changes that were not committed: forget it.
+            for aggregate_id in batch.touched:
+                self._cache.pop(aggregate_id, None)
+            raise
         self.stats.commit_ms.append(round((time.perf_counter() - started) * 1000, 3))
         self.stats.batches += 1
         self.stats.batch_sizes.append(len(messages))
+        self._remember(receipts)
         for status, reason in counted:
             if status == "ack":
                 self.stats.committed += 1
@@ -299,64 +346,73 @@ class IngestProcessor:
             self._cache.popitem(last=False)
         return replies
 
+    def _remember(self, receipts: dict[UUID, MessageReceipt]) -> None:
+        """Note receipts just committed, forgetting the oldest beyond ``remembered_receipts``."""
+        for receipt, record in receipts.items():
+            self._committed[receipt] = record.reason
+        while len(self._committed) > self.remembered_receipts:
+            self._committed.popitem(last=False)
+
     def _handle(
         self,
         message: Incoming,
         batch: _Batch,
         receipts: dict[UUID, MessageReceipt],
         received_at: datetime,
+        look_up: bool,
         fail_safe: bool,
     ) -> tuple[Reply | None, str | None]:
         if message.framing_error is not None:
-            return self._dead_letter(message, receipts, received_at, message.framing_error, "wire:framing")
+            return self._dead_letter(message, receipts, received_at, message.framing_error, "wire:framing", look_up)
         try:
             envelope = decode(message.raw, now=received_at)
         except WireError as error:
-            return self._dead_letter(message, receipts, received_at, str(error), f"wire:{error.field}")
+            return self._dead_letter(message, receipts, received_at, str(error), f"wire:{error.field}", look_up)
         if message.peer is not None and envelope.source != message.peer:
             reason = f"source: {envelope.source!r} is not the name of the sending key ({message.peer!r})"
-            return self._dead_letter(message, receipts, received_at, reason, "auth:source")
+            return self._dead_letter(message, receipts, received_at, reason, "auth:source", look_up)
         receipt = receipt_id(envelope.source, envelope.message_id)
-        earlier = receipts.get(receipt) or self._recorded(receipt)
+        earlier = self._earlier(receipt, receipts, look_up)
         if earlier is not None:
-            if earlier.rejected:
+            if earlier.reason is not None:
                 return Reply("rejected", envelope.message_id, earlier.reason), None
             return Reply("duplicate", envelope.message_id), None
-        touched_before = set(batch.touched)
-        pending_before = _pending(batch)
+        batch.begin_message()
         try:
             HANDLERS[envelope.kind](batch, envelope, self.geography)
         except (DomainError, TwinError) as error:
-            if _pending(batch) != pending_before:
+            if batch.recorded_for_message():
                 # A command that fails must record nothing; if one did, the batch is suspect.
                 raise RuntimeError(f"{envelope.kind} failed after recording events: {error}") from error
-            self._forget_untouched(batch, touched_before)
+            batch.forget_fresh()
             rule = f"{envelope.kind}:{type(error).__name__}"
-            return self._dead_letter(message, receipts, received_at, str(error), rule, envelope)
+            return self._dead_letter(message, receipts, received_at, str(error), rule, look_up, envelope)
         except Exception as error:
             if not fail_safe:
                 raise
             log.exception("handler for %s failed on message %s", envelope.kind, envelope.message_id)
+            for aggregate_id in batch.touched:  # possibly changed half-way: never reuse them
+                self._cache.pop(aggregate_id, None)
             batch.touched.clear()
             reason = f"internal error while applying {envelope.kind}: {type(error).__name__}: {error}"
-            return self._dead_letter(message, receipts, received_at, reason, "internal", envelope)
+            return self._dead_letter(message, receipts, received_at, reason, "internal", look_up, envelope)
         receipts[receipt] = MessageReceipt.applied(
             receipt, envelope.source, envelope.message_id, envelope.kind, envelope.device, received_at
         )
         return Reply("ack", envelope.message_id), None
 
-    @staticmethod
-    def _forget_untouched(batch: _Batch, touched_before: set[UUID]) -> None:
-        # A refused command records nothing, but the aggregate it loaded need not be saved.
-        for aggregate_id in set(batch.touched) - touched_before:
-            del batch.touched[aggregate_id]
-
-    def _recorded(self, receipt: UUID) -> MessageReceipt | None:
-        if not self.twin.exists(receipt):
-            return None
-        found = self.twin.repository.get(receipt)
-        assert isinstance(found, MessageReceipt)
-        return found
+    def _earlier(self, receipt: UUID, receipts: dict[UUID, MessageReceipt], look_up: bool) -> _Earlier | None:
+        """The receipt of an earlier copy of a message: in this batch, committed lately, or (``look_up``) stored."""
+        in_batch = receipts.get(receipt)
+        if in_batch is not None:
+            return _Earlier(in_batch.reason)
+        if receipt in self._committed:
+            return _Earlier(self._committed[receipt])
+        if look_up and self.twin.exists(receipt):
+            found = self.twin.repository.get(receipt)
+            assert isinstance(found, MessageReceipt)
+            return _Earlier(found.reason)
+        return None
 
     def _dead_letter(
         self,
@@ -365,6 +421,7 @@ class IngestProcessor:
         received_at: datetime,
         reason: str,
         rule: str,
+        look_up: bool,
         envelope: Envelope | None = None,
     ) -> tuple[Reply, str | None]:
         if envelope is not None:
@@ -376,7 +433,7 @@ class IngestProcessor:
             receipt = receipt_id(source, message_id)
         else:
             receipt = raw_receipt_id(message.raw)
-        if receipt in receipts or self.twin.exists(receipt):
+        if receipt in receipts or receipt in self._committed or (look_up and self.twin.exists(receipt)):
             return Reply("rejected", message_id, reason), None
         receipts[receipt] = MessageReceipt.dead_letter(
             receipt,
@@ -389,3 +446,10 @@ class IngestProcessor:
             device=envelope.device if envelope else None,
         )
         return Reply("rejected", message_id, reason), rule
+
+
+@dataclass(frozen=True)
+class _Earlier:
+    """An earlier copy of a message was handled: applied (no reason) or refused (its reason)."""
+
+    reason: str | None

@@ -37,6 +37,9 @@ _UNPACK_LIMITS = {
     "max_map_len": 16,
     "max_ext_len": 0,
 }
+# The unpacker still lets through a zero-length bin, array or ext, and it nests maps as deep as
+# its own stack allows: _check_shape refuses those, naming the field.
+_MAX_DEPTH = 2  # the envelope (or reply) and its body are the only maps
 
 
 def to_epoch_ms(instant: datetime) -> int:
@@ -69,14 +72,15 @@ def encode(envelope: Envelope) -> bytes:
 
 def decode(raw: bytes, now: datetime) -> Envelope:
     """Decode and validate one message; ``now`` bounds how far in the future it may be dated."""
-    if len(raw) > MAX_MESSAGE_BYTES:
+    if isinstance(raw, bytes | bytearray | memoryview) and len(raw) > MAX_MESSAGE_BYTES:
         raise WireError("message", f"{len(raw)} bytes", f"larger than {MAX_MESSAGE_BYTES} bytes")
     document = _unpack(raw)
     if not isinstance(document, dict):
         raise WireError("message", type(document).__name__, "must be a msgpack map")
     version = document.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version not in SUPPORTED_VERSIONS:
-        raise WireError("version", version, f"unsupported protocol version; supported: {sorted(SUPPORTED_VERSIONS)}")
+        raise WireError("version", _shown(version), f"unsupported protocol version; supported: {sorted(SUPPORTED_VERSIONS)}")
+    _check_shape(document, _MAX_DEPTH)
     extra = sorted(str(k) for k in document if k not in ENVELOPE_FIELDS)
     if extra:
         raise WireError(extra[0], document[extra[0]], "unknown envelope field")
@@ -85,7 +89,7 @@ def decode(raw: bytes, now: datetime) -> Envelope:
     device = _identifier(document, "device")
     asset = _identifier(document, "asset")
     kind = document.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise WireError("kind", kind, f"unknown kind; known: {', '.join(sorted(KINDS))}")
     observed_ms = _required(document, "observed_at")
     if isinstance(observed_ms, bool) or not isinstance(observed_ms, int):
@@ -139,6 +143,10 @@ def decode_reply(raw: bytes) -> Reply:
     document = _unpack(raw)
     if not isinstance(document, dict):
         raise WireError("reply", type(document).__name__, "must be a msgpack map")
+    _check_shape(document, 1)
+    version = document.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version not in SUPPORTED_VERSIONS:
+        raise WireError("version", version, f"unsupported protocol version; supported: {sorted(SUPPORTED_VERSIONS)}")
     status = document.get("status")
     if status not in REPLY_STATUSES:
         raise WireError("status", status, f"must be one of {', '.join(REPLY_STATUSES)}")
@@ -148,7 +156,7 @@ def decode_reply(raw: bytes) -> Reply:
         raise WireError("id", message_id, "must be a string or nil")
     if reason is not None and not isinstance(reason, str):
         raise WireError("reason", reason, "must be a string or nil")
-    return Reply(status=status, message_id=message_id, reason=reason, version=document.get("version", 1))
+    return Reply(status=status, message_id=message_id, reason=reason, version=version)
 
 
 def _unpack(raw: bytes) -> Any:
@@ -160,7 +168,31 @@ def _unpack(raw: bytes) -> Any:
         raise WireError("message", f"{len(raw)} bytes", "trailing bytes after the msgpack map") from None
     except (ValueError, TypeError, msgpack.UnpackException) as error:
         # ValueError covers truncated data, invalid UTF-8 and exceeded limits.
-        raise WireError("message", f"{len(raw)} bytes", f"not valid msgpack: {error}") from None
+        raise WireError("message", f"{len(raw)} bytes", f"not valid msgpack: {str(error) or type(error).__name__}") from None
+
+
+def _shown(value: Any) -> Any:
+    # A map may nest too deep for repr(); say what it is instead of showing it.
+    return f"map of {len(value)} entries" if isinstance(value, dict) else value
+
+
+def _check_shape(document: dict[Any, Any], max_depth: int) -> None:
+    """Refuse non-string keys, bin, array and ext values, and maps nested deeper than ``max_depth``."""
+    pending: list[tuple[str, dict[Any, Any], int]] = [("", document, 1)]
+    while pending:
+        prefix, mapping, depth = pending.pop()
+        for key, value in mapping.items():
+            if not isinstance(key, str):
+                raise WireError(prefix.rstrip(".") or "message", key, "map keys must be msgpack str")
+            name = prefix + key
+            if isinstance(value, dict):
+                if depth >= max_depth:
+                    raise WireError(name, _shown(value), f"maps may not nest more than {max_depth} deep")
+                pending.append((name + ".", value, depth + 1))
+            elif isinstance(value, bytes):
+                raise WireError(name, value, "msgpack bin is not allowed; send text as msgpack str")
+            elif not isinstance(value, str | int | float | None):
+                raise WireError(name, value, "msgpack arrays and ext types are not allowed")
 
 
 def _required(document: dict[str, Any], name: str) -> Any:

@@ -89,6 +89,8 @@ def write_config(tmp_path: Path, text: str) -> Path:
         ("energy-meter", "plaintext = true\n", "'source' is required"),
         ("energy-meter", 'source = "gw-1"\nplaintext = true\n', "'endpoint' is required"),
         ("energy-meter", "source = [unclosed\n", "adapter.toml"),
+        ("energy-meter", 'source = "gw-1"\nendpoint = "tcp://127.0.0.1:5555"\nclient_key = "none.key_secret"\n'
+                         'server_key = "none.key"\n', "none.key_secret"),
     ],
 )
 def test_run_with_a_bad_config_names_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str],
