@@ -7,6 +7,7 @@ a client with a key ingest does not know, garbage on the socket.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import uuid
@@ -159,7 +160,8 @@ def test_ingest_killed_mid_stream_keeps_every_acknowledged_message_once(store: s
     assert runner.stats.resent > 0  # what ingest lost when killed came again
 
 
-def test_an_unknown_key_gets_nothing_in_until_it_is_allowed(store: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reload_by", ["file change", "SIGHUP"])
+def test_an_unknown_key_gets_nothing_in_until_it_is_allowed(store: str, tmp_path: Path, reload_by: str) -> None:
     install_bins(store, 1)
     keys = write_keys(tmp_path / "keys", "gw-known")
     create_keypair(keys, "gw-stranger")
@@ -174,10 +176,17 @@ def test_an_unknown_key_gets_nothing_in_until_it_is_allowed(store: str, tmp_path
         assert count_events(store, [bin_code(1)], "Bin.FillLevelMeasured") == {bin_code(1): 0}
         assert "refused CURVE key" in ingest.log()
 
-        # Ingest reloads its allow-list when the file changes: the same client is now let in.
+        # Ingest reloads its allow-list when the file changes or on SIGHUP: the client is let in.
         stranger = load_keypair(keys / "gw-stranger.key").public.decode()
-        with (keys / "allowed").open("a", encoding="utf-8") as allowed:
-            allowed.write(f"# added by the operator\n{stranger} gw-stranger\n")
+        allowed = keys / "allowed"
+        unchanged = allowed.stat().st_mtime_ns
+        with allowed.open("a", encoding="utf-8") as lines:
+            lines.write(f"# added by the operator\n{stranger} gw-stranger\n")
+        if reload_by == "SIGHUP":
+            os.utime(allowed, ns=(unchanged, unchanged))  # so only the signal can tell ingest
+            assert not runner.drain(timeout_s=2) and runner.outbox.pending() == 6  # resent, still refused
+            assert ingest.process is not None
+            ingest.process.send_signal(signal.SIGHUP)
         assert runner.drain(timeout_s=30)
         assert count_events(store, [bin_code(1)], "Bin.FillLevelMeasured") == {bin_code(1): 3}
     finally:
