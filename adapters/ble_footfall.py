@@ -23,6 +23,7 @@ from typing import Any
 from adapters.payloads import PayloadError, parse_advertisement
 from adapters.sdk import Adapter, AdapterManifest, Reading
 from adapters.sdk.json_payload import instant_field, json_object, text_field
+from adapters.wire import to_epoch_ms
 
 MANIFEST = AdapterManifest(
     name="ble-footfall",
@@ -111,7 +112,7 @@ class BleFootfallAdapter(Adapter):
                         asset=self.scanners[scanner],
                         kind="footfall.count",
                         observed_at=start + self.interval,
-                        body={"interval_start": int((start - EPOCH) / timedelta(milliseconds=1)), "count": len(seen)},
+                        body={"interval_start": to_epoch_ms(start), "count": len(seen)},
                     )
                 )
                 start += self.interval

@@ -4,7 +4,7 @@ Devices: Milesight EM310-UDL and Dragino LDDS75, configured per DevEUI with the 
 fitted to and the distance from the sensor to the bin's floor. Uplinks come as ChirpStack v4
 or The Things Stack v3 JSON; the network server's receive time is the observation time
 (these sensors carry no clock). A tilted sensor or an invalid echo becomes a fault, never a
-fill level. Not responsible for MQTT (see :mod:`adapters.sources`).
+fill level. Not responsible for MQTT (see :mod:`adapters.service`).
 """
 
 from __future__ import annotations

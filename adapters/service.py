@@ -19,8 +19,12 @@ Configuration (TOML)::
     [adapter]                              # the adapter's own settings
     ...
 
-MQTT messages are written to the outbox inside the client's callback, before the broker's
-QoS 1 delivery is acknowledged, so a crash loses nothing. Not responsible for decoding.
+MQTT deliveries (QoS 1, persistent session) are acknowledged to the broker only once their
+readings are in the outbox, so a crash loses nothing that reached the outbox or the broker.
+Intervals (the BLE footfall counts) close on the payloads' own times, never on the wall clock,
+so a backlog the broker delivers after a restart is counted rather than refused; the sightings
+of the interval still open live in memory only (nothing identifying is written to disk), so a
+crash loses that one interval's count. Not responsible for decoding.
 """
 
 from __future__ import annotations
@@ -114,16 +118,17 @@ def run_service(service: AdapterService, stop: threading.Event, stdin: TextIO = 
 def _run_live(service: AdapterService, stop: threading.Event) -> None:
     runner = service.runner
     lock = threading.Lock()  # paho's thread writes the outbox; this one sends and settles
-    client = _mqtt_client(service.input, runner, lock)
+    client = _mqtt_client(service.input, runner, lock, stop)
     try:
+        client.connect_async(service.input.get("host", "127.0.0.1"), int(service.input.get("port", 1883)))
+        client.loop_start()
         while not stop.is_set():
             with lock:
-                runner.flush()
                 runner.pump()
             stop.wait(_IDLE_WAIT_S)
     finally:
-        client.loop_stop()
         client.disconnect()
+        client.loop_stop()
         _close(runner)
 
 
@@ -158,11 +163,13 @@ def _close(runner: AdapterRunner) -> None:
     runner.outbox.close()
 
 
-def _mqtt_client(settings: Mapping[str, Any], runner: AdapterRunner, lock: threading.Lock) -> Any:
+def _mqtt_client(settings: Mapping[str, Any], runner: AdapterRunner, lock: threading.Lock, stop: threading.Event) -> Any:
     import paho.mqtt.client as mqtt
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"valley-twin-{runner.source}", clean_session=False)
-
+    # A persistent session and QoS 1: what arrives while the adapter is down waits at the broker.
+    # Each delivery is acknowledged by hand, once its readings are in the outbox.
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"valley-twin-{runner.source}",
+                         clean_session=False, manual_ack=True)
     topics = settings.get("topics", ["#"])
 
     def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -179,13 +186,17 @@ def _mqtt_client(settings: Mapping[str, Any], runner: AdapterRunner, lock: threa
             log.info("subscribed to %s", ", ".join(topics))
 
     def on_message(client: Any, userdata: Any, message: Any) -> None:
-        with lock:
-            runner.submit(message.payload)
+        try:
+            with lock:
+                runner.submit(message.payload)
+        except Exception:
+            # The outbox cannot take it: stop without acknowledging, so the broker keeps it.
+            log.exception("cannot queue an MQTT message; stopping, the broker will deliver it again")
+            stop.set()
+            return
+        client.ack(message.mid, message.qos)
 
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
-    client.connect(settings.get("host", "127.0.0.1"), int(settings.get("port", 1883)))
-    client.loop_start()
     return client
-

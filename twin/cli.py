@@ -31,7 +31,15 @@ from twin.bootstrap import open_twin, store_config
 from twin.errors import InvalidInputError, StoreConfigError, StoreUnavailableError, TwinError
 from twin.geography import Geography, load_geography
 from twin.ingest import IngestProcessor
-from twin.ingest_server import DEFAULT_ENDPOINT, AllowList, IngestServer, ServerSettings, dead_letters, read_status
+from twin.ingest_server import (
+    DEFAULT_ENDPOINT,
+    AllowList,
+    IngestServer,
+    ServerSettings,
+    allow_list_entry,
+    dead_letters,
+    read_status,
+)
 from twin.inventory import plan_inventory, summarise
 from twin.live_demo import FeedResult, run_live_feed
 from twin.present import asset_view, event_view, format_event, format_state, parse_instant
@@ -399,9 +407,8 @@ def _keys_new(args: argparse.Namespace) -> int:
         if (args.dir / f"{args.name}{suffix}").exists():
             raise InvalidInputError("NAME", args.name, f"a name without keys yet in {args.dir}")
     public_path, secret_path = create_keypair(args.dir, args.name)
-    public = load_keypair(public_path).public.decode()
     print(f"public key: {public_path}\nsecret key: {secret_path} (keep it on the {args.name} machine only)")
-    print(f"allow-list line for ingest:\n{public} {args.name}")
+    print(f"allow-list line for ingest:\n{allow_list_entry(public_path, args.name)}")
     return 0
 
 

@@ -95,9 +95,12 @@ class _Rejected(Exception):
 class _Batch:
     """The aggregates one batch touches, loaded once and saved together."""
 
-    def __init__(self, twin: ValleyTwin, cache: OrderedDict[UUID, Aggregate]) -> None:
+    def __init__(
+        self, twin: ValleyTwin, cache: OrderedDict[UUID, Aggregate], ids: dict[type, dict[str, UUID]]
+    ) -> None:
         self.twin = twin
         self.cache = cache
+        self.ids = ids  # class -> code -> id of the aggregate, found before: deriving one costs a UUID5
         self.touched: dict[UUID, Aggregate] = {}
         # What the message in hand was given: each aggregate with its count of pending events
         # when handed over, and which of them the batch had not touched before. Kept per
@@ -131,7 +134,8 @@ class _Batch:
         self.touched[aggregate_id] = aggregate
 
     def load(self, aggregate_class: type[A], code: str) -> A:
-        aggregate_id = aggregate_class.id_for(code)
+        known = self.ids.setdefault(aggregate_class, {})
+        aggregate_id = known.get(code) or aggregate_class.id_for(code)
         aggregate = self.touched.get(aggregate_id) or self.cache.get(aggregate_id)
         if aggregate is None:
             try:
@@ -140,6 +144,7 @@ class _Batch:
                 raise NotFoundError(code) from None
         if not isinstance(aggregate, aggregate_class):
             raise NotFoundError(code)
+        known[code] = aggregate.id  # the aggregate's own UUID: no extra object for the collector
         self._hand(aggregate_id, aggregate, len(aggregate.pending_events))
         return aggregate
 
@@ -246,7 +251,7 @@ class IngestProcessor:
         geography: Geography,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         cache_size: int = 100_000,
-        remembered_receipts: int = 200_000,
+        remembered_receipts: int = 100_000,  # ~200 bytes each
     ) -> None:
         self.twin = twin
         self.geography = geography
@@ -255,8 +260,11 @@ class IngestProcessor:
         self.remembered_receipts = remembered_receipts
         self.stats = IngestStats()
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
+        self._ids: dict[type, dict[str, UUID]] = {}
         # Receipts this process committed, most recent last: id -> reason (None if applied).
-        self._committed: OrderedDict[UUID, str | None] = OrderedDict()
+        # Keyed by the id's integer: ints are not tracked by the garbage collector, UUIDs are
+        # (100,000 UUID keys add ~13 ms to every full collection, the same ints ~5 ms).
+        self._committed: OrderedDict[int, str | None] = OrderedDict()
 
     def process(self, messages: Sequence[Incoming]) -> list[Reply | None]:
         """Handle a batch; return one reply per message (None: not committed, the sender resends)."""
@@ -309,7 +317,7 @@ class IngestProcessor:
             return None
 
     def _commit(self, messages: Sequence[Incoming], look_up: bool, fail_safe: bool = False) -> list[Reply | None]:
-        batch = _Batch(self.twin, self._cache)
+        batch = _Batch(self.twin, self._cache, self._ids)
         received_at = self.clock()
         receipts: dict[UUID, MessageReceipt] = {}
         replies: list[Reply | None] = []
@@ -344,12 +352,14 @@ class IngestProcessor:
             self._cache.move_to_end(aggregate_id)
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
+        if sum(map(len, self._ids.values())) > self.cache_size:
+            self._ids.clear()
         return replies
 
     def _remember(self, receipts: dict[UUID, MessageReceipt]) -> None:
         """Note receipts just committed, forgetting the oldest beyond ``remembered_receipts``."""
         for receipt, record in receipts.items():
-            self._committed[receipt] = record.reason
+            self._committed[receipt.int] = record.reason
         while len(self._committed) > self.remembered_receipts:
             self._committed.popitem(last=False)
 
@@ -406,8 +416,8 @@ class IngestProcessor:
         in_batch = receipts.get(receipt)
         if in_batch is not None:
             return _Earlier(in_batch.reason)
-        if receipt in self._committed:
-            return _Earlier(self._committed[receipt])
+        if receipt.int in self._committed:
+            return _Earlier(self._committed[receipt.int])
         if look_up and self.twin.exists(receipt):
             found = self.twin.repository.get(receipt)
             assert isinstance(found, MessageReceipt)
@@ -433,7 +443,7 @@ class IngestProcessor:
             receipt = receipt_id(source, message_id)
         else:
             receipt = raw_receipt_id(message.raw)
-        if receipt in receipts or receipt in self._committed or (look_up and self.twin.exists(receipt)):
+        if receipt in receipts or receipt.int in self._committed or (look_up and self.twin.exists(receipt)):
             return Reply("rejected", message_id, reason), None
         receipts[receipt] = MessageReceipt.dead_letter(
             receipt,

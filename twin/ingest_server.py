@@ -23,7 +23,7 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
-from adapters.wire import CurveKeyPair, encode_reply
+from adapters.wire import CurveKeyPair, encode_reply, load_keypair
 from adapters.wire.transport import SOCKET_MAX_FRAME_BYTES
 from eventsourcing.utils import get_topic
 
@@ -106,8 +106,17 @@ class ServerSettings:
 
     endpoint: str = DEFAULT_ENDPOINT
     batch_max: int = 1_000
-    batch_wait_s: float = 0.005
+    batch_wait_s: float = 0.005  # a batch closes this long after its first message at the latest
     status_path: Path | None = None
+    # ... or as soon as no message came for this long: under load the socket always holds
+    # the next messages, so this only stops a lone message waiting batch_wait_s for company.
+    batch_idle_s: float = 0.001
+    # Replies ZeroMQ may hold for one adapter before it silently drops the rest. It must be
+    # well above any adapter's window of unanswered messages (the SDK's max_in_flight) plus a
+    # batch: ZeroMQ credits what its I/O thread has sent only every half a queue, so the
+    # default of 1,000 drops replies to a window of 1,000 and the adapter waits its resend
+    # timeout for nothing. Replies are about 60 bytes: 100,000 of them is 6 MB at worst.
+    reply_queue: int = 100_000
 
 
 class IngestServer:
@@ -167,6 +176,7 @@ class IngestServer:
         router.setsockopt(zmq.LINGER, 0)
         router.setsockopt(zmq.MAXMSGSIZE, SOCKET_MAX_FRAME_BYTES)
         router.setsockopt(zmq.ROUTER_MANDATORY, 0)
+        router.setsockopt(zmq.SNDHWM, self.settings.reply_queue)
         if self.server_keys is not None and self.allow_list is not None:
             self._authenticator = ThreadAuthenticator(self._context)
             self._authenticator.start()
@@ -187,7 +197,7 @@ class IngestServer:
             try:
                 parts = router.recv_multipart(flags=zmq.NOBLOCK, copy=False)
             except zmq.Again:
-                remaining = deadline - time.monotonic()
+                remaining = min(deadline - time.monotonic(), self.settings.batch_idle_s)
                 if remaining <= 0 or not poller.poll(remaining * 1000):
                     break
                 continue
@@ -250,3 +260,8 @@ def dead_letters(twin: ValleyTwin, limit: int | None = None) -> Iterator[DeadLet
             if limit is not None and given >= limit:
                 return
         after = batch[-1].id
+
+
+def allow_list_entry(public_key_file: Path, name: str) -> str:
+    """The allow-list line that lets the holder of this key pair in under ``name``."""
+    return f"{load_keypair(public_key_file).public.decode('ascii')} {name}"

@@ -17,7 +17,6 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,7 +28,7 @@ from twin.application import ValleyTwin
 from twin.errors import TwinError
 from twin.geography import Geography
 from twin.ingest import IngestProcessor
-from twin.ingest_server import AllowList, IngestServer, ServerSettings
+from twin.ingest_server import AllowList, IngestServer, ServerSettings, allow_list_entry
 from twin.inventory import COMMISSIONED_AT, RULE_BY_STREAM
 
 SENSOR_STREAMS = (WasteStream.GLASS, WasteStream.PACKAGING, WasteStream.PAPER)
@@ -118,10 +117,7 @@ def run_live_feed(twin: ValleyTwin, geography: Geography, assets: list[ValleyAgg
 
     keys = workdir / "keys"
     create_keypair(keys, "ingest")
-    allowed = []
-    for name in ADAPTERS:
-        public, _ = create_keypair(keys, name)
-        allowed.append(f"{load_keypair(public).public.decode()} {name}")
+    allowed = [allow_list_entry(create_keypair(keys, name)[0], name) for name in ADAPTERS]
     (keys / "allowed").write_text("\n".join(allowed) + "\n", encoding="utf-8")
 
     processor = IngestProcessor(twin, geography)
@@ -133,8 +129,8 @@ def run_live_feed(twin: ValleyTwin, geography: Geography, assets: list[ValleyAgg
     if not ready.wait(10):
         raise TwinError("ingest did not start")
     started = time.perf_counter()
+    processes: list[subprocess.Popen[str]] = []
     try:
-        processes = []
         for name, config in adapter_configs(plan).items():
             path = workdir / f"{name}.toml"
             path.write_text(_toml(name, server.bound_endpoint or "", config, workdir), encoding="utf-8")
@@ -148,8 +144,14 @@ def run_live_feed(twin: ValleyTwin, geography: Geography, assets: list[ValleyAgg
                 raise TwinError(f"adapter {name} failed: {log_lines[-1:]}")
             adapter_stats[name] = json.loads(out)
     finally:
+        for process in processes:  # none outlives the demo, whatever happened
+            if process.poll() is None:
+                process.kill()
+                process.wait()
         stop.set()
         thread.join(30)
+        if thread.is_alive():
+            raise TwinError("ingest did not stop within 30 s")
     return FeedResult(lines, time.perf_counter() - started, processor.stats.as_dict(), adapter_stats)
 
 
@@ -162,15 +164,10 @@ def _toml(name: str, endpoint: str, adapter: dict[str, Any], workdir: Path) -> s
     })
 
 
-def _adapter_entry() -> str:
-    (entry,) = [e for e in entry_points(group="valley_twin.commands") if e.name == "adapter"]
-    module, _, function = entry.value.partition(":")
-    return f"import sys; from {module} import {function} as run; sys.exit(run(sys.argv[1:]))"
-
-
 def _adapter_process(arguments: list[str], log: TextIO | int = subprocess.PIPE) -> subprocess.Popen[str]:
     # The log goes to a file: a chatty adapter must never block on a pipe nobody reads.
-    return subprocess.Popen([sys.executable, "-c", _adapter_entry(), *arguments],
+    # Through `twin adapter`, which finds the adapters' command by its entry point.
+    return subprocess.Popen([sys.executable, "-m", "twin.cli", "adapter", *arguments],
                             stdout=subprocess.PIPE, stderr=log, text=True)
 
 

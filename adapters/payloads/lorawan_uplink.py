@@ -35,13 +35,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from adapters.payloads.errors import PayloadError
+from adapters.payloads.json_text import json_object, rfc3339_instant
 
 __all__ = ["NETWORK_CHIRPSTACK", "NETWORK_TTN", "Uplink", "parse_uplink", "topic_dev_eui"]
 
@@ -49,11 +49,6 @@ NETWORK_CHIRPSTACK = "chirpstack"
 NETWORK_TTN = "ttn"
 
 _HEX_EUI = re.compile(r"[0-9A-Fa-f]{16}")
-_RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"  # date, time, fraction
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))",  # Z or a numeric offset
-    re.ASCII,
-)
 _CHIRPSTACK_UP_TOPIC = re.compile(r"application/[^/]+/device/([^/]+)/event/up")
 _TTS_UP_TOPIC = re.compile(r"v3/[^/]+/devices/[^/]+/up")
 _MAX_F_CNT = 0xFFFF_FFFF
@@ -83,7 +78,7 @@ def parse_uplink(document: bytes | str | dict[str, Any]) -> Uplink:
     ``end_device_ids`` for The Things Stack). Raises :class:`PayloadError` naming the JSON path
     of the first field that is missing or ill-typed.
     """
-    root = _load(document)
+    root = json_object(document)
     if "end_device_ids" in root or "uplink_message" in root:
         return _parse_tts(root)
     if "deviceInfo" in root:
@@ -125,7 +120,7 @@ def _parse_chirpstack(root: dict[str, Any]) -> Uplink:
         f_port=_f_port("fPort", _required(root, "fPort")),
         f_cnt=_f_cnt("fCnt", root.get("fCnt")),
         payload=_base64("data", _required(root, "data")),
-        received_at=_timestamp("time", _required(root, "time")),
+        received_at=rfc3339_instant("time", _required(root, "time")),
         network=NETWORK_CHIRPSTACK,
     )
 
@@ -139,30 +134,12 @@ def _parse_tts(root: dict[str, Any]) -> Uplink:
         f_port=_f_port("uplink_message.f_port", _required(message, "uplink_message.f_port")),
         f_cnt=_f_cnt("uplink_message.f_cnt", message.get("f_cnt")),
         payload=_base64(payload_path, _required(message, payload_path)),
-        received_at=_timestamp("received_at", _required(root, "received_at")),
+        received_at=rfc3339_instant("received_at", _required(root, "received_at")),
         network=NETWORK_TTN,
     )
 
 
 # -- field readers -----------------------------------------------------------------------------
-
-
-def _load(document: object) -> dict[str, Any]:
-    if isinstance(document, bytes | bytearray | memoryview):
-        try:
-            document = bytes(document).decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise PayloadError("document", f"byte {error.start}", "document is not UTF-8") from None
-    if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except RecursionError:
-            raise PayloadError("document", len(document), "JSON nested too deeply") from None
-        except ValueError as error:  # JSONDecodeError, and over-long integer literals
-            raise PayloadError("document", document[:40], f"not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise PayloadError("document", type(document).__name__, "document must be a JSON object")
-    return document
 
 
 def _required(container: dict[str, Any], path: str) -> Any:
@@ -216,26 +193,3 @@ def _base64(path: str, value: object) -> bytes:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
         raise PayloadError(path, value, "not valid base64") from None
-
-
-def _timestamp(path: str, value: object) -> datetime:
-    if not isinstance(value, str):
-        raise PayloadError(path, value, "must be an RFC 3339 timestamp string")
-    match = _RFC3339.fullmatch(value)
-    if match is None:
-        raise PayloadError(path, value, "not an RFC 3339 timestamp with a UTC offset")
-    year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
-    fraction = match.group(7) or ""
-    microsecond = int(fraction[:6].ljust(6, "0"))  # truncate nanoseconds, never round
-    if match.group(8) is not None:
-        offset = timedelta(0)
-    else:
-        sign = -1 if match.group(9) == "-" else 1
-        offset = sign * timedelta(hours=int(match.group(10)), minutes=int(match.group(11)))
-    try:
-        moment = datetime(
-            year, month, day, hour, minute, second, microsecond, tzinfo=timezone(offset)
-        )
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError) as error:
-        raise PayloadError(path, value, f"impossible date or time: {error}") from None

@@ -5,25 +5,18 @@ Shared by the adapters whose devices speak JSON. Not responsible for what the fi
 
 from __future__ import annotations
 
-import json
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from adapters.payloads import PayloadError
+from adapters.payloads.json_text import json_object as read_json_object
+from adapters.payloads.json_text import rfc3339_instant
 
 
 def json_object(payload: bytes | str | dict[str, Any]) -> dict[str, Any]:
     """The JSON object in a payload."""
-    if isinstance(payload, dict):
-        return payload
-    try:
-        document = json.loads(payload)
-    except (ValueError, TypeError) as error:
-        raise PayloadError("payload", str(payload)[:60], f"not JSON: {error}") from None
-    if not isinstance(document, dict):
-        raise PayloadError("payload", type(document).__name__, "must be a JSON object")
-    return document
+    return read_json_object(payload, field="payload")
 
 
 def text_field(document: dict[str, Any], name: str, required: bool = True) -> str | None:
@@ -47,13 +40,5 @@ def number_field(document: dict[str, Any], name: str, required: bool = True) -> 
 
 
 def instant_field(document: dict[str, Any], name: str) -> datetime:
-    """An ISO-8601 instant with an offset, returned in UTC."""
-    value = text_field(document, name)
-    assert value is not None
-    try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise PayloadError(name, value, "must be an ISO-8601 instant") from None
-    if instant.tzinfo is None:
-        raise PayloadError(name, value, "must carry a UTC offset (e.g. Z)")
-    return instant.astimezone(UTC)
+    """An RFC 3339 instant with a UTC offset (``Z`` or ``+02:00``), returned in UTC."""
+    return rfc3339_instant(name, document.get(name))

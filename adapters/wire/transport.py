@@ -102,7 +102,11 @@ class ZmqTransport(AbstractTransport):
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._socket: zmq.Socket[bytes] | None = None
-        self._open()
+        try:
+            self._open()
+        except TransportError:
+            self.close()
+            raise
 
     def _open(self) -> None:
         try:
@@ -118,7 +122,10 @@ class ZmqTransport(AbstractTransport):
             self._socket = socket
             socket.connect(self._endpoint)
         except zmq.ZMQError as error:
-            self.close()
+            # Only the socket: the context stays, so a later reset() can try again.
+            if self._socket is not None:
+                self._socket.close(linger=0)
+                self._socket = None
             raise TransportError(f"cannot connect to {self._endpoint}: {error}") from error
         self._poller = zmq.Poller()
         self._poller.register(socket, zmq.POLLIN)

@@ -18,6 +18,7 @@ from adapters.wire import ZmqTransport, create_keypair, decode_reply, load_keypa
 from domain import Bin, Position
 from tests.conftest import T0
 from twin import ValleyTwin, open_twin
+from twin.ingest_server import allow_list_entry
 
 GIGNAC = Position(752_000.0, 6_283_000.0)
 DEPTH_MM = 1_800
@@ -59,10 +60,7 @@ def sensor_config(count: int) -> dict[str, Any]:
 def write_keys(directory: Path, *clients: str) -> Path:
     """Ingest's key pair, one per client, and the allow-list naming the clients."""
     create_keypair(directory, "ingest")
-    lines = []
-    for name in clients:
-        public, _ = create_keypair(directory, name)
-        lines.append(f"{load_keypair(public).public.decode()} {name}")
+    lines = [allow_list_entry(create_keypair(directory, name)[0], name) for name in clients]
     (directory / "allowed").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return directory
 
