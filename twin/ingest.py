@@ -290,7 +290,14 @@ class IngestProcessor:
             self._cache.clear()
         if len(messages) == 1:
             return [self._isolate(messages[0])]
-        return [reply for message in messages for reply in self._process([message], look_up=True)]
+        replies: list[Reply | None] = []
+        for number, message in enumerate(messages):
+            replies.extend(self._process([message], look_up=True))
+            if replies[-1] is None:
+                # The store failed: what follows stays unanswered too, so that no later fact on
+                # an aggregate is committed before an earlier one that will be resent.
+                return replies + [None] * (len(messages) - number - 1)
+        return replies
 
     def _isolate(self, message: Incoming) -> Reply | None:
         """A single message whose batch failed: dead-letter it unless the store is at fault."""
@@ -397,6 +404,8 @@ class IngestProcessor:
             batch.forget_fresh()
             rule = f"{envelope.kind}:{type(error).__name__}"
             return self._dead_letter(message, receipts, received_at, str(error), rule, look_up, envelope)
+        except PersistenceError:
+            raise  # the store, not the message: unanswered, so it is resent
         except Exception as error:
             if not fail_safe:
                 raise

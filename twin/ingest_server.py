@@ -36,10 +36,16 @@ log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 _RELOAD_CHECK_S = 1.0
 _STATUS_EVERY_S = 1.0
+_REPLY_LINGER_MS = 2_000
+_Z85_DIGITS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
 
 
 class AllowListError(TwinError):
     """The allow-list file cannot be read."""
+
+
+class IngestBindError(TwinError):
+    """Ingest cannot listen on its endpoint (in use, malformed, not permitted)."""
 
 
 class AllowList:
@@ -52,15 +58,25 @@ class AllowList:
         self.reload()
 
     def reload(self) -> None:
-        """Read the file again; a broken file keeps the previous list and is logged."""
+        """Read the file again; a file that cannot be read or parsed whole keeps the previous list.
+
+        A half-written file (an editor saving, a copy in progress) must not let keys in nor
+        shut them out by accident; at start-up it is an error naming the line.
+        """
         try:
             text = self.path.read_text(encoding="utf-8")
-            self._mtime = self.path.stat().st_mtime
-        except OSError as error:
+            mtime = self.path.stat().st_mtime
+            names = self._parse(text)
+        except (OSError, UnicodeDecodeError, AllowListError) as error:
             if self._mtime is None:
-                raise AllowListError(f"cannot read allow-list {self.path}: {error}") from error
-            log.error("allow-list %s unreadable, keeping the previous one: %s", self.path, error)
+                raise AllowListError(f"cannot read allow-list {self.path}: {error}") from None
+            log.error("allow-list %s not reloaded, keeping the previous one: %s", self.path, error)
             return
+        self._names, self._mtime = names, mtime
+        log.info("allow-list %s: %d keys", self.path, len(names))
+
+    @staticmethod
+    def _parse(text: str) -> dict[bytes, str]:
         names: dict[bytes, str] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             line = line.strip()
@@ -68,12 +84,10 @@ class AllowList:
             if not line or line.startswith("#"):
                 continue
             parts = line.split()
-            if len(parts) != 2 or len(parts[0]) != 40:
-                log.error("allow-list %s line %d ignored: expected '<40-character Z85 key> <name>'", self.path, number)
-                continue
+            if len(parts) != 2 or len(parts[0]) != 40 or not set(parts[0]) <= _Z85_DIGITS:
+                raise AllowListError(f"line {number}: expected '<40-character Z85 public key> <name>'")
             names[parts[0].encode("ascii")] = parts[1]
-        self._names = names
-        log.info("allow-list %s: %d keys", self.path, len(names))
+        return names
 
     def reload_if_changed(self) -> None:
         """Reload when the file's modification time changed."""
@@ -143,13 +157,14 @@ class IngestServer:
 
     def serve(self, stop: threading.Event, ready: threading.Event | None = None) -> None:
         """Bind, then batch, commit and reply until ``stop`` is set; flush the batch in hand."""
-        router = self._bind()
-        poller = zmq.Poller()
-        poller.register(router, zmq.POLLIN)
-        next_check = next_status = time.monotonic()
-        if ready is not None:
-            ready.set()
+        router: zmq.Socket[bytes] | None = None
         try:
+            router = self._bind()
+            poller = zmq.Poller()
+            poller.register(router, zmq.POLLIN)
+            next_check = next_status = time.monotonic()
+            if ready is not None:
+                ready.set()
             while not stop.is_set():
                 now = time.monotonic()
                 if self.allow_list is not None and (self.reload_requested.is_set() or now >= next_check):
@@ -166,7 +181,9 @@ class IngestServer:
                     self._serve_batch(router, poller)
         finally:
             self.write_status()
-            router.close(linger=0)
+            if router is not None:
+                # Replies to the last batch are committed facts: give them time to leave.
+                router.close(linger=_REPLY_LINGER_MS)
             if self._authenticator is not None:
                 self._authenticator.stop()
             self._context.term()
@@ -185,7 +202,11 @@ class IngestServer:
             router.curve_publickey = self.server_keys.public
             assert self.server_keys.secret is not None
             router.curve_secretkey = self.server_keys.secret
-        router.bind(self.settings.endpoint)
+        try:
+            router.bind(self.settings.endpoint)
+        except zmq.ZMQError as error:
+            router.close(linger=0)
+            raise IngestBindError(f"cannot listen on {self.settings.endpoint}: {error}") from None
         self.bound_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
         return router
 
@@ -201,8 +222,11 @@ class IngestServer:
                 if remaining <= 0 or not poller.poll(remaining * 1000):
                     break
                 continue
+            incoming = self._incoming(parts[1:])
+            if incoming is None:
+                continue
             identities.append(parts[0].bytes)
-            messages.append(self._incoming(parts[1:]))
+            messages.append(incoming)
         if not messages:
             return
         replies = self.processor.process(messages)
@@ -210,11 +234,18 @@ class IngestServer:
             if reply is not None:
                 router.send_multipart([identity, encode_reply(reply)])
 
-    def _incoming(self, frames: list[zmq.Frame]) -> Incoming:
+    def _incoming(self, frames: list[zmq.Frame]) -> Incoming | None:
+        """The message as ingest takes it, or None for one from a key no longer allowed."""
         raw = b"".join(frame.bytes for frame in frames)
         peer = None
-        if self.allow_list is not None and frames:
-            peer = self.allow_list.name_of(frames[-1].get("User-Id"))
+        if self.allow_list is not None:
+            peer = self.allow_list.name_of(frames[-1].get("User-Id") if frames else None)
+            if peer is None:
+                # Admitted when it connected, struck off the list since: nothing of it gets in,
+                # not even a dead letter, and it gets no answer.
+                self.processor.stats.rejected["auth:key-not-allowed"] += 1
+                log.warning("message from a key no longer on the allow-list dropped")
+                return None
         if len(frames) != 1:
             return Incoming(raw, peer, f"message: expected exactly one frame after the identity, got {len(frames)}")
         return Incoming(raw, peer)

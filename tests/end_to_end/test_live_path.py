@@ -218,3 +218,33 @@ def test_garbage_on_the_socket_is_dead_lettered_and_ingest_carries_on(store: str
     assert len(rows) == 4 and all(row["reason"] and row["source"] == "gw-1" for row in rows)
     assert {row["raw_hex"] for row in rows} == {"c1", "9201", "81a776657273696f6e07", "dfffffffff"}
     assert count_events(store, [bin_code(1)], "Bin.FillLevelMeasured") == {bin_code(1): 2}
+
+
+def test_a_key_struck_off_the_list_gets_nothing_more_in(store: str, tmp_path: Path) -> None:
+    install_bins(store, 1)
+    keys = write_keys(tmp_path / "keys", "gw-1", "gw-2")
+    ingest = Ingest(store, keys, free_endpoint(), tmp_path).start()
+    transport = client_transport(keys, "gw-1", ingest.endpoint)
+    runner = AdapterRunner(LorawanUltrasonicAdapter(sensor_config(1)), transport, Outbox(), "gw-1",
+                           resend_after_s=0.5)
+    try:
+        runner.submit_many(uplinks(1, 1), received_at=START)
+        assert runner.drain(timeout_s=20)  # let in while on the list
+        # The operator strikes gw-1 off, replacing the file at once (as an atomic rename does).
+        allowed = keys / "allowed"
+        kept = [line for line in allowed.read_text(encoding="utf-8").splitlines() if line.endswith(" gw-2")]
+        (keys / "allowed.new").write_text("\n".join(kept) + "\n", encoding="utf-8")
+        (keys / "allowed.new").replace(allowed)
+        wait_for(lambda: "allow-list" in ingest.log() and ": 1 keys" in ingest.log(), 10, "the reload", ingest.log)
+        runner.submit_many(uplinks(1, 3)[1:], received_at=START)  # on the connection still open
+        assert not runner.drain(timeout_s=3)
+        wait_for(lambda: ingest.stats()["rejected_by_reason"].get("auth:key-not-allowed", 0) > 0, 10,
+                 "the refusal to be counted", lambda: str(ingest.stats()))
+    finally:
+        runner.transport.close()
+        runner.outbox.close()
+        assert ingest.stop() == 0
+    assert count_events(store, [bin_code(1)], "Bin.FillLevelMeasured") == {bin_code(1): 1}
+    letters = subprocess.run(twin_command("--store", store, "deadletters", "--json"), capture_output=True, text=True,
+                             check=True)
+    assert json.loads(letters.stdout) == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -15,17 +14,23 @@ KEY_WITH_HASH = "uQMs7hI=VTK%8O7ymQK)hxu5K-Rj2&R&$d[!M3@#"  # '#' is a Z85 digit
 OTHER_KEY = "nzZ9XV99l!Dgp--y{Uv4/iNtsXG:PRiN7h@4e]0Y"
 
 
-def test_format_comments_and_keys_containing_hash(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_format_comments_and_keys_containing_hash(tmp_path: Path) -> None:
     path = tmp_path / "allowed"
-    path.write_text(f"# gateways\n\n{KEY_WITH_HASH} gw-1\n  {OTHER_KEY}   gw-2  \nnot-a-key gw-3\n", encoding="utf-8")
-    with caplog.at_level(logging.ERROR):
-        allowed = AllowList(path)
+    path.write_text(f"# gateways\n\n{KEY_WITH_HASH} gw-1\n  {OTHER_KEY}   gw-2  \n", encoding="utf-8")
+    allowed = AllowList(path)
     assert allowed.name_of(KEY_WITH_HASH) == "gw-1" and allowed.name_of(OTHER_KEY.encode()) == "gw-2"
     assert allowed.name_of("x" * 40) is None and allowed.name_of(None) is None
-    assert "line 5 ignored" in caplog.text
     # The ZAP hook is handed raw 32-byte keys.
     assert allowed.callback("*", z85.decode(KEY_WITH_HASH)) is True
     assert allowed.callback("*", z85.decode("x" * 40)) is False
+
+
+@pytest.mark.parametrize("bad_line", ["not-a-key gw-3", f"{OTHER_KEY}", f"{OTHER_KEY[:-1]}\" gw-3", f"{OTHER_KEY} gw 3"])
+def test_a_malformed_line_at_start_names_the_line(tmp_path: Path, bad_line: str) -> None:
+    path = tmp_path / "allowed"
+    path.write_text(f"{KEY_WITH_HASH} gw-1\n{bad_line}\n", encoding="utf-8")
+    with pytest.raises(AllowListError, match="line 2: expected"):
+        AllowList(path)
 
 
 def test_reloads_on_change_and_keeps_the_last_good_list(tmp_path: Path) -> None:
@@ -36,8 +41,11 @@ def test_reloads_on_change_and_keeps_the_last_good_list(tmp_path: Path) -> None:
     os.utime(path, (1, 1))  # a modification time surely different from the first read's
     allowed.reload_if_changed()
     assert allowed.name_of(OTHER_KEY) == "gw-2" and allowed.name_of(KEY_WITH_HASH) is None
+    path.write_text(f"{OTHER_KEY[:20]}", encoding="utf-8")  # an editor half-way through saving
+    allowed.reload()  # what SIGHUP does: a file that does not parse whole keeps the previous list
+    assert allowed.name_of(OTHER_KEY) == "gw-2"
     path.unlink()
-    allowed.reload()  # what SIGHUP does: a missing file keeps the previous list
+    allowed.reload()  # and so does a missing one
     assert allowed.name_of(OTHER_KEY) == "gw-2"
 
 

@@ -155,3 +155,17 @@ def test_deadletters_of_a_store_without_any(valley: str, capsys: pytest.CaptureF
     assert code == 0 and out.strip() == "no dead letters"
     code, out, _ = run(capsys, "--store", valley, "deadletters", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_ingest_on_an_endpoint_in_use_says_so(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import zmq
+
+    context = zmq.Context()
+    taken = context.socket(zmq.ROUTER)
+    port = taken.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        code, _, err = run(capsys, "--store", store, "ingest", "--plaintext", "--endpoint", f"tcp://127.0.0.1:{port}")
+    finally:
+        taken.close(linger=0)
+        context.term()
+    assert code == 1 and f"cannot listen on tcp://127.0.0.1:{port}" in err and "Traceback" not in err

@@ -10,6 +10,7 @@ import msgpack
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from eventsourcing.persistence import OperationalError
 
 from adapters.wire import BODY_SCHEMAS, Envelope, encode
 from domain import Beacon, Bin, Citizen, Position, Site
@@ -193,3 +194,64 @@ def test_envelope_shaped_garbage_is_answered_and_never_half_written(
     assert all(r is not None and (r.status in ("ack", "duplicate") or r.reason) for r in replies)
     bin_ = twin.get(Bin, "B-1")  # whatever landed, the aggregate still loads and replays
     assert 0 <= (bin_.fill_percent or 0) <= 100
+
+
+def failing_saves(twin: ValleyTwin, monkeypatch: pytest.MonkeyPatch, failures: dict[int, Exception]) -> None:
+    """Make the n-th call of ``twin.save`` (1-based) raise the given error."""
+    real_save, calls = twin.save, [0]
+
+    def save(*objects: Any) -> Any:
+        calls[0] += 1
+        if calls[0] in failures:
+            raise failures[calls[0]]
+        return real_save(*objects)
+
+    monkeypatch.setattr(twin, "save", save)
+
+
+def test_a_store_failure_acknowledges_nothing_and_the_resend_lands(
+    twin: ValleyTwin, processor: IngestProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failing_saves(twin, monkeypatch, {1: OperationalError("disk I/O error")})
+    batch = [message(1), message(2), Incoming(b"\xc1")]
+    assert processor.process(batch) == [None, None, None]
+    assert twin.get(Bin, "B-1").version == 1 and twin_dead_letters(twin) == []
+    assert processor.stats.store_errors == 1
+    assert [r.status for r in processor.process(batch)] == ["ack", "ack", "rejected"]  # the resend
+    assert twin.get(Bin, "B-1").fill_percent == 2.0
+
+
+def test_once_the_store_fails_one_by_one_nothing_later_is_acknowledged(
+    twin: ValleyTwin, processor: IngestProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The whole batch trips over a bug, so it is retried message by message; the store then
+    # fails on the second. Acknowledging the third would put a later fact on B-1 before the
+    # second, which its sender will resend.
+    failing_saves(twin, monkeypatch, {1: RuntimeError("bug"), 3: OperationalError("database is locked")})
+    replies = processor.process([message(1), message(2), message(3), message(4)])
+    assert replies[0] is not None and replies[0].status == "ack"
+    assert replies[1:] == [None, None, None]
+    assert [r.status for r in processor.process([message(2), message(3), message(4)])] == ["ack"] * 3
+    assert twin.get(Bin, "B-1").fill_percent == 4.0 and twin_dead_letters(twin) == []
+
+
+def test_a_store_failure_while_loading_is_never_a_rejection(
+    twin: ValleyTwin, processor: IngestProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A bug sinks the commit, so the message is applied again on its own, fail-safe; this time
+    # the store fails while loading the bin. That is the store's fault, not the message's: it
+    # must stay unanswered (and be resent), never be dead-lettered.
+    failing_saves(twin, monkeypatch, {1: RuntimeError("bug")})
+    real_get, loads = twin.repository.get, [0]
+
+    def get(*args: Any, **kwargs: Any) -> Any:
+        loads[0] += 1
+        if loads[0] > 1:
+            raise OperationalError("database is locked")
+        return real_get(*args, **kwargs)
+
+    monkeypatch.setattr(twin.repository, "get", get)
+    assert processor.process([message(1)]) == [None]
+    assert loads[0] == 2 and twin_dead_letters(twin) == []
+    monkeypatch.setattr(twin.repository, "get", real_get)
+    assert [r.status for r in processor.process([message(1)])] == ["ack"]
