@@ -43,14 +43,23 @@ class Outbox:
         self._db.executescript(_SCHEMA)
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _transaction(self, synced: bool = True) -> Iterator[sqlite3.Connection]:
+        # Queueing is synced to disk: a message acknowledged to its device or broker must
+        # survive a power cut. Noting a send or an answer need not be: should a power cut undo
+        # one, the message is only sent again, and ingest answers it as a duplicate.
+        if not synced:
+            self._db.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield self._db
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        finally:
+            if not synced:
+                self._db.execute("PRAGMA synchronous=FULL")
 
     def put(self, messages: list[tuple[str, bytes]]) -> int:
         """Queue messages durably; one already queued is not queued twice. Return how many were new."""
@@ -73,7 +82,7 @@ class Outbox:
     def mark_sent(self, message_ids: list[str]) -> None:
         """Note that these messages were just sent."""
         now = self._clock()
-        with self._transaction() as db:
+        with self._transaction(synced=False) as db:
             db.executemany(
                 "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE message_id = ?",
                 [(now, message_id) for message_id in message_ids],
@@ -81,7 +90,7 @@ class Outbox:
 
     def settle(self, answered: list[tuple[str, str | None]]) -> None:
         """Forget answered messages; keep a copy of the rejected ones with ingest's reason."""
-        with self._transaction() as db:
+        with self._transaction(synced=False) as db:
             for message_id, reason in answered:
                 if reason is not None:
                     db.execute(

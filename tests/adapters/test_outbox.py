@@ -100,3 +100,13 @@ def test_closing_closes_the_file() -> None:
         outbox.put([("m1", b"a")])
     with pytest.raises(sqlite3.ProgrammingError):
         outbox.pending()
+
+
+def test_queueing_is_synced_and_bookkeeping_leaves_it_so(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "outbox") as outbox:
+        synchronous = lambda: outbox._db.execute("PRAGMA synchronous").fetchone()[0]  # noqa: E731
+        assert synchronous() == 2  # FULL
+        outbox.put([("m1", b"x")])
+        outbox.mark_sent(["m1"])
+        outbox.settle([("m1", None)])
+        assert synchronous() == 2 and outbox.pending() == 0
