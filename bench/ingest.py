@@ -33,7 +33,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -439,11 +438,7 @@ def measure_end_to_end(
     processor = IngestProcessor(twin, load_geography())
     server = IngestServer(processor, ServerSettings(endpoint="tcp://127.0.0.1:*"),
                           load_keypair(keys / "ingest.key_secret"), AllowList(keys / "allowed"))
-    stop, ready = threading.Event(), threading.Event()
-    thread = threading.Thread(target=server.serve, args=(stop, ready), daemon=True)
-    thread.start()
-    if not ready.wait(10):
-        raise RuntimeError("ingest did not start")
+    stop_ingest = server.serve_in_thread()
     params = {"endpoint": server.bound_endpoint, "keys": str(keys), "outbox": str(scratch / f"{label}.outbox"),
               "bins": plan.bins, "count": count, "start_ms": plan.start_ms, "rate": rate,
               "timeout_s": 120 if rate is None else plan.latency_seconds + 30}
@@ -451,8 +446,7 @@ def measure_end_to_end(
         process = subprocess.run([sys.executable, __file__, "--child", json.dumps(params)],
                                  capture_output=True, text=True, timeout=params["timeout_s"] + 60, check=False)
     finally:
-        stop.set()
-        thread.join(30)
+        stop_ingest()
         twin.close()
     if process.returncode != 0:
         raise RuntimeError(f"adapter process failed: {process.stderr.strip()[-2000:]}")

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,6 +187,34 @@ class IngestServer:
             if self._authenticator is not None:
                 self._authenticator.stop()
             self._context.term()
+
+    def serve_in_thread(self, timeout_s: float = 10.0) -> Callable[[], None]:
+        """Serve from a background thread; once bound, return the function that stops it."""
+        stop, ready = threading.Event(), threading.Event()
+        failures: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self.serve(stop, ready)
+            except BaseException as error:  # handed to the caller, never lost in the thread
+                failures.append(error)
+                ready.set()
+
+        thread = threading.Thread(target=run, name="ingest", daemon=True)
+        thread.start()
+        if not ready.wait(timeout_s):
+            stop.set()
+            raise TwinError(f"ingest did not start within {timeout_s:g} s")
+        if failures:
+            raise failures[0]
+
+        def halt() -> None:
+            stop.set()
+            thread.join(30)
+            if thread.is_alive():
+                raise TwinError("ingest did not stop within 30 s")
+
+        return halt
 
     def _bind(self) -> zmq.Socket[bytes]:
         router = self._context.socket(zmq.ROUTER)

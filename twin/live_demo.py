@@ -13,7 +13,6 @@ import hashlib
 import json
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -123,11 +122,7 @@ def run_live_feed(twin: ValleyTwin, geography: Geography, assets: list[ValleyAgg
     processor = IngestProcessor(twin, geography)
     server = IngestServer(processor, ServerSettings(endpoint="tcp://127.0.0.1:*", status_path=workdir / "status.json"),
                           load_keypair(keys / "ingest.key_secret"), AllowList(keys / "allowed"))
-    stop, ready = threading.Event(), threading.Event()
-    thread = threading.Thread(target=server.serve, args=(stop, ready), daemon=True)
-    thread.start()
-    if not ready.wait(10):
-        raise TwinError("ingest did not start")
+    stop_ingest = server.serve_in_thread()
     started = time.perf_counter()
     processes: list[subprocess.Popen[str]] = []
     try:
@@ -148,10 +143,7 @@ def run_live_feed(twin: ValleyTwin, geography: Geography, assets: list[ValleyAgg
             if process.poll() is None:
                 process.kill()
                 process.wait()
-        stop.set()
-        thread.join(30)
-        if thread.is_alive():
-            raise TwinError("ingest did not stop within 30 s")
+        stop_ingest()
     return FeedResult(lines, time.perf_counter() - started, processor.stats.as_dict(), adapter_stats)
 
 
