@@ -241,12 +241,17 @@ class AdapterRunner:
             due = self.outbox.head(self.max_in_flight)
         granted = self._bucket.take(len(due))
         sent: list[str] = []
-        for message, frame, attempts in due[:granted]:
+        for position, (message, frame, attempts) in enumerate(due[:granted]):
             try:
                 self.transport.send(frame)
             except TransportError as error:
+                # E.g. a connection ZeroMQ gave up on (a refused handshake). What was not sent
+                # joins the window as if lost in transit: resent in order, on a fresh
+                # connection, once the window is overdue.
                 self.stats.transport_errors += 1
                 log.warning("sending to ingest failed, will retry: %s", error)
+                self._in_flight.update(unsent for unsent, _, _ in due[position:granted])
+                self._window_sent_at = self._timer()
                 break
             sent.append(message)
             self._in_flight.add(message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import deque
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -409,19 +410,47 @@ class FlakyTransport(InMemoryTransport):
         return super().receive(timeout_s)
 
 
-def test_send_failure_is_counted_and_the_message_stays_queued(outbox: Outbox, clock: Clock) -> None:
-    transport = FlakyTransport(failing_sends={2})
-    runner = make_runner(outbox, transport, clock, resend_after_s=3600)
+class ResettableTransport(FlakyTransport):
+    """Counts how often the runner asks for a fresh connection."""
+
+    resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def test_a_failed_send_joins_the_window_and_is_resent_in_order_on_a_fresh_connection(
+    outbox: Outbox, clock: Clock
+) -> None:
+    transport = ResettableTransport(failing_sends={2})
+    runner = make_runner(outbox, transport, clock, resend_after_s=5.0)
     runner.submit_many([payload("s1"), payload("s2"), payload("s3")])
     runner.pump()  # first frame goes, second fails, the pump stops there
     assert runner.stats.transport_errors == 1
-    assert len(transport.sent) == 1 and runner.stats.sent == 1 and runner.in_flight == 1
-    assert outbox.pending() == 3
-    assert [attempts for _, _, attempts in outbox.head(10)] == [1, 0, 0]
+    assert len(transport.sent) == 1 and runner.stats.sent == 1
+    assert runner.in_flight == 3  # what failed is in the window, as if lost in transit
+    assert outbox.pending() == 3 and [attempts for _, _, attempts in outbox.head(10)] == [1, 0, 0]
     ack_all(runner, transport, clock)
-    runner.pump()  # the transport recovered
+    runner.pump()
+    assert len(transport.sent) == 1 and transport.resets == 0  # s3 must not overtake s2
+    clock.advance(5.0)
+    runner.pump()  # overdue: a fresh connection, then s2 and s3 in order
+    assert transport.resets == 1
     assert [decode(f, clock.now).device for f in transport.sent] == ["s1", "s2", "s3"]
     assert runner.stats.resent == 0  # a send that failed was never an attempt
+
+
+def test_a_failed_first_send_still_leads_to_a_fresh_connection(outbox: Outbox, clock: Clock) -> None:
+    # ZeroMQ may have given the connection up before anything was sent (a refused handshake):
+    # with nothing in flight, the runner must still try a fresh connection.
+    transport = ResettableTransport(failing_sends={1})
+    runner = make_runner(outbox, transport, clock, resend_after_s=5.0)
+    runner.submit(payload("s1"))
+    runner.pump()
+    assert transport.sent == deque() and runner.in_flight == 1
+    clock.advance(5.0)
+    runner.pump()
+    assert transport.resets == 1 and [decode(f, clock.now).device for f in transport.sent] == ["s1"]
 
 
 def test_receive_failure_is_counted(outbox: Outbox, clock: Clock) -> None:
