@@ -7,7 +7,7 @@ for building the valley's inventory (:mod:`twin.inventory`) nor for presentation
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
@@ -201,6 +201,19 @@ class ValleyTwin(Application[UUID]):
         return self.recorder.select_notifications(
             start=after, limit=limit, topics=topics, inclusive_of_start=False
         )
+
+    def domain_events(
+        self, topics: Sequence[str] = (), after: int = 0, page_size: int = 1_000
+    ) -> Iterator[DomainEventProtocol[UUID]]:
+        """Every event of the log in its total order (optionally only these topics), streamed.
+
+        Reads ``page_size`` notifications at a time, so memory stays flat however long the log:
+        this is how the simulation and the read models are handed history.
+        """
+        while page := self.notifications(after, page_size, topics=topics):
+            for notification in page:
+                yield self.mapper.to_domain_event(notification)
+            after = page[-1].id
 
     def count_by_kind(self) -> dict[str, int]:
         """Count the aggregates of each kind recorded in the store."""

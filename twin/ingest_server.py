@@ -8,6 +8,7 @@ allow-list. Not responsible for what messages mean (:mod:`twin.ingest`).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -308,17 +309,10 @@ def read_status(path: Path) -> dict[str, Any]:
 
 def dead_letters(twin: ValleyTwin, limit: int | None = None) -> Iterator[DeadLetter]:
     """Every rejected message, oldest first."""
-    topic = get_topic(MessageReceipt.DeadLettered)
-    after, given = 0, 0
-    while batch := twin.notifications(after, 1_000, topics=(topic,)):
-        for notification in batch:
-            event = twin.mapper.to_domain_event(notification)
-            assert isinstance(event, MessageReceipt.DeadLettered)
-            yield DeadLetter.from_event(event)
-            given += 1
-            if limit is not None and given >= limit:
-                return
-        after = batch[-1].id
+    events = twin.domain_events(topics=(get_topic(MessageReceipt.DeadLettered),))
+    for event in itertools.islice(events, limit):
+        assert isinstance(event, MessageReceipt.DeadLettered)
+        yield DeadLetter.from_event(event)
 
 
 def allow_list_entry(public_key_file: Path, name: str) -> str:

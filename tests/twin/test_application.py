@@ -142,3 +142,17 @@ def test_time_travel_over_a_history_of_thousands_of_events(twin: ValleyTwin) -> 
     assert twin.snapshots is not None
     snapshot_versions = [s.originator_version for s in twin.snapshots.get(bin_.id)]
     assert snapshot_versions[:3] == [100, 200, 300]
+
+
+def test_domain_events_stream_the_whole_log_in_order_and_by_topic(twin: ValleyTwin) -> None:
+    from eventsourcing.utils import get_topic
+
+    twin.add(*one_of_each())
+    for hour in range(1, 8):
+        twin.measure_fill_level("B-1", 10.0 * hour, at(hours=hour))
+    everything = list(twin.domain_events(page_size=3))  # several pages
+    assert len(everything) == sum(twin.count_by_kind().values()) + 7
+    positions = [(e.timestamp, e.originator_version) for e in everything if e.originator_id == everything[0].originator_id]
+    assert positions == sorted(positions)
+    fills = list(twin.domain_events(topics=(get_topic(Bin.FillLevelMeasured),), page_size=2))
+    assert [e.fill_percent for e in fills] == [10.0 * hour for hour in range(1, 8)]
