@@ -1,0 +1,172 @@
+"""Replay of the recorded log: the events in order, at their event times, in a SimPy environment.
+
+Streaming: one pass over the iterable, state per container (stream, commune, capacity, last
+fill, overflow start) and the current day's emptyings only — memory is bounded by the number of
+bins, not by the length of the log. Counts are the recorded facts: one collection per
+``Bin.Emptied`` with its recorded mass, one overflow event per ``Bin.OverflowReported``.
+Overflow bin-hours run from the first report to the next emptying (or the end of the log). The
+fill at emptying is the last measured fill since the previous emptying, or, when there was none,
+the emptied mass over the loose density. With a router, each day's emptied containers of one
+stream are routed as that day's tours, an estimate of km the log does not record.
+
+Not responsible for what-ifs (``simulation.waste.simulate``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+
+from domain.bins import Bin
+from simulation.clock import SimClock
+from simulation.history import UnknownBinError
+from simulation.kpis import Ledger, WasteKpis
+from simulation.parameters.waste import STREAMS, density_kg_per_l
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from simulation._waste_routing import Router
+
+
+class _BinState:
+    __slots__ = ("capacity", "commune", "fill", "over_since", "stream", "x", "y")
+
+    def __init__(self, event: Bin.Installed) -> None:
+        self.stream = STREAMS.index(event.stream)
+        self.commune = event.commune_insee
+        self.capacity = float(event.capacity_l)
+        self.x, self.y = event.x_l93, event.y_l93
+        self.fill: float | None = None
+        self.over_since: float | None = None
+
+
+def replay(
+    events: Iterable[object],
+    *,
+    router: Router | None = None,
+    pace: float | None = None,
+    start: datetime | None = None,
+) -> WasteKpis:
+    """Replay the events; ``pace``: real seconds per simulated hour (``RealtimeEnvironment``).
+
+    Simulated time 0 is ``start`` or midnight UTC of the first event's day.
+    """
+    iterator = iter(events)
+    first = next(iterator, None)
+    if first is None:
+        return Ledger([]).result()
+    origin = start or first.timestamp.replace(hour=0, minute=0, second=0, microsecond=0)  # type: ignore[attr-defined]
+    clock = SimClock(origin)
+    if pace is None:
+        env: simpy.Environment = simpy.Environment()
+    else:
+        env = simpy.rt.RealtimeEnvironment(factor=pace, strict=False)
+    run = _Replay(clock, router)
+    process = env.process(run.feed(env, _chain(first, iterator)))
+    env.run(until=process)
+    return run.ledger.result()
+
+
+def _chain(first: object, rest: Iterator[object]) -> Iterator[object]:
+    yield first
+    yield from rest
+
+
+class _Replay:
+    def __init__(self, clock: SimClock, router: Router | None) -> None:
+        self.clock, self.router = clock, router
+        self.ledger = Ledger([])
+        self.bins: dict[object, _BinState] = {}
+        self.day = 0
+        self.emptied: list[tuple[_BinState, float, float]] = []  # today's (bin, litres, kg)
+
+    def feed(self, env: simpy.Environment, events: Iterator[object]):  # type: ignore[no-untyped-def]
+        for event in events:
+            if not isinstance(event, Bin.Event):
+                continue
+            at = self.clock.hours(event.timestamp)
+            if at < env.now:
+                raise ValueError(
+                    f"event at {event.timestamp.isoformat()} is earlier than the one before it"
+                )
+            while at >= (self.day + 1) * 24.0:
+                self._close_day()
+            if at > env.now:
+                yield env.timeout(at - env.now)
+            self._apply(event, at)
+        for state in self.bins.values():
+            self._end_overflow(state, env.now)
+        self._close_day()
+
+    def _apply(self, event: Bin.Event, at: float) -> None:
+        if isinstance(event, Bin.Installed):
+            self.bins[event.originator_id] = _BinState(event)
+            self.ledger.commune_index(event.commune_insee)
+            return
+        state = self.bins.get(event.originator_id)
+        if state is None:
+            raise UnknownBinError(
+                f"{type(event).__qualname__} for bin {event.originator_id}, never installed"
+            )
+        one = np.array([state.stream]), np.array([self.ledger.commune_index(state.commune)])
+        if isinstance(event, Bin.FillLevelMeasured):
+            state.fill = float(event.fill_percent)
+        elif isinstance(event, Bin.Emptied):
+            mass = float(event.mass_kg)
+            litres = min(mass / density_kg_per_l(STREAMS[state.stream]), state.capacity)
+            fill = state.fill / 100.0 if state.fill is not None else litres / state.capacity
+            self.ledger.add("collections", *one, 1.0)
+            self.ledger.add("tonnes", *one, mass / 1000.0)
+            self.ledger.add("fill_at_emptying_sum", *one, fill)
+            self._end_overflow(state, at)
+            state.fill = None
+            self.emptied.append((state, litres, mass))
+        elif isinstance(event, Bin.OverflowReported):
+            self.ledger.add("overflow_events", *one, 1.0)
+            if state.over_since is None:
+                state.over_since = at
+        elif isinstance(event, Bin.Moved):
+            state.x, state.y, state.commune = event.x_l93, event.y_l93, event.commune_insee
+        elif isinstance(event, Bin.Removed):
+            self._end_overflow(state, at)
+            del self.bins[event.originator_id]
+
+    def _end_overflow(self, state: _BinState, at: float) -> None:
+        if state.over_since is not None:
+            one = np.array([state.stream]), np.array([self.ledger.commune_index(state.commune)])
+            self.ledger.add("overflow_bin_hours", *one, at - state.over_since)
+            state.over_since = None
+
+    def _close_day(self) -> None:
+        if self.router is not None and self.emptied:
+            day = (self.clock.start + timedelta(days=self.day)).date()
+            for s, stream in enumerate(STREAMS):
+                group = [e for e in self.emptied if e[0].stream == s]
+                if not group:
+                    continue
+                routed = self.router.route(
+                    stream,
+                    day,
+                    np.array([b.x for b, _, _ in group]),
+                    np.array([b.y for b, _, _ in group]),
+                    np.array([v for _, v, _ in group]),
+                    np.array([m for _, _, m in group]),
+                    np.array([b.capacity for b, _, _ in group]),
+                )
+                communes = np.array([self.ledger.commune_index(b.commune) for b, _, _ in group])
+                self.ledger.add_tour(
+                    s,
+                    communes,
+                    truck_km=routed.km,
+                    driving_hours=routed.hours,
+                    fuel_l=routed.fuel_l,
+                    co2_kg=routed.co2_kg,
+                    operating_cost_eur=routed.cost_eur,
+                )
+        self.emptied = []
+        self.ledger.close_day((self.clock.start + timedelta(days=self.day)).date().isoformat())
+        self.day += 1

@@ -1,0 +1,144 @@
+"""Counterfactual inflow: what the world put into each container, whatever we collected.
+
+Between two fill measurements of a container, the waste thrown in is the rise of the level,
+corrected for the emptyings recorded between them: after an emptying the level restarts from
+about zero, and the level just before it is the emptied mass over the stream's loose density.
+A drop of level with no emptying between is sensor noise or settling: it counts as zero inflow
+and is counted. A reading at 100 % is a lower bound (the container may have overflowed) and is
+counted as censored. Each stretch's litres are spread evenly over the hours it spans, giving
+litres per day per container on a UTC day grid.
+
+Not responsible for fitting models to the result (``simulation.fitting``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from simulation.parameters.waste import density_kg_per_l
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from simulation.history import BinRecord, History
+
+_DAY = timedelta(days=1)
+FULL_PERCENT = 99.5
+
+
+@dataclass(frozen=True)
+class Inflow:
+    """Litres per day thrown into each container, per UTC day from ``start`` (NaN: not observed)."""
+
+    start: datetime
+    bin_ids: tuple[UUID, ...]
+    codes: tuple[str, ...]
+    litres_per_day: np.ndarray
+    """Shape (bins, days)."""
+    coverage: np.ndarray
+    """Share of each day covered by observed stretches, shape (bins, days)."""
+    noise_drops: np.ndarray
+    """Per container: drops of level without an emptying, clamped to zero."""
+    censored: np.ndarray
+    """Per container: stretches ending on a full reading (inflow is a lower bound)."""
+
+    @property
+    def days(self) -> int:
+        """Number of days on the grid."""
+        return int(self.litres_per_day.shape[1])
+
+    def filled(self) -> np.ndarray:
+        """The inflow with unobserved days set to the container's own mean (0 if never observed)."""
+        out = self.litres_per_day.copy()
+        with np.errstate(invalid="ignore"):
+            observed = ~np.isnan(out)
+            counts = observed.sum(axis=1)
+            means = np.where(counts > 0, np.nansum(out, axis=1) / np.maximum(counts, 1), 0.0)
+        rows, cols = np.nonzero(~observed)
+        out[rows, cols] = means[rows]
+        return out
+
+
+def derive_inflow(history: History, start: datetime, days: int, *, use_mass: bool = True) -> Inflow:
+    """Each container's inflow in litres per day over ``days`` UTC days from ``start``.
+
+    With ``use_mass``, the stretch before an emptying is recovered from the emptied mass
+    (mass / loose density − last level); without it that stretch is left unobserved.
+    """
+    records = history.records()
+    n = len(records)
+    litres = np.zeros((n, days))
+    hours = np.zeros((n, days))
+    drops = np.zeros(n, dtype=int)
+    censored = np.zeros(n, dtype=int)
+    for i, record in enumerate(records):
+        for a, b, volume, full in _stretches(record, use_mass):
+            if volume < 0:
+                drops[i] += 1
+                volume = 0.0
+            censored[i] += full
+            _spread(litres[i], hours[i], start, a, b, volume)
+    coverage = hours / 24.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(coverage > 0, litres / coverage, np.nan)
+    return Inflow(
+        start,
+        tuple(r.bin_id for r in records),
+        tuple(r.code for r in records),
+        rate,
+        coverage,
+        drops,
+        censored,
+    )
+
+
+def _stretches(record: BinRecord, use_mass: bool) -> list[tuple[datetime, datetime, float, bool]]:
+    """(from, to, litres thrown in, ends full) for each observed stretch of one container."""
+    capacity = float(record.capacity_l)
+    density = density_kg_per_l(record.stream)
+    # Emptyings sort before readings at the same instant: a reading then sees the emptied bin.
+    timeline = sorted(
+        [(t, 0, mass) for t, _round, mass in record.emptyings]
+        + [(t, 1, pct) for t, pct in record.fills],
+        key=lambda item: (item[0], item[1]),
+    )
+    out: list[tuple[datetime, datetime, float, bool]] = []
+    last_time: datetime | None = None
+    last_level: float | None = None  # litres at last_time, None when unknown
+    for when, kind, value in timeline:
+        if kind == 0:  # emptied
+            if last_time is not None and last_level is not None and use_mass and when > last_time:
+                before = min(value / density, capacity)
+                out.append(
+                    (last_time, when, before - last_level, before >= capacity * FULL_PERCENT / 100)
+                )
+            last_time, last_level = when, 0.0
+            continue
+        level = capacity * value / 100.0
+        if last_time is not None and last_level is not None and when > last_time:
+            out.append((last_time, when, level - last_level, value >= FULL_PERCENT))
+        last_time, last_level = when, level
+    return out
+
+
+def _spread(
+    litres: np.ndarray, hours: np.ndarray, start: datetime, a: datetime, b: datetime, volume: float
+) -> None:
+    """Add ``volume`` thrown in evenly over [a, b] to the day bins it overlaps."""
+    span = (b - a).total_seconds() / 3600.0
+    if span <= 0:
+        return
+    first = int((a - start) // _DAY)
+    last = int((b - start) // _DAY)
+    for day in range(max(first, 0), min(last, litres.shape[0] - 1) + 1):
+        day_start = start + day * _DAY
+        lo = max(a, day_start)
+        hi = min(b, day_start + _DAY)
+        overlap = (hi - lo).total_seconds() / 3600.0
+        if overlap > 0:
+            litres[day] += volume * overlap / span
+            hours[day] += overlap

@@ -1,0 +1,115 @@
+"""Real-world figures behind the footfall model: detection ratio, seasons, the valley's sites.
+
+Every figure carries its public source (as listed in ``../shared/data/PARAMETERS.md``) or the
+word "assumed" with the reason. Nothing here computes: ``simulation/footfall.py`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- From counted devices to visitors -------------------------------------------------------
+
+# Share of real visitors whose phone a Bluetooth scanner detects, measured with classic
+# Bluetooth in 2010–11: ≈7 % at the Louvre, ≈11 % at the Ghent festival, ≈35 % at a trade fair.
+# Sources: Yoshimura et al., ENTER 2012 (Louvre); Versichele et al., Applied Geography 32(2),
+# 2012 (Ghent festival); the trade-fair figure as cited in PARAMETERS.md.
+DETECTION_RATIO_STUDIES: dict[str, float] = {
+    "louvre_museum": 0.07,
+    "ghent_festival": 0.11,
+    "trade_fair": 0.35,
+}
+# Default ratio. Assumed: the valley's sites are outdoor crowds like the Ghent festival, so its
+# 11 % is taken. BLE phones advertise more often than classic Bluetooth did and rotate their
+# random address every 5–15 minutes, which may push the ratio either way: calibrate it against
+# a manual count (``simulation.footfall.detection_ratio_from``) before trusting visitor figures.
+DEFAULT_DETECTION_RATIO = DETECTION_RATIO_STUDIES["ghent_festival"]
+
+# BLE random address rotation period: 5–15 min (Android CDD 7.4; AOSP 7–15 min). One phone shows
+# as several addresses unless the adapter deduplicates them.
+BLE_ADDRESS_ROTATION_MINUTES = (5.0, 15.0)
+# Detections shorter than 5 min are passers-by, not visitors. Source: "Mobility Data", ch. 14.
+PASSER_BY_MAX_MINUTES = 5.0
+
+# --- Seasons --------------------------------------------------------------------------------
+
+# Hérault overnight stays by season (2018): summer 58 %, spring 20 %, autumn 13 %, winter 7 %
+# (as published; they sum to 98 %). Source: Hérault Tourisme.
+HERAULT_SEASON_SHARES: dict[str, float] = {
+    "winter": 0.07,
+    "spring": 0.20,
+    "summer": 0.58,
+    "autumn": 0.13,
+}
+# Months of each season. Assumed: meteorological seasons (Dec–Feb, Mar–May, Jun–Aug, Sep–Nov);
+# the source does not say which months it counts in each.
+SEASON_MONTHS: dict[str, tuple[int, ...]] = {
+    "winter": (12, 1, 2),
+    "spring": (3, 4, 5),
+    "summer": (6, 7, 8),
+    "autumn": (9, 10, 11),
+}
+
+
+def herault_month_factors() -> tuple[float, ...]:
+    """Twelve month factors (January first, mean 1) from the Hérault seasonal shares.
+
+    Overnight stays stand in for day visits here (assumed: no monthly visitor series of the
+    valley is public). Shares are rescaled to sum to 1 and spread evenly over their months.
+    """
+    total = sum(HERAULT_SEASON_SHARES.values())
+    factors = [0.0] * 12
+    for season, months in SEASON_MONTHS.items():
+        for month in months:
+            factors[month - 1] = HERAULT_SEASON_SHARES[season] / total / len(months) * 12
+    return tuple(factors)
+
+
+# --- The valley's remarkable sites ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteVisitors:
+    """Published visitor figures of a site, with their source, and an assumed mean stay."""
+
+    name: str
+    visitors_per_year: float
+    source: str
+    mean_stay_hours: float
+    stay_source: str
+
+
+# Pont du Diable (Aniane / Saint-Jean-de-Fos): 270,000 visitors/yr (up to ~1 M cited in 2024);
+# 27 t of waste over a 4.5-month season. Sources: francebleu.fr; france3-regions.
+PONT_DU_DIABLE = SiteVisitors(
+    name="Pont du Diable",
+    visitors_per_year=270_000.0,
+    source="francebleu.fr; france3-regions (up to ~1 M cited in 2024)",
+    mean_stay_hours=2.0,
+    stay_source="assumed: a bathing and picnic spot by the bridge, visited for a couple of hours",
+)
+PONT_DU_DIABLE_SEASON_MONTHS = 4.5
+
+# Grand Site Saint-Guilhem-le-Désert – Gorges de l'Hérault: 650,000–800,000 visitors/yr.
+# Source: saintguilhem-valleeherault.fr; francetvinfo.fr.
+SAINT_GUILHEM_GRAND_SITE = SiteVisitors(
+    name="Grand Site Saint-Guilhem – Gorges de l'Hérault",
+    visitors_per_year=650_000.0,
+    source="saintguilhem-valleeherault.fr; francetvinfo.fr (650,000–800,000; low end taken)",
+    mean_stay_hours=3.0,
+    stay_source="assumed: a village walk with the abbey, half a day at most",
+)
+# Abbey church of Gellone alone: ≈265,000 visitors (2018). Source: francetvinfo.fr.
+GELLONE_ABBEY = SiteVisitors(
+    name="Abbaye de Gellone",
+    visitors_per_year=265_000.0,
+    source="francetvinfo.fr (2018)",
+    mean_stay_hours=0.75,
+    stay_source="assumed: a visit of the church and cloister",
+)
+
+# A trail between the two: visitors of the Pont du Diable going on to Saint-Guilhem-le-Désert,
+# 4 km up the gorge. Assumed (no public figure): 30 % continue, arriving an hour later. Replace
+# with the lag and ratio seen between the two sites' beacon counts when both are installed.
+PONT_DU_DIABLE_TO_SAINT_GUILHEM_PROBABILITY = 0.3
+PONT_DU_DIABLE_TO_SAINT_GUILHEM_DELAY_HOURS = 1

@@ -1,0 +1,290 @@
+"""The waste-collection engine on SimPy: replay, counterfactual replay and projection.
+
+* ``replay(events)`` feeds the recorded events, in log order, at their event times and counts
+  what they record (see ``simulation._waste_replay``): collections, tonnes and overflows are
+  the recorded figures, exactly.
+* ``simulate(...)`` runs one SimPy process that wakes once per day and updates every container
+  at once with NumPy arrays (not one process per bin): the day's inflow is added, the policy
+  chooses from the levels and forecasts, the chosen containers are routed per stream from the
+  depot through the tip (``simulation._waste_routing``), the served ones are emptied at the
+  mean collection hour, and overflow events and bin-hours are counted assuming waste arrives
+  evenly over the day. With a ``RecordedInflow`` it is the counterfactual replay; with a
+  ``ProjectedInflow`` (fitted models and a seed) it is the projection.
+
+Same inputs and seed, same numbers: the only randomness is the generator made from ``seed``.
+Not responsible for reading history (``simulation.history``), deriving inflow or fitting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import simpy
+
+from simulation._waste_replay import replay
+from simulation.kpis import Ledger, WasteKpis
+from simulation.parameters.waste import COLLECTION_HOUR, STREAMS, density_kg_per_l
+from simulation.policies import DayView
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from simulation._waste_routing import Router
+    from simulation.fitting import FillModels
+    from simulation.history import History
+    from simulation.inflow import Inflow
+    from simulation.policies import Policy
+
+__all__ = ["Bins", "ProjectedInflow", "RecordedInflow", "replay", "simulate"]
+
+
+@dataclass(frozen=True)
+class Bins:
+    """The containers of a run as arrays, in one fixed order."""
+
+    codes: tuple[str, ...]
+    streams: tuple[str, ...]
+    communes: tuple[str, ...]
+    capacity_l: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    @classmethod
+    def build(
+        cls,
+        codes: Sequence[str],
+        streams: Sequence[str],
+        communes: Sequence[str],
+        capacity_l: Sequence[float],
+        x: Sequence[float],
+        y: Sequence[float],
+    ) -> Bins:
+        """Containers from plain sequences (checked to be of one length and known streams)."""
+        n = len(codes)
+        if not all(len(s) == n for s in (streams, communes, capacity_l, x, y)):
+            raise ValueError("every bin attribute needs one value per bin")
+        unknown = set(streams) - set(STREAMS)
+        if unknown:
+            raise ValueError(f"unknown streams {sorted(unknown)}; known: {STREAMS}")
+        return cls(
+            tuple(codes),
+            tuple(streams),
+            tuple(communes),
+            np.asarray(capacity_l, dtype=float),
+            np.asarray(x, dtype=float),
+            np.asarray(y, dtype=float),
+        )
+
+    @classmethod
+    def from_history(cls, history: History) -> Bins:
+        """The containers installed in a history and not removed, ordered by code."""
+        rows = [r for r in history.records() if r.removed_at is None]
+        return cls.build(
+            [r.code for r in rows],
+            [r.stream for r in rows],
+            [r.commune_insee for r in rows],
+            [r.capacity_l for r in rows],
+            [r.x_l93 for r in rows],
+            [r.y_l93 for r in rows],
+        )
+
+
+class InflowSource(Protocol):
+    """Where each day's waste comes from."""
+
+    def litres(self, day_index: int, day: date, rng: np.random.Generator) -> np.ndarray:
+        """Litres thrown into each container on that day."""
+        ...
+
+
+@dataclass(frozen=True)
+class RecordedInflow:
+    """Counterfactual: the inflow the world produced (bins × days from the run's start)."""
+
+    litres_per_day: np.ndarray
+
+    @classmethod
+    def from_inflow(cls, inflow: Inflow, bins: Bins) -> RecordedInflow:
+        """Rows of a derived ``Inflow`` reordered to ``bins`` (unobserved days at each bin's mean)."""
+        row = {code: i for i, code in enumerate(inflow.codes)}
+        filled = inflow.filled()
+        return cls(filled[[row[c] for c in bins.codes]])
+
+    def litres(self, day_index: int, day: date, rng: np.random.Generator) -> np.ndarray:
+        """The recorded inflow of that day (no randomness)."""
+        if day_index >= self.litres_per_day.shape[1]:
+            raise ValueError(
+                f"the recorded inflow covers {self.litres_per_day.shape[1]} days, not day {day_index}"
+            )
+        return self.litres_per_day[:, day_index]
+
+
+@dataclass(frozen=True)
+class ProjectedInflow:
+    """Projection: each day drawn from the fitted models with the run's generator."""
+
+    models: FillModels
+
+    def litres(self, day_index: int, day: date, rng: np.random.Generator) -> np.ndarray:
+        """A draw of that day's inflow."""
+        return self.models.sample(day, rng)
+
+
+def simulate(
+    bins: Bins,
+    policy: Policy,
+    inflow: InflowSource,
+    forecast: FillModels,
+    router: Router,
+    *,
+    start: date,
+    days: int,
+    seed: int,
+    initial_levels_l: np.ndarray | None = None,
+    collection_hour: float = COLLECTION_HOUR.value,
+    env: simpy.Environment | None = None,
+) -> WasteKpis:
+    """Run ``days`` days from ``start`` under ``policy``; ``forecast`` is what the policy knows.
+
+    ``forecast`` must list the same containers in the same order as ``bins``. ``env`` may be a
+    ``simpy.RealtimeEnvironment`` for paced demonstrations (one simulated hour = 1 time unit).
+    """
+    if forecast.codes != bins.codes:
+        raise ValueError("forecast and bins must list the same containers in the same order")
+    env = env if env is not None else simpy.Environment()
+    run = _DailyRun(bins, policy, inflow, forecast, router, start, seed, collection_hour / 24.0)
+    if initial_levels_l is not None:
+        run.levels = np.minimum(np.asarray(initial_levels_l, dtype=float), bins.capacity_l).copy()
+    process = env.process(run.days(env, days))
+    env.run(until=process)
+    return run.ledger.result()
+
+
+class _DailyRun:
+    """State of one run: levels, overflow flags, the ledger; one SimPy process steps it by day."""
+
+    def __init__(
+        self,
+        bins: Bins,
+        policy: Policy,
+        inflow: InflowSource,
+        forecast: FillModels,
+        router: Router,
+        start: date,
+        seed: int,
+        share: float,
+    ) -> None:
+        self.bins, self.policy, self.inflow, self.forecast, self.router = (
+            bins,
+            policy,
+            inflow,
+            forecast,
+            router,
+        )
+        self.start, self.share = start, share
+        self.rng = np.random.default_rng(seed)
+        n = len(bins)
+        self.levels = np.zeros(n)
+        self.overflowing = np.zeros(n, dtype=bool)
+        self.ledger = Ledger(sorted(set(bins.communes)))
+        self.stream_idx = np.array([STREAMS.index(s) for s in bins.streams], dtype=int)
+        self.commune_idx = np.array(
+            [self.ledger.communes.index(c) for c in bins.communes], dtype=int
+        )
+        self.density = np.array([density_kg_per_l(s) for s in STREAMS])[self.stream_idx]
+
+    def days(self, env: simpy.Environment, count: int):  # type: ignore[no-untyped-def]
+        """The SimPy process: one step per day."""
+        for d in range(count):
+            self.step(d, self.start + timedelta(days=d))
+            yield env.timeout(24.0)
+
+    def step(self, d: int, today: date) -> None:
+        """One day for every container at once."""
+        bins, cap = self.bins, self.bins.capacity_l
+        inflow = np.maximum(self.inflow.litres(d, today, self.rng), 0.0)
+        view = DayView(
+            today,
+            self.levels.copy(),
+            cap,
+            bins.streams,
+            bins.communes,
+            bins.x,
+            bins.y,
+            self.forecast.expected_days(today, self.policy.horizon),
+            self.forecast.cv,
+            self.share,
+        )
+        chosen = np.asarray(self.policy.choose(view), dtype=bool)
+        before = self.levels + inflow * self.share  # uncapped level at the collection hour
+        at_collection = np.minimum(before, cap)
+        served = np.zeros(len(bins), dtype=bool)
+        for s, stream in enumerate(STREAMS):
+            idx = np.flatnonzero(chosen & (self.stream_idx == s))
+            if idx.size == 0:
+                continue
+            volume = at_collection[idx]
+            routed = self.router.route(
+                stream,
+                today,
+                bins.x[idx],
+                bins.y[idx],
+                volume,
+                volume * self.density[idx],
+                cap[idx],
+            )
+            served[idx[routed.served]] = True
+            self.ledger.add_tour(
+                s,
+                self.commune_idx[idx[routed.served]],
+                truck_km=routed.km,
+                driving_hours=routed.hours,
+                fuel_l=routed.fuel_l,
+                co2_kg=routed.co2_kg,
+                operating_cost_eur=routed.cost_eur,
+            )
+            unserved = idx[~routed.served]
+            self.ledger.add(
+                "unserved_stops", self.stream_idx[unserved], self.commune_idx[unserved], 1.0
+            )
+        # Levels through the day: one stretch for the others, two around the emptying for the served.
+        hours = np.where(served, self.share * 24.0, 24.0)
+        end_first = np.where(served, before, self.levels + inflow)
+        self._stretch(self.levels, end_first, hours)
+        got = np.flatnonzero(served)
+        sidx, cidx = self.stream_idx[got], self.commune_idx[got]
+        self.ledger.add("collections", sidx, cidx, 1.0)
+        self.ledger.add("tonnes", sidx, cidx, at_collection[got] * self.density[got] / 1000.0)
+        self.ledger.add("fill_at_emptying_sum", sidx, cidx, at_collection[got] / cap[got])
+        self.overflowing[got] = False
+        start_second = np.where(served, 0.0, np.minimum(end_first, cap))
+        self.levels = start_second
+        after = inflow * (1.0 - self.share)
+        self._stretch(
+            self.levels[got], after[got], np.full(got.size, (1.0 - self.share) * 24.0), got
+        )
+        self.levels[got] = np.minimum(after[got], cap[got])
+        self.ledger.close_day(today.isoformat())
+
+    def _stretch(
+        self, a: np.ndarray, b: np.ndarray, hours: np.ndarray, idx: np.ndarray | None = None
+    ) -> None:
+        """Count overflows while levels rise linearly from ``a`` to uncapped ``b`` over ``hours``."""
+        idx = np.arange(len(self.bins)) if idx is None else idx
+        cap = self.bins.capacity_l[idx]
+        over = b > cap
+        starts = over & ~self.overflowing[idx]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            part = np.where(a >= cap, 1.0, (b - cap) / np.where(b > a, b - a, 1.0))
+        bin_hours = np.where(over, hours * np.clip(part, 0.0, 1.0), 0.0)
+        if over.any():
+            sidx, cidx = self.stream_idx[idx], self.commune_idx[idx]
+            self.ledger.add("overflow_events", sidx[starts], cidx[starts], 1.0)
+            self.ledger.add("overflow_bin_hours", sidx[over], cidx[over], bin_hours[over])
+        self.overflowing[idx] = self.overflowing[idx] | over

@@ -1,0 +1,62 @@
+"""Reading per-bin history from events, in one pass."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.bins import Bin
+from domain.values import Position
+from simulation.history import UnknownBinError, read_history
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _bin(code: str = "B-1", capacity: int = 660) -> Bin:
+    return Bin.install(
+        code=code,
+        stream="residual",
+        capacity_l=capacity,
+        position=Position(745_000.0, 6_284_000.0),
+        commune_insee="34114",
+        at=T0,
+    )
+
+
+def test_series_and_static_description_per_bin() -> None:
+    b = _bin()
+    b.measure_fill_level(40.0, T0 + timedelta(hours=6))
+    b.report_overflow("crew", T0 + timedelta(hours=7))
+    b.empty("R-1", 30.0, T0 + timedelta(hours=8))
+    b.move(Position(745_100.0, 6_284_100.0), "34010", T0 + timedelta(hours=9))
+    other = _bin("B-2")
+    events = [*b.collect_events(), *other.collect_events()]
+    history = read_history(events)
+    assert history.events_read == 6 and len(history.bins) == 2
+    record = history.bins[b.id]
+    assert (record.stream, record.capacity_l, record.commune_insee, record.x_l93) == (
+        "residual",
+        660,
+        "34010",
+        745_100.0,
+    )
+    assert record.fills == [(T0 + timedelta(hours=6), 40.0)]
+    assert record.emptyings == [(T0 + timedelta(hours=8), "R-1", 30.0)]
+    assert record.overflows == [T0 + timedelta(hours=7)]
+    assert history.first == T0 and history.last == T0 + timedelta(hours=9)
+    assert [r.code for r in history.records()] == ["B-1", "B-2"]
+
+
+def test_an_event_for_a_bin_never_installed_stops_the_read() -> None:
+    b = _bin()
+    b.measure_fill_level(10.0, T0 + timedelta(hours=1))
+    with pytest.raises(UnknownBinError, match="never installed"):
+        read_history(b.collect_events()[1:])
+
+
+def test_it_streams_over_a_generator_once() -> None:
+    b = _bin()
+    b.measure_fill_level(10.0, T0 + timedelta(hours=1))
+    history = read_history(e for e in b.collect_events())
+    assert len(history.bins[b.id].fills) == 1

@@ -1,0 +1,81 @@
+"""Collection policies decide from a day's view, deterministically."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from simulation.policies import DayView, FixedSchedule, Predictive, Round, Threshold, next_round_gap
+
+MONDAY, FRIDAY, SATURDAY = date(2024, 1, 1), date(2024, 1, 5), date(2024, 1, 6)
+
+
+def _view(
+    day: date,
+    levels: list[float],
+    rate: float = 10.0,
+    cv: float = 0.01,
+    x: list[float] | None = None,
+    streams: tuple[str, ...] | None = None,
+) -> DayView:
+    n = len(levels)
+    return DayView(
+        day,
+        np.array(levels, dtype=float),
+        np.full(n, 100.0),
+        streams or ("residual",) * n,
+        ("34114",) * n,
+        np.array(x if x is not None else [0.0] * n),
+        np.zeros(n),
+        np.full((n, 8), rate),
+        np.full(n, cv),
+        0.0,
+    )
+
+
+def test_fixed_schedule_by_stream_and_commune() -> None:
+    policy = FixedSchedule(
+        rounds={"residual": Round(frozenset({0})), "glass": Round(frozenset({0}), every_weeks=2)},
+        by_commune={("residual", "34010"): Round(frozenset({2}))},
+    )
+    view = DayView(
+        MONDAY,
+        np.zeros(3),
+        np.full(3, 100.0),
+        ("residual", "residual", "glass"),
+        ("34114", "34010", "34114"),
+        np.zeros(3),
+        np.zeros(3),
+        np.zeros((3, 1)),
+        np.zeros(3),
+        0.0,
+    )
+    assert policy.choose(view).tolist() == [
+        True,
+        False,
+        False,
+    ]  # ISO week 1: glass is off (odd week)
+
+
+def test_threshold_looks_to_the_next_round_day() -> None:
+    policy = Threshold(fill=0.8)
+    assert (
+        next_round_gap(MONDAY, policy.round_days) == 1
+        and next_round_gap(FRIDAY, policy.round_days) == 3
+    )
+    # Monday: next round Tuesday, one day of 10 L → collect from 70 L up
+    assert policy.choose(_view(MONDAY, [69.0, 70.0])).tolist() == [False, True]
+    # Friday: next round Monday, three days → collect from 50 L up
+    assert policy.choose(_view(FRIDAY, [49.0, 50.0])).tolist() == [False, True]
+    assert not policy.choose(_view(SATURDAY, [99.0])).any()
+
+
+def test_predictive_takes_risky_bins_and_cheap_neighbours() -> None:
+    policy = Predictive(risk=0.05, detour_m=300.0, min_fill=0.4)
+    # bin 0 overflows before Tuesday; bin 1 (200 m away, 60 %) is due within the horizon: pulled in;
+    # bin 2 is due too but 5 km away; bin 3 is near but nearly empty.
+    view = _view(MONDAY, [95.0, 60.0, 60.0, 5.0], x=[0.0, 200.0, 5000.0, 100.0])
+    assert policy.choose(view).tolist() == [True, True, False, False]
+    p = Predictive.overflow_probability(view, 1)
+    assert p[0] > 0.99 and p[3] < 1e-6
