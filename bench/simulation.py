@@ -11,7 +11,7 @@ Citeo volumes per inhabitant. ``--bins-json`` takes a list of
 
 Printed: simulated bin-days per second per policy, the same for a naive SimPy model (one
 process per bin waking every hour) measured on a shorter horizon, the ratio, total wall time,
-the routing share of it (OR-Tools days vs sweep-estimate days) and tracemalloc peaks for 90 vs
+the routing share of it (OR-Tools days vs nearest-neighbour days) and tracemalloc peaks for 90 vs
 365 days. Not a test: numbers depend on the machine.
 """
 
@@ -100,7 +100,7 @@ def fixed_by_commune(communes: list[str]) -> FixedSchedule:
 
 def fleets() -> dict[str, fp.Fleet]:
     """Trucks per stream for this valley (assumed)."""
-    return default_fleets({"residual": 6, "biowaste": 2, "packaging": 3, "paper": 2, "glass": 3})
+    return default_fleets({"residual": 12, "biowaste": 3, "packaging": 4, "paper": 2, "glass": 3})
 
 
 def naive_bin_days_per_s(rows: list[dict[str, object]], days: int) -> float:
@@ -142,7 +142,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=None)
     parser.add_argument("--bins-json", type=Path, default=None)
     parser.add_argument(
-        "--exact-up-to", type=int, default=60, help="OR-Tools for days with at most N stops"
+        "--exact-up-to", type=int, default=0,
+        help="OR-Tools tours for days with at most N stops (default 0: the continuous approximation every day)",
     )
     parser.add_argument("--solution-limit", type=int, default=30)
     args = parser.parse_args()
@@ -174,7 +175,7 @@ def main() -> None:
     )
     print(
         f"valley: {len(bins)} bins in {len(set(bins.communes))} communes, {days} days, seed {SEED}; "
-        f"routing: OR-Tools (solution limit {args.solution_limit}) up to {args.exact_up_to} stops a day, sweep estimate above"
+        f"routing: OR-Tools (solution limit {args.solution_limit}) up to {args.exact_up_to} stops a day, continuous approximation above"
     )
     policies = {
         "fixed": fixed_by_commune(sorted(set(bins.communes))),
@@ -193,7 +194,7 @@ def main() -> None:
         rates[name] = len(bins) * days / wall
         print(
             f"{name:>10}: {rates[name]:>10,.0f} bin-days/s  wall {wall:6.2f} s (routing {router.seconds:5.2f} s: "
-            f"{router.exact_days} OR-Tools / {router.sweep_days} sweep stream-days)  "
+            f"{router.exact_days} OR-Tools / {router.heuristic_days} estimated stream-days)  "
             f"km {t['truck_km']:,.0f}  collections {t['collections']:,.0f}  t {t['tonnes']:,.0f}  "
             f"fill {t['mean_fill_at_emptying']:.2f}  overflows {t['overflow_events']:,.0f} "
             f"({t['overflow_bin_hours']:,.0f} bin-h)  unserved {t['unserved_stops']:,.0f}  cost {t['cost_eur']:,.0f} EUR"

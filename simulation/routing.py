@@ -484,6 +484,8 @@ def _plan_by_sectors(
     cut = max(range(len(gaps)), key=lambda k: (gaps[k], -k)) + 1  # start after the widest gap
     order = order[cut:] + order[:cut]
     half = max(1, max_stops // 2)
+    # Tours that are not full are carried on to the next sector: no need to spare trucks there.
+    sector_search = dataclasses.replace(search, fewest_trucks=False)
 
     tours: list[Tour] = []
     unserved: list[int] = []
@@ -493,13 +495,15 @@ def _plan_by_sectors(
     while position < len(order):
         batch = carried + order[position:position + half]
         position += half
+        last = position >= len(order)
         found, dropped, verdict = _solve_day(
-            [stops[i] for i in batch], batch, fleet, fleet.trucks - len(tours), matrix, search
+            [stops[i] for i in batch], batch, fleet, fleet.trucks - len(tours), matrix,
+            search if last else sector_search,
         )
         verdicts.append(verdict)
         index_of = {stops[i].bin_id: i for i in batch}
         unserved += [index_of[bin_id] for bin_id in dropped]
-        full = [position >= len(order) or _is_full(t, stops, index_of, fleet) for t in found]
+        full = [last or _is_full(t, stops, index_of, fleet) for t in found]
         keep = [t for t, is_full in zip(found, full, strict=True) if is_full]
         carried = [index_of[b] for t, is_full in zip(found, full, strict=True) if not is_full
                    for b in t.stop_ids]

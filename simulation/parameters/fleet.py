@@ -122,13 +122,13 @@ DIESEL_EUR_PER_L = 1.7
 
 
 # --- Dataclasses ----------------------------------------------------------------------------
+
+
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         raise ValueError(f"{name} must be a number, not {value!r}")
     if value < 0 or (value == 0 and not allow_zero) or value == float("inf"):
         raise ValueError(f"{name} must be {'≥' if allow_zero else '>'} 0 and finite, not {value!r}")
-
-
 
 
 @dataclass(frozen=True)
@@ -211,9 +211,11 @@ class Site:
 
 
 #: The CCVH technical site, where the trucks start and end their shift [CCVH]. Lambert-93
-#: computed once with pyproj (EPSG:4326 → EPSG:2154) from lon 3.5610, lat 43.6540, a position
-#: read off the map for the Camalcé business park east of Gignac's centre — *approximate*
-#: (to about a kilometre, not a geocoded address): within the road-circuity error of routing.
+#: computed once with pyproj (EPSG:4326 → EPSG:2154) from lon 3.5610, lat 43.6540: the Camalcé
+#: business park east of Gignac's centre, *estimated* without a geocoder (none was reachable
+#: when this was written), so approximate to about a kilometre — within the error of the
+#: road-circuity factor. The point lies inside Gignac's boundary in ``ccvh-communes.geojson``.
+#: Replace it with the Base Adresse Nationale geocode of the address when one is at hand.
 DEPOT = Site(
     name="CCVH technical site",
     address="2 Parc d'activités de Camalcé, 34150 Gignac",
@@ -222,10 +224,10 @@ DEPOT = Site(
 
 #: The Syndicat Centre Hérault's site (transfer, sorting, storage) where full trucks unload
 #: [SCH]. Lambert-93 computed once with pyproj from lon 3.4600, lat 43.5760, on the route de
-#: Canet north-east of Aspiran — *approximate* in the same way as the depot.
+#: Canet north-east of Aspiran's village — *estimated* in the same way as the depot, to about
+#: a kilometre. About 11.9 km from the depot as the crow flies, 15.5 km with circuity 1.3.
 TIP = Site(
     name="Syndicat Centre Hérault, Aspiran",
     address="Route de Canet, 34800 Aspiran",
     position=Position(737_169.0, 6_275_324.0),
 )
-

@@ -10,7 +10,7 @@ import simpy
 
 from domain.bins import Bin
 from domain.values import Position
-from simulation._waste_routing import FleetRouter, Routed, sweep_tours
+from simulation._waste_routing import FleetRouter, Routed, nearest_neighbour_tours
 from simulation.fitting import constant_models
 from simulation.kpis import monte_carlo
 from simulation.parameters import fleet as fp
@@ -241,7 +241,7 @@ def test_monte_carlo_estimates_every_kpi() -> None:
     )
 
 
-def test_sweep_router_respects_capacity_and_shift() -> None:
+def test_nearest_neighbour_router_respects_capacity_and_shift() -> None:
     rng = np.random.default_rng(0)
     n = 300
     x = fp.DEPOT.position.x + rng.normal(0, 3000, n)
@@ -249,7 +249,7 @@ def test_sweep_router_respects_capacity_and_shift() -> None:
     volume = np.full(n, 600.0)
     mass = volume * 0.1
     fleet = fp.Fleet(trucks=1)
-    served, km, hours = sweep_tours(
+    served, km, hours = nearest_neighbour_tours(
         x, y, volume, mass, np.full(n, 2.0), fleet, fp.DEPOT.position, fp.TIP.position, 1.3
     )
     assert 0 < served.sum() < n and hours <= fleet.shift_h + 1e-9 and km > 0
@@ -271,3 +271,27 @@ def test_realtime_environment_can_drive_a_run() -> None:
         env=env,
     )
     assert kpis.totals()["collections"] == 4
+
+
+def test_continuous_approximation_matches_a_known_tour_length_and_serves_fullest_first() -> None:
+    from simulation._waste_routing import TOUR_CONSTANT, estimated_tours
+
+    rng = np.random.default_rng(3)
+    n = 400
+    x = fp.DEPOT.position.x + rng.uniform(0, 10_000, n)
+    y = fp.DEPOT.position.y + rng.uniform(0, 10_000, n)
+    volume = rng.uniform(100, 600, n)
+    plenty = fp.Fleet(trucks=50)
+    served, km, hours = estimated_tours(
+        x, y, volume, volume * 0.1, np.full(n, 2.0), plenty, fp.DEPOT.position, fp.TIP.position, 1.0
+    )
+    assert served.all()
+    # The local part alone is k·sqrt(n·A) over a 10 km square: 0.7124 × sqrt(400 × 1e8) m ≈ 142 km.
+    local_km = TOUR_CONSTANT * np.sqrt(n * 1e8) / 1000
+    assert local_km < km < local_km + 200  # plus the line hauls to the stops, the tip and home
+    short = fp.Fleet(trucks=1)
+    served, _, hours = estimated_tours(
+        x, y, volume, volume * 0.1, np.full(n, 2.0), short, fp.DEPOT.position, fp.TIP.position, 1.0
+    )
+    assert 0 < served.sum() < n and hours <= short.shift_h
+    assert volume[served].min() >= volume[~served].max()  # the fullest are served first
