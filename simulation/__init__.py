@@ -25,6 +25,7 @@ from simulation.energy import (
     night_hours,
     recorded_energy,
 )
+from simulation.energy_fit import LoadModel, fit_load, fit_loads
 from simulation.fitting import FillModel, FillModels, fit_fill_models, fit_table
 from simulation.footfall import (
     ArrivalModel,
@@ -68,6 +69,7 @@ __all__ = [
     "FleetRouter",
     "History",
     "Inflow",
+    "LoadModel",
     "LightingCabinet",
     "LightingSchedule",
     "OneOffEvent",
@@ -95,6 +97,8 @@ __all__ = [
     "estimate",
     "fit_arrivals",
     "fit_fill_models",
+    "fit_load",
+    "fit_loads",
     "fit_table",
     "footfall_kpis",
     "hours_over_capacity",

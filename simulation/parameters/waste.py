@@ -26,7 +26,9 @@ class Figure:
 
 
 # Loose density in the container (Vesilind et al., Environmental Engineering, 1998, table 4.22:
-# food 290, paper 70, plastic 60, glass 200 kg/m³; loose municipal waste 60–120 kg/m³).
+# food 290, paper 70, plastic 60, glass 200 kg/m³; loose municipal waste 60–120 kg/m³). The
+# numbers are held once, in simulation.parameters.fleet (trucks are sized against them); this
+# table adds their units and sources for the report.
 LOOSE_DENSITY_KG_M3: dict[str, Figure] = {
     "residual": Figure(
         _fleet.LOOSE_DENSITY_KG_M3[WasteStream.RESIDUAL],
@@ -34,10 +36,10 @@ LOOSE_DENSITY_KG_M3: dict[str, Figure] = {
         "Vesilind 1998 t.4.22, upper half of the 60–120 loose MSW range (assumed: residual holds "
         "food); the same number as simulation.parameters.fleet, which sizes trucks against it",
     ),
-    "packaging": Figure(60.0, "kg/m3", "Vesilind 1998 t.4.22, plastic"),
-    "glass": Figure(200.0, "kg/m3", "Vesilind 1998 t.4.22, glass"),
-    "paper": Figure(70.0, "kg/m3", "Vesilind 1998 t.4.22, paper"),
-    "biowaste": Figure(290.0, "kg/m3", "Vesilind 1998 t.4.22, food waste"),
+    "packaging": Figure(_fleet.LOOSE_DENSITY_KG_M3[WasteStream.PACKAGING], "kg/m3", "Vesilind 1998 t.4.22, plastic"),
+    "glass": Figure(_fleet.LOOSE_DENSITY_KG_M3[WasteStream.GLASS], "kg/m3", "Vesilind 1998 t.4.22, glass"),
+    "paper": Figure(_fleet.LOOSE_DENSITY_KG_M3[WasteStream.PAPER], "kg/m3", "Vesilind 1998 t.4.22, paper"),
+    "biowaste": Figure(_fleet.LOOSE_DENSITY_KG_M3[WasteStream.BIOWASTE], "kg/m3", "Vesilind 1998 t.4.22, food waste"),
 }
 
 # Volume put out at home per inhabitant per day (Citeo, via placedupro.com: residual 5.5–6 L,
