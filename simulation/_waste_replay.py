@@ -14,6 +14,8 @@ Not responsible for what-ifs (``simulation.waste.simulate``).
 
 from __future__ import annotations
 
+import heapq
+
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from simulation._waste_routing import Router
+
+
+# How far out of time order the log may be across bins (a gateway down for days then resending).
+DEFAULT_LATENESS = timedelta(days=7)
 
 
 class _BinState:
@@ -50,12 +56,17 @@ def replay(
     router: Router | None = None,
     pace: float | None = None,
     start: datetime | None = None,
+    lateness: timedelta = DEFAULT_LATENESS,
 ) -> WasteKpis:
     """Replay the events; ``pace``: real seconds per simulated hour (``RealtimeEnvironment``).
 
-    Simulated time 0 is ``start`` or midnight UTC of the first event's day.
+    Simulated time 0 is ``start`` or midnight UTC of the first event's day. The log's order is
+    the order facts were recorded: each bin's facts are in time order, but a late message can
+    put one bin's fact after another bin's later one. Events are therefore put back in time
+    order through a buffer holding ``lateness`` of log, so memory stays bounded; an event later
+    than that is refused by name.
     """
-    iterator = iter(events)
+    iterator = _in_time_order(iter(events), lateness)
     first = next(iterator, None)
     if first is None:
         return Ledger([]).result()
@@ -69,6 +80,27 @@ def replay(
     process = env.process(run.feed(env, _chain(first, iterator)))
     env.run(until=process)
     return run.ledger.result()
+
+
+def _in_time_order(events: Iterator[object], lateness: timedelta) -> Iterator[object]:
+    """The bin events of ``events`` sorted by time, holding back at most ``lateness`` of them."""
+    buffer: list[tuple[datetime, int, object]] = []
+    released: datetime | None = None
+    for number, event in enumerate(events):
+        if not isinstance(event, Bin.Event):
+            continue
+        at = event.timestamp
+        if released is not None and at < released:
+            raise ValueError(
+                f"{type(event).__qualname__} of bin {event.originator_id} at {at.isoformat()} comes "
+                f"more than {lateness} after later facts in the log; replay with a larger lateness"
+            )
+        heapq.heappush(buffer, (at, number, event))
+        while buffer and buffer[0][0] <= at - lateness:
+            released, _, ready = heapq.heappop(buffer)
+            yield ready
+    while buffer:
+        yield heapq.heappop(buffer)[2]
 
 
 def _chain(first: object, rest: Iterator[object]) -> Iterator[object]:
@@ -126,8 +158,10 @@ class _Replay:
             state.fill = None
             self.emptied.append((state, litres, mass))
         elif isinstance(event, Bin.OverflowReported):
-            self.ledger.add("overflow_events", *one, 1.0)
+            # One overflow episode however many report it (a sensor, then citizens), as the
+            # simulation counts them, so that recorded and simulated figures compare.
             if state.over_since is None:
+                self.ledger.add("overflow_events", *one, 1.0)
                 state.over_since = at
         elif isinstance(event, Bin.Moved):
             state.x, state.y, state.commune = event.x_l93, event.y_l93, event.commune_insee

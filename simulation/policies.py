@@ -60,7 +60,11 @@ class Policy(Protocol):
 
 @dataclass(frozen=True)
 class Round:
-    """A fixed round: on these weekdays (0 = Monday), every ``every_weeks`` ISO weeks."""
+    """A fixed round: on these weekdays (0 = Monday), every ``every_weeks`` weeks.
+
+    Weeks are counted from a fixed Monday rather than by ISO week number, so that a round every
+    four weeks stays four weeks apart across a 53-week year.
+    """
 
     weekdays: frozenset[int]
     every_weeks: int = 1
@@ -68,8 +72,11 @@ class Round:
 
     def runs_on(self, day: date) -> bool:
         """Whether the round runs on ``day``."""
-        week = day.isocalendar().week
+        week = (day.toordinal() - _FIRST_MONDAY_ORDINAL) // 7
         return day.weekday() in self.weekdays and (week - self.week_offset) % self.every_weeks == 0
+
+
+_FIRST_MONDAY_ORDINAL = 1  # date(1, 1, 1), a Monday
 
 
 def _round(*days: int, every_weeks: int = 1) -> Round:

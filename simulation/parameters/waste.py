@@ -84,9 +84,10 @@ OVERFLOW_PENALTY_EUR_PER_HOUR = Figure(
 )
 
 COLLECTION_HOUR = Figure(
-    10.0,
+    8.0,
     "h UTC",
-    "assumed: tours start about 06:00 local and a container is emptied on average mid-shift",
+    "assumed: tours start about 06:00 local and a container is emptied on average mid-way "
+    "through the shift, about 09:30 local: 07:30 UTC in summer, 08:30 UTC in winter",
 )
 
 

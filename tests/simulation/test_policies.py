@@ -79,3 +79,15 @@ def test_predictive_takes_risky_bins_and_cheap_neighbours() -> None:
     assert policy.choose(view).tolist() == [True, True, False, False]
     p = Predictive.overflow_probability(view, 1)
     assert p[0] > 0.99 and p[3] < 1e-6
+
+
+def test_a_four_weekly_round_stays_four_weeks_apart_across_a_53_week_year() -> None:
+    from datetime import date, timedelta
+
+    from simulation.policies import Round
+
+    friday_every_four = Round(frozenset({4}), every_weeks=4)
+    first = date(2026, 1, 1)  # 2026 has 53 ISO weeks
+    days = [first + timedelta(days=n) for n in range(800)]
+    rounds = [day for day in days if friday_every_four.runs_on(day)]
+    assert {(later - earlier).days for earlier, later in zip(rounds, rounds[1:])} == {28}

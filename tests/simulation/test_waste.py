@@ -19,6 +19,8 @@ from simulation.policies import FixedSchedule, Predictive, Round, Threshold
 from simulation.waste import Bins, ProjectedInflow, RecordedInflow, replay, simulate
 
 MONDAY = date(2024, 1, 1)
+MONDAY_T = datetime(2024, 1, 1, tzinfo=UTC)
+GIGNAC = Position(745_900.0, 6_284_300.0)
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 EVERY_DAY = frozenset(range(7))
 
@@ -295,3 +297,25 @@ def test_continuous_approximation_matches_a_known_tour_length_and_serves_fullest
     )
     assert 0 < served.sum() < n and hours <= short.shift_h
     assert volume[served].min() >= volume[~served].max()  # the fullest are served first
+
+
+def test_replay_puts_a_log_recorded_out_of_time_order_across_bins_back_in_order() -> None:
+    # Bin A's readings were recorded before bin B's earlier ones (B's gateway sent late):
+    # the log is in recording order, each bin in its own time order.
+    a = Bin.install(code="B-A", stream="glass", capacity_l=3000, position=GIGNAC, commune_insee="34114",
+                    at=MONDAY_T, depth_cm=180)
+    b = Bin.install(code="B-B", stream="glass", capacity_l=3000, position=GIGNAC, commune_insee="34114",
+                    at=MONDAY_T, depth_cm=180)
+    a.measure_fill_level(40.0, MONDAY_T + timedelta(hours=5))
+    a.report_overflow("sensor", MONDAY_T + timedelta(hours=30))
+    a.empty("R-1", 400.0, MONDAY_T + timedelta(hours=34))
+    b.measure_fill_level(30.0, MONDAY_T + timedelta(hours=4))
+    b.report_overflow("sensor", MONDAY_T + timedelta(hours=20))
+    b.report_overflow("citizen:c-1", MONDAY_T + timedelta(hours=21))  # the same episode
+    b.empty("R-1", 300.0, MONDAY_T + timedelta(hours=26))
+    log = [*a.collect_events(), *b.collect_events()]
+    totals = replay(log).totals()
+    assert totals["collections"] == 2 and totals["tonnes"] == pytest.approx(0.7)
+    assert totals["overflow_events"] == 2 and totals["overflow_bin_hours"] == pytest.approx(4 + 6)
+    with pytest.raises(ValueError, match="replay with a larger lateness"):
+        replay(log, lateness=timedelta(hours=1))
