@@ -54,7 +54,7 @@ from simulation.services import (
     replicate_service,
     run_service,
 )
-from simulation.waste import Bins, ProjectedInflow, RecordedInflow, replay, simulate
+from simulation.waste import Bins, ProjectedInflow, RecordedInflow, levels_at, replay, simulate
 
 __all__ = [
     "ArrivalModel",
@@ -103,6 +103,7 @@ __all__ = [
     "footfall_kpis",
     "hours_over_capacity",
     "led_retrofit",
+    "levels_at",
     "lighting_energy",
     "monte_carlo",
     "night_hours",

@@ -45,6 +45,8 @@ class Inflow:
     """Per container: drops of level without an emptying, clamped to zero."""
     censored: np.ndarray
     """Per container: stretches ending on a full reading (inflow is a lower bound)."""
+    alive: np.ndarray | None = None
+    """Whether each container stood on each day (installed, not yet removed), shape (bins, days)."""
 
     @property
     def days(self) -> int:
@@ -52,7 +54,11 @@ class Inflow:
         return int(self.litres_per_day.shape[1])
 
     def filled(self) -> np.ndarray:
-        """The inflow with unobserved days set to the container's own mean (0 if never observed)."""
+        """The inflow with unobserved days set to the container's own mean (0 if never observed).
+
+        Days on which the container did not stand (before its installation, after its removal)
+        are 0, whatever its mean.
+        """
         out = self.litres_per_day.copy()
         with np.errstate(invalid="ignore"):
             observed = ~np.isnan(out)
@@ -60,6 +66,8 @@ class Inflow:
             means = np.where(counts > 0, np.nansum(out, axis=1) / np.maximum(counts, 1), 0.0)
         rows, cols = np.nonzero(~observed)
         out[rows, cols] = means[rows]
+        if self.alive is not None:
+            out[~self.alive] = 0.0  # nothing is thrown into a container before or after it stood
         return out
 
 
@@ -85,6 +93,12 @@ def derive_inflow(history: History, start: datetime, days: int, *, use_mass: boo
     coverage = hours / 24.0
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(coverage > 0, litres / coverage, np.nan)
+    day_starts = [start + day * _DAY for day in range(days)]
+    alive = np.array(
+        [[r.installed_at < day + _DAY and (r.removed_at is None or r.removed_at > day) for day in day_starts]
+         for r in records],
+        dtype=bool,
+    ).reshape(n, days)
     return Inflow(
         start,
         tuple(r.bin_id for r in records),
@@ -93,6 +107,7 @@ def derive_inflow(history: History, start: datetime, days: int, *, use_mass: boo
         coverage,
         drops,
         censored,
+        alive,
     )
 
 

@@ -46,13 +46,17 @@ def replication_seeds(seed: int, replications: int) -> list[int]:
 
 
 def estimate(values: Sequence[float], confidence: float = CONFIDENCE) -> Estimate:
-    """Mean and confidence interval of independent replications (a single one has a zero-width CI)."""
+    """Mean and confidence interval of independent replications.
+
+    One replication has no interval: its bounds and spread are NaN, never a zero-width interval
+    that would read as certainty.
+    """
     if not values:
         raise ValueError("no values to estimate from")
     data = np.asarray(values, dtype=float)
     mean = float(data.mean())
     if len(data) == 1:
-        return Estimate(mean, mean, mean, 0.0, 1)
+        return Estimate(mean, math.nan, math.nan, math.nan, 1)
     std = float(data.std(ddof=1))
     half = float(stats.t.ppf((1 + confidence) / 2, len(data) - 1)) * std / math.sqrt(len(data))
     return Estimate(mean, mean - half, mean + half, std, len(data))

@@ -18,7 +18,7 @@ Not responsible for reading history (``simulation.history``), deriving inflow or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from simulation.inflow import Inflow
     from simulation.policies import Policy
 
-__all__ = ["Bins", "ProjectedInflow", "RecordedInflow", "replay", "simulate"]
+__all__ = ["Bins", "ProjectedInflow", "RecordedInflow", "levels_at", "replay", "simulate"]
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,15 @@ class Bins:
         )
 
     @classmethod
-    def from_history(cls, history: History) -> Bins:
-        """The containers installed in a history and not removed, ordered by code."""
-        rows = [r for r in history.records() if r.removed_at is None]
+    def from_history(cls, history: History, start: datetime | None = None, end: datetime | None = None) -> Bins:
+        """The containers of a history, ordered by code: those standing at some time in
+        [``start``, ``end``) when given (a counterfactual of a past period), else those not removed.
+        """
+        if start is None or end is None:
+            rows = [r for r in history.records() if r.removed_at is None]
+        else:
+            rows = [r for r in history.records()
+                    if r.installed_at < end and (r.removed_at is None or r.removed_at > start)]
         return cls.build(
             [r.code for r in rows],
             [r.stream for r in rows],
@@ -105,16 +111,17 @@ class InflowSource(Protocol):
 
 @dataclass(frozen=True)
 class RecordedInflow:
-    """Counterfactual: the inflow the world produced (bins × days from the run's start)."""
+    """Counterfactual: the inflow the world produced (bins × days from ``start``)."""
 
     litres_per_day: np.ndarray
+    start: date | None = None  # the first day of the columns; a run must start on it
 
     @classmethod
     def from_inflow(cls, inflow: Inflow, bins: Bins) -> RecordedInflow:
         """Rows of a derived ``Inflow`` reordered to ``bins`` (unobserved days at each bin's mean)."""
         row = {code: i for i, code in enumerate(inflow.codes)}
         filled = inflow.filled()
-        return cls(filled[[row[c] for c in bins.codes]])
+        return cls(filled[[row[c] for c in bins.codes]], inflow.start.date())
 
     def litres(self, day_index: int, day: date, rng: np.random.Generator) -> np.ndarray:
         """The recorded inflow of that day (no randomness)."""
@@ -134,6 +141,25 @@ class ProjectedInflow:
     def litres(self, day_index: int, day: date, rng: np.random.Generator) -> np.ndarray:
         """A draw of that day's inflow."""
         return self.models.sample(day, rng)
+
+
+def levels_at(history: History, bins: Bins, instant: datetime) -> np.ndarray:
+    """Litres in each container at ``instant`` by the log: its last reading, 0 if emptied since.
+
+    The starting levels of a counterfactual run, so that it does not begin with every container
+    empty. A container never read before ``instant`` starts empty.
+    """
+    records = {r.code: r for r in history.records()}
+    levels = np.zeros(len(bins))
+    for i, code in enumerate(bins.codes):
+        record = records[code]
+        read = [(t, pct) for t, pct in record.fills if t <= instant]
+        if not read:
+            continue
+        read_at, percent = read[-1]
+        if not any(read_at < t <= instant for t, _round, _mass in record.emptyings):
+            levels[i] = record.capacity_l * percent / 100.0
+    return levels
 
 
 def simulate(
@@ -157,6 +183,8 @@ def simulate(
     """
     if forecast.codes != bins.codes:
         raise ValueError("forecast and bins must list the same containers in the same order")
+    if isinstance(inflow, RecordedInflow) and inflow.start is not None and inflow.start != start:
+        raise ValueError(f"start={start}: the recorded inflow begins on {inflow.start}; a run must start then")
     env = env if env is not None else simpy.Environment()
     run = _DailyRun(bins, policy, inflow, forecast, router, start, seed, collection_hour / 24.0)
     if initial_levels_l is not None:

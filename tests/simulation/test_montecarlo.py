@@ -36,3 +36,10 @@ def test_replicate_estimates_every_kpi_and_refuses_ragged_results() -> None:
     calls = iter([{"a": 1.0}, {"b": 2.0}])
     with pytest.raises(ValueError, match="replication 2"):
         replicate(lambda seed: next(calls), seed=1, replications=2)
+
+
+def test_one_replication_has_no_interval() -> None:
+    import math
+
+    single = estimate([4.2])
+    assert single.mean == 4.2 and math.isnan(single.low) and math.isnan(single.high) and single.replications == 1
