@@ -1,9 +1,30 @@
 """Declarative what-if scenarios that planners run and compare.
 
-Filled by the "Scenarios and reports" issue. A what-if never touches hardware: this package
-never imports ``adapters``.
+A scenario is a TOML file (``scenarios/files/``) validated before anything runs, inheriting
+from a baseline with ``extends``; the runner hands the twin's log or the valley's inventory to
+the simulation and returns every KPI with its confidence interval; the report is a
+self-contained HTML page with the KPI table as CSV and JSON. A what-if never touches hardware:
+this package never imports ``adapters``.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from scenarios.errors import ScenarioError
+from scenarios.loader import load_scenario, shipped_scenarios
+from scenarios.presenting import report_input
+from scenarios.report import BinOnMap, ReportInput, write_report
+from scenarios.runner import ScenarioResult, run_scenario
+from scenarios.schema import Scenario
+
+__all__ = [
+    "BinOnMap",
+    "ReportInput",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioResult",
+    "load_scenario",
+    "report_input",
+    "run_scenario",
+    "shipped_scenarios",
+    "write_report",
+]

@@ -100,3 +100,17 @@ def mqtt_broker() -> tuple[str, int]:
             pytest.fail(reason)
         pytest.skip(reason)
     return host, int(port)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Debian's chromium; skips (or fails under CI) when it is not installed."""
+    import shutil
+
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        reason = "chromium not found: install Debian's browser (apt-get install chromium) to test the report"
+        if os.environ.get(REQUIRE_SERVERS_VAR):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path

@@ -109,10 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     new_key.add_argument("--dir", type=Path, default=default_keys_dir(), help="where (default %(default)s)")
     new_key.set_defaults(handler=_keys_new)
 
-    adapter = commands.add_parser("adapter", help="hardware adapters: list, run, simulate (see twin adapter -h)",
-                                  add_help=False)
-    adapter.add_argument("arguments", nargs=argparse.REMAINDER)
-    adapter.set_defaults(handler=_adapter)
+    # Commands that live in other packages (the twin imports neither), found by entry point.
+    for name, summary in (
+        ("adapter", "hardware adapters: list, run, simulate (see twin adapter -h)"),
+        ("scenario", "what-if scenarios: run, compare (see twin scenario -h)"),
+    ):
+        plugin = commands.add_parser(name, help=summary, add_help=False)
+        plugin.add_argument("arguments", nargs=argparse.REMAINDER)
+        plugin.set_defaults(handler=_plugin_command, plugin=name)
 
     communes = commands.add_parser("communes", help="list the 28 communes")
     communes.add_argument("--json", action="store_true", help="print JSON")
@@ -412,13 +416,12 @@ def _keys_new(args: argparse.Namespace) -> int:
     return 0
 
 
-def _adapter(args: argparse.Namespace) -> int:
-    commands = [e for e in entry_points(group="valley_twin.commands") if e.name == "adapter"]
+def _plugin_command(args: argparse.Namespace) -> int:
+    commands = [e for e in entry_points(group="valley_twin.commands") if e.name == args.plugin]
     if not commands:
-        print("twin: no adapter command installed", file=sys.stderr)
+        print(f"twin: no {args.plugin} command installed", file=sys.stderr)
         return EXIT_USER_ERROR
-    run_adapter_command = commands[0].load()
-    return int(run_adapter_command(args.arguments))
+    return int(commands[0].load()(args.arguments))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,90 @@
+"""``twin scenario run FILE`` and ``twin scenario compare A B [C…]``: runs, reports, KPIs as JSON.
+
+Reached from the ``twin`` program through the ``valley_twin.commands`` entry point (the twin
+never imports scenarios). Long runs show their progress on stderr; Ctrl-C stops between
+replications and says what was saved (nothing: a report is written only for complete runs).
+Exit codes: 0 success, 1 a scenario file at fault (the message names file, key and value),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from scenarios.errors import ScenarioError
+from scenarios.loader import load_scenario, shipped_scenarios
+from scenarios.presenting import report_input
+from scenarios.report import write_report
+from scenarios.runner import ScenarioResult, run_scenario
+
+EXIT_SCENARIO_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the scenario commands; return the exit code."""
+    parser = argparse.ArgumentParser(prog="twin scenario", description="What-if scenarios for planners.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run one scenario and write its report folder")
+    run.add_argument("file", type=Path)
+    compare = commands.add_parser("compare", help="run several scenarios; the first is the baseline")
+    compare.add_argument("files", type=Path, nargs="+")
+    for command in (run, compare):
+        command.add_argument("--out", type=Path, help="report folder (default: reports/<name>)")
+        command.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
+    listing = commands.add_parser("list", help="the scenarios shipped with the twin")
+    listing.set_defaults(files=[])
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        for path in shipped_scenarios():
+            print(path)
+        return 0
+    files = [args.file] if args.command == "run" else args.files
+    try:
+        scenarios = [load_scenario(path) for path in files]  # every file checked before anything runs
+        results = []
+        for number, scenario in enumerate(scenarios, start=1):
+            print(f"[{number}/{len(scenarios)}] {scenario.title}", file=sys.stderr)
+            results.append(run_scenario(scenario, progress=_progress_bar(scenario.run.replications)))
+    except ScenarioError as error:
+        print(f"twin scenario: {error}", file=sys.stderr)
+        return EXIT_SCENARIO_ERROR
+    except KeyboardInterrupt:
+        print("\ntwin scenario: interrupted; no report written (a report holds complete runs only)",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    out = args.out or Path("reports") / "-vs-".join(path.stem for path in files)
+    index = write_report(out, [report_input(path.stem, result) for path, result in zip(files, results, strict=True)])
+    if args.json:
+        print(json.dumps([_kpis(path.stem, result) for path, result in zip(files, results, strict=True)], indent=2))
+    print(f"report: {index}", file=sys.stderr)
+    return 0
+
+
+def _progress_bar(total: int):  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+
+    def show(done: int, of: int) -> None:
+        elapsed = time.monotonic() - started
+        left = elapsed / done * (of - done) if done else 0.0
+        bar = "#" * round(20 * done / of)
+        end = "\n" if done == of else ""
+        print(f"\r  replications [{bar:<20}] {done}/{of}  {elapsed:5.1f} s, about {left:4.0f} s left",
+              end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def _kpis(name: str, result: ScenarioResult) -> dict[str, object]:
+    def plain(value: float) -> float | None:  # strict JSON has no NaN (one replication: no interval)
+        return None if math.isnan(value) else value
+
+    return {"scenario": name, "title": result.scenario.title,
+            "kpis": {kpi: {key: plain(value) for key, value in estimate.as_dict().items()}
+                     for kpi, estimate in result.kpis.items()}}

@@ -1,0 +1,32 @@
+"""The scenarios package's one exception.
+
+Hierarchy::
+
+    Exception
+    └── ScenarioError   a scenario file cannot be read, inherited or validated
+
+Every error says which file, which key path (``policy.threshold``), which value and what was
+expected, so a planner can fix the file without reading Python. Not responsible for errors of
+the simulation itself (those are ``ValueError`` from ``simulation``) or of the twin's store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["ScenarioError"]
+
+
+class ScenarioError(Exception):
+    """A scenario file is unreadable or invalid: ``file``, ``key``, ``value`` and ``expected``."""
+
+    def __init__(self, file: Path | str | None, key: str | None, value: Any, expected: str) -> None:
+        self.file = str(file) if file is not None else "<scenario>"
+        self.key = key
+        self.value = value
+        self.expected = expected
+        where = f"{self.file}: {key} = {value!r}" if key is not None else self.file
+        super().__init__(f"{where}: expected {expected}")

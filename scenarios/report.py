@@ -1,0 +1,156 @@
+"""The report of a scenario run or a comparison: one self-contained HTML page, plus CSV and JSON.
+
+``write_report(folder, results)`` writes into ``folder``:
+
+- ``index.html`` — one page that opens offline (no CDN, no external CSS, fonts or scripts, no
+  JavaScript at all): a plain-language summary, the KPI table with 95 % confidence intervals
+  and, for a comparison, the differences against the first scenario (the baseline), KPI bar
+  charts with CI error bars, daily series, and a map of the valley's 28 communes per scenario
+  with the bins coloured by overflows (or collections), tours, commune names, scale and north;
+- ``kpis.csv`` — one row per (scenario, KPI): ``scenario,kpi,mean,low,high,n``;
+- ``kpis.json`` — the same rows under ``"kpis"``, the differences under ``"differences"`` and
+  the scenarios' titles and questions under ``"scenarios"`` (NaN is written as ``null``).
+
+Machine files keep raw values (a share stays in 0–1); the page shows percentages.
+``ReportInput`` holds plain data so this module does not depend on how the scenario ran.
+Not responsible for running anything (``scenarios.runner``) or for the KPI arithmetic
+(``simulation``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from scenarios._report_text import KPI_SPECS, KpiSpec, difference
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from simulation import Estimate
+    from twin import Geography
+
+__all__ = ["BinOnMap", "KPI_SPECS", "KpiSpec", "ReportInput", "kpi_order", "write_report"]
+
+
+@dataclass(frozen=True)
+class BinOnMap:
+    """One container as the map shows it: Lambert-93 position and what happened to it."""
+
+    code: str
+    x: float
+    y: float
+    stream: str
+    commune: str
+    collections: float = 0.0
+    overflow_events: float = 0.0
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """One scenario's results, as plain data."""
+
+    name: str
+    """Short identifier (file stem), used in the CSV/JSON and in element ids."""
+    title: str
+    """What a reader calls it ("Predictive collection")."""
+    question: str
+    """The question the scenario answers, in plain words."""
+    kpis: Mapping[str, Estimate]
+    by_day: Sequence[Mapping[str, object]] = ()
+    """Rows with ``day`` (ISO date) and KPI names (``truck_km``, ``overflow_events``…)."""
+    bins: Sequence[BinOnMap] = ()
+    tours: Sequence[Sequence[tuple[float, float]]] = ()
+    """Tours of a typical day, as Lambert-93 polylines."""
+    focus: Sequence[str] = field(default=())
+    """KPI names to show first."""
+
+
+def kpi_order(results: Sequence[ReportInput]) -> list[str]:
+    """The KPIs present in any result: focus first, then the table's order, then the unknown."""
+    present = {k for r in results for k in r.kpis}
+    ordered: list[str] = []
+    for kpi in [k for r in results for k in r.focus] + list(KPI_SPECS) + sorted(present):
+        if kpi in present and kpi not in ordered:
+            ordered.append(kpi)
+    return ordered
+
+
+def _plain(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _rows(results: Sequence[ReportInput]) -> list[dict[str, object]]:
+    return [
+        {"scenario": r.name, "kpi": kpi, "mean": e.mean, "low": e.low, "high": e.high,
+         "n": e.replications}
+        for r in results
+        for kpi in kpi_order(results)
+        if (e := r.kpis.get(kpi)) is not None
+    ]
+
+
+def _differences(results: Sequence[ReportInput]) -> list[dict[str, object]]:
+    baseline = results[0]
+    out = []
+    for result in results[1:]:
+        for kpi in kpi_order(results):
+            if kpi in result.kpis and kpi in baseline.kpis:
+                d = difference(result.kpis[kpi], baseline.kpis[kpi])
+                out.append({
+                    "scenario": result.name, "baseline": baseline.name, "kpi": kpi,
+                    "difference": _plain(d.mean), "low": _plain(d.low), "high": _plain(d.high),
+                })
+    return out
+
+
+def _write_machine_files(folder: Path, results: Sequence[ReportInput]) -> None:
+    rows = _rows(results)
+    with (folder / "kpis.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, ["scenario", "kpi", "mean", "low", "high", "n"])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: ("" if isinstance(v, float) and not math.isfinite(v) else v)
+                             for k, v in row.items()})
+    document = {
+        "scenarios": [{"name": r.name, "title": r.title, "question": r.question} for r in results],
+        "kpis": [{k: (_plain(v) if isinstance(v, float) else v) for k, v in row.items()}
+                 for row in rows],
+        "differences": _differences(results),
+    }
+    (folder / "kpis.json").write_text(
+        json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
+        encoding="utf-8",
+    )
+
+
+def write_report(
+    folder: Path,
+    results: Sequence[ReportInput],
+    *,
+    geography: Geography | None = None,
+) -> Path:
+    """Write the report of one scenario, or of several compared with the first; return index.html.
+
+    ``geography`` defaults to the twin's 28 communes (``twin.load_geography()``).
+    """
+    from scenarios._report_html import page  # matplotlib is imported only when a report is made
+
+    if not results:
+        raise ValueError("a report needs at least one scenario's results")
+    names = [r.name for r in results]
+    if len(set(names)) != len(names):
+        raise ValueError(f"scenario names must be distinct, got {names}")
+    if geography is None:
+        from twin import load_geography
+
+        geography = load_geography()
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_machine_files(folder, results)
+    index = folder / "index.html"
+    index.write_text(page(results, kpi_order(results), geography), encoding="utf-8")
+    return index

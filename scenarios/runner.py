@@ -1,0 +1,272 @@
+"""Running a validated scenario: bins, inflow models, the policy over the horizon, KPIs with CIs.
+
+Bins come from the twin's seeded inventory (``twin.inventory.plan_inventory``: a valley with no
+past, inflow at the inventory's litres per container per day, spread ``inflow_cv``) or from a
+store's log (``[history] store``: bins standing at the start, inflow models fitted on the
+``fit_days`` before it, starting levels as last read). Each replication is a projection
+(``simulation.simulate`` with a ``ProjectedInflow``) seeded from the scenario's seed; every
+total KPI is estimated over the replications (``simulation.monte_carlo``), and the first
+replication is kept whole for its totals per stream, commune and day.
+
+Not responsible for validation (``scenarios.schema``), reports or comparisons. Never touches
+``adapters``; a store given by URL is only read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from scenarios.schema import Scenario, known_communes
+from simulation import (
+    Bins,
+    FillModels,
+    FixedSchedule,
+    FleetRouter,
+    Predictive,
+    ProjectedInflow,
+    Threshold,
+    default_fleets,
+    derive_inflow,
+    fit_fill_models,
+    levels_at,
+    monte_carlo,
+    read_history,
+    replication_seeds,
+    simulate,
+)
+from simulation.fitting import constant_models
+from simulation.parameters.waste import COLLECTION_HOUR
+from simulation.policies import DEFAULT_ROUNDS
+
+if TYPE_CHECKING:
+    from simulation import Estimate, History, WasteKpis
+    from simulation.policies import Policy
+
+__all__ = ["Prepared", "ScenarioResult", "build_policy", "prepare", "run_scenario"]
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every replication shares: the bins, their inflow models and starting levels."""
+
+    bins: Bins
+    models: FillModels
+    initial_levels_l: np.ndarray
+    origin: str
+    """Where the bins came from, in words (for a report)."""
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    """The outcome of a scenario: every total KPI as an Estimate, one replication in detail."""
+
+    scenario: Scenario
+    kpis: Mapping[str, Estimate]
+    representative: WasteKpis
+    """The first replication, whole (per stream, commune and day)."""
+    replication_seeds: tuple[int, ...]
+    bins: int
+    bins_by_stream: Mapping[str, int]
+    origin: str
+    seconds: float
+    commune_names: Mapping[str, str] = field(default_factory=dict)
+
+    def focus(self) -> dict[str, Estimate]:
+        """The KPIs the scenario says matter, in its order."""
+        return {name: self.kpis[name] for name in self.scenario.focus}
+
+    def by_stream(self) -> dict[str, dict[str, float]]:
+        """Totals per stream of the representative replication (streams with bins only)."""
+        return {s: v for s, v in self.representative.by_stream().items() if s in self.bins_by_stream}
+
+    def by_commune(self) -> dict[str, dict[str, float]]:
+        """Totals per commune (INSEE code) of the representative replication."""
+        return self.representative.by_commune()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready values: identity, every KPI estimate, the detailed replication."""
+        s = self.scenario
+        return {
+            "title": s.title,
+            "question": s.question,
+            "source": s.source,
+            "policy": s.policy.kind,
+            "seed": s.run.seed,
+            "replications": s.run.replications,
+            "replication_seeds": list(self.replication_seeds),
+            "start": s.run.start.isoformat(),
+            "horizon_days": s.run.horizon_days,
+            "bins": self.bins,
+            "origin": self.origin,
+            "seconds": round(self.seconds, 3),
+            "focus": list(s.focus),
+            "kpis": {name: e.as_dict() for name, e in self.kpis.items()},
+            "by_stream": self.by_stream(),
+            "by_commune": {
+                c: {"name": self.commune_names.get(c, c), **v} for c, v in self.by_commune().items()
+            },
+        }
+
+
+def build_policy(scenario: Scenario) -> Policy:
+    """The simulation policy the scenario names, with its parameters."""
+    p = scenario.policy
+    if p.kind == "fixed":
+        return FixedSchedule()
+    if p.kind == "threshold":
+        return Threshold(fill=p.threshold)
+    if p.kind == "predictive":
+        return Predictive(risk=p.risk, horizon=p.horizon_days)
+    raise ValueError(f"unknown policy kind {p.kind!r}")  # validation makes this unreachable
+
+
+def prepare(scenario: Scenario) -> Prepared:
+    """The bins, inflow models and starting levels of a scenario (from inventory or history)."""
+    if scenario.history is not None:
+        return _from_history(scenario)
+    return _from_inventory(scenario)
+
+
+def run_scenario(scenario: Scenario, *, progress: Progress | None = None) -> ScenarioResult:
+    """Run every replication of ``scenario``; ``progress(done, total)`` after each one."""
+    started = time.perf_counter()
+    prepared = prepare(scenario)
+    if len(prepared.bins) == 0:
+        raise ValueError(f"{scenario.source}: no bins match the scenario's communes and streams")
+    policy = build_policy(scenario)
+    fleets = dict(scenario.fleet)
+    total = scenario.run.replications
+    runs: list[WasteKpis] = []
+
+    def one(seed: int) -> WasteKpis:
+        kpis = simulate(
+            prepared.bins,
+            policy,
+            ProjectedInflow(prepared.models),
+            prepared.models,
+            FleetRouter(fleets=default_fleets(fleets)),
+            start=scenario.run.start,
+            days=scenario.run.horizon_days,
+            seed=seed,
+            initial_levels_l=prepared.initial_levels_l,
+        )
+        runs.append(kpis)
+        if progress is not None:
+            progress(len(runs), total)
+        return kpis
+
+    estimates = monte_carlo(one, scenario.run.seed, total)
+    streams, counts = np.unique(np.asarray(prepared.bins.streams), return_counts=True)
+    return ScenarioResult(
+        scenario=scenario,
+        kpis=estimates,
+        representative=runs[0],
+        replication_seeds=tuple(replication_seeds(scenario.run.seed, total)),
+        bins=len(prepared.bins),
+        bins_by_stream={str(s): int(n) for s, n in zip(streams, counts, strict=True)},
+        origin=prepared.origin,
+        seconds=time.perf_counter() - started,
+        commune_names=known_communes(),
+    )
+
+
+# --- where the bins come from ----------------------------------------------------------------
+
+
+def _selected(scenario: Scenario, streams: Sequence[str], communes: Sequence[str]) -> np.ndarray:
+    inv = scenario.inventory
+    keep = np.ones(len(streams), dtype=bool)
+    if inv.streams is not None:
+        keep &= np.isin(np.asarray(streams, dtype=object), list(inv.streams))
+    if inv.communes is not None:
+        keep &= np.isin(np.asarray(communes, dtype=object), list(inv.communes))
+    return keep
+
+
+def _subset_bins(bins: Bins, keep: np.ndarray) -> Bins:
+    idx = np.flatnonzero(keep)
+    return Bins.build(
+        [bins.codes[i] for i in idx],
+        [bins.streams[i] for i in idx],
+        [bins.communes[i] for i in idx],
+        bins.capacity_l[idx],
+        bins.x[idx],
+        bins.y[idx],
+    )
+
+
+def _inventory_history(seed: int) -> History:
+    from domain import Bin
+    from twin import load_geography, plan_inventory
+
+    assets = plan_inventory(load_geography(), seed)
+    return read_history(e for a in assets if isinstance(a, Bin) for e in a.collect_events())
+
+
+def _from_inventory(scenario: Scenario) -> Prepared:
+    from twin.inventory import RULE_BY_STREAM
+
+    inv = scenario.inventory
+    assert inv.seed is not None  # validation requires it without a history
+    everything = Bins.from_history(_inventory_history(inv.seed))
+    bins = _subset_bins(everything, _selected(scenario, everything.streams, everything.communes))
+    rate = np.array([RULE_BY_STREAM[s].litres_per_container_day for s in bins.streams])
+    models = constant_models(bins.codes, bins.streams, bins.communes, bins.capacity_l, rate, inv.inflow_cv)
+    levels = _warm_levels(bins, rate, scenario.run.start) if inv.warm_start else np.zeros(len(bins))
+    return Prepared(bins, models, levels, f"inventory seed {inv.seed}")
+
+
+def _warm_levels(bins: Bins, rate: np.ndarray, start: date) -> np.ndarray:
+    """Each bin's level had today's rounds emptied it on their last day before ``start``."""
+    share = COLLECTION_HOUR.value / 24.0
+    since = {}
+    for stream, rnd in DEFAULT_ROUNDS.items():
+        gap = next((g for g in range(1, 7 * 8 + 1) if rnd.runs_on(start - timedelta(days=g))), 0)
+        since[stream] = max(gap - share, 0.0)
+    days = np.array([since.get(s, 0.0) for s in bins.streams])
+    return np.minimum(rate * days, bins.capacity_l)
+
+
+def _from_history(scenario: Scenario) -> Prepared:
+    from twin import open_twin
+
+    assert scenario.history is not None
+    twin = open_twin(scenario.history.store)
+    try:
+        history = read_history(twin.domain_events())
+    finally:
+        twin.close()
+    start = datetime.combine(scenario.run.start, datetime.min.time(), UTC)
+    end = start + timedelta(days=scenario.run.horizon_days)
+    standing = Bins.from_history(history, start, end)
+    bins = _subset_bins(standing, _selected(scenario, standing.streams, standing.communes))
+    fit_days = scenario.history.fit_days
+    models = fit_fill_models(derive_inflow(history, start - timedelta(days=fit_days), fit_days), history)
+    origin = f"{scenario.history.store}, {history.events_read} events, fitted on {fit_days} days"
+    return Prepared(bins, _reorder(models, bins.codes), levels_at(history, bins, start), origin)
+
+
+def _reorder(models: FillModels, codes: Sequence[str]) -> FillModels:
+    """The models of ``codes``, in that order."""
+    row = {code: i for i, code in enumerate(models.codes)}
+    idx = np.array([row[c] for c in codes], dtype=int)
+    return FillModels(
+        tuple(codes),
+        tuple(models.streams[i] for i in idx),
+        tuple(models.communes[i] for i in idx),
+        models.capacity_l[idx],
+        models.mean[idx],
+        models.weekday[idx],
+        models.season[idx],
+        models.cv[idx],
+        models.days_observed[idx],
+        tuple(models.fitted_from[i] for i in idx),
+    )
