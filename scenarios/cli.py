@@ -18,13 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from scenarios.errors import ScenarioError
-from scenarios.loader import load_scenario, shipped_scenarios
+from scenarios.loader import SHIPPED, load_scenario, shipped_scenarios
 from scenarios.presenting import report_input
 from scenarios.report import write_report
 from scenarios.runner import ScenarioResult, run_scenario
 
 EXIT_SCENARIO_ERROR = 1
 EXIT_INTERRUPTED = 130
+# The planners' first question: today's fixed rounds against the two sensor-driven policies.
+COLLECTION_POLICIES = ("baseline-fixed.toml", "threshold.toml", "predictive.toml")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,12 +42,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         command.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
     listing = commands.add_parser("list", help="the scenarios shipped with the twin")
     listing.set_defaults(files=[])
+    demo = commands.add_parser("demo", help="the shipped comparison of collection policies (twin demo runs it)")
+    demo.add_argument("--out", type=Path, help="report folder (default: reports/collection-policies)")
+    demo.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
     args = parser.parse_args(argv)
     if args.command == "list":
         for path in shipped_scenarios():
             print(path)
         return 0
-    files = [args.file] if args.command == "run" else args.files
+    if args.command == "demo":
+        files = [SHIPPED / name for name in COLLECTION_POLICIES]
+        args.out = args.out or Path("reports") / "collection-policies"
+    else:
+        files = [args.file] if args.command == "run" else args.files
     try:
         scenarios = [load_scenario(path) for path in files]  # every file checked before anything runs
         results = []
@@ -63,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     index = write_report(out, [report_input(path.stem, result) for path, result in zip(files, results, strict=True)])
     if args.json:
         print(json.dumps([_kpis(path.stem, result) for path, result in zip(files, results, strict=True)], indent=2))
-    print(f"report: {index}", file=sys.stderr)
+    print(f"report: {index}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -84,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=DEFAULT_SEED, help="inventory seed (default %(default)s)")
     demo.add_argument("--days", type=int, default=14, help="days of simulated traffic (0: none; default %(default)s)")
+    demo.add_argument("--report", type=Path, default=default_report_dir(),
+                      help="where the what-if report goes (default %(default)s)")
+    demo.add_argument("--no-report", dest="report", action="store_const", const=None, help="skip the what-if part")
     demo.set_defaults(handler=_demo)
 
     ingest = commands.add_parser("ingest", help="receive adapters' messages over ZeroMQ and record them")
@@ -188,7 +191,10 @@ def _demo(args: argparse.Namespace) -> int:
                 _print_feed(twin, feed)
         finally:
             twin.close()
-    return 0
+    if args.report is None:
+        return 0
+    print("\nwhat if: fixed rounds vs threshold vs predictive collection (the shipped scenarios)", flush=True)
+    return _run_plugin("scenario", ["demo", "--out", str(args.report)])
 
 
 def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
@@ -342,6 +348,11 @@ def _where(args: argparse.Namespace) -> int:
 
 
 
+def default_report_dir() -> Path:
+    """Where `twin demo` writes its what-if report."""
+    return Path(platformdirs.user_data_dir("valley-twin", appauthor=False)) / "reports" / "collection-policies"
+
+
 def default_keys_dir() -> Path:
     """Where key pairs and the allow-list live by default."""
     return Path(platformdirs.user_config_dir("valley-twin", appauthor=False)) / "keys"
@@ -417,11 +428,15 @@ def _keys_new(args: argparse.Namespace) -> int:
 
 
 def _plugin_command(args: argparse.Namespace) -> int:
-    commands = [e for e in entry_points(group="valley_twin.commands") if e.name == args.plugin]
+    return _run_plugin(args.plugin, args.arguments)
+
+
+def _run_plugin(name: str, arguments: list[str]) -> int:
+    commands = [e for e in entry_points(group="valley_twin.commands") if e.name == name]
     if not commands:
-        print(f"twin: no {args.plugin} command installed", file=sys.stderr)
+        print(f"twin: no {name} command installed", file=sys.stderr)
         return EXIT_USER_ERROR
-    return int(commands[0].load()(args.arguments))
+    return int(commands[0].load()(arguments))
 
 
 if __name__ == "__main__":  # pragma: no cover

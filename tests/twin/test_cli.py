@@ -121,6 +121,10 @@ def test_installed_entry_point_runs_demo(tmp_path: Path) -> None:
     received, committed, duplicates, dead = map(int, feed.groups())
     assert committed > 50_000 and committed + duplicates == received and dead == 0
     assert re.search(r"B-34114-GLA-0001 now: fill [\d.]+ % measured 2024-05", result.stdout)
+    # Then the what-if: the shipped comparison of collection policies, and where its report is.
+    report = re.search(r"report: (\S+index\.html)", result.stdout)
+    assert report and Path(report.group(1)).is_file() and str(tmp_path) in report.group(1)
+    assert (Path(report.group(1)).parent / "kpis.csv").is_file()
     bad = subprocess.run([str(twin), "where", "0", "0"], capture_output=True, text=True, env=environment, check=False)
     assert bad.returncode == 1 and bad.stderr.startswith("twin: point lon=0.0, lat=0.0")
 
