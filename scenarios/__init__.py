@@ -9,6 +9,7 @@ this package never imports ``adapters``.
 
 from __future__ import annotations
 
+from scenarios.economics import Economics, RolloutCosts, evaluate
 from scenarios.errors import ScenarioError
 from scenarios.loader import load_scenario, shipped_scenarios
 from scenarios.presenting import report_input
@@ -18,10 +19,13 @@ from scenarios.schema import Scenario
 
 __all__ = [
     "BinOnMap",
+    "Economics",
     "ReportInput",
+    "RolloutCosts",
     "Scenario",
     "ScenarioError",
     "ScenarioResult",
+    "evaluate",
     "load_scenario",
     "report_input",
     "run_scenario",

@@ -12,6 +12,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from scenarios._report_charts import colour, daily_series, kpi_bars, valley_map
+from scenarios._report_economics import economics_section
 from scenarios._report_text import (
     NBSP,
     comparison_sentence,
@@ -163,8 +164,9 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
             "(√(h₁² + h₂²), the runs being independent). Green is better, red worse, "
             "black within the noise."
         )
+    out.append("</p></section>")
+    out += [economics_section(r) for r in results if r.economics is not None]
     out += [
-        "</p></section>",
         '<section id="charts"><h2>Charts</h2><figure id="kpi-charts">',
         kpi_bars(results, charted),
         "<figcaption>Mean of each indicator, with its 95 % confidence interval as an error "

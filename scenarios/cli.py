@@ -96,4 +96,5 @@ def _kpis(name: str, result: ScenarioResult) -> dict[str, object]:
 
     return {"scenario": name, "title": result.scenario.title,
             "kpis": {kpi: {key: plain(value) for key, value in estimate.as_dict().items()}
-                     for kpi, estimate in result.kpis.items()}}
+                     for kpi, estimate in result.kpis.items()},
+            "economics": result.as_dict().get("economics")}

@@ -33,4 +33,5 @@ def report_input(name: str, result: ScenarioResult) -> ReportInput:
         by_day=result.representative.by_day(),
         bins=on_map,
         focus=tuple(result.scenario.focus),
+        economics=result.economics.as_dict() if result.economics else None,
     )

@@ -9,7 +9,8 @@
   with the bins coloured by overflows (or collections), tours, commune names, scale and north;
 - ``kpis.csv`` — one row per (scenario, KPI): ``scenario,kpi,mean,low,high,n``;
 - ``kpis.json`` — the same rows under ``"kpis"``, the differences under ``"differences"`` and
-  the scenarios' titles and questions under ``"scenarios"`` (NaN is written as ``null``).
+  the scenarios' titles and questions under ``"scenarios"`` (NaN is written as ``null``), and,
+  for a sensor rollout, its cost-benefit under ``"economics"`` (per scenario name).
 
 Machine files keep raw values (a share stays in 0–1); the page shows percentages.
 ``ReportInput`` holds plain data so this module does not depend on how the scenario ran.
@@ -68,6 +69,8 @@ class ReportInput:
     """Tours of a typical day, as Lambert-93 polylines."""
     focus: Sequence[str] = field(default=())
     """KPI names to show first."""
+    economics: Mapping[str, float | None] | None = None
+    """A sensor rollout's cost-benefit (``scenarios.economics.Economics.as_dict()``), if any."""
 
 
 def kpi_order(results: Sequence[ReportInput]) -> list[str]:
@@ -122,6 +125,10 @@ def _write_machine_files(folder: Path, results: Sequence[ReportInput]) -> None:
                  for row in rows],
         "differences": _differences(results),
     }
+    economics = {r.name: {k: (_plain(v) if isinstance(v, float) else v) for k, v in r.economics.items()}
+                 for r in results if r.economics is not None}
+    if economics:
+        document["economics"] = economics
     (folder / "kpis.json").write_text(
         json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
         encoding="utf-8",

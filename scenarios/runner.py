@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scenarios.economics import Economics, evaluate
 from scenarios.schema import Scenario, known_communes
 from simulation import (
     Bins,
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     from simulation import Estimate, History, WasteKpis
     from simulation.policies import Policy
 
-__all__ = ["Prepared", "ScenarioResult", "build_policy", "prepare", "run_scenario"]
+__all__ = ["Annual", "Prepared", "ScenarioResult", "annual_cost", "build_policy", "prepare", "run_scenario"]
 
 Progress = Callable[[int, int], None]
 
@@ -78,6 +79,10 @@ class ScenarioResult:
     origin: str
     seconds: float
     commune_names: Mapping[str, str] = field(default_factory=dict)
+    economics: Economics | None = None
+    """The cost-benefit against ``[rollout] baseline``, for a scenario with a ``[rollout]``."""
+    baseline_cost: Annual | None = None
+    """The rollout's baseline, its cost in € a year (for a scenario with a ``[rollout]``)."""
 
     def focus(self) -> dict[str, Estimate]:
         """The KPIs the scenario says matter, in its order."""
@@ -113,7 +118,32 @@ class ScenarioResult:
             "by_commune": {
                 c: {"name": self.commune_names.get(c, c), **v} for c, v in self.by_commune().items()
             },
+            "economics": None if self.economics is None else {
+                **self.economics.as_dict(),
+                "baseline": self.scenario.rollout.baseline if self.scenario.rollout else None,
+                "baseline_cost_eur_per_year": None if self.baseline_cost is None else self.baseline_cost.as_dict(),
+                "cost_eur_per_year": annual_cost(self.kpis["cost_eur"], self.scenario.run.horizon_days).as_dict(),
+            },
         }
+
+
+@dataclass(frozen=True)
+class Annual:
+    """A cost scaled to a year: mean and 95 % CI bounds, in €."""
+
+    mean: float
+    low: float
+    high: float
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain values."""
+        return {"mean": self.mean, "low": self.low, "high": self.high}
+
+
+def annual_cost(estimate: Estimate, horizon_days: int) -> Annual:
+    """An estimate over ``horizon_days`` scaled to 365 days (mean and CI bounds alike)."""
+    k = 365.0 / horizon_days
+    return Annual(estimate.mean * k, estimate.low * k, estimate.high * k)
 
 
 def build_policy(scenario: Scenario) -> Policy:
@@ -165,6 +195,13 @@ def run_scenario(scenario: Scenario, *, progress: Progress | None = None) -> Sce
 
     estimates = monte_carlo(one, scenario.run.seed, total)
     streams, counts = np.unique(np.asarray(prepared.bins.streams), return_counts=True)
+    economics, baseline_cost = None, None
+    if scenario.rollout is not None:
+        baseline_cost = annual_cost(run_scenario(rollout_baseline(scenario)).kpis["cost_eur"], scenario.run.horizon_days)
+        sensors = scenario.rollout.sensors if scenario.rollout.sensors is not None else len(prepared.bins)
+        economics = evaluate(
+            baseline_cost, annual_cost(estimates["cost_eur"], scenario.run.horizon_days), sensors, scenario.rollout.costs
+        )
     return ScenarioResult(
         scenario=scenario,
         kpis=estimates,
@@ -175,7 +212,23 @@ def run_scenario(scenario: Scenario, *, progress: Progress | None = None) -> Sce
         origin=prepared.origin,
         seconds=time.perf_counter() - started,
         commune_names=known_communes(),
+        economics=economics,
+        baseline_cost=baseline_cost,
     )
+
+
+def rollout_baseline(scenario: Scenario) -> Scenario:
+    """The baseline a rollout is weighed against, on the very same bins, seed and horizon.
+
+    Its policy and fleet come from ``[rollout] baseline``; its run settings (seed,
+    replications, start, horizon), inventory and history from ``scenario``, so the two differ
+    only by how they collect (like is compared with like, common random numbers included).
+    """
+    from scenarios.loader import load_scenario
+
+    assert scenario.rollout is not None
+    base = load_scenario(scenario.rollout.baseline)
+    return replace(base, run=scenario.run, inventory=scenario.inventory, history=scenario.history, rollout=None)
 
 
 # --- where the bins come from ----------------------------------------------------------------

@@ -15,10 +15,12 @@ import difflib
 import functools
 from dataclasses import dataclass, replace
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scenarios.economics import RolloutCosts
 from scenarios.errors import ScenarioError
 from simulation import WasteKpis
 from simulation.kpis import KPIS
@@ -34,6 +36,7 @@ __all__ = [
     "HistorySettings",
     "InventorySettings",
     "PolicySettings",
+    "RolloutSettings",
     "RunSettings",
     "Scenario",
     "known_communes",
@@ -96,6 +99,19 @@ class PolicySettings:
 
 
 @dataclass(frozen=True)
+class RolloutSettings:
+    """A sensor rollout: the scenario it is compared with, how many sensors, what they cost.
+
+    ``baseline`` is the resolved path of the baseline scenario file (relative to the file that
+    named it); ``sensors`` None means one per container the scenario selects.
+    """
+
+    baseline: str
+    sensors: int | None = None
+    costs: RolloutCosts = RolloutCosts()
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One validated what-if: everything a run needs, nothing read from the environment."""
 
@@ -111,6 +127,8 @@ class Scenario:
     focus: tuple[str, ...] = DEFAULT_FOCUS
     extends: tuple[str, ...] = ()
     """The files this one inherits from, nearest first."""
+    rollout: RolloutSettings | None = None
+    """A sensor rollout to weigh against its baseline (``[rollout]``), if any."""
 
     def reseeded(self, seed: int) -> Scenario:
         """The same scenario with another run seed."""
@@ -154,7 +172,7 @@ TOP = {
     "question": _Field("str", check=bool, expected="the question the scenario answers"),
     "extends": _Field("str", default=None),
 }
-SECTIONS = ("run", "inventory", "history", "policy", "fleet", "kpis")
+SECTIONS = ("run", "inventory", "history", "policy", "fleet", "kpis", "rollout")
 RUN = {
     "seed": _Field("int", check=_non_negative, expected="a seed >= 0"),
     "replications": _Field("int", 3, _positive, "at least 1 replication"),
@@ -189,6 +207,17 @@ POLICY = {
     ),
 }
 FLEET_TRUCKS = _Field("int", check=_positive, expected="a number of trucks > 0")
+ROLLOUT = {
+    "baseline": _Field("str", check=lambda v: v.endswith(".toml"), expected="the baseline scenario file (a .toml name)"),
+    "sensors": _Field("str", None),  # "all" or an integer: checked by _sensors
+    "sensor_eur": _Field("float", None, _non_negative, "a price in € >= 0"),
+    "installation_eur_per_sensor": _Field("float", None, _non_negative, "a price in € >= 0"),
+    "gateways": _Field("int", None, _non_negative, "a number of gateways >= 0"),
+    "gateway_eur": _Field("float", None, _non_negative, "a price in € >= 0"),
+    "subscription_eur_per_sensor_year": _Field("float", None, _non_negative, "a price in € per sensor per year >= 0"),
+    "lifetime_years": _Field("int", None, _positive, "a lifetime in years > 0"),
+    "discount_rate": _Field("float", None, lambda v: 0 <= v < 1, "a yearly rate with 0 <= x < 1 (0.04 for 4 %)"),
+}
 KPIS_TABLE = {"focus": _Field("list", DEFAULT_FOCUS, bool, "a non-empty list of KPI names")}
 
 
@@ -282,6 +311,25 @@ class _Checker:
             raise self.fail(path, list(values), f"{what} listed once each")
 
 
+def _rollout(check: _Checker, raw: Any) -> RolloutSettings:
+    table = dict(check.table(("rollout",), raw))
+    sensors_raw = table.pop("sensors", "all")
+    values = check.section("rollout", table, ROLLOUT)
+    if sensors_raw == "all":
+        sensors = None
+    elif isinstance(sensors_raw, int) and not isinstance(sensors_raw, bool) and sensors_raw > 0:
+        sensors = sensors_raw
+    else:
+        raise check.fail(("rollout", "sensors"), sensors_raw, '"all" or a number of sensors > 0')
+    named_in = Path(check.file_of(("rollout", "baseline")))
+    baseline = (named_in.parent / values.pop("baseline")).resolve()
+    if not baseline.is_file():
+        raise check.fail(("rollout", "baseline"), str(baseline.name), f"an existing scenario file (no file {baseline})")
+    if str(baseline) == str(Path(check.source).resolve()):
+        raise check.fail(("rollout", "baseline"), baseline.name, "another scenario than this one")
+    return RolloutSettings(str(baseline), sensors, RolloutCosts(**values))
+
+
 def validate(
     data: Mapping[str, Any],
     source: str = "<scenario>",
@@ -323,6 +371,7 @@ def validate(
     kpis = check.section("kpis", doc.get("kpis", {}), KPIS_TABLE)
     focus = kpis.get("focus", DEFAULT_FOCUS)
     check.members(("kpis", "focus"), focus, KPI_NAMES, "KPI names")
+    rollout = _rollout(check, doc["rollout"]) if "rollout" in doc else None
     return Scenario(
         source=source,
         title=top["title"],
@@ -334,4 +383,5 @@ def validate(
         fleet=fleet,
         focus=focus,
         extends=extends,
+        rollout=rollout,
     )

@@ -1,0 +1,97 @@
+"""The report's "Is it worth it?" section: a sensor rollout's cost-benefit in plain words.
+
+Reads the plain mapping ``ReportInput.economics`` (``Economics.as_dict()``); draws nothing.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING
+
+from scenarios._report_text import number
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scenarios.report import ReportInput
+
+__all__ = ["economics_section", "verdict"]
+
+
+def _eur(value: float | None) -> str:
+    return (
+        "—"
+        if value is None
+        else f"{number(round(value, -1) if abs(value) >= 1000 else value, 0)} €"
+    )
+
+
+def _years(value: float | None) -> str:
+    return "never" if value is None else f"{number(value, 1)} years"
+
+
+def verdict(e: Mapping[str, float | None]) -> str:
+    """One sentence: does the rollout pay for itself within the sensors' lifetime?"""
+    life = int(e.get("lifetime_years") or 0)
+    payback, npv = e.get("payback_years"), e.get("npv_eur") or 0.0
+    low, high = e.get("npv_low_eur"), e.get("npv_high_eur")
+    if payback is None:
+        return (
+            f"No: the sensors never pay for themselves — the new collection saves less each year "
+            f"than the subscriptions cost (or costs more than today's rounds), so over {life} years "
+            f"the rollout loses about {_eur(-npv)} in today's money."
+        )
+    if npv > 0:
+        sure = " even in the least favourable case" if low is not None and low > 0 else ""
+        return (
+            f"Yes: the sensors pay for themselves in about {_years(payback)}, within their "
+            f"{life}-year life, and leave about {_eur(npv)} in today's money{sure}."
+        )
+    maybe = (
+        " (it could pay off if the savings sit at the top of their range)"
+        if high is not None and high > 0
+        else ""
+    )
+    return (
+        f"Not within their life: the sensors would take about {_years(payback)} to pay back, "
+        f"longer than their {life} years, a loss of about {_eur(-npv)} in today's money{maybe}."
+    )
+
+
+def economics_section(result: ReportInput) -> str:
+    """The HTML section for one scenario carrying economics."""
+    e = result.economics or {}
+    rate = 100 * float(e.get("discount_rate") or 0.0)
+    rows = [
+        (
+            "Investment",
+            f"{_eur(e.get('investment_eur'))} — {int(e.get('sensors') or 0)} sensors fitted and "
+            f"installed, {int(e.get('gateways') or 0)} LoRaWAN gateways",
+        ),
+        (
+            "Yearly savings",
+            f"{_eur(e.get('annual_savings_eur'))} (likely between "
+            f"{_eur(e.get('annual_savings_low_eur'))} and {_eur(e.get('annual_savings_high_eur'))}) "
+            "in km, fuel, labour and overflow penalties, against the baseline",
+        ),
+        ("Yearly subscriptions", _eur(e.get("annual_subscriptions_eur"))),
+        ("Net gain a year", _eur(e.get("net_annual_benefit_eur"))),
+        ("Payback", _years(e.get("payback_years"))),
+        (
+            f"Net present value over {int(e.get('lifetime_years') or 0)} years",
+            f"{_eur(e.get('npv_eur'))} (between {_eur(e.get('npv_low_eur'))} and {_eur(e.get('npv_high_eur'))}), "
+            f"future money discounted at {number(rate, 1)} % a year",
+        ),
+    ]
+    body = "".join(
+        f'<tr><th scope="row">{escape(k)}</th><td>{escape(v)}</td></tr>' for k, v in rows
+    )
+    return (
+        f'<section id="economics-{escape(result.name)}" class="economics"><h2>Is it worth it? '
+        f"({escape(result.title)})</h2><p>{escape(verdict(e))}</p>"
+        f'<table class="economics-table"><tbody>{body}</tbody></table>'
+        '<p class="note">Savings are the simulated yearly cost of the baseline minus that of this '
+        "scenario (the simulated period scaled to a year), with their 95 % confidence range. "
+        "Sensor, installation, gateway and subscription prices and the lifetime and discount "
+        "rate are assumptions, set in the scenario file's [rollout] table.</p></section>"
+    )
