@@ -15,7 +15,7 @@ from scenarios.runner import ScenarioResult, prepare
 
 def report_input(name: str, result: ScenarioResult) -> ReportInput:
     """The report's view of one scenario run (``name`` identifies it in files and ids)."""
-    bins = prepare(result.scenario).bins
+    bins = result.containers if result.containers is not None else prepare(result.scenario).bins
     per_commune = result.by_commune()
     counts = Counter(bins.communes)
     on_map = []

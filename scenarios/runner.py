@@ -79,6 +79,8 @@ class ScenarioResult:
     origin: str
     seconds: float
     commune_names: Mapping[str, str] = field(default_factory=dict)
+    containers: Bins | None = None
+    """The containers the run simulated (positions, streams, communes), for the map."""
     economics: Economics | None = None
     """The cost-benefit against ``[rollout] baseline``, for a scenario with a ``[rollout]``."""
     baseline_cost: Annual | None = None
@@ -208,6 +210,7 @@ def run_scenario(scenario: Scenario, *, progress: Progress | None = None) -> Sce
         representative=runs[0],
         replication_seeds=tuple(replication_seeds(scenario.run.seed, total)),
         bins=len(prepared.bins),
+        containers=prepared.bins,
         bins_by_stream={str(s): int(n) for s, n in zip(streams, counts, strict=True)},
         origin=prepared.origin,
         seconds=time.perf_counter() - started,
