@@ -39,21 +39,17 @@ def _one_bin(capacity: float = 100.0, rate: float = 10.0):  # type: ignore[no-un
     return bins, models, RecordedInflow(np.full((1, 60), rate))
 
 
+def _hourless_run(bins, models, inflow, policy, *, days: int, seed: int, env=None):  # type: ignore[no-untyped-def]
+    """A run with rounds at 00:00 and a router that drives 1 km a stop: figures countable by hand."""
+    return simulate(bins, policy, inflow, models, FakeRouter(), start=MONDAY, days=days, seed=seed,
+                    collection_hour=0.0, env=env)
+
+
 def test_threshold_on_constant_inflow_counted_by_hand() -> None:
     # 10 L/day into 100 L, collected at 00:00 when level + tomorrow's 10 L reaches 80 L, i.e. at 70 L:
     # the level reads 70 L on days 7, 14, 21, 28 of a 30-day run → 4 collections of 70 L, no overflow.
     bins, models, inflow = _one_bin()
-    kpis = simulate(
-        bins,
-        Threshold(0.8, round_days=EVERY_DAY),
-        inflow,
-        models,
-        FakeRouter(),
-        start=MONDAY,
-        days=30,
-        seed=1,
-        collection_hour=0.0,
-    ).totals()
+    kpis = _hourless_run(bins, models, inflow, Threshold(0.8, round_days=EVERY_DAY), days=30, seed=1).totals()
     assert kpis["collections"] == 4
     assert kpis["tonnes"] == pytest.approx(4 * 70 * density_kg_per_l("residual") / 1000)
     assert kpis["mean_fill_at_emptying"] == pytest.approx(0.7)
@@ -65,17 +61,7 @@ def test_fixed_weekly_overflows_counted_by_hand() -> None:
     # Saturday and Sunday → per week 1 overflow event and 48 bin-hours; 4 weeks, 4 collections.
     bins, models, inflow = _one_bin(rate=20.0)
     inflow = RecordedInflow(np.full((1, 28), 20.0))
-    kpis = simulate(
-        bins,
-        FixedSchedule({"residual": Round(frozenset({0}))}),
-        inflow,
-        models,
-        FakeRouter(),
-        start=MONDAY,
-        days=28,
-        seed=1,
-        collection_hour=0.0,
-    )
+    kpis = _hourless_run(bins, models, inflow, FixedSchedule({"residual": Round(frozenset({0}))}), days=28, seed=1)
     totals = kpis.totals()
     assert (totals["collections"], totals["overflow_events"], totals["overflow_bin_hours"]) == (
         4,
@@ -192,28 +178,8 @@ def test_same_seed_same_numbers_other_seed_other_numbers() -> None:
 def test_counterfactual_replays_recorded_inflow_under_another_policy() -> None:
     bins, models, _ = _one_bin()
     inflow = RecordedInflow(np.full((1, 14), 30.0))
-    fixed = simulate(
-        bins,
-        FixedSchedule({"residual": Round(frozenset({0}))}),
-        inflow,
-        models,
-        FakeRouter(),
-        start=MONDAY,
-        days=14,
-        seed=0,
-        collection_hour=0.0,
-    ).totals()
-    thr = simulate(
-        bins,
-        Threshold(0.8, round_days=EVERY_DAY),
-        inflow,
-        models,
-        FakeRouter(),
-        start=MONDAY,
-        days=14,
-        seed=0,
-        collection_hour=0.0,
-    ).totals()
+    fixed = _hourless_run(bins, models, inflow, FixedSchedule({"residual": Round(frozenset({0}))}), days=14, seed=0).totals()
+    thr = _hourless_run(bins, models, inflow, Threshold(0.8, round_days=EVERY_DAY), days=14, seed=0).totals()
     assert (
         fixed["overflow_events"] == 2
         and thr["overflow_events"] == 0
@@ -263,18 +229,7 @@ def test_nearest_neighbour_router_respects_capacity_and_shift() -> None:
 def test_realtime_environment_can_drive_a_run() -> None:
     bins, models, inflow = _one_bin()
     env = simpy.rt.RealtimeEnvironment(factor=1e-6, strict=False)
-    kpis = simulate(
-        bins,
-        Threshold(0.8, round_days=EVERY_DAY),
-        inflow,
-        models,
-        FakeRouter(),
-        start=MONDAY,
-        days=30,
-        seed=1,
-        collection_hour=0.0,
-        env=env,
-    )
+    kpis = _hourless_run(bins, models, inflow, Threshold(0.8, round_days=EVERY_DAY), days=30, seed=1, env=env)
     assert kpis.totals()["collections"] == 4
 
 
