@@ -10,25 +10,34 @@ this package never imports ``adapters``.
 from __future__ import annotations
 
 from scenarios.economics import Economics, RolloutCosts, evaluate
-from scenarios.errors import ScenarioError
-from scenarios.loader import load_scenario, shipped_scenarios
+from scenarios.errors import ScenarioError, SweepError
+from scenarios.loader import Sweep, SweepPoint, load_scenario, load_sweep, shipped_scenarios
 from scenarios.presenting import report_input
 from scenarios.report import BinOnMap, ReportInput, write_report
 from scenarios.runner import ScenarioResult, run_scenario
 from scenarios.schema import Scenario
+from scenarios.sweep import DaskExecutor, LocalExecutor, SweepResult, run_sweep
 
 __all__ = [
     "BinOnMap",
+    "DaskExecutor",
     "Economics",
+    "LocalExecutor",
     "ReportInput",
     "RolloutCosts",
     "Scenario",
     "ScenarioError",
     "ScenarioResult",
+    "Sweep",
+    "SweepError",
+    "SweepPoint",
+    "SweepResult",
     "evaluate",
     "load_scenario",
+    "load_sweep",
     "report_input",
     "run_scenario",
+    "run_sweep",
     "shipped_scenarios",
     "write_report",
 ]

@@ -25,11 +25,15 @@ from scenarios._report_text import number, shown, spec
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from matplotlib.axes import Axes
+
     from scenarios.report import ReportInput
     from twin import Geography
 
 _COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 _DAILY = ("truck_km", "collections", "overflow_events")
+_SUBJECT_DAILY = ("electricity_kwh", "visitors", "peak_present", "waiting_list")
+"""The daily figures of lighting, footfall and childcare runs (``scenarios._subject_run``)."""
 _PROLOG = re.compile(r"^.*?(?=<svg)", re.S)
 _METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.S)
 _FRENCH = FuncFormatter(lambda value, _pos: number(value, None if value % 1 else 0))
@@ -82,28 +86,59 @@ def kpi_bars(results: Sequence[ReportInput], kpis: Sequence[str]) -> str:
 
 
 def daily_series(results: Sequence[ReportInput]) -> str | None:
-    """Daily truck km, collections and overflows, one line per scenario (None without days)."""
-    present = [k for k in _DAILY if any(k in row for r in results for row in r.by_day)]
+    """Daily series, one line per scenario (None without days): a waste run's truck km,
+    collections, overflows and fill; a lighting run's kWh per night, a footfall run's visitors
+    and people present, a childcare run's waiting list.
+
+    The fill panel shows ``mean_fill`` (solid, in % of capacity) and, where present,
+    ``share_above_80`` (dashed, in % of the containers), as the engine measures them once a day.
+    """
+    fill = ("mean_fill", "share_above_80")
+    candidates = (*_DAILY, *_SUBJECT_DAILY, fill[0])
+    present = [k for k in candidates if any(k in row for r in results for row in r.by_day)]
     if not present:
         return None
     figure = Figure(figsize=(8, 2.2 * len(present)), layout="constrained")
     axes = figure.subplots(len(present), 1, sharex=True, squeeze=False).ravel()
+    line = mpl.lines.Line2D
+    scenarios = [(line([], [], color=colour(i), linewidth=1.5), r.title)
+                 for i, r in enumerate(results) if r.by_day]
+    styles = [(line([], [], color="#444444", linestyle="-", linewidth=1.5), "mean fill"),
+              (line([], [], color="#444444", linestyle="--", linewidth=1.0),
+               "containers over 80 % full")]
     for ax, kpi in zip(axes, present, strict=True):
+        keys = fill if kpi == fill[0] else (kpi,)
         for i, result in enumerate(results):
-            points = [
-                (date.fromisoformat(str(row["day"])[:10]), float(row[kpi]))  # type: ignore[arg-type]
-                for row in result.by_day
-                if kpi in row and "day" in row
-            ]
-            if points:
+            for key, style in zip(keys, ("-", "--"), strict=False):
+                points = [
+                    (date.fromisoformat(str(row["day"])[:10]),
+                     float(row[key]))  # type: ignore[arg-type]
+                    for row in result.by_day
+                    if key in row and "day" in row
+                ]
+                if not points:
+                    continue
                 days, values = zip(*sorted(points), strict=True)
-                ax.plot(days, values, color=colour(i), label=result.title, linewidth=1.5)
-        unit = spec(kpi).unit
-        ax.set_ylabel(spec(kpi).label + (f" ({unit})" if unit else ""), fontsize=8)
+                if kpi == fill[0]:
+                    values = tuple(100.0 * v for v in values)  # shares in 0–1 shown in %
+                ax.plot(days, values, color=colour(i), linestyle=style,
+                        linewidth=1.5 if style == "-" else 1.0)
+        if kpi == fill[0]:
+            ax.set_ylabel("Fill before collection (%)", fontsize=8)
+            ax.set_ylim(0, 100)
+        else:
+            unit = spec(kpi).unit
+            ax.set_ylabel(spec(kpi).label + (f" ({unit})" if unit else ""), fontsize=8)
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", linewidth=0.3)
         ax.yaxis.set_major_formatter(_FRENCH)
-    axes[0].legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    # The scenarios' colours on the first panel; the fill panel (always last) tells its lines apart.
+    legends = {0: list(scenarios)}
+    if present[-1] == fill[0]:
+        legends.setdefault(len(present) - 1, []).extend(styles)
+    for k, entries in legends.items():
+        axes[k].legend([h for h, _ in entries], [t for _, t in entries], fontsize=8,
+                       frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
     axes[-1].xaxis.set_major_formatter(mpl.dates.DateFormatter("%d/%m"))
     return _svg(figure, "daily")
 
@@ -128,16 +163,43 @@ def _nice_length(width_m: float) -> float:
     return max(step * base for step in (1, 2, 5) if step * base <= target)
 
 
+def _draw_places(ax: Axes, result: ReportInput, map_id: str, largest: float) -> None:
+    """Cabinets, a site or a crèche as discs whose area is proportional to their value.
+
+    ``largest`` is the value drawn at the biggest size: the same on every map of a report, so
+    that the maps compare.
+    """
+    places = result.places
+    largest = largest or max((p.value for p in places), default=0.0) or 1.0
+    sizes = [20 + 580 * max(p.value, 0.0) / largest for p in places]
+    ax.scatter(
+        [p.x for p in places], [p.y for p in places], s=sizes, color="#d9822b", alpha=0.65,
+        edgecolors="#7a3f00", linewidths=0.5, zorder=3, gid=f"{map_id}-places",
+        label=f"sized by {result.place_value}" if result.place_value else None,
+    )
+    if len(places) <= 6:  # a few named places are labelled; a valley of cabinets is not
+        for place in places:
+            ax.annotate(
+                f"{place.name}\n{number(place.value, 0)} {result.place_value}".strip(),
+                (place.x, place.y), xytext=(8, 8), textcoords="offset points", fontsize=7,
+                color="#5a2d00", zorder=5,
+            )
+    if result.place_value:
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+
+
 def valley_map(
     geography: Geography,
     result: ReportInput,
     colour_by: str,
     vmax: float,
     map_id: str,
+    place_max: float = 0.0,
 ) -> str:
     """The valley's 28 communes, bins coloured by ``colour_by``, tours as lines, scale, north.
 
-    Each commune outline is an SVG group ``id="{map_id}-commune-{insee}"``.
+    Each commune outline is an SVG group ``id="{map_id}-commune-{insee}"``, the tours the group
+    ``id="{map_id}-tours"``; a legend names the tours' day (``result.tours_day``) when known.
     """
     figure = Figure(figsize=(7.5, 8), layout="constrained")
     ax = figure.add_subplot()
@@ -146,10 +208,19 @@ def valley_map(
             _path(commune.boundary), facecolor="#f3f1ea", edgecolor="#7a7a7a", linewidth=0.6,
             gid=f"{map_id}-commune-{commune.insee}",
         ))
-    for tour in result.tours:
-        if len(tour) > 1:
-            xs, ys = zip(*tour, strict=True)
-            ax.plot(xs, ys, color="#3b6ea5", linewidth=0.8, alpha=0.6, zorder=2)
+    drawn = [list(tour) for tour in result.tours if len(tour) > 1]
+    if drawn:
+        ax.add_collection(mpl.collections.LineCollection(
+            drawn, colors="#3b6ea5", linewidths=0.8, alpha=0.6, zorder=2, gid=f"{map_id}-tours",
+            label=f"tours of {result.tours_day or 'a typical day'}",
+        ))
+        # Tours start and end at the depot: mark it (the tip may lie beyond the valley's frame).
+        depot = drawn[0][0]
+        ax.plot([depot[0]], [depot[1]], marker="s", markersize=5, color="#1d232a", zorder=4,
+                linestyle="none", label="depot")
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+    if result.places:
+        _draw_places(ax, result, map_id, place_max)
     if result.bins:
         values = [float(getattr(b, colour_by)) for b in result.bins]
         points = ax.scatter(

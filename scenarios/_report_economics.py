@@ -1,4 +1,4 @@
-"""The report's "Is it worth it?" section: a sensor rollout's cost-benefit in plain words.
+"""The report's "Is it worth it?" section: an investment's cost-benefit in plain words.
 
 Reads the plain mapping ``ReportInput.economics`` (``Economics.as_dict()``); draws nothing.
 """
@@ -30,21 +30,22 @@ def _years(value: float | None) -> str:
     return "never" if value is None else f"{number(value, 1)} years"
 
 
-def verdict(e: Mapping[str, float | None]) -> str:
-    """One sentence: does the rollout pay for itself within the sensors' lifetime?"""
+def verdict(e: Mapping[str, float | str | None]) -> str:
+    """One sentence: does the investment pay for itself within its lifetime?"""
+    who = str(e.get("who") or "the sensors")
     life = int(e.get("lifetime_years") or 0)
     payback, npv = e.get("payback_years"), e.get("npv_eur") or 0.0
     low, high = e.get("npv_low_eur"), e.get("npv_high_eur")
     if payback is None:
         return (
-            f"No: the sensors never pay for themselves — the new collection saves less each year "
-            f"than the subscriptions cost (or costs more than today's rounds), so over {life} years "
-            f"the rollout loses about {_eur(-npv)} in today's money."
+            f"No: {who} never pay for themselves — the change saves less each year than it costs "
+            f"to run (or costs more than today), so over {life} years it loses about "
+            f"{_eur(-npv)} in today's money."
         )
     if npv > 0:
-        sure = " even in the least favourable case" if low is not None and low > 0 else ""
+        sure = " even in the least favourable case" if low is not None and low > 0 and low != high else ""
         return (
-            f"Yes: the sensors pay for themselves in about {_years(payback)}, within their "
+            f"Yes: {who} pay for themselves in about {_years(payback)}, within their "
             f"{life}-year life, and leave about {_eur(npv)} in today's money{sure}."
         )
     maybe = (
@@ -53,7 +54,7 @@ def verdict(e: Mapping[str, float | None]) -> str:
         else ""
     )
     return (
-        f"Not within their life: the sensors would take about {_years(payback)} to pay back, "
+        f"Not within their life: {who} would take about {_years(payback)} to pay back, "
         f"longer than their {life} years, a loss of about {_eur(-npv)} in today's money{maybe}."
     )
 
@@ -62,24 +63,22 @@ def economics_section(result: ReportInput) -> str:
     """The HTML section for one scenario carrying economics."""
     e = result.economics or {}
     rate = 100 * float(e.get("discount_rate") or 0.0)
+    low, high = e.get("annual_savings_low_eur"), e.get("annual_savings_high_eur")
+    savings_range = f" (likely between {_eur(low)} and {_eur(high)})" if low != high else ""
+    npv_low, npv_high = e.get("npv_low_eur"), e.get("npv_high_eur")
+    npv_range = f" (between {_eur(npv_low)} and {_eur(npv_high)})" if npv_low != npv_high else ""
     rows = [
-        (
-            "Investment",
-            f"{_eur(e.get('investment_eur'))} — {int(e.get('sensors') or 0)} sensors fitted and "
-            f"installed, {int(e.get('gateways') or 0)} LoRaWAN gateways",
-        ),
+        ("Investment", f"{_eur(e.get('investment_eur'))} — {e.get('investment_what') or ''}"),
         (
             "Yearly savings",
-            f"{_eur(e.get('annual_savings_eur'))} (likely between "
-            f"{_eur(e.get('annual_savings_low_eur'))} and {_eur(e.get('annual_savings_high_eur'))}) "
-            "in km, fuel, labour and overflow penalties, against the baseline",
+            f"{_eur(e.get('annual_savings_eur'))}{savings_range} {e.get('savings_what') or ''}",
         ),
-        ("Yearly subscriptions", _eur(e.get("annual_subscriptions_eur"))),
+        ("Yearly running costs (subscriptions, maintenance)", _eur(e.get("annual_subscriptions_eur"))),
         ("Net gain a year", _eur(e.get("net_annual_benefit_eur"))),
         ("Payback", _years(e.get("payback_years"))),
         (
             f"Net present value over {int(e.get('lifetime_years') or 0)} years",
-            f"{_eur(e.get('npv_eur'))} (between {_eur(e.get('npv_low_eur'))} and {_eur(e.get('npv_high_eur'))}), "
+            f"{_eur(e.get('npv_eur'))}{npv_range}, "
             f"future money discounted at {number(rate, 1)} % a year",
         ),
     ]
@@ -91,7 +90,7 @@ def economics_section(result: ReportInput) -> str:
         f"({escape(result.title)})</h2><p>{escape(verdict(e))}</p>"
         f'<table class="economics-table"><tbody>{body}</tbody></table>'
         '<p class="note">Savings are the simulated yearly cost of the baseline minus that of this '
-        "scenario (the simulated period scaled to a year), with their 95 % confidence range. "
-        "Sensor, installation, gateway and subscription prices and the lifetime and discount "
-        "rate are assumptions, set in the scenario file's [rollout] table.</p></section>"
+        "scenario (the simulated period scaled to a year), with their 95 % confidence range when "
+        "the simulation is sampled. Prices, lifetime and discount rate are assumptions, set in "
+        "the scenario file ([rollout] or [lighting]).</p></section>"
     )

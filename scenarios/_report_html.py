@@ -115,10 +115,37 @@ def _summary(results: Sequence[ReportInput], horizon: str) -> list[str]:
     ]
 
 
+def _series_caption(results: Sequence[ReportInput]) -> str:
+    keys = {k for r in results for row in r.by_day for k in row}
+    if "truck_km" in keys:
+        fill = ", and how full the containers were before collection" if "mean_fill" in keys else ""
+        return f"Day by day: distance driven, containers emptied and overflows{fill}"
+    if "electricity_kwh" in keys:
+        return "Night by night: the street lights' electricity, longer in winter nights"
+    if "visitors" in keys:
+        return "Day by day: visitors, and the most people on site at once"
+    if "waiting_list" in keys:
+        return "Week by week: families on the waiting list"
+    return "Day by day"
+
+
+def _map_caption(result: ReportInput, what: str) -> str:
+    parts = [f"{result.title}: the 28 communes"]
+    if result.bins:
+        parts.append(f"each container coloured by its number of {what} (same scale on every map)")
+    if result.tours:
+        parts.append(f"the tours of {result.tours_day or 'a typical day'} in blue")
+    if result.places:
+        parts.append(f"each disc's area proportional to its {result.place_value} (same scale on every map)")
+    return ", ".join(parts[:-1]) + (" and " if len(parts) > 2 else ", ") + parts[-1] + "." if len(parts) > 1 else parts[0] + "."
+
+
 def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geography) -> str:
     """The whole HTML document."""
     days = [row for r in results for row in r.by_day]
-    horizon = period(days)
+    spans = {(r.start, r.horizon_days) for r in results}
+    start, horizon_days = spans.pop() if len(spans) == 1 else ("", 0)  # one period, or read the rows
+    horizon = period(days, horizon_days)
     runs = sorted({e.replications for r in results for e in r.kpis.values()})
     runs_text = " or ".join(str(n) for n in runs) if runs else "?"
     titles = " vs ".join(r.title for r in results)
@@ -130,6 +157,7 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
     bins = [b for r in results for b in r.bins]
     colour_by = "overflow_events" if any(b.overflow_events > 0 for b in bins) else "collections"
     vmax = max((float(getattr(b, colour_by)) for b in bins), default=1.0)
+    place_max = max((p.value for r in results for p in r.places), default=0.0)
 
     out = [
         "<!DOCTYPE html>",
@@ -139,8 +167,8 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
         f"<style>{_CSS}</style></head><body><main>",
         f"<header><p class=\"meta\">Valley Twin · Communauté de communes Vallée de l'Hérault</p>"
         f"<h1>{escape(heading)}</h1>",
-        f'<p class="meta">{escape(" · ".join(x for x in (horizon, date_range(days)) if x))}'
-        f" · {escape(runs_text)} simulated runs per scenario</p></header>",
+        f'<p class="meta">{escape(" · ".join(x for x in (horizon, date_range(days, start, horizon_days)) if x))}'
+        f" · {escape(runs_text)} simulated run{'' if runs == [1] else 's'} per scenario</p></header>",
         '<section id="summary"><h2>In short</h2><div class="summary">',
         *(f"<p>{escape(sentence)}</p>" for sentence in _summary(results, horizon)),
         "</div>",
@@ -176,20 +204,19 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
     if series is not None:
         out += [
             '<figure id="daily-series">', series,
-            "<figcaption>Day by day: distance driven, containers emptied and overflows "
-            "(one line per scenario, one run).</figcaption></figure>",
+            f"<figcaption>{escape(_series_caption(results))} (one line per scenario, one run)."
+            "</figcaption></figure>",
         ]
     out.append('</section><section id="maps"><h2>The valley</h2><div class="maps">')
     what = "overflows" if colour_by == "overflow_events" else "collections"
-    for i, result in enumerate(results):
+    # A sweep's points carry only totals: one map of the valley then, not one empty map each.
+    mapped = [(i, r) for i, r in enumerate(results) if r.bins or r.places or r.tours] or [(0, results[0])]
+    for i, result in mapped:
         map_id = f"map-{i}"
         out += [
             f'<figure id="{map_id}" class="valley-map">',
-            valley_map(geography, result, colour_by, vmax, map_id),
-            f"<figcaption>{escape(result.title)}: the 28 communes, each container coloured by "
-            f"its number of {what} (same scale on every map)"
-            + (", and the tours of a typical day in blue" if result.tours else "")
-            + ".</figcaption></figure>",
+            valley_map(geography, result, colour_by, vmax, map_id, place_max),
+            f"<figcaption>{escape(_map_caption(result, what))}</figcaption></figure>",
         ]
     out += [
         "</div></section><footer><p class=\"note\">Commune boundaries: IGN ADMIN EXPRESS COG 2018 "

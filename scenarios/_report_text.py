@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -51,6 +51,34 @@ KPI_SPECS: dict[str, KpiSpec] = {
     "reference_cost_eur": KpiSpec(
         "Treatment cost of the tonnes (the same whatever the policy)", "€", lower_is_better=None
     ),
+    # Public lighting
+    "electricity_kwh": KpiSpec("Electricity used by street lights", "kWh"),
+    "electricity_cost_eur": KpiSpec("Electricity bill of street lights", "€"),
+    "kwh_saved": KpiSpec("Electricity saved against today's lamps", "kWh", lower_is_better=False),
+    "eur_saved": KpiSpec("Money saved on the bill against today's lamps", "€", lower_is_better=False),
+    "co2_saved_kg": KpiSpec("CO2 avoided against today's lamps", "kg", lower_is_better=False),
+    "full_power_hours": KpiSpec("Hours at full power (equivalent)", "h"),
+    "light_points": KpiSpec("Light points", "", lower_is_better=None),
+    # Footfall
+    "visitors": KpiSpec("Visitors", "", lower_is_better=None),
+    "peak_day_visitors": KpiSpec("Visitors on the busiest day", "", lower_is_better=None),
+    "peak_hour_visitors": KpiSpec("Arrivals in the busiest hour", "", lower_is_better=None),
+    "p95_hour_visitors": KpiSpec("Arrivals in a busy hour (95th percentile)", "", lower_is_better=None),
+    "peak_present": KpiSpec("Most people on site at once", ""),
+    "hours_over_capacity": KpiSpec("Hours with more people than the site holds", "h"),
+    "visitor_waste_kg": KpiSpec("Waste left by visitors", "kg"),
+    # Childcare
+    "requests": KpiSpec("Requests for a place", "", lower_is_better=None),
+    "mean_wait_days": KpiSpec("Mean wait for a place", "days"),
+    "p95_wait_days": KpiSpec("Wait of the 5 % who wait longest", "days"),
+    "share_waited": KpiSpec("Families who had to wait", "%", percent=True),
+    "mean_waiting_list": KpiSpec("Families on the waiting list (average)", ""),
+    "max_waiting_list": KpiSpec("Longest waiting list", ""),
+    "utilisation": KpiSpec("Places occupied", "%", percent=True, lower_is_better=False),
+    "turned_away_share": KpiSpec("Requests turned away (list full)", "%", percent=True),
+    "places": KpiSpec("Places", "", lower_is_better=None),
+    "waiting_list": KpiSpec("Families on the waiting list", ""),  # a daily series, not a total
+    "running_cost_eur": KpiSpec("Running cost of the places", "€"),
 }
 
 
@@ -137,8 +165,20 @@ def difference(estimate: Estimate, baseline: Estimate) -> Difference:
     return Difference(estimate.mean - baseline.mean, half, baseline.mean)
 
 
-def period(days: Sequence[Mapping[str, object]]) -> str:
-    """The horizon in words, from the daily rows: "4 weeks", "10 days", "" when unknown."""
+def span_words(span: int) -> str:
+    """A number of days in words: "1 year", "5 years", "4 weeks", "10 days"."""
+    years = span / 365.25
+    if span >= 365 and abs(years - round(years)) < 0.01:
+        return "1 year" if round(years) == 1 else f"{round(years)} years"
+    if span % 7 == 0 and span >= 14:
+        return f"{span // 7} weeks"
+    return "1 day" if span == 1 else f"{span} days"
+
+
+def period(days: Sequence[Mapping[str, object]], horizon_days: int = 0) -> str:
+    """The horizon in words ("4 weeks"), given or from the daily rows; "" when unknown."""
+    if horizon_days > 0:
+        return span_words(horizon_days)
     labels = sorted({str(row["day"])[:10] for row in days if "day" in row})
     if not labels:
         return ""
@@ -146,13 +186,14 @@ def period(days: Sequence[Mapping[str, object]]) -> str:
         span = (date.fromisoformat(labels[-1]) - date.fromisoformat(labels[0])).days + 1
     except ValueError:
         span = len(labels)
-    if span % 7 == 0 and span >= 14:
-        return f"{span // 7} weeks"
-    return "1 day" if span == 1 else f"{span} days"
+    return span_words(span)
 
 
-def date_range(days: Sequence[Mapping[str, object]]) -> str:
-    """"du 03/06/2024 au 30/06/2024"-style range in dd/mm/yyyy, or "" when unknown."""
+def date_range(days: Sequence[Mapping[str, object]], start: str = "", horizon_days: int = 0) -> str:
+    """"03/06/2024 – 30/06/2024"-style range in dd/mm/yyyy (given, or from the daily rows)."""
+    if start and horizon_days > 0:
+        first = date.fromisoformat(start)
+        return f"{first:%d/%m/%Y} – {first + timedelta(days=horizon_days - 1):%d/%m/%Y}"
     labels = sorted({str(row["day"])[:10] for row in days if "day" in row})
     try:
         first, last = date.fromisoformat(labels[0]), date.fromisoformat(labels[-1])
@@ -185,6 +226,8 @@ def comparison_sentence(
     2,1 t of CO2 over 4 weeks, with as many overflows."
     """
     diffs = {k: difference(kpis[k], baseline[k]) for k in kpis if k in baseline}
+    if "truck_km" not in diffs:
+        return _generic_comparison(title, baseline_title, diffs, horizon)
     parts: list[str] = []
     km = diffs.get("truck_km")
     if km is not None and math.isfinite(km.relative):
@@ -228,8 +271,82 @@ def comparison_sentence(
     return sentence + "."
 
 
+_HEADLINES = (
+    "electricity_kwh", "eur_saved", "co2_kg", "visitors", "peak_present", "hours_over_capacity",
+    "visitor_waste_kg", "mean_wait_days", "share_waited", "mean_waiting_list", "running_cost_eur",
+)
+"""The figures a lighting, footfall or childcare comparison speaks of first, in this order."""
+
+
+def _generic_comparison(title: str, baseline_title: str, diffs: Mapping[str, Difference], horizon: str) -> str:
+    """A comparison in the subject's own headline figures: what differs beyond the noise."""
+    clear, same = [], []
+    for kpi in [k for k in _HEADLINES if k in diffs][:4]:
+        d = diffs[kpi]
+        text = spec(kpi).label
+        label = text if text[:2].isupper() else text[0].lower() + text[1:]  # "CO2" stays "CO2"
+        if not d.clear and math.isfinite(d.half_width):
+            same.append(label)
+            continue
+        if d.mean == 0:
+            same.append(label)
+            continue
+        way = "less" if d.mean < 0 else "more"
+        share = f" ({_percent(d.relative)} {way})" if math.isfinite(d.relative) and not spec(kpi).percent else ""
+        amount = (
+            f"{number(abs(d.mean) * 100, 0)} points" if spec(kpi).percent else with_unit(kpi, abs(d.mean))
+        )
+        clear.append(f"{label} {'−' if d.mean < 0 else '+'}{amount}{share}")
+    if not clear and not same:
+        return f"{title} compares with {baseline_title} as the table below shows."
+    sentence = f"Against {baseline_title}, {title}" + (f" over {horizon}" if horizon else "")
+    if clear:
+        sentence += ": " + "; ".join(clear)
+    if same:
+        sentence += ("; " if clear else ": ") + "about the same " + " and ".join(same)
+    return sentence + "."
+
+
+def _subject_sentence(kpis: Mapping[str, Estimate]) -> str | None:
+    """What a lighting, footfall or childcare scenario comes to, in one clause (None for waste)."""
+    def value(kpi: str, digits: int | None = 0) -> str:
+        return with_unit(kpi, rounded(kpis[kpi].mean) if digits == 0 else kpis[kpi].mean, digits)
+
+    if "electricity_kwh" in kpis:
+        text = (
+            f"street lights use {value('electricity_kwh')}, a bill of about "
+            f"{value('electricity_cost_eur')} and {_money_or_mass('co2_kg', kpis['co2_kg'].mean)}"
+        )
+        if "kwh_saved" in kpis and kpis["kwh_saved"].mean > 0:
+            before = kpis["electricity_kwh"].mean + kpis["kwh_saved"].mean
+            text += (
+                f" — {_percent(kpis['kwh_saved'].mean / before)} less electricity and about "
+                f"{value('eur_saved')} less than today's lamps burning all night"
+            )
+        return text
+    if "visitors" in kpis:
+        return (
+            f"about {number(rounded(kpis['visitors'].mean), 0)} visitors, up to "
+            f"{number(rounded(kpis['peak_day_visitors'].mean), 0)} on the busiest day and "
+            f"{number(rounded(kpis['peak_present'].mean), 0)} on site at once; more people than "
+            f"the site holds during {number(kpis['hours_over_capacity'].mean, 0)} hours"
+        )
+    if "mean_wait_days" in kpis:
+        return (
+            f"families wait {number(kpis['mean_wait_days'].mean, 0)} days on average for a place "
+            f"({_percent(kpis['share_waited'].mean)} of them wait at all), with "
+            f"{number(kpis['mean_waiting_list'].mean, 1)} families on the waiting list on average; "
+            f"the places cost about {number(rounded(kpis['running_cost_eur'].mean), 0)}{NBSP}€ to run"
+        )
+    return None
+
+
 def single_sentence(title: str, kpis: Mapping[str, Estimate], horizon: str) -> str:
     """The summary of one scenario on its own: what it drives, empties, overflows and costs."""
+    lead = f"Over {horizon}, {title}" if horizon else title
+    subject = _subject_sentence(kpis)
+    if subject is not None:
+        return f"{lead}: {subject}."
     parts = []
     if "truck_km" in kpis:
         km = with_unit("truck_km", rounded(kpis["truck_km"].mean), 0)
@@ -243,7 +360,6 @@ def single_sentence(title: str, kpis: Mapping[str, Estimate], horizon: str) -> s
     ]
     if money:
         parts.append("for " + " and ".join(money))
-    lead = f"Over {horizon}, {title}" if horizon else title
     if not parts:
         return f"{lead}: see the table below."
     return f"{lead}: " + ", ".join(parts) + "."

@@ -1,10 +1,14 @@
 """``twin scenario run FILE`` and ``twin scenario compare A B [C…]``: runs, reports, KPIs as JSON.
 
+``twin scenario sweep FILE`` runs a file's ``[sweep]`` grid on a local process pool
+(``--workers``) or a Dask cluster (``--scheduler tcp://host:8786``) and writes ``sweep.csv``
+and ``sweep.json`` beside the usual report comparing the points.
+
 Reached from the ``twin`` program through the ``valley_twin.commands`` entry point (the twin
 never imports scenarios). Long runs show their progress on stderr; Ctrl-C stops between
 replications and says what was saved (nothing: a report is written only for complete runs).
 Exit codes: 0 success, 1 a scenario file at fault (the message names file, key and value),
-130 interrupted.
+3 a sweep that cannot run where it was sent (no Dask, no scheduler), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -45,7 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="the shipped comparison of collection policies (twin demo runs it)")
     demo.add_argument("--out", type=Path, help="report folder (default: reports/collection-policies)")
     demo.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
+    _add_sweep(commands)
     args = parser.parse_args(argv)
+    if args.command == "sweep":
+        return _sweep(args)
     if args.command == "list":
         for path in shipped_scenarios():
             print(path)
@@ -73,6 +80,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps([_kpis(path.stem, result) for path, result in zip(files, results, strict=True)], indent=2))
     print(f"report: {index}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+EXIT_SWEEP_ERROR = 3
+
+
+def _add_sweep(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    sweep = commands.add_parser("sweep", help="run a file's [sweep] grid × replications, locally or on Dask")
+    sweep.add_argument("file", type=Path)
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, help="local worker processes (default: one per CPU)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler, e.g. tcp://host:8786")
+    sweep.add_argument("--out", type=Path, help="report folder (default: reports/<name>)")
+    sweep.add_argument("--json", action="store_true", help="print sweep.json on stdout")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"at least 1, not {value}")
+    return value
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    # Imported here so the other commands never pay for the sweep machinery.
+    from scenarios.errors import SweepError
+    from scenarios.loader import load_sweep
+    from scenarios.sweep import (
+        DaskExecutor,
+        LocalExecutor,
+        report_inputs,
+        run_sweep,
+        write_sweep_tables,
+    )
+
+    try:
+        sweep = load_sweep(args.file)  # every point checked before anything runs
+        executor = DaskExecutor(args.scheduler) if args.scheduler else LocalExecutor(args.workers)
+        tasks = sum(point.scenario.run.replications for point in sweep.points)
+        print(f"{sweep.title}: {len(sweep.points)} points, {tasks} replications on {executor.name}",
+              file=sys.stderr)
+        result = run_sweep(sweep, executor, progress=_progress_bar(tasks))
+    except ScenarioError as error:
+        print(f"twin scenario: {error}", file=sys.stderr)
+        return EXIT_SCENARIO_ERROR
+    except SweepError as error:
+        print(f"twin scenario: {error}", file=sys.stderr)
+        return EXIT_SWEEP_ERROR
+    except KeyboardInterrupt:
+        print("\ntwin scenario: interrupted; pending replications cancelled, nothing written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    out = args.out or Path("reports") / args.file.stem
+    index = write_report(out, report_inputs(result))
+    write_sweep_tables(out, result)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+    print(f"report: {index} (sweep.csv, sweep.json beside it; {result.seconds:.1f} s on {result.executor})",
+          file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

@@ -6,6 +6,9 @@ LoRaWAN gateways, yearly network subscriptions) against what the simulation says
 saves in a year (km, fuel, labour and overflow penalties: the ``cost_eur`` KPI of the baseline
 minus that of the rollout, annualised).
 
+``appraise`` is the same arithmetic for any investment repaid by yearly savings (an LED
+retrofit and its dimming controllers, say): payback and NPV with the savings' range.
+
 Every price in ``RolloutCosts`` is an **assumption** (no public figure in
 ``/work/shared/data/PARAMETERS.md``): a scenario parameter a planner overrides in ``[rollout]``.
 Pure functions, no I/O. Not responsible for running the simulation (``scenarios.runner``).
@@ -14,7 +17,7 @@ Pure functions, no I/O. Not responsible for running the simulation (``scenarios.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Protocol
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "Economics",
     "RolloutCosts",
     "annuity_factor",
+    "appraise",
     "evaluate",
     "npv",
     "payback_years",
@@ -83,8 +87,14 @@ class Economics:
     npv_high_eur: float
     lifetime_years: int
     discount_rate: float
+    investment_what: str = ""
+    """What the investment buys, in words ("60 sensors fitted and installed, 2 gateways")."""
+    savings_what: str = ""
+    """Where the savings come from, in words."""
+    who: str = "the sensors"
+    """What pays (or not) for itself, for the verdict ("the new lighting")."""
 
-    def as_dict(self) -> dict[str, float | None]:
+    def as_dict(self) -> dict[str, float | str | None]:
         """Plain, JSON-ready values."""
         return {k: (float(v) if isinstance(v, int | float) else v) for k, v in asdict(self).items()}
 
@@ -135,33 +145,72 @@ def evaluate(
         raise ValueError(f"sensors must be >= 0, not {sensors}")
     base, base_low, base_high = _bounds(baseline_cost_eur_per_year)
     roll, roll_low, roll_high = _bounds(rollout_cost_eur_per_year)
-    savings = base - roll
     half = math.hypot((base_high - base_low) / 2, (roll_high - roll_low) / 2)
     investment = (
         sensors * (costs.sensor_eur + costs.installation_eur_per_sensor)
         + costs.gateways * costs.gateway_eur
     )
-    subscriptions = sensors * costs.subscription_eur_per_sensor_year
-    rate, years = costs.discount_rate, costs.lifetime_years
+    appraisal = appraise(
+        investment,
+        _Range(base - roll, base - roll - half, base - roll + half),
+        running_eur_per_year=sensors * costs.subscription_eur_per_sensor_year,
+        lifetime_years=costs.lifetime_years,
+        discount_rate=costs.discount_rate,
+        investment_what=f"{sensors} sensors fitted and installed, {costs.gateways} LoRaWAN gateways",
+        savings_what="in km, fuel, labour and overflow penalties, against the baseline",
+    )
+    return replace(appraisal, sensors=sensors, gateways=costs.gateways)
+
+
+@dataclass(frozen=True)
+class _Range:
+    mean: float
+    low: float
+    high: float
+
+
+def appraise(
+    investment_eur: float,
+    annual_savings_eur: float | _Interval,
+    *,
+    running_eur_per_year: float,
+    lifetime_years: int,
+    discount_rate: float,
+    investment_what: str = "",
+    savings_what: str = "",
+    who: str = "the sensors",
+) -> Economics:
+    """Payback and net present value of ``investment_eur`` repaid by yearly savings.
+
+    ``annual_savings_eur`` is a number or anything with ``mean``/``low``/``high``; the yearly
+    net benefit is the savings minus ``running_eur_per_year`` (subscriptions, maintenance).
+    """
+    if investment_eur < 0:
+        raise ValueError(f"investment must be >= 0, not {investment_eur}")
+    savings, low, high = _bounds(annual_savings_eur)
+    rate, years = discount_rate, lifetime_years
 
     def net(s: float) -> float:
-        return s - subscriptions
+        return s - running_eur_per_year
 
     return Economics(
-        sensors=sensors,
-        gateways=costs.gateways,
-        investment_eur=investment,
+        sensors=0,
+        gateways=0,
+        investment_eur=investment_eur,
         annual_savings_eur=savings,
-        annual_savings_low_eur=savings - half,
-        annual_savings_high_eur=savings + half,
-        annual_subscriptions_eur=subscriptions,
+        annual_savings_low_eur=low,
+        annual_savings_high_eur=high,
+        annual_subscriptions_eur=running_eur_per_year,
         net_annual_benefit_eur=net(savings),
-        payback_years=payback_years(investment, net(savings)),
-        payback_low_years=payback_years(investment, net(savings - half)),
-        payback_high_years=payback_years(investment, net(savings + half)),
-        npv_eur=npv(investment, net(savings), rate, years),
-        npv_low_eur=npv(investment, net(savings - half), rate, years),
-        npv_high_eur=npv(investment, net(savings + half), rate, years),
+        payback_years=payback_years(investment_eur, net(savings)),
+        payback_low_years=payback_years(investment_eur, net(low)),
+        payback_high_years=payback_years(investment_eur, net(high)),
+        npv_eur=npv(investment_eur, net(savings), rate, years),
+        npv_low_eur=npv(investment_eur, net(low), rate, years),
+        npv_high_eur=npv(investment_eur, net(high), rate, years),
         lifetime_years=years,
         discount_rate=rate,
+        investment_what=investment_what,
+        savings_what=savings_what,
+        who=who,
     )

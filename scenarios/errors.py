@@ -1,13 +1,15 @@
-"""The scenarios package's one exception.
+"""The scenarios package's exceptions.
 
 Hierarchy::
 
     Exception
-    └── ScenarioError   a scenario file cannot be read, inherited or validated
+    ├── ScenarioError   a scenario file cannot be read, inherited or validated
+    └── SweepError      a sweep cannot run where it was sent (no Dask, no scheduler there)
 
-Every error says which file, which key path (``policy.threshold``), which value and what was
-expected, so a planner can fix the file without reading Python. Not responsible for errors of
-the simulation itself (those are ``ValueError`` from ``simulation``) or of the twin's store.
+Every ``ScenarioError`` says which file, which key path (``policy.threshold``), which value and
+what was expected, so a planner can fix the file without reading Python; a ``SweepError`` says
+what to install or check. Not responsible for errors of the simulation itself (those are
+``ValueError`` from ``simulation``) or of the twin's store.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["ScenarioError"]
+__all__ = ["ScenarioError", "SweepError"]
 
 
 class ScenarioError(Exception):
@@ -30,3 +32,11 @@ class ScenarioError(Exception):
         self.expected = expected
         where = f"{self.file}: {key} = {value!r}" if key is not None else self.file
         super().__init__(f"{where}: expected {expected}")
+
+
+class SweepError(Exception):
+    """A sweep's executor is unusable: Dask is not installed or its scheduler cannot be reached.
+
+    Not a fault of the scenario file (that is a ``ScenarioError``): the message says what to
+    install or check.
+    """

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from simulation import Estimate
     from twin import Geography
 
-__all__ = ["BinOnMap", "KPI_SPECS", "KpiSpec", "ReportInput", "kpi_order", "write_report"]
+__all__ = ["BinOnMap", "KPI_SPECS", "KpiSpec", "PlaceOnMap", "ReportInput", "kpi_order", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,18 @@ class BinOnMap:
     commune: str
     collections: float = 0.0
     overflow_events: float = 0.0
+
+
+@dataclass(frozen=True)
+class PlaceOnMap:
+    """A site, lighting cabinet or crèche on the map: Lambert-93 position, sized by ``value``."""
+
+    code: str
+    name: str
+    x: float
+    y: float
+    commune: str
+    value: float
 
 
 @dataclass(frozen=True)
@@ -66,11 +78,20 @@ class ReportInput:
     """Rows with ``day`` (ISO date) and KPI names (``truck_km``, ``overflow_events``…)."""
     bins: Sequence[BinOnMap] = ()
     tours: Sequence[Sequence[tuple[float, float]]] = ()
-    """Tours of a typical day, as Lambert-93 polylines."""
+    """Tours of a typical day, as Lambert-93 polylines (depot → stops → tip … → depot)."""
+    tours_day: str = ""
+    """Which day ``tours`` are, in words ("Tuesday 14 May 2024, 37 containers emptied …")."""
     focus: Sequence[str] = field(default=())
     """KPI names to show first."""
-    economics: Mapping[str, float | None] | None = None
-    """A sensor rollout's cost-benefit (``scenarios.economics.Economics.as_dict()``), if any."""
+    economics: Mapping[str, float | str | None] | None = None
+    """An investment's cost-benefit (``scenarios.economics.Economics.as_dict()``), if any."""
+    places: Sequence[PlaceOnMap] = ()
+    """The cabinets, site or crèche of a lighting, footfall or childcare scenario."""
+    place_value: str = ""
+    """What a place's ``value`` is, in words ("kWh over the period")."""
+    start: str = ""
+    """The first day of the period (ISO date); with ``horizon_days``, what the page calls it."""
+    horizon_days: int = 0
 
 
 def kpi_order(results: Sequence[ReportInput]) -> list[str]:

@@ -8,6 +8,10 @@ store's log (``[history] store``: bins standing at the start, inflow models fitt
 total KPI is estimated over the replications (``simulation.monte_carlo``), and the first
 replication is kept whole for its totals per stream, commune and day.
 
+A scenario of another subject is handed to its own runner (``scenarios.lighting``,
+``scenarios.footfall``, ``scenarios.childcare``) and comes back as the same ``ScenarioResult``,
+its daily series and map places in place of the waste run's details.
+
 Not responsible for validation (``scenarios.schema``), reports or comparisons. Never touches
 ``adapters``; a store given by URL is only read.
 """
@@ -46,6 +50,7 @@ from simulation.parameters.waste import COLLECTION_HOUR
 from simulation.policies import DEFAULT_ROUNDS
 
 if TYPE_CHECKING:
+    from scenarios.report import PlaceOnMap
     from simulation import Estimate, History, WasteKpis
     from simulation.policies import Policy
 
@@ -71,8 +76,8 @@ class ScenarioResult:
 
     scenario: Scenario
     kpis: Mapping[str, Estimate]
-    representative: WasteKpis
-    """The first replication, whole (per stream, commune and day)."""
+    representative: WasteKpis | None
+    """The first replication of a waste run, whole (per stream, commune and day)."""
     replication_seeds: tuple[int, ...]
     bins: int
     bins_by_stream: Mapping[str, int]
@@ -85,6 +90,12 @@ class ScenarioResult:
     """The cost-benefit against ``[rollout] baseline``, for a scenario with a ``[rollout]``."""
     baseline_cost: Annual | None = None
     """The rollout's baseline, its cost in € a year (for a scenario with a ``[rollout]``)."""
+    series: tuple[Mapping[str, object], ...] = ()
+    """A lighting, footfall or childcare run's daily rows (``day`` and figures), from one run."""
+    places: tuple[PlaceOnMap, ...] = ()
+    """The cabinets, site or crèche of a lighting, footfall or childcare run, for the map."""
+    place_value: str = ""
+    """What a place's ``value`` is, in words."""
 
     def focus(self) -> dict[str, Estimate]:
         """The KPIs the scenario says matter, in its order."""
@@ -92,11 +103,19 @@ class ScenarioResult:
 
     def by_stream(self) -> dict[str, dict[str, float]]:
         """Totals per stream of the representative replication (streams with bins only)."""
+        if self.representative is None:
+            return {}
         return {s: v for s, v in self.representative.by_stream().items() if s in self.bins_by_stream}
 
     def by_commune(self) -> dict[str, dict[str, float]]:
         """Totals per commune (INSEE code) of the representative replication."""
-        return self.representative.by_commune()
+        return {} if self.representative is None else self.representative.by_commune()
+
+    def by_day(self) -> list[dict[str, object]]:
+        """The daily rows of one run (a waste run's KPIs per day, or the subject's series)."""
+        if self.representative is not None:
+            return self.representative.by_day()
+        return [dict(row) for row in self.series]
 
     def as_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready values: identity, every KPI estimate, the detailed replication."""
@@ -105,7 +124,8 @@ class ScenarioResult:
             "title": s.title,
             "question": s.question,
             "source": s.source,
-            "policy": s.policy.kind,
+            "subject": s.subject,
+            "policy": s.policy.kind if s.policy is not None else None,
             "seed": s.run.seed,
             "replications": s.run.replications,
             "replication_seeds": list(self.replication_seeds),
@@ -120,7 +140,7 @@ class ScenarioResult:
             "by_commune": {
                 c: {"name": self.commune_names.get(c, c), **v} for c, v in self.by_commune().items()
             },
-            "economics": None if self.economics is None else {
+            "economics": None if self.economics is None else self.economics.as_dict() if self.representative is None else {
                 **self.economics.as_dict(),
                 "baseline": self.scenario.rollout.baseline if self.scenario.rollout else None,
                 "baseline_cost_eur_per_year": None if self.baseline_cost is None else self.baseline_cost.as_dict(),
@@ -151,6 +171,8 @@ def annual_cost(estimate: Estimate, horizon_days: int) -> Annual:
 def build_policy(scenario: Scenario) -> Policy:
     """The simulation policy the scenario names, with its parameters."""
     p = scenario.policy
+    if p is None:
+        raise ValueError(f"{scenario.source}: a {scenario.subject} scenario has no collection policy")
     if p.kind == "fixed":
         return FixedSchedule()
     if p.kind == "threshold":
@@ -169,6 +191,8 @@ def prepare(scenario: Scenario) -> Prepared:
 
 def run_scenario(scenario: Scenario, *, progress: Progress | None = None) -> ScenarioResult:
     """Run every replication of ``scenario``; ``progress(done, total)`` after each one."""
+    if scenario.subject != "waste":
+        return _run_subject(scenario, progress)
     started = time.perf_counter()
     prepared = prepare(scenario)
     if len(prepared.bins) == 0:
@@ -217,6 +241,32 @@ def run_scenario(scenario: Scenario, *, progress: Progress | None = None) -> Sce
         commune_names=known_communes(),
         economics=economics,
         baseline_cost=baseline_cost,
+    )
+
+
+def _run_subject(scenario: Scenario, progress: Progress | None) -> ScenarioResult:
+    """A lighting, footfall or childcare scenario, by its own runner."""
+    from scenarios.childcare import run_childcare
+    from scenarios.footfall import run_footfall
+    from scenarios.lighting import run_lighting
+
+    started = time.perf_counter()
+    runner = {"lighting": run_lighting, "footfall": run_footfall, "childcare": run_childcare}[scenario.subject]
+    outcome = runner(scenario, progress)
+    return ScenarioResult(
+        scenario=scenario,
+        kpis=outcome.kpis,
+        representative=None,
+        replication_seeds=outcome.replication_seeds,
+        bins=0,
+        bins_by_stream={},
+        origin=outcome.origin,
+        seconds=time.perf_counter() - started,
+        commune_names=known_communes(),
+        economics=outcome.economics,
+        series=outcome.series,
+        places=outcome.places,
+        place_value=outcome.place_value,
     )
 
 

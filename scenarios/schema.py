@@ -1,8 +1,8 @@
 """The scenario model: frozen dataclasses, and the declarative rules that validate a file.
 
 A scenario is a TOML document (see ``scenarios/files/``). Each table's keys are described once
-in a field table (type, default, bound, which policy kinds they apply to); ``validate`` walks the
-tables, so an error always names the file the value came from, its key path, the value and what
+in a field table (type, default, bound, which policy kinds they apply to; the lighting,
+footfall and childcare tables in ``scenarios._subject_schema``); ``validate`` walks the tables, so an error always names the file the value came from, its key path, the value and what
 was expected. Unknown keys come with the closest known one (``difflib``).
 
 Not responsible for reading files or inheritance (``scenarios.loader``) nor for running
@@ -14,12 +14,22 @@ from __future__ import annotations
 import difflib
 import functools
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scenarios import _subject_schema as subjects
+from scenarios._fields import REQUIRED, TYPE_NAMES, Field, non_negative, positive
+from scenarios._subject_schema import (
+    DEFAULT_FOCUS_BY_SUBJECT,
+    KPIS_BY_SUBJECT,
+    SUBJECT_TABLES,
+    ChildcareSettings,
+    FootfallSettings,
+    LightingSettings,
+)
 from scenarios.economics import RolloutCosts
 from scenarios.errors import ScenarioError
 from simulation import WasteKpis
@@ -27,7 +37,7 @@ from simulation.kpis import KPIS
 from simulation.parameters.waste import STREAMS
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
 __all__ = [
     "DEFAULT_FOCUS",
@@ -40,6 +50,8 @@ __all__ = [
     "RunSettings",
     "Scenario",
     "known_communes",
+    "known_creches",
+    "known_sites",
     "validate",
 ]
 
@@ -120,7 +132,8 @@ class Scenario:
     question: str
     run: RunSettings
     inventory: InventorySettings
-    policy: PolicySettings
+    policy: PolicySettings | None
+    """The collection policy (waste scenarios only)."""
     history: HistorySettings | None = None
     fleet: tuple[tuple[str, int], ...] = ()
     """Trucks per stream overriding ``simulation.default_fleets``."""
@@ -129,6 +142,11 @@ class Scenario:
     """The files this one inherits from, nearest first."""
     rollout: RolloutSettings | None = None
     """A sensor rollout to weigh against its baseline (``[rollout]``), if any."""
+    subject: str = "waste"
+    """Which simulation answers it: waste, lighting, footfall or childcare."""
+    lighting: LightingSettings | None = None
+    footfall: FootfallSettings | None = None
+    childcare: ChildcareSettings | None = None
 
     def reseeded(self, seed: int) -> Scenario:
         """The same scenario with another run seed."""
@@ -137,68 +155,39 @@ class Scenario:
 
 # --- the rules -------------------------------------------------------------------------------
 
-_REQUIRED = object()
-
-
-@dataclass(frozen=True)
-class _Field:
-    kind: str  # "int" | "float" | "str" | "bool" | "date" | "list"
-    default: Any = _REQUIRED
-    check: Callable[[Any], bool] | None = None
-    expected: str = ""
-    kinds: tuple[str, ...] = ()  # policy kinds the key applies to (empty: all)
-
-
-_TYPE_NAMES = {
-    "int": "an integer",
-    "float": "a number",
-    "str": "a string",
-    "bool": "true or false",
-    "date": "a date (2024-05-06)",
-    "list": "a list of strings",
-}
-
-
-def _positive(v: Any) -> bool:
-    return v > 0
-
-
-def _non_negative(v: Any) -> bool:
-    return v >= 0
-
-
 TOP = {
-    "title": _Field("str", check=bool, expected="a non-empty title"),
-    "question": _Field("str", check=bool, expected="the question the scenario answers"),
-    "extends": _Field("str", default=None),
+    "subject": Field("str", "waste", lambda v: v in subjects.SUBJECTS, f"one of {list(subjects.SUBJECTS)}"),
+    "title": Field("str", check=bool, expected="a non-empty title"),
+    "question": Field("str", check=bool, expected="the question the scenario answers"),
+    "extends": Field("str", default=None),
 }
-SECTIONS = ("run", "inventory", "history", "policy", "fleet", "kpis", "rollout")
+SECTIONS = ("run", "inventory", "history", "policy", "fleet", "kpis", "rollout", "lighting", "footfall", "festival", "childcare")
 RUN = {
-    "seed": _Field("int", check=_non_negative, expected="a seed >= 0"),
-    "replications": _Field("int", 3, _positive, "at least 1 replication"),
-    "horizon_days": _Field("int", check=_positive, expected="a number of days > 0"),
-    "start": _Field("date"),
+    "seed": Field("int", check=non_negative, expected="a seed >= 0"),
+    "replications": Field("int", 3, positive, "at least 1 replication"),
+    "horizon_days": Field("int", check=positive, expected="a number of days > 0"),
+    "start": Field("date"),
 }
 INVENTORY = {
-    "seed": _Field("int", None, _non_negative, "a seed >= 0"),
-    "communes": _Field("list", None, bool, "a non-empty list of INSEE codes"),
-    "streams": _Field("list", None, bool, "a non-empty list of streams"),
-    "inflow_cv": _Field("float", 0.3, lambda v: 0 < v <= 3, "a coefficient of variation in (0, 3]"),
-    "warm_start": _Field("bool", True),
+    "seed": Field("int", None, non_negative, "a seed >= 0"),
+    "communes": Field("list", None, bool, "a non-empty list of INSEE codes"),
+    "streams": Field("list", None, bool, "a non-empty list of streams"),
+    "inflow_cv": Field("float", 0.3, lambda v: 0 < v <= 3, "a coefficient of variation in (0, 3]"),
+    "warm_start": Field("bool", True),
 }
 HISTORY = {
-    "store": _Field(
+    "store": Field(
         "str",
         check=lambda v: v.startswith(("sqlite:///", "postgresql://", "memory:")),
         expected="a store URL (sqlite:///path, postgresql://…)",
     ),
-    "fit_days": _Field("int", 28, _positive, "a number of days > 0"),
+    "fit_days": Field("int", 28, positive, "a number of days > 0"),
 }
 POLICY = {
-    "kind": _Field("str", check=lambda v: v in POLICY_KINDS, expected=f"one of {list(POLICY_KINDS)}"),
-    "threshold": _Field("float", 0.8, lambda v: 0 < v <= 1, "a fill fraction with 0 < x <= 1", ("threshold",)),
-    "risk": _Field("float", 0.05, lambda v: 0 < v < 1, "a probability with 0 < x < 1", ("predictive",)),
-    "horizon_days": _Field(
+    "kind": Field("str", check=lambda v: v in POLICY_KINDS, expected=f"one of {list(POLICY_KINDS)}"),
+    "threshold": Field("float", 0.8, lambda v: 0 < v <= 1, "a fill fraction with 0 < x <= 1", ("threshold",)),
+    "risk": Field("float", 0.05, lambda v: 0 < v < 1, "a probability with 0 < x < 1", ("predictive",)),
+    "horizon_days": Field(
         "int",
         8,
         lambda v: v >= MIN_PREDICTIVE_HORIZON,
@@ -206,19 +195,19 @@ POLICY = {
         ("predictive",),
     ),
 }
-FLEET_TRUCKS = _Field("int", check=_positive, expected="a number of trucks > 0")
+FLEET_TRUCKS = Field("int", check=positive, expected="a number of trucks > 0")
 ROLLOUT = {
-    "baseline": _Field("str", check=lambda v: v.endswith(".toml"), expected="the baseline scenario file (a .toml name)"),
-    "sensors": _Field("str", None),  # "all" or an integer: checked by _sensors
-    "sensor_eur": _Field("float", None, _non_negative, "a price in € >= 0"),
-    "installation_eur_per_sensor": _Field("float", None, _non_negative, "a price in € >= 0"),
-    "gateways": _Field("int", None, _non_negative, "a number of gateways >= 0"),
-    "gateway_eur": _Field("float", None, _non_negative, "a price in € >= 0"),
-    "subscription_eur_per_sensor_year": _Field("float", None, _non_negative, "a price in € per sensor per year >= 0"),
-    "lifetime_years": _Field("int", None, _positive, "a lifetime in years > 0"),
-    "discount_rate": _Field("float", None, lambda v: 0 <= v < 1, "a yearly rate with 0 <= x < 1 (0.04 for 4 %)"),
+    "baseline": Field("str", check=lambda v: v.endswith(".toml"), expected="the baseline scenario file (a .toml name)"),
+    "sensors": Field("str", None),  # "all" or an integer: checked by _sensors
+    "sensor_eur": Field("float", None, non_negative, "a price in € >= 0"),
+    "installation_eur_per_sensor": Field("float", None, non_negative, "a price in € >= 0"),
+    "gateways": Field("int", None, non_negative, "a number of gateways >= 0"),
+    "gateway_eur": Field("float", None, non_negative, "a price in € >= 0"),
+    "subscription_eur_per_sensor_year": Field("float", None, non_negative, "a price in € per sensor per year >= 0"),
+    "lifetime_years": Field("int", None, positive, "a lifetime in years > 0"),
+    "discount_rate": Field("float", None, lambda v: 0 <= v < 1, "a yearly rate with 0 <= x < 1 (0.04 for 4 %)"),
 }
-KPIS_TABLE = {"focus": _Field("list", DEFAULT_FOCUS, bool, "a non-empty list of KPI names")}
+KPIS_TABLE = {"focus": Field("list", DEFAULT_FOCUS, bool, "a non-empty list of KPI names")}
 
 
 @functools.cache
@@ -259,7 +248,7 @@ class _Checker:
                     (*path, key), raw[key], f"{where}: one of {sorted(known)}{hint}"
                 )
 
-    def value(self, path: tuple[str, ...], rule: _Field, raw: Any) -> Any:
+    def value(self, path: tuple[str, ...], rule: Field, raw: Any) -> Any:
         kind = rule.kind
         ok = {
             "int": isinstance(raw, int) and not isinstance(raw, bool),
@@ -268,24 +257,27 @@ class _Checker:
             "bool": isinstance(raw, bool),
             "date": isinstance(raw, date | str),
             "list": isinstance(raw, list) and all(isinstance(x, str) for x in raw),
+            "clock": isinstance(raw, str | time),
         }[kind]
         if not ok:
-            raise self.fail(path, raw, _TYPE_NAMES[kind])
+            raise self.fail(path, raw, TYPE_NAMES[kind])
         if kind == "float":
             raw = float(raw)
         elif kind == "date" and isinstance(raw, str):
             try:
                 raw = date.fromisoformat(raw)
             except ValueError:
-                raise self.fail(path, raw, _TYPE_NAMES[kind]) from None
+                raise self.fail(path, raw, TYPE_NAMES[kind]) from None
         elif kind == "date" and type(raw) is not date:  # a TOML datetime is not a day
-            raise self.fail(path, raw, _TYPE_NAMES[kind])
+            raise self.fail(path, raw, TYPE_NAMES[kind])
+        elif kind == "clock" and isinstance(raw, time):  # TOML's bare 23:00:00 is a local time
+            raw = f"{raw:%H:%M}"
         if rule.check is not None and not rule.check(raw):
             raise self.fail(path, raw, rule.expected)
         return tuple(raw) if kind == "list" else raw
 
     def section(
-        self, name: str, raw: Any, rules: Mapping[str, _Field], policy_kind: str | None = None
+        self, name: str, raw: Any, rules: Mapping[str, Field], policy_kind: str | None = None
     ) -> dict[str, Any]:
         table = self.table((name,), raw)
         self.unknown((name,), table, rules)
@@ -293,8 +285,8 @@ class _Checker:
         for key, rule in rules.items():
             path = (name, key)
             if key not in table:
-                if rule.default is _REQUIRED:
-                    raise self.fail(path, None, f"a value ({_TYPE_NAMES[rule.kind]}): the key is required")
+                if rule.default is REQUIRED:
+                    raise self.fail(path, None, f"a value ({TYPE_NAMES[rule.kind]}): the key is required")
                 continue
             if rule.kinds and policy_kind not in rule.kinds:
                 raise self.fail(path, table[key], f"no {key} for kind {policy_kind!r} (only for {list(rule.kinds)})")
@@ -348,40 +340,115 @@ def validate(
     for key, rule in TOP.items():
         if key in doc:
             top[key] = check.value((key,), rule, doc[key])
-        elif rule.default is _REQUIRED:
-            raise check.fail((key,), None, f"a value ({_TYPE_NAMES[rule.kind]}): the key is required")
-    for name in ("run", "policy"):
-        if name not in doc:
-            raise check.fail((name,), None, f"a [{name}] table: it is required")
+        elif rule.default is REQUIRED:
+            raise check.fail((key,), None, f"a value ({TYPE_NAMES[rule.kind]}): the key is required")
+    subject = top.get("subject", "waste")
+    _check_tables(check, doc, subject)
     run = RunSettings(**check.section("run", doc["run"], RUN))
-    kind_raw = check.table(("policy",), doc["policy"]).get("kind")
-    kind = kind_raw if kind_raw in POLICY_KINDS else None
-    policy_values = check.section("policy", doc["policy"], POLICY, kind)
-    policy = PolicySettings(**policy_values)
     history = HistorySettings(**check.section("history", doc["history"], HISTORY)) if "history" in doc else None
     inv_values = check.section("inventory", doc.get("inventory", {}), INVENTORY)
-    if history is None and inv_values.get("seed") is None:
-        raise check.fail(("inventory", "seed"), None, "an inventory seed (or a [history] store to take bins from)")
+    if history is None and inv_values.get("seed") is None and subject in ("waste", "lighting"):
+        taken = "bins" if subject == "waste" else "cabinets"
+        raise check.fail(("inventory", "seed"), None, f"an inventory seed (or a [history] store to take {taken} from)")
+    if subject != "waste" and "streams" in inv_values:
+        raise check.fail(("inventory", "streams"), list(inv_values["streams"]), f"no waste streams in a {subject} scenario")
+    if subject in ("footfall", "childcare") and "communes" in inv_values:
+        where = "[footfall] site" if subject == "footfall" else "[childcare] creche"
+        raise check.fail(("inventory", "communes"), list(inv_values["communes"]), f"no communes in a {subject} scenario ({where} says where)")
     inventory = InventorySettings(**inv_values)
     check.members(("inventory", "communes"), inventory.communes, known_communes(), "INSEE codes of the valley")
     check.members(("inventory", "streams"), inventory.streams, STREAMS, "waste streams")
+    kpis = check.section("kpis", doc.get("kpis", {}), KPIS_TABLE)
+    focus = kpis.get("focus", DEFAULT_FOCUS_BY_SUBJECT.get(subject, DEFAULT_FOCUS))
+    check.members(("kpis", "focus"), focus, KPIS_BY_SUBJECT.get(subject, KPI_NAMES), f"KPI names of subject {subject!r}")
+    common = {
+        "source": source, "title": top["title"], "question": top["question"], "run": run,
+        "inventory": inventory, "history": history, "focus": focus, "extends": extends, "subject": subject,
+    }
+    if subject == "lighting" and run.replications != 1:
+        raise check.fail(
+            ("run", "replications"), run.replications,
+            "1 for a lighting scenario (it is computed from the sun's course: nothing random to replicate)",
+        )
+    if subject == "waste":
+        return _waste(check, doc, common)
+    return Scenario(policy=None, **common, **_subject_settings(check, doc, subject))
+
+
+def _check_tables(check: _Checker, doc: Mapping[str, Any], subject: str) -> None:
+    """``[run]`` and the subject's own table are required; other subjects' tables are refused."""
+    for name in ("run", SUBJECT_TABLES[subject]):
+        if name not in doc:
+            raise check.fail((name,), None, f"a [{name}] table: it is required for subject {subject!r}")
+    owner = {table: s for s, table in SUBJECT_TABLES.items()} | {
+        "fleet": "waste", "rollout": "waste", "festival": "footfall",
+    }
+    for table, belongs in owner.items():
+        if table in doc and belongs != subject:
+            raise check.fail(
+                (table,), doc[table],
+                f"no [{table}] table in a {subject} scenario (it belongs to subject {belongs!r}; "
+                f'set subject = "{belongs}" or remove it)',
+            )
+
+
+def _waste(check: _Checker, doc: Mapping[str, Any], common: dict[str, Any]) -> Scenario:
+    kind_raw = check.table(("policy",), doc["policy"]).get("kind")
+    kind = kind_raw if kind_raw in POLICY_KINDS else None
+    policy = PolicySettings(**check.section("policy", doc["policy"], POLICY, kind))
     fleet_raw = check.table(("fleet",), doc.get("fleet", {}))
     check.unknown(("fleet",), fleet_raw, STREAMS)
     fleet = tuple(sorted((s, check.value(("fleet", s), FLEET_TRUCKS, n)) for s, n in fleet_raw.items()))
-    kpis = check.section("kpis", doc.get("kpis", {}), KPIS_TABLE)
-    focus = kpis.get("focus", DEFAULT_FOCUS)
-    check.members(("kpis", "focus"), focus, KPI_NAMES, "KPI names")
     rollout = _rollout(check, doc["rollout"]) if "rollout" in doc else None
-    return Scenario(
-        source=source,
-        title=top["title"],
-        question=top["question"],
-        run=run,
-        inventory=inventory,
-        policy=policy,
-        history=history,
-        fleet=fleet,
-        focus=focus,
-        extends=extends,
-        rollout=rollout,
-    )
+    return Scenario(policy=policy, fleet=fleet, rollout=rollout, **common)
+
+
+def _subject_settings(check: _Checker, doc: Mapping[str, Any], subject: str) -> dict[str, Any]:
+    """The ``lighting``, ``footfall`` or ``childcare`` settings of the scenario, checked."""
+    if subject == "lighting":
+        values = check.section("lighting", doc["lighting"], subjects.LIGHTING)
+        for window in ("dim", "off"):
+            ends = [f"{window}_from", f"{window}_to"]
+            given = [end for end in ends if end in values]
+            if len(given) == 1:
+                missing = next(end for end in ends if end not in values)
+                raise check.fail(("lighting", missing), None, f"both ends of the {window} window (only {given[0]} is set)")
+        return {"lighting": subjects.LightingSettings(**values)}
+    if subject == "footfall":
+        values = check.section("footfall", doc["footfall"], subjects.FOOTFALL)
+        known = known_sites()
+        check.members(("footfall", "site"), (values["site"],), known, "sites with footfall beacons")
+        published = values["site"] in subjects.PUBLISHED_VISITORS
+        if "visitors_per_year" not in values and not published and "history" not in doc:
+            raise check.fail(
+                ("footfall", "visitors_per_year"), None,
+                f"a yearly visitor count: none is published for {values['site']} (and no [history] store to fit one)",
+            )
+        festival = None
+        if "festival" in doc:
+            raw = check.section("festival", doc["festival"], subjects.FESTIVAL)
+            if raw["last_day"] < raw["first_day"]:
+                raise check.fail(("festival", "last_day"), raw["last_day"].isoformat(), f"a day on or after first_day ({raw['first_day']})")
+            festival = subjects.FestivalSettings(**raw)
+        return {"footfall": subjects.FootfallSettings(**values, festival=festival)}
+    values = check.section("childcare", doc["childcare"], subjects.CHILDCARE)
+    check.members(("childcare", "creche"), (values["creche"],), known_creches(), "crèches of the valley")
+    return {"childcare": subjects.ChildcareSettings(**values)}
+
+
+@functools.cache
+def known_sites() -> dict[str, str]:
+    """Sites counted by footfall beacons, code → name (the twin's named places)."""
+    from twin.inventory import ACTIVITY_ZONE, REMARKABLE_SITES
+
+    return {place.code: place.name for place in (*REMARKABLE_SITES, ACTIVITY_ZONE)}
+
+
+@functools.cache
+def known_creches() -> dict[str, int]:
+    """The valley's crèches, code → places (the twin's inventory: one per town of 2,000+)."""
+    from twin import load_geography
+    from twin.inventory import creche_places
+
+    places = {f"CRECHE-{c.insee}": creche_places(c) for c in load_geography().communes}
+    return {code: n for code, n in places.items() if n is not None}

@@ -30,6 +30,7 @@ from simulation.fitting import FillModel, FillModels, fit_fill_models, fit_table
 from simulation.footfall import (
     ArrivalModel,
     OneOffEvent,
+    assumed_arrivals,
     TrailLeg,
     fit_arrivals,
     footfall_kpis,
@@ -86,6 +87,7 @@ __all__ = [
     "TrailLeg",
     "UnknownBinError",
     "WasteKpis",
+    "assumed_arrivals",
     "building_energy",
     "cabinets_from_events",
     "childcare_places",

@@ -8,6 +8,10 @@ Overflow bin-hours run from the first report to the next emptying (or the end of
 fill at emptying is the last measured fill since the previous emptying, or, when there was none,
 the emptied mass over the loose density. With a router, each day's emptied containers of one
 stream are routed as that day's tours, an estimate of km the log does not record.
+Collections, tonnes and overflows are also kept per container code (``WasteKpis.by_container``,
+in the order the bins were installed), and the typical day's emptied containers are kept as in
+a simulation; levels are not measured (the log reads some bins, not all), so ``by_day`` has no
+``mean_fill``.
 
 Not responsible for what-ifs (``simulation.waste.simulate``).
 """
@@ -39,9 +43,10 @@ DEFAULT_LATENESS = timedelta(days=7)
 
 
 class _BinState:
-    __slots__ = ("capacity", "commune", "fill", "over_since", "stream", "x", "y")
+    __slots__ = ("capacity", "commune", "fill", "over_since", "row", "stream", "x", "y")
 
-    def __init__(self, event: Bin.Installed) -> None:
+    def __init__(self, event: Bin.Installed, row: int) -> None:
+        self.row = np.array([row])  # the container's index in the ledger, ready for ``add``
         self.stream = STREAMS.index(event.stream)
         self.commune = event.commune_insee
         self.capacity = float(event.capacity_l)
@@ -136,7 +141,8 @@ class _Replay:
 
     def _apply(self, event: Bin.Event, at: float) -> None:
         if isinstance(event, Bin.Installed):
-            self.bins[event.originator_id] = _BinState(event)
+            row = self.ledger.container_index(event.code)
+            self.bins[event.originator_id] = _BinState(event, row)
             self.ledger.commune_index(event.commune_insee)
             return
         state = self.bins.get(event.originator_id)
@@ -151,8 +157,8 @@ class _Replay:
             mass = float(event.mass_kg)
             litres = min(mass / density_kg_per_l(STREAMS[state.stream]), state.capacity)
             fill = state.fill / 100.0 if state.fill is not None else litres / state.capacity
-            self.ledger.add("collections", *one, 1.0)
-            self.ledger.add("tonnes", *one, mass / 1000.0)
+            self.ledger.add("collections", *one, 1.0, state.row)
+            self.ledger.add("tonnes", *one, mass / 1000.0, state.row)
             self.ledger.add("fill_at_emptying_sum", *one, fill)
             self._end_overflow(state, at)
             state.fill = None
@@ -161,7 +167,7 @@ class _Replay:
             # One overflow episode however many report it (a sensor, then citizens), as the
             # simulation counts them, so that recorded and simulated figures compare.
             if state.over_since is None:
-                self.ledger.add("overflow_events", *one, 1.0)
+                self.ledger.add("overflow_events", *one, 1.0, state.row)
                 state.over_since = at
         elif isinstance(event, Bin.Moved):
             state.x, state.y, state.commune = event.x_l93, event.y_l93, event.commune_insee
@@ -172,7 +178,7 @@ class _Replay:
     def _end_overflow(self, state: _BinState, at: float) -> None:
         if state.over_since is not None:
             one = np.array([state.stream]), np.array([self.ledger.commune_index(state.commune)])
-            self.ledger.add("overflow_bin_hours", *one, at - state.over_since)
+            self.ledger.add("overflow_bin_hours", *one, at - state.over_since, state.row)
             state.over_since = None
 
     def _close_day(self) -> None:
@@ -201,6 +207,12 @@ class _Replay:
                     co2_kg=routed.co2_kg,
                     operating_cost_eur=routed.cost_eur,
                 )
+        label = (self.clock.start + timedelta(days=self.day)).date().isoformat()
+        self.ledger.note_emptied(
+            label,
+            np.array([int(b.row[0]) for b, _, _ in self.emptied], dtype=int),
+            np.array([v for _, v, _ in self.emptied]),
+        )
         self.emptied = []
-        self.ledger.close_day((self.clock.start + timedelta(days=self.day)).date().isoformat())
+        self.ledger.close_day(label)
         self.day += 1

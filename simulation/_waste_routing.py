@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 WHEELED_BIN_MAX_L = 1_700  # EN 840: four-wheeled bins up to 1,300–1,700 L; above, a column
 
 
+def service_minutes(capacity_l: np.ndarray) -> np.ndarray:
+    """Minutes at each stop: a crane column above ``WHEELED_BIN_MAX_L``, else a wheeled bin."""
+    column = np.asarray(capacity_l) > WHEELED_BIN_MAX_L
+    return np.where(column, fp.SERVICE_MIN_COLUMN, fp.SERVICE_MIN_WHEELED_BIN)
+
+
 @dataclass(frozen=True)
 class Routed:
     """What one stream's day of collection drove and whom it served."""
@@ -110,9 +116,7 @@ class FleetRouter:
     ) -> Routed:
         """Tours for these stops (see the module docstring for which path)."""
         fleet = self.fleets[stream]
-        service = np.where(
-            capacity_l > WHEELED_BIN_MAX_L, fp.SERVICE_MIN_COLUMN, fp.SERVICE_MIN_WHEELED_BIN
-        )
+        service = service_minutes(capacity_l)
         started = time.perf_counter()
         try:
             if len(x) > self.exact_up_to:

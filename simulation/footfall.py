@@ -30,7 +30,12 @@ import numpy as np
 
 from domain import Beacon
 from simulation.parameters.energy import VALLEY_TIMEZONE
-from simulation.parameters.footfall import DEFAULT_DETECTION_RATIO, herault_month_factors
+from simulation.parameters.footfall import (
+    ASSUMED_HOUR_SHAPE,
+    ASSUMED_WEEKDAY_SHAPE,
+    DEFAULT_DETECTION_RATIO,
+    herault_month_factors,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -375,6 +380,45 @@ def _fit_zone(
         months_from_prior=tuple(int(month) for month in np.flatnonzero(~observed[2])),
         dispersion=dispersion,
         iterations=iterations,
+        timezone=timezone,
+    )
+
+
+def assumed_arrivals(
+    zone: str,
+    visitors_per_year: float,
+    detection_ratio: float = DEFAULT_DETECTION_RATIO,
+    timezone: str = VALLEY_TIMEZONE,
+) -> ArrivalModel:
+    """An arrival model for a site no beacon has counted yet: a yearly total and assumed shapes.
+
+    The hour and weekday shapes are the assumptions of ``simulation.parameters.footfall``, the
+    months the Hérault seasons; each is scaled to mean 1, so a year holds about
+    ``visitors_per_year`` visitors (as devices: × ``detection_ratio``). Every hour, weekday and
+    month is listed as unobserved, so a report says the model is assumed, not fitted.
+    """
+    _check_ratio(detection_ratio)
+    if not visitors_per_year > 0:
+        raise ValueError(f"visitors_per_year must be positive, not {visitors_per_year}")
+
+    def mean_one(shape: Sequence[float]) -> tuple[float, ...]:
+        values = np.asarray(shape, dtype=float)
+        return tuple(float(v) for v in values / values.mean())
+
+    return ArrivalModel(
+        zone=zone,
+        unit="devices",
+        base_per_hour=visitors_per_year * detection_ratio / (365.25 * 24),
+        hour_factors=mean_one(ASSUMED_HOUR_SHAPE),
+        weekday_factors=mean_one(ASSUMED_WEEKDAY_SHAPE),
+        month_factors=mean_one(herault_month_factors()),
+        observed_hours=0.0,
+        counted=0.0,
+        unobserved_hours=tuple(range(24)),
+        unobserved_weekdays=tuple(range(7)),
+        months_from_prior=tuple(range(12)),
+        dispersion=1.0,
+        iterations=0,
         timezone=timezone,
     )
 

@@ -10,6 +10,11 @@
   mean collection hour, and overflow events and bin-hours are counted assuming waste arrives
   evenly over the day. With a ``RecordedInflow`` it is the counterfactual replay; with a
   ``ProjectedInflow`` (fitted models and a seed) it is the projection.
+* Each container's collections, tonnes and overflows are kept too (``WasteKpis.by_container``,
+  in the order of ``Bins``), and every day the levels are measured once, just before the
+  collection hour's emptying (capped at capacity, so an overflowing bin reads 100 %): the
+  day's ``mean_fill`` and ``share_above_80`` in ``WasteKpis.by_day``. The containers emptied
+  on a typical working day are kept for drawing its tours (rule in ``simulation.kpis``).
 
 Same inputs and seed, same numbers: the only randomness is the generator made from ``seed``.
 Not responsible for reading history (``simulation.history``), deriving inflow or fitting.
@@ -220,7 +225,7 @@ class _DailyRun:
         n = len(bins)
         self.levels = np.zeros(n)
         self.overflowing = np.zeros(n, dtype=bool)
-        self.ledger = Ledger(sorted(set(bins.communes)))
+        self.ledger = Ledger(sorted(set(bins.communes)), list(bins.codes))
         self.stream_idx = np.array([STREAMS.index(s) for s in bins.streams], dtype=int)
         self.commune_idx = np.array(
             [self.ledger.communes.index(c) for c in bins.communes], dtype=int
@@ -252,6 +257,7 @@ class _DailyRun:
         chosen = np.asarray(self.policy.choose(view), dtype=bool)
         before = self.levels + inflow * self.share  # uncapped level at the collection hour
         at_collection = np.minimum(before, cap)
+        self.ledger.measure_levels(at_collection / cap)
         served = np.zeros(len(bins), dtype=bool)
         for s, stream in enumerate(STREAMS):
             idx = np.flatnonzero(chosen & (self.stream_idx == s))
@@ -287,9 +293,10 @@ class _DailyRun:
         self._stretch(self.levels, end_first, hours)
         got = np.flatnonzero(served)
         sidx, cidx = self.stream_idx[got], self.commune_idx[got]
-        self.ledger.add("collections", sidx, cidx, 1.0)
-        self.ledger.add("tonnes", sidx, cidx, at_collection[got] * self.density[got] / 1000.0)
+        self.ledger.add("collections", sidx, cidx, 1.0, got)
+        self.ledger.add("tonnes", sidx, cidx, at_collection[got] * self.density[got] / 1000.0, got)
         self.ledger.add("fill_at_emptying_sum", sidx, cidx, at_collection[got] / cap[got])
+        self.ledger.note_emptied(today.isoformat(), got, at_collection[got])
         self.overflowing[got] = False
         start_second = np.where(served, 0.0, np.minimum(end_first, cap))
         self.levels = start_second
@@ -313,6 +320,8 @@ class _DailyRun:
         bin_hours = np.where(over, hours * np.clip(part, 0.0, 1.0), 0.0)
         if over.any():
             sidx, cidx = self.stream_idx[idx], self.commune_idx[idx]
-            self.ledger.add("overflow_events", sidx[starts], cidx[starts], 1.0)
-            self.ledger.add("overflow_bin_hours", sidx[over], cidx[over], bin_hours[over])
+            self.ledger.add("overflow_events", sidx[starts], cidx[starts], 1.0, idx[starts])
+            self.ledger.add(
+                "overflow_bin_hours", sidx[over], cidx[over], bin_hours[over], idx[over]
+            )
         self.overflowing[idx] = self.overflowing[idx] | over

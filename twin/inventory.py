@@ -26,11 +26,24 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import shapely
 
-from domain import Beacon, Bin, Position, Service, ServiceKind, Site, SiteKind, ValleyAggregate, WasteStream
-from twin.geography import Commune, Geography
+from domain import (
+    Beacon,
+    Bin,
+    Position,
+    Service,
+    ServiceKind,
+    Site,
+    SiteKind,
+    ValleyAggregate,
+    WasteStream,
+)
+
+if TYPE_CHECKING:
+    from twin.geography import Commune, Geography
 
 COMMISSIONED_AT = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -227,18 +240,25 @@ def _beacons(geography: Geography, place: NamedPlace, rng: random.Random) -> lis
     return beacons
 
 
+def creche_places(commune: Commune) -> int | None:
+    """The places of the commune's crèche, None if the commune has none (under 2,000 people)."""
+    if commune.population < CHILDCARE_MIN_POPULATION:
+        return None
+    return round(commune.population * CHILDCARE_PLACES_PER_1000 / 1000)
+
+
 def _services(geography: Geography) -> list[Service]:
     services = []
     for commune in geography.communes:
         centre = commune.boundary.representative_point()
         here = Position(round(centre.x, 2), round(centre.y, 2))
-        if commune.population >= CHILDCARE_MIN_POPULATION:
+        if (places := creche_places(commune)) is not None:
             services.append(
                 Service.open(
                     code=f"CRECHE-{commune.insee}",
                     name=f"Crèche de {commune.name}",
                     service_kind=ServiceKind.CHILDCARE,
-                    capacity=round(commune.population * CHILDCARE_PLACES_PER_1000 / 1000),
+                    capacity=places,
                     position=here,
                     commune_insee=commune.insee,
                     at=COMMISSIONED_AT,

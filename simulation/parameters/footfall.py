@@ -113,3 +113,24 @@ GELLONE_ABBEY = SiteVisitors(
 # with the lag and ratio seen between the two sites' beacon counts when both are installed.
 PONT_DU_DIABLE_TO_SAINT_GUILHEM_PROBABILITY = 0.3
 PONT_DU_DIABLE_TO_SAINT_GUILHEM_DELAY_HOURS = 1
+
+# --- Shape of a day and a week, before any beacon has counted ----------------------------------
+
+# Relative arrivals by local hour (0–23) at an open-air site. Assumed: visitors come between
+# about 09:00 and 20:00 with a plateau from late morning to mid-afternoon, as day trippers do;
+# no public hourly series of the valley's sites exists. Replaced by the fitted shape as soon
+# as a site's beacons have counted (``simulation.footfall.fit_arrivals``).
+ASSUMED_HOUR_SHAPE: tuple[float, ...] = (
+    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.3, 0.7, 1.0, 1.3,
+    1.4, 1.4, 1.5, 1.5, 1.3, 1.0, 0.7, 0.4, 0.2, 0.1, 0.0, 0.0,
+)
+# Relative arrivals Monday → Sunday. Assumed: weekends about 1.6 times a weekday, a usual
+# ratio for leisure sites near a city (Montpellier is 40 km away).
+ASSUMED_WEEKDAY_SHAPE: tuple[float, ...] = (0.85, 0.85, 0.85, 0.85, 0.95, 1.35, 1.4)
+
+# --- Waste left by visitors -------------------------------------------------------------------
+
+# 27 t of waste collected at the Pont du Diable over a 4.5-month season with 270,000 visitors a
+# year: 0.1 kg a visitor. Sources: as PONT_DU_DIABLE above. Assumed: the year's visitors all
+# come in that season (most do), so this is an upper bound of waste per visitor.
+WASTE_KG_PER_VISITOR = 27_000.0 / PONT_DU_DIABLE.visitors_per_year
