@@ -53,9 +53,9 @@ def run_lighting(scenario: Scenario, progress: Callable[[int, int], None] | None
         settings.dim_percent if settings.dim_from is not None else 100.0,
         settings.dim_from, settings.dim_to, settings.off_from, settings.off_to,
     )
-    changed = [
-        (led_retrofit(c, settings.led_power_w) if settings.led else c).with_schedule(schedule) for c in today
-    ]
+    changed = [led_retrofit(c, settings.led_power_w) if settings.led else c for c in today]
+    if settings.changes_schedule:  # otherwise each cabinet keeps the schedules its log records
+        changed = [c.with_schedule(schedule) for c in changed]
     start, nights = scenario.run.start, scenario.run.horizon_days
     before = np.array([lighting_kwh_per_night(c, start, nights) for c in today])
     after = np.array([lighting_kwh_per_night(c, start, nights) for c in changed])
