@@ -1,10 +1,14 @@
 """Benchmark: loading a long-lived bin, and its state at a past instant, with and without snapshots.
 
-Run with ``python bench/store.py``. Builds a bin with 10,000 fill measurements (and 1,000 for
-comparison) in a fresh embedded SQLite store, then times, in the same run:
+Run with ``python bench/store.py``. Builds bins with 1,000, 10,000 and 100,000 fill
+measurements in a fresh embedded SQLite store, then times, in the same run:
 
 * loading its current state with snapshots (every 100 events) against a full replay;
-* its state as of an instant in the middle of its history, with and without snapshots.
+* its state as of an instant early, in the middle and late in its history, with and without
+  snapshots;
+* how the time of "state as of an instant" grows with the length of the history: the ratio of
+  each history's time to the 1,000-event bin's (the baseline of the same run). Flat means a
+  ratio near 1 while the history grows a hundredfold.
 
 Prints median milliseconds over repeated runs and the ratios. Not a test: figures depend on
 the machine, and this one is shared.
@@ -65,27 +69,44 @@ def median_ms(action: Callable[[], object], repeats: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         settings = parse_store_url(f"sqlite:///{Path(scratch) / 'bench.sqlite'}").settings
         twin = ValleyTwin(env=settings)
         plain = ValleyTwinWithoutSnapshots(env=settings)
         print(f"python {platform.python_version()}, eventsourcing {importlib.metadata.version('eventsourcing')}, "
-              f"SQLite embedded, snapshot every 100 events, median of {args.repeats} runs")
+              f"SQLite embedded, snapshot every 100 events, median of {args.repeats} runs "
+              f"(full replays of more than 10,000 events: 3 runs)")
         print(f"{'events':>8} {'query':<22} {'snapshots ms':>13} {'replay ms':>10} {'speed-up':>9}")
-        for readings in (1_000, 10_000):
+        state_at_ms: dict[int, float] = {}
+        for readings in args.sizes:
+            started = time.perf_counter()
             bin_ = build_history(twin, f"BENCH-{readings}", readings)
-            middle = T0 + timedelta(minutes=15 * readings // 2 + 1)
-            expected_middle = readings // 2 + 1
-            assert twin.state_at(bin_.id, middle).version == expected_middle  # type: ignore[union-attr]
-            assert plain.state_at(bin_.id, middle).version == expected_middle  # type: ignore[union-attr]
-            cases = {
+            built = time.perf_counter() - started
+            replay_repeats = args.repeats if readings <= 10_000 else 3
+            cases: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
                 "current state": (lambda: twin.repository.get(bin_.id), lambda: plain.repository.get(bin_.id)),
-                "state at mid-history": (lambda: twin.state_at(bin_.id, middle), lambda: plain.state_at(bin_.id, middle)),
             }
+            for share, label in ((0.1, "early"), (0.5, "mid-history"), (0.9, "late")):
+                reading = int(readings * share)
+                instant = T0 + timedelta(minutes=15 * reading + 1)
+                assert twin.state_at(bin_.id, instant).version == reading + 1  # type: ignore[union-attr]
+                cases[f"state at {label}"] = (
+                    lambda at=instant: twin.state_at(bin_.id, at),  # type: ignore[misc]
+                    lambda at=instant: plain.state_at(bin_.id, at),  # type: ignore[misc]
+                )
             for label, (fast, slow) in cases.items():
-                fast_ms, slow_ms = median_ms(fast, args.repeats), median_ms(slow, args.repeats)
+                fast_ms = median_ms(fast, args.repeats)
+                slow_ms = median_ms(slow, replay_repeats)
                 print(f"{readings + 1:>8} {label:<22} {fast_ms:>13.2f} {slow_ms:>10.2f} {slow_ms / fast_ms:>8.1f}x")
+                if label == "state at mid-history":
+                    state_at_ms[readings] = fast_ms
+            print(f"{'':>8} (history of {readings + 1:,} events written in {built:.1f} s)")
+        baseline = state_at_ms[args.sizes[0]]
+        print(f"\nstate as of mid-history, with snapshots, against the {args.sizes[0] + 1:,}-event bin of this run:")
+        for readings, ms in state_at_ms.items():
+            print(f"{readings + 1:>8} events: {ms:6.2f} ms  ({ms / baseline:4.2f}x the baseline)")
         twin.close()
         plain.close()
 
