@@ -1,6 +1,10 @@
 """The Citizen aggregate: a pseudonymous resident who files reports, submits and votes ideas.
 
-The twin knows a citizen by a pseudonym only. Not responsible for encrypting personal data
+The twin knows a citizen by a pseudonym only. Personal text (a report's text, photo reference
+and status notes, an idea's title and text) reaches these commands already sealed by the twin
+(an opaque token per value, see ``twin.privacy``): the commands check the length of what they
+store, the twin checks the plaintext against the ``MAX_*`` limits with
+:func:`check_personal_text` before sealing it. Not responsible for encrypting personal data
 or for honouring erasure requests (the twin's privacy layer does).
 """
 
@@ -10,12 +14,16 @@ from datetime import datetime
 from typing import Any, Self
 
 from domain._aggregate import ValleyAggregate
-from domain._checks import member, text
+from domain._checks import member, stored_text_limit, text
 from domain.errors import DuplicateError, InvalidValueError, UnknownReferenceError
 from domain.ids import aggregate_id, normalise_code
 from domain.values import Position, ReportCategory
 
+# Limits of personal text as the citizen writes it, in characters (the wire's limits too).
 MAX_REPORT_TEXT = 2_000
+MAX_IDEA_TITLE = 120
+MAX_STATUS_NOTE = 500
+MAX_PHOTO_REF = 200
 
 # A report moves forward only: filed → acknowledged → resolved, or rejected before resolution.
 _NEXT_STATUS = {
@@ -24,6 +32,16 @@ _NEXT_STATUS = {
     "resolved": set(),
     "rejected": set(),
 }
+
+
+def check_personal_text(
+    field: str, value: object, max_length: int, allow_empty: bool = False
+) -> str:
+    """Return personal ``value`` stripped if it fits ``max_length`` characters, before sealing.
+
+    Raises the errors the commands raise, naming the field but never showing the text.
+    """
+    return text(field, value, max_length=max_length, allow_empty=allow_empty, personal=True)
 
 
 def idea_id(author_pseudonym: str, idea_ref: str) -> str:
@@ -100,8 +118,12 @@ class Citizen(ValleyAggregate):
             category=member("category", category, ReportCategory).value,
             x_l93=position.x,
             y_l93=position.y,
-            text=text("text", text_, max_length=MAX_REPORT_TEXT),
-            photo_ref=None if photo_ref is None else text("photo_ref", photo_ref, max_length=200),
+            text=text("text", text_, max_length=stored_text_limit(MAX_REPORT_TEXT)),
+            photo_ref=(
+                None
+                if photo_ref is None
+                else text("photo_ref", photo_ref, max_length=stored_text_limit(MAX_PHOTO_REF))
+            ),
         )
 
     class ReportStatusChanged(ValleyAggregate.Event):
@@ -140,7 +162,9 @@ class Citizen(ValleyAggregate):
             at,
             report_ref=ref,
             status=status,
-            note=text("note", note, max_length=500, allow_empty=True),
+            note=text(
+                "note", note, max_length=stored_text_limit(MAX_STATUS_NOTE), allow_empty=True
+            ),
         )
 
     class IdeaSubmitted(ValleyAggregate.Event):
@@ -168,8 +192,8 @@ class Citizen(ValleyAggregate):
             at,
             idea_id=new_id,
             idea_ref=ref,
-            title=text("title", title, max_length=120),
-            text=text("text", text_, max_length=MAX_REPORT_TEXT),
+            title=text("title", title, max_length=stored_text_limit(MAX_IDEA_TITLE)),
+            text=text("text", text_, max_length=stored_text_limit(MAX_REPORT_TEXT)),
         )
         return new_id
 

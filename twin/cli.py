@@ -24,11 +24,13 @@ from typing import Any
 import platformdirs
 
 from adapters.wire import AdapterError, create_keypair, load_keypair
-
-from domain import Bin, DomainError, WasteStream
+from domain import Bin, Citizen, DomainError, WasteStream
 from twin.application import ValleyTwin
 from twin.bootstrap import open_twin, store_config
+from twin.citizen_cli import add_commands as add_citizen_commands
+from twin.citizens import PersonalData
 from twin.errors import InvalidInputError, StoreConfigError, StoreUnavailableError, TwinError
+from twin.export.cli import add_commands as add_export_commands
 from twin.geography import Geography, load_geography
 from twin.ingest import IngestProcessor
 from twin.ingest_server import (
@@ -43,6 +45,7 @@ from twin.ingest_server import (
 from twin.inventory import plan_inventory, summarise
 from twin.live_demo import FeedResult, run_live_feed
 from twin.present import asset_view, event_view, format_event, format_state, parse_instant
+from twin.projections.cli import add_commands as add_projection_commands
 from twin.spatial import SpatialIndex
 
 DEFAULT_SEED = 42
@@ -149,6 +152,9 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("lat", type=float, metavar="LAT")
     where.add_argument("--json", action="store_true", help="print JSON")
     where.set_defaults(handler=_where)
+    add_citizen_commands(commands)  # `twin citizen forget | show`
+    add_export_commands(commands)  # `twin export`: CSV, GeoJSON, NGSI-LD as of an instant
+    add_projection_commands(commands)  # `twin projections status | rebuild | run`
     return parser
 
 
@@ -269,8 +275,12 @@ def _show(args: argparse.Namespace) -> int:
     twin = open_twin(args.store)
     try:
         aggregate = twin.find(args.reference)
-        state = asset_view(aggregate, load_geography())
-        history = [event_view(e) for e in twin.history(aggregate.id)]
+        if isinstance(aggregate, Citizen):  # what they wrote is sealed: shown unsealed, or [forgotten]
+            personal = PersonalData(twin)
+            state, history = personal.view(aggregate), personal.history(aggregate.id)
+        else:
+            state = asset_view(aggregate, load_geography())
+            history = [event_view(e) for e in twin.history(aggregate.id)]
     finally:
         twin.close()
     if args.json:
@@ -288,7 +298,10 @@ def _at(args: argparse.Namespace) -> int:
     try:
         aggregate_id = twin.resolve(args.reference)
         aggregate = twin.state_at(aggregate_id, instant)
-        state = None if aggregate is None else asset_view(aggregate, load_geography())
+        if isinstance(aggregate, Citizen):
+            state = PersonalData(twin).view(aggregate)
+        else:
+            state = None if aggregate is None else asset_view(aggregate, load_geography())
     finally:
         twin.close()
     if args.json:

@@ -5,7 +5,9 @@ One batch is one transaction: the events every valid message caused, a receipt p
 one. Replies are produced only after that transaction commits: acknowledged means durable.
 Anything that goes wrong with one message — bytes that are not msgpack, a broken domain rule,
 an unknown asset, even a bug in a handler — becomes that message's dead letter; the batch is
-retried message by message so the others still land. Not responsible for sockets
+retried message by message so the others still land. Citizens' personal text is sealed with
+their own key before it reaches the domain, and a refused citizen's message is kept sealed
+too, its reason without the values (:mod:`twin.citizens`). Not responsible for sockets
 (:mod:`twin.ingest_server`).
 """
 
@@ -26,9 +28,11 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from adapters.wire import Envelope, Reply, WireError, decode, from_epoch_ms, peek_identity
 from domain import Beacon, Bin, Citizen, DomainError, Site, ValleyAggregate
+from twin import citizens
 from twin.application import ValleyTwin
 from twin.errors import AlreadyExistsError, NotFoundError, TwinError
 from twin.geography import Geography
+from twin.privacy import CitizenKeys
 from twin.receipts import MessageReceipt, raw_receipt_id, receipt_id
 
 log = logging.getLogger(__name__)
@@ -96,9 +100,14 @@ class _Batch:
     """The aggregates one batch touches, loaded once and saved together."""
 
     def __init__(
-        self, twin: ValleyTwin, cache: OrderedDict[UUID, Aggregate], ids: dict[type, dict[str, UUID]]
+        self,
+        twin: ValleyTwin,
+        cache: OrderedDict[UUID, Aggregate],
+        ids: dict[type, dict[str, UUID]],
+        keys: CitizenKeys,
     ) -> None:
         self.twin = twin
+        self.keys = keys
         self.cache = cache
         self.ids = ids  # class -> code -> id of the aggregate, found before: deriving one costs a UUID5
         self.touched: dict[UUID, Aggregate] = {}
@@ -191,20 +200,17 @@ def _citizen_register(batch: _Batch, message: Envelope, geography: Geography) ->
 
 
 def _citizen_report(batch: _Batch, message: Envelope, geography: Geography) -> None:
-    position, _ = geography.locate(message.body["lon"], message.body["lat"])
-    batch.load(Citizen, message.asset).file_report(
-        message.body["report_ref"],
-        message.body["category"],
-        position,
-        message.body["text"],
-        message.observed_at,
-        photo_ref=message.body.get("photo_ref"),
+    body = message.body
+    citizens.file_report(
+        batch.keys, geography, batch.load(Citizen, message.asset), body["report_ref"], body["category"],
+        body["lon"], body["lat"], body["text"], message.observed_at, photo_ref=body.get("photo_ref"),
     )
 
 
 def _citizen_idea(batch: _Batch, message: Envelope, _: Geography) -> None:
-    batch.load(Citizen, message.asset).submit_idea(
-        message.body["idea_ref"], message.body["title"], message.body["text"], message.observed_at
+    citizens.submit_idea(
+        batch.keys, batch.load(Citizen, message.asset), message.body["idea_ref"], message.body["title"],
+        message.body["text"], message.observed_at,
     )
 
 
@@ -259,6 +265,7 @@ class IngestProcessor:
         self.cache_size = cache_size
         self.remembered_receipts = remembered_receipts
         self.stats = IngestStats()
+        self.keys = CitizenKeys(twin)
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._ids: dict[type, dict[str, UUID]] = {}
         # Receipts this process committed, most recent last: id -> reason (None if applied).
@@ -311,7 +318,9 @@ class IngestProcessor:
                 self._cache.clear()
                 receipts: dict[UUID, MessageReceipt] = {}
                 reason = f"internal error while applying: {type(error).__name__}: {error}"
-                reply, rule = self._dead_letter(message, receipts, self.clock(), reason, "internal", look_up=True)
+                reply, rule = self._dead_letter(
+                    message, receipts, self.clock(), reason, "internal", look_up=True, error=error
+                )
                 self.twin.save(*receipts.values())
                 self._remember(receipts)
                 if rule is not None:
@@ -324,7 +333,7 @@ class IngestProcessor:
             return None
 
     def _commit(self, messages: Sequence[Incoming], look_up: bool, fail_safe: bool = False) -> list[Reply | None]:
-        batch = _Batch(self.twin, self._cache, self._ids)
+        batch = _Batch(self.twin, self._cache, self._ids, self.keys)
         received_at = self.clock()
         receipts: dict[UUID, MessageReceipt] = {}
         replies: list[Reply | None] = []
@@ -384,7 +393,9 @@ class IngestProcessor:
         try:
             envelope = decode(message.raw, now=received_at)
         except WireError as error:
-            return self._dead_letter(message, receipts, received_at, str(error), f"wire:{error.field}", look_up)
+            return self._dead_letter(
+                message, receipts, received_at, str(error), f"wire:{error.field}", look_up, error=error
+            )
         if message.peer is not None and envelope.source != message.peer:
             reason = f"source: {envelope.source!r} is not the name of the sending key ({message.peer!r})"
             return self._dead_letter(message, receipts, received_at, reason, "auth:source", look_up)
@@ -403,7 +414,7 @@ class IngestProcessor:
                 raise RuntimeError(f"{envelope.kind} failed after recording events: {error}") from error
             batch.forget_fresh()
             rule = f"{envelope.kind}:{type(error).__name__}"
-            return self._dead_letter(message, receipts, received_at, str(error), rule, look_up, envelope)
+            return self._dead_letter(message, receipts, received_at, str(error), rule, look_up, envelope, error)
         except PersistenceError:
             raise  # the store, not the message: unanswered, so it is resent
         except Exception as error:
@@ -414,7 +425,7 @@ class IngestProcessor:
                 self._cache.pop(aggregate_id, None)
             batch.touched.clear()
             reason = f"internal error while applying {envelope.kind}: {type(error).__name__}: {error}"
-            return self._dead_letter(message, receipts, received_at, reason, "internal", look_up, envelope)
+            return self._dead_letter(message, receipts, received_at, reason, "internal", look_up, envelope, error)
         receipts[receipt] = MessageReceipt.applied(
             receipt, envelope.source, envelope.message_id, envelope.kind, envelope.device, received_at
         )
@@ -442,7 +453,13 @@ class IngestProcessor:
         rule: str,
         look_up: bool,
         envelope: Envelope | None = None,
+        error: BaseException | None = None,
     ) -> tuple[Reply, str | None]:
+        personal = citizens.citizen_message(message.raw, envelope)
+        if personal is not None and error is not None:
+            # A citizen's words must not outlive their key: the reason, which goes to the store,
+            # the logs and the app, names the field and the rule but not the value.
+            reason = citizens.withheld_reason(error, personal.kind)
         if envelope is not None:
             source, message_id = envelope.source, envelope.message_id
         else:
@@ -454,9 +471,17 @@ class IngestProcessor:
             receipt = raw_receipt_id(message.raw)
         if receipt in receipts or receipt.int in self._committed or (look_up and self.twin.exists(receipt)):
             return Reply("rejected", message_id, reason), None
+        raw = message.raw
+        if personal is not None:
+            # ... and its bytes are kept sealed with the citizen's key, so that forgetting them
+            # erases this copy too, or not kept at all when there is no key to seal them with.
+            sealed = citizens.sealed_dead_letter(self.keys, personal, raw)
+            if sealed is None:
+                reason += " [message not kept: personal data]"
+            raw = sealed or b""
         receipts[receipt] = MessageReceipt.dead_letter(
             receipt,
-            message.raw,
+            raw,
             reason,
             received_at,
             source,

@@ -20,7 +20,7 @@ def test_each_package_imports_from_this_repository(name: str) -> None:
     assert Path(module.__file__).resolve().parent == REPOSITORY / name
 
 
-@pytest.mark.parametrize("name", PACKAGES)
+@pytest.mark.parametrize("name", (*PACKAGES, "twin.projections"))
 def test_exports_are_complete_and_sorted(name: str) -> None:
     module = importlib.import_module(name)
     exported = module.__all__

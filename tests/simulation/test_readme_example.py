@@ -27,7 +27,8 @@ def test_the_readme_simulation_example_runs(tmp_path: Path, monkeypatch: pytest.
             twin.measure_fill_level(f"B-34114-GLA-{n:04d}", level, start + timedelta(days=day, hours=n))
     twin.close()
     monkeypatch.setenv("TWIN_STORE", store)
-    (block,) = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    (block,) = [b for b in blocks if "from simulation import" in b]
     namespace: dict[str, object] = {"__name__": "readme_example"}
     exec(compile(block, str(README), "exec"), namespace)  # noqa: S102 - our own documentation
     recorded, what_if = namespace["recorded"], namespace["what_if"]

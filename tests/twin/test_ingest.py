@@ -16,6 +16,7 @@ from adapters.wire import BODY_SCHEMAS, Envelope, encode
 from domain import Beacon, Bin, Citizen, Position, Site
 from tests.conftest import T0
 from twin import ValleyTwin, load_geography, open_twin
+from twin.citizens import PersonalData
 from twin.ingest import HANDLERS, Incoming, IngestProcessor
 from twin.receipts import MessageReceipt
 
@@ -122,7 +123,8 @@ def test_every_kind_reaches_its_aggregate(twin: ValleyTwin, processor: IngestPro
     assert twin.get(Beacon, "BLE-1").total_count == 12 and twin.get(Beacon, "BLE-1").battery_percent == 77.0
     assert twin.get(Site, "EP-1").consumption_kwh == 10.0  # counted from the first reading
     citizen = twin.get(Citizen, "c-42")
-    assert citizen.reports["R1"]["photo_ref"] == "photos/1.jpg" and "I1" in citizen.ideas
+    photo = citizen.reports["R1"]["photo_ref"]  # personal: stored sealed with the citizen's key
+    assert PersonalData(twin).personal_text(citizen.id, photo) == "photos/1.jpg" and "I1" in citizen.ideas
 
 
 def test_source_must_match_the_authenticated_key(twin: ValleyTwin, processor: IngestProcessor) -> None:

@@ -1,0 +1,424 @@
+"""Citizens in the twin: commands that seal personal text, reads that unseal it, forgetting.
+
+What is personal, and sealed with the citizen's own key (:mod:`twin.privacy`) before it
+becomes part of an event: a report's text and photo reference, a report's status notes, an
+idea's title and text. A report's place is kept on a grid (:data:`twin.privacy.REPORT_GRID_M`),
+never as sent. Everything else (pseudonym, commune, categories, references, statuses, votes,
+instants) stays in clear: it is what statistics are made of, and it survives forgetting.
+
+Readers (``twin show``, projections, exports) go through :class:`PersonalData`:
+``personal_text(citizen_id, value)`` gives the text while the key exists and None once the
+citizen is forgotten. They should keep tokens, not what this returns, and unseal when they
+show or write: a cleartext copy kept elsewhere is not erased by forgetting.
+
+Not responsible for the domain's rules (:class:`domain.Citizen`) nor for keys (:mod:`twin.privacy`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID
+
+import msgpack
+from eventsourcing.utils import get_topic
+
+from adapters.wire import Envelope, WireError
+from domain import Citizen, DomainError, Position
+from domain.citizens import (
+    MAX_IDEA_TITLE,
+    MAX_PHOTO_REF,
+    MAX_REPORT_TEXT,
+    MAX_STATUS_NOTE,
+    check_personal_text,
+)
+from twin.errors import (
+    AlreadyExistsError,
+    InvalidInputError,
+    NotFoundError,
+    OutsideValleyError,
+    TwinError,
+)
+from twin.geography import Commune, Geography, check_lon_lat, load_geography
+from twin.present import event_view
+from twin.privacy import (
+    CitizenForgottenError,
+    CitizenKeys,
+    KeyState,
+    SealedTextError,
+    is_token,
+    snap_to_grid,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from datetime import datetime
+
+    from eventsourcing.domain import DomainEventProtocol
+
+    from twin.application import ValleyTwin
+
+FORGOTTEN = "[forgotten]"  # shown in place of personal text once the citizen's key is destroyed
+UNREADABLE = "[unreadable]"  # shown for a token that does not open (altered, or another citizen's)
+
+# Which attributes of which events hold personal text, for projections and exports.
+PERSONAL_EVENT_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    Citizen.ReportFiled: ("text", "photo_ref"),
+    Citizen.ReportStatusChanged: ("note",),
+    Citizen.IdeaSubmitted: ("title", "text"),
+}
+PERSONAL_REPORT_FIELDS = ("text", "photo_ref")  # in ``Citizen.reports[ref]``
+PERSONAL_IDEA_FIELDS = ("title", "text")  # in ``Citizen.ideas[ref]``
+ReportStatus = Literal["acknowledged", "resolved", "rejected"]
+_REGISTERED_TOPIC = get_topic(Citizen.Registered)
+
+
+class UnknownCitizenError(TwinError):
+    """No citizen (nor a key of one) is known by this reference."""
+
+    def __init__(self, reference: str) -> None:
+        self.reference = reference
+        super().__init__(f"no citizen is known as {reference!r} (give their pseudonym or id)")
+
+
+# ---- commands on a loaded citizen (ingest and Citizens share these) ------------------------
+def report_position(geography: Geography, lon: object, lat: object) -> Position:
+    """Where a report is kept: its commune checked on the point sent, the point then coarsened."""
+    lon, lat = check_lon_lat(lon, lat)
+    position, commune = geography.locate(lon, lat)
+    return snap_to_grid(position, lambda centre: _in_commune(geography, centre, commune))
+
+
+def _in_commune(geography: Geography, position: Position, commune: Commune) -> bool:
+    found = geography.commune_at(position)
+    return found is not None and found.insee == commune.insee
+
+
+def file_report(
+    keys: CitizenKeys,
+    geography: Geography,
+    citizen: Citizen,
+    report_ref: str,
+    category: str,
+    lon: object,
+    lat: object,
+    text: object,
+    at: datetime,
+    photo_ref: object = None,
+) -> None:
+    """Record a report on ``citizen`` (not saved): text checked then sealed, place coarsened."""
+    clear_text = check_personal_text("text", text, MAX_REPORT_TEXT)
+    clear_photo = (
+        None if photo_ref is None else check_personal_text("photo_ref", photo_ref, MAX_PHOTO_REF)
+    )
+    position = report_position(geography, lon, lat)
+    citizen.file_report(
+        report_ref,
+        category,
+        position,
+        keys.seal(citizen.id, clear_text),
+        at,
+        photo_ref=None if clear_photo is None else keys.seal(citizen.id, clear_photo),
+    )
+
+
+def submit_idea(
+    keys: CitizenKeys, citizen: Citizen, idea_ref: str, title: object, text: object, at: datetime
+) -> str:
+    """Record an idea on ``citizen`` (not saved), title and text sealed; return its id."""
+    clear_title = check_personal_text("title", title, MAX_IDEA_TITLE)
+    clear_text = check_personal_text("text", text, MAX_REPORT_TEXT)
+    return citizen.submit_idea(
+        idea_ref, keys.seal(citizen.id, clear_title), keys.seal(citizen.id, clear_text), at
+    )
+
+
+def move_report(
+    keys: CitizenKeys,
+    citizen: Citizen,
+    status: ReportStatus,
+    report_ref: str,
+    at: datetime,
+    note: object = "",
+) -> None:
+    """Acknowledge, resolve or reject a report (not saved), its note sealed if there is one."""
+    clear = check_personal_text("note", note, MAX_STATUS_NOTE, allow_empty=True)
+    # A service's note is about the citizen's report, and may quote it: sealed with their key.
+    sealed = keys.seal(citizen.id, clear) if clear else ""
+    command = {
+        "acknowledged": citizen.acknowledge_report,
+        "resolved": citizen.resolve_report,
+        "rejected": citizen.reject_report,
+    }[status]
+    command(report_ref, at, note=sealed)
+
+
+# ---- the service ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Forgotten:
+    """What forgetting a citizen did."""
+
+    citizen_id: UUID
+    pseudonym: str | None  # None for a pseudonym only ever seen in refused messages
+    key_destroyed: bool  # False: there was no key left (forgotten before, or never sealed)
+    reports: int  # still counted: category, place, statuses and instants are kept
+    ideas: int
+
+
+class PersonalData:
+    """Reading citizens' personal text: in clear while their key exists, None once forgotten."""
+
+    def __init__(self, twin: ValleyTwin, keys: CitizenKeys | None = None) -> None:
+        self.twin = twin
+        self.keys = keys or CitizenKeys(twin)
+
+    def personal_text(self, citizen_id: UUID, value: str | None) -> str | None:
+        """The text a stored value hides, or None once the citizen is forgotten.
+
+        ``value`` is what an event or the aggregate holds: a token, an empty note, None (no
+        photo), or text recorded in clear before sealing existed (returned as is until the
+        citizen is forgotten, then withheld like the rest, though the store still holds it).
+        Raises :class:`twin.privacy.SealedTextError` for a token that does not open.
+        """
+        return self._reader(citizen_id)(value)
+
+    def view(self, citizen: Citizen) -> dict[str, Any]:
+        """The citizen's state as plain values, personal text in clear or :data:`FORGOTTEN`."""
+        state = citizen.as_dict()
+        shown = self._shown(citizen.id)
+        for report in state.get("reports", {}).values():
+            for name in PERSONAL_REPORT_FIELDS:
+                if name in report:
+                    report[name] = shown(report[name])
+        for idea in state.get("ideas", {}).values():
+            for name in PERSONAL_IDEA_FIELDS:
+                if name in idea:
+                    idea[name] = shown(idea[name])
+        state["personal_data"] = describe(self.keys.state(citizen.id))
+        return state
+
+    def event_view(
+        self, event: DomainEventProtocol[UUID], shown: Callable[[Any], Any] | None = None
+    ) -> dict[str, Any]:
+        """One event as :func:`twin.present.event_view` gives it, personal text unsealed."""
+        view = event_view(event)
+        fields = PERSONAL_EVENT_FIELDS.get(type(event), ())
+        if fields:
+            shown = shown or self._shown(event.originator_id)
+            attributes = view.get("attributes", {})
+            for name in fields:
+                if name in attributes:
+                    attributes[name] = shown(attributes[name])
+        return view
+
+    def history(self, citizen_id: UUID) -> list[dict[str, Any]]:
+        """Every event of the citizen, personal text unsealed (the key read once)."""
+        shown = self._shown(citizen_id)
+        return [self.event_view(event, shown) for event in self.twin.history(citizen_id)]
+
+    def _reader(self, citizen_id: UUID) -> Callable[[str | None], str | None]:
+        opener: Callable[[str], bytes | None] | None = None
+        forgotten: bool | None = None
+
+        def read(value: str | None) -> str | None:
+            nonlocal opener, forgotten
+            if value is None or value == "":
+                return value
+            if is_token(value):
+                if opener is None:
+                    opener = self.keys.opener(citizen_id)
+                data = opener(value)
+                return None if data is None else data.decode("utf-8")
+            if forgotten is None:
+                forgotten = self.keys.is_forgotten(citizen_id)
+            return None if forgotten else value
+
+        return read
+
+    def _shown(self, citizen_id: UUID) -> Callable[[Any], Any]:
+        read = self._reader(citizen_id)
+
+        def shown(value: Any) -> Any:
+            try:
+                text = read(value)
+            except SealedTextError:
+                return UNREADABLE
+            return FORGOTTEN if text is None and value is not None else text
+
+        return shown
+
+
+def is_citizen(twin: ValleyTwin, aggregate_id: UUID) -> bool:
+    """True if this id is a registered citizen's, read from its first event (nothing loaded)."""
+    first = twin.recorder.select_events(aggregate_id, limit=1)
+    return bool(first) and first[0].topic == _REGISTERED_TOPIC
+
+
+def describe(state: KeyState | None) -> str:
+    """One line on the state of a citizen's personal data."""
+    if state is None:
+        return "none sealed yet"
+    if state.forgotten_at is not None:
+        return (
+            f"forgotten on {state.forgotten_at.isoformat(timespec='seconds')}: unreadable for good"
+        )
+    return f"sealed with the citizen's key (made {state.created_at.isoformat(timespec='seconds')})"
+
+
+class Citizens(PersonalData):
+    """The twin's citizen service: commands that seal, reads that unseal, forgetting."""
+
+    def __init__(
+        self, twin: ValleyTwin, keys: CitizenKeys | None = None, geography: Geography | None = None
+    ) -> None:
+        super().__init__(twin, keys)
+        self.geography = geography or load_geography()
+
+    def register(self, pseudonym: str, commune_insee: str, at: datetime) -> Citizen:
+        """Register a citizen of one of the 28 communes under a pseudonym."""
+        commune = self.geography.commune(commune_insee)
+        citizen = Citizen.register(pseudonym=pseudonym, commune_insee=commune.insee, at=at)
+        self.twin.add(citizen)
+        return citizen
+
+    def file_report(
+        self,
+        pseudonym: str,
+        report_ref: str,
+        category: str,
+        lon: float,
+        lat: float,
+        text: str,
+        at: datetime,
+        photo_ref: str | None = None,
+    ) -> Citizen:
+        """File a report at a WGS84 point: text sealed, place coarsened."""
+        return self.twin.change(
+            Citizen,
+            pseudonym,
+            lambda c: file_report(
+                self.keys, self.geography, c, report_ref, category, lon, lat, text, at, photo_ref
+            ),
+        )
+
+    def submit_idea(
+        self, pseudonym: str, idea_ref: str, title: str, text: str, at: datetime
+    ) -> Citizen:
+        """Submit an idea, title and text sealed."""
+        return self.twin.change(
+            Citizen, pseudonym, lambda c: submit_idea(self.keys, c, idea_ref, title, text, at)
+        )
+
+    def move_report(
+        self, pseudonym: str, report_ref: str, status: ReportStatus, at: datetime, note: str = ""
+    ) -> Citizen:
+        """Acknowledge, resolve or reject a citizen's report, with an optional (sealed) note."""
+        return self.twin.change(
+            Citizen, pseudonym, lambda c: move_report(self.keys, c, status, report_ref, at, note)
+        )
+
+    def resolve(self, reference: str) -> UUID:
+        """The id of the citizen named by a UUID or pseudonym (or a pseudonym with a key only)."""
+        candidates: list[UUID] = []
+        try:
+            candidates.append(UUID(reference))
+        except ValueError:
+            pass
+        try:
+            candidates.append(Citizen.id_for(reference))
+        except DomainError:
+            pass
+        for candidate in candidates:
+            if self.is_citizen(candidate) or self.keys.state(candidate) is not None:
+                return candidate
+        raise UnknownCitizenError(reference)
+
+    def is_citizen(self, aggregate_id: UUID) -> bool:
+        """True if this id is a registered citizen's (not a bin's, a receipt's…)."""
+        return is_citizen(self.twin, aggregate_id)
+
+    def load(self, citizen_id: UUID) -> Citizen | None:
+        """The registered citizen with this id, or None."""
+        if not self.is_citizen(citizen_id):
+            return None
+        citizen: Any = self.twin.repository.get(citizen_id)
+        assert isinstance(citizen, Citizen)
+        return citizen
+
+    def forget(self, reference: str) -> Forgotten:
+        """Destroy the citizen's key: their history stays and counts, their text is gone."""
+        citizen_id = self.resolve(reference)
+        destroyed = self.keys.forget(citizen_id)
+        citizen = self.load(citizen_id)
+        return Forgotten(
+            citizen_id=citizen_id,
+            pseudonym=None if citizen is None else citizen.code,
+            key_destroyed=destroyed,
+            reports=0 if citizen is None else len(citizen.reports),
+            ideas=0 if citizen is None else len(citizen.ideas),
+        )
+
+
+# ---- dead letters of citizens' messages ------------------------------------------------------
+@dataclass(frozen=True)
+class CitizenMessage:
+    """A wire message from the citizen app, as far as it could be read."""
+
+    kind: str
+    pseudonym: str | None
+
+
+def citizen_message(raw: bytes, envelope: Envelope | None) -> CitizenMessage | None:
+    """Whether a refused message is a citizen's (so personal), from its envelope or, if it did
+    not decode, from a lenient look at its bytes; None if it is not, or cannot be read at all."""
+    if envelope is not None:
+        return (
+            CitizenMessage(envelope.kind, envelope.asset)
+            if envelope.kind.startswith("citizen.")
+            else None
+        )
+    try:
+        document = msgpack.unpackb(raw, raw=False, strict_map_key=False)
+    except Exception:  # any undecodable bytes: nothing can be read from them, personal or not
+        return None
+    if not isinstance(document, dict):
+        return None
+    kind = document.get("kind")
+    if not isinstance(kind, str) or not kind.strip().lower().startswith("citizen"):
+        return None
+    asset = document.get("asset")
+    return CitizenMessage(kind, asset if isinstance(asset, str) else None)
+
+
+def withheld_reason(error: BaseException, kind: str) -> str:
+    """Why a citizen's message was refused, naming the field and rule but never the value."""
+    if isinstance(error, WireError):
+        return f"{error.field}: {error.reason} (value withheld: personal data)"
+    if isinstance(error, DomainError):
+        return f"{error.rule} (field {error.field!r}, value withheld: personal data)"
+    if isinstance(error, OutsideValleyError):
+        return (
+            "the report's point lies outside the 28 communes of the Vallée de l'Hérault "
+            "(lon, lat withheld)"
+        )
+    if isinstance(error, InvalidInputError):
+        return f"{error.field}: invalid (value withheld: personal data)"
+    if isinstance(error, NotFoundError | AlreadyExistsError | CitizenForgottenError):
+        return str(error)  # names the pseudonym, which the receipt's message names anyway
+    name = type(error).__name__
+    return f"internal error while applying {kind}: {name} (details withheld: personal data)"
+
+
+def sealed_dead_letter(keys: CitizenKeys, message: CitizenMessage, raw: bytes) -> bytes | None:
+    """The bytes to keep of a refused citizen's message: sealed with their key, so forgetting
+    them erases it too; None (keep nothing) without a usable pseudonym or once forgotten."""
+    if message.pseudonym is None:
+        return None
+    try:
+        citizen_id = Citizen.id_for(message.pseudonym)
+    except DomainError:
+        return None
+    try:
+        return keys.seal_bytes(citizen_id, raw).encode("ascii")
+    except CitizenForgottenError:
+        return None

@@ -1,0 +1,274 @@
+"""The ``asset_state`` view: one row per bin, beacon, site and service, as its events left it.
+
+Kind, code, sub-kind (waste stream, site kind or service kind), zone, commune, position
+(Lambert-93 x, y), the key current fields of each kind, whether it is retired, its version
+and the time of its last event. Every event of those four aggregates is applied, so the row's
+version must be the previous one plus one: a gap or a repeat stops the projection (it would
+mean an event was missed or applied twice). Citizens are not assets and have no row here.
+Not responsible for time series (the other views) nor for history (the event store).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain import Beacon, Bin, Service, Site, ValleyAggregate
+from twin.projections.base import CannotApply, Handler, Notes, Page, Projection, id_text
+from twin.projections.rows import Db, KeyedRows
+from twin.projections.sql import Column, Table
+
+ASSET_STATE = Table(
+    "asset_state",
+    (
+        Column("aggregate_id", "text"),
+        Column("kind", "text"),
+        Column("code", "text"),
+        Column("subkind", "text"),  # bin: waste stream; site: site kind; service: service kind
+        Column("zone_code", "text"),  # beacons
+        Column("commune_insee", "text"),
+        Column("x_l93", "real"),
+        Column("y_l93", "real"),
+        Column("capacity", "int"),  # bin: litres; service: places
+        Column("fill_percent", "real"),
+        Column("fill_measured_at", "instant"),
+        Column("emptied_count", "int"),
+        Column("emptied_mass_kg", "real"),
+        Column("last_emptied_at", "instant"),
+        Column("overflow_count", "int"),
+        Column("sensor_device_id", "text"),
+        Column("battery_percent", "real"),  # a bin's sensor or a beacon
+        Column("sensor_fault_count", "int"),
+        Column("footfall_total", "int"),
+        Column("counted_until", "instant"),
+        Column("meter_index_kwh", "real"),
+        Column("consumption_kwh", "real"),
+        Column("meter_replacements", "int"),
+        Column("occupancy", "int"),  # sites: people counted on the site
+        Column("retired", "bool"),
+        Column("created_at", "instant"),
+        Column("last_event_at", "instant"),
+        Column("version", "int"),
+    ),
+    key=("aggregate_id",),
+    indexes=(("kind", "code"), ("commune_insee",)),
+    fixed=("kind", "code", "subkind", "created_at"),
+)
+_BLANK = dict.fromkeys(ASSET_STATE.names)
+# What a fill reading changes (most of the log): such rows are updated in these columns only.
+_FILL_COLUMNS = ("fill_percent", "fill_measured_at", "version", "last_event_at")
+
+
+class _AssetPage(Page):
+    def __init__(self, db: Db, notes: Notes) -> None:
+        self.rows = KeyedRows(db, ASSET_STATE, hot=_FILL_COLUMNS)
+        ids = notes.originator_ids()
+        self.rows.load([id_text(aggregate_id) for aggregate_id in ids])
+        # The same rows by the id's integer, for the fill readings' fast path.
+        self.by_int = {u.int: row for u in ids if (row := self.rows.get(id_text(u))) is not None}
+        self.hot_dirty = self.rows.hot_dirty
+
+    def flush(self) -> None:
+        self.rows.flush()
+
+    # ---- the two moves every event makes ----------------------------------------------
+    def _create(self, event: Any, kind: str, **fields: Any) -> None:
+        key = id_text(event.originator_id)
+        if self.rows.get(key) is not None:
+            raise CannotApply(f"{kind} {event.code} ({key}) is created a second time")
+        if event.originator_version != ValleyAggregate.INITIAL_VERSION:
+            raise CannotApply(
+                f"{kind} {event.code} is created at version {event.originator_version}"
+            )
+        row = dict(_BLANK)
+        row.update(
+            aggregate_id=key,
+            kind=kind,
+            code=event.code,
+            commune_insee=event.commune_insee,
+            x_l93=event.x_l93,
+            y_l93=event.y_l93,
+            retired=False,
+            created_at=event.timestamp,
+            last_event_at=event.timestamp,
+            version=event.originator_version,
+            **fields,
+        )
+        self.rows.put(key, row)
+        self.by_int[event.originator_id.int] = row
+
+    def _next(self, event: Any) -> dict[str, Any]:
+        key = id_text(event.originator_id)
+        row = self.rows.get(key)
+        if row is None:
+            raise CannotApply(f"aggregate {key} has no row: its creation event was never applied")
+        if event.originator_version != row["version"] + 1:
+            raise CannotApply(
+                f"{row['kind']} {row['code']} is at version {row['version']}; "
+                f"an event of version {event.originator_version} cannot follow it"
+            )
+        row["version"] = event.originator_version
+        row["last_event_at"] = event.timestamp
+        self.rows.put(key, row)
+        return row
+
+    def touch(self, event: Any) -> None:
+        """An event that changes none of the columns here: version and time only."""
+        self._next(event)
+
+    def retire(self, event: Any) -> None:
+        self._next(event)["retired"] = True
+
+    def move(self, event: Any) -> None:
+        row = self._next(event)
+        row.update(x_l93=event.x_l93, y_l93=event.y_l93, commune_insee=event.commune_insee)
+        if "zone_code" in event.__dict__:
+            row["zone_code"] = event.zone_code
+
+    # ---- bins ---------------------------------------------------------------------------
+    def bin_installed(self, event: Any) -> None:
+        self._create(
+            event,
+            "bin",
+            subkind=event.stream,
+            capacity=event.capacity_l,
+            emptied_count=0,
+            emptied_mass_kg=0.0,
+            overflow_count=0,
+            sensor_fault_count=0,
+        )
+
+    def fill_measured(self, event: Any) -> None:
+        # Most of the log is fill readings: _next inlined, falling back to it to explain.
+        row = self.by_int.get(event.originator_id.int)
+        if row is None or event.originator_version != row["version"] + 1:
+            row = self._next(event)
+        else:
+            row["version"] = event.originator_version
+            row["last_event_at"] = event.timestamp
+            self.hot_dirty.add(row["aggregate_id"])
+        row["fill_percent"] = event.fill_percent
+        row["fill_measured_at"] = event.timestamp
+
+    def emptied(self, event: Any) -> None:
+        row = self._next(event)
+        row["emptied_count"] += 1
+        row["emptied_mass_kg"] += event.mass_kg
+        row["last_emptied_at"] = event.timestamp
+        row["fill_percent"] = 0.0  # as the aggregate does: an emptied bin is empty
+        row["fill_measured_at"] = event.timestamp
+
+    def overflow(self, event: Any) -> None:
+        self._next(event)["overflow_count"] += 1
+
+    def sensor_attached(self, event: Any) -> None:
+        self._next(event)["sensor_device_id"] = event.device_id
+
+    def sensor_detached(self, event: Any) -> None:
+        self._next(event)["sensor_device_id"] = None
+
+    def sensor_fault(self, event: Any) -> None:
+        self._next(event)["sensor_fault_count"] += 1
+
+    def battery(self, event: Any) -> None:
+        self._next(event)["battery_percent"] = event.battery_percent
+
+    # ---- beacons ------------------------------------------------------------------------
+    def beacon_installed(self, event: Any) -> None:
+        self._create(event, "beacon", zone_code=event.zone_code, footfall_total=0)
+
+    def footfall(self, event: Any) -> None:
+        row = self._next(event)
+        row["footfall_total"] += event.count
+        row["counted_until"] = event.timestamp
+
+    # ---- sites --------------------------------------------------------------------------
+    def site_registered(self, event: Any) -> None:
+        self._create(
+            event, "site", subkind=event.site_kind, consumption_kwh=0.0, meter_replacements=0
+        )
+
+    def energy(self, event: Any) -> None:
+        row = self._next(event)
+        if row["meter_index_kwh"] is not None:  # the same arithmetic as the aggregate's
+            row["consumption_kwh"] += event.index_kwh - row["meter_index_kwh"]
+        row["meter_index_kwh"] = event.index_kwh
+
+    def meter_replaced(self, event: Any) -> None:
+        row = self._next(event)
+        if row["meter_index_kwh"] is not None:
+            row["consumption_kwh"] += event.final_index_kwh - row["meter_index_kwh"]
+        row["meter_index_kwh"] = event.new_index_kwh
+        row["meter_replacements"] += 1
+
+    def occupancy(self, event: Any) -> None:
+        self._next(event)["occupancy"] = event.occupancy
+
+    # ---- services -----------------------------------------------------------------------
+    def service_opened(self, event: Any) -> None:
+        self._create(event, "service", subkind=event.service_kind, capacity=event.capacity)
+
+    def capacity(self, event: Any) -> None:
+        self._next(event)["capacity"] = event.capacity
+
+
+def _event_classes(aggregate_class: type[ValleyAggregate]) -> list[type[Any]]:
+    """The event classes declared in an aggregate's body (what its log can hold).
+
+    The library's metaclass also gives each aggregate class its own ``Event`` and ``Created``
+    bases; no event is ever recorded with those topics.
+    """
+    return [
+        value
+        for name, value in vars(aggregate_class).items()
+        if isinstance(value, type)
+        and issubclass(value, Aggregate.Event)
+        and name not in ("Event", "Created")
+    ]
+
+
+def _handlers() -> dict[type[Any], Handler]:
+    page = _AssetPage
+    handlers: dict[type[Any], Handler] = {
+        Bin.Installed: page.bin_installed,
+        Bin.FillLevelMeasured: page.fill_measured,
+        Bin.Emptied: page.emptied,
+        Bin.OverflowReported: page.overflow,
+        Bin.SensorAttached: page.sensor_attached,
+        Bin.SensorDetached: page.sensor_detached,
+        Bin.SensorFaultReported: page.sensor_fault,
+        Bin.SensorBatteryReported: page.battery,
+        Bin.Moved: page.move,
+        Bin.Removed: page.retire,
+        Beacon.Installed: page.beacon_installed,
+        Beacon.FootfallCounted: page.footfall,
+        Beacon.BatteryReported: page.battery,
+        Beacon.Moved: page.move,
+        Beacon.Decommissioned: page.retire,
+        Site.Registered: page.site_registered,
+        Site.EnergyMetered: page.energy,
+        Site.MeterReplaced: page.meter_replaced,
+        Site.OccupancyCounted: page.occupancy,
+        Site.Closed: page.retire,
+        Service.Opened: page.service_opened,
+        Service.CapacityChanged: page.capacity,
+        Service.Closed: page.retire,
+    }
+    # Every other event of these aggregates (schedules, opening hours, places, sessions, and
+    # any added later) still moves the row's version and last event time: applying all of
+    # them is what lets the version check catch a missed or repeated event.
+    for aggregate_class in (Bin, Beacon, Site, Service):
+        for event_class in _event_classes(aggregate_class):
+            handlers.setdefault(event_class, page.touch)
+    return handlers
+
+
+class AssetState(Projection):
+    """Current state of every asset."""
+
+    name = "asset_state"
+    description = "current state of every bin, beacon, site and service"
+    tables = (ASSET_STATE,)
+    page_class = _AssetPage
+    handlers = _handlers()
