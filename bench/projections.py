@@ -19,7 +19,8 @@ With ``--store postgresql://…`` the same runs on PostgreSQL (in the schema
 own process, following the log, while K ingest-like writer processes (K = 1, 2, 4) append
 messages for ``--seconds`` each: every message is a bin's fill reading plus its ingest receipt,
 committed in batches of ``--batch`` messages. It reports the writers' throughput and the
-projections' lag behind the log's head (in log positions and in seconds).
+projections' lag behind the log's head (in log positions, sampled every 0.2 s, and in
+seconds since the oldest event not yet applied was written, to that sampling).
 
 Prints the machine (cores), library and server versions, durability and peak memory with the
 figures. Not a test: figures depend on the machine, and this one is shared.
@@ -319,10 +320,13 @@ def _follower(url: str, stop: Any, ready: Any) -> None:
 
 
 def _writer(
-    url: str, number: int, seconds: float, batch: int, start_at: float, result: Any
+    url: str, number: int, seconds: float, batch: int, start_at: float, result: Any, opening: Any
 ) -> None:
     """Ingest-like: every message a fill reading and its receipt, ``batch`` messages a commit."""
-    twin = open_twin(url)
+    # One at a time: the library's create_table (CREATE OR REPLACE FUNCTION) run by several
+    # processes at once fails with "tuple concurrently updated" on PostgreSQL.
+    with opening:
+        twin = open_twin(url)
     try:
         rng = random.Random(number)
         bins = [twin.get(Bin, f"WB-{number}-{i:04d}") for i in range(200)]
@@ -384,10 +388,12 @@ def scaling(url: str, writers: list[int], seconds: float, batch: int) -> list[di
             follower = context.Process(target=_follower, args=(url, stop, ready))
             follower.start()
             ready.wait()
-            queue = context.Queue()
-            start_at = time.time() + 2.0
+            queue, opening = context.Queue(), context.Lock()
+            start_at = time.time() + 2.0 + k
             procs = [
-                context.Process(target=_writer, args=(url, n, seconds, batch, start_at, queue))
+                context.Process(
+                    target=_writer, args=(url, n, seconds, batch, start_at, queue, opening)
+                )
                 for n in range(k)
             ]
             for proc in procs:
@@ -400,9 +406,13 @@ def scaling(url: str, writers: list[int], seconds: float, batch: int) -> list[di
                 head, position = _lag(twin)
                 samples.append((time.time(), head, position))
                 time.sleep(0.2)
-            written = [queue.get() for _ in procs]
             for proc in procs:
                 proc.join()
+            if any(proc.exitcode != 0 for proc in procs):
+                stop.set()
+                follower.join()
+                raise RuntimeError(f"a writer failed with K={k} (see its traceback above)")
+            written = [queue.get(timeout=60) for _ in procs]
             writers_done, head_end = time.time(), twin.recorder.max_notification_id() or 0
             deadline = time.time() + 600
             while _lag(twin)[1] < head_end and time.time() < deadline:
@@ -413,11 +423,15 @@ def scaling(url: str, writers: list[int], seconds: float, batch: int) -> list[di
             messages = sum(w[1] for w in written)
             window = max(w[2] for w in written)
             lags = [head - position for _, head, position in samples]
-            # Seconds behind: how long ago the head stood where the projections are now.
+            # Seconds behind: how long ago the oldest event not yet applied was written, i.e.
+            # since the head first passed the projections' position (to the 0.2 s sampling).
             behind = []
-            for when, _, position in samples:
-                earlier = [w for w, h, _ in samples if h >= position]
-                behind.append(when - earlier[0] if earlier else 0.0)
+            for when, head, position in samples:
+                if position >= head:
+                    behind.append(0.0)
+                    continue
+                passed = next(w for w, h, _ in samples if h > position)
+                behind.append(when - passed)
             results.append(
                 {
                     "writers": k,
@@ -504,11 +518,18 @@ def main() -> None:
     parser.add_argument(
         "--batch", type=int, default=500, help="PostgreSQL: messages per writer transaction"
     )
+    parser.add_argument(
+        "--scaling-only", action="store_true", help="PostgreSQL: only the K writers part"
+    )
     args = parser.parse_args()
     url = store_url(args)
     print(describe_machine(url), flush=True)
     size = prepare(url, args.events, args.fresh)
 
+    if args.scaling_only:
+        _scaling_heading(args)
+        scaling(url, args.writers, args.seconds, args.batch)
+        return
     # Alternate the two, each in a fresh process, and compare the best of each: this machine
     # is shared, and the same read varies by a fifth from one run to the next.
     reads, rebuilds = [], []
@@ -540,12 +561,16 @@ def main() -> None:
         flush=True,
     )
     if not store_config(url).is_embedded:
-        print(
-            f"projections in their own process, K ingest-like writers ({args.batch} messages per "
-            f"transaction, a message = fill reading + receipt), {args.seconds:.0f} s each:",
-            flush=True,
-        )
+        _scaling_heading(args)
         scaling(url, args.writers, args.seconds, args.batch)
+
+
+def _scaling_heading(args: argparse.Namespace) -> None:
+    print(
+        f"projections in their own process, K ingest-like writers ({args.batch} messages per "
+        f"transaction, a message = fill reading + receipt), {args.seconds:.0f} s each:",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ from twin.privacy import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from datetime import datetime
 
     from eventsourcing.domain import DomainEventProtocol
@@ -210,6 +210,19 @@ class PersonalData:
                 if name in attributes:
                     attributes[name] = shown(attributes[name])
         return view
+
+    def idea_titles(self, idea_ids: Iterable[str]) -> dict[str, str]:
+        """The titles of these ideas (``idea_ranking.idea_id``), unsealed, for the idea box.
+
+        The read model keeps no link from an idea to its author, so the author comes from the
+        idea's own ``IdeaSubmitted`` event in the log (read by topic). A forgotten author's
+        title reads :data:`FORGOTTEN`; an idea not submitted yet is absent.
+        """
+        wanted, titles = set(idea_ids), {}
+        for event in self.twin.domain_events(topics=(get_topic(Citizen.IdeaSubmitted),)):
+            if event.idea_id in wanted:  # type: ignore[attr-defined]
+                titles[event.idea_id] = self._shown(event.originator_id)(event.title)  # type: ignore[attr-defined]
+        return titles
 
     def history(self, citizen_id: UUID) -> list[dict[str, Any]]:
         """Every event of the citizen, personal text unsealed (the key read once)."""

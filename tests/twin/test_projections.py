@@ -266,7 +266,7 @@ def test_citizen_reports_have_times_and_nothing_personal(caught_up: ValleyTwin) 
         "overflowing_bin",
         "34114",
     )
-    assert (first["x_coarse"], first["y_coarse"]) == (746050.0, 6282750.0)
+    assert (first["x_coarse"], first["y_coarse"]) == (746025.0, 6282775.0)  # its 50 m cell
     assert first["status"] == "resolved"
     assert (first["filed_at"], first["acknowledged_at"], first["resolved_at"]) == (
         t(30, 8),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,7 +16,15 @@ from domain import Bin, Citizen
 from tests.twin.test_projections import record_valley, t
 from twin import ValleyTwin, open_twin
 from twin.cli import main
-from twin.projections import PROJECTIONS, ProjectionError, catch_up, rebuild, status, view_store
+from twin.projections import (
+    PROJECTIONS,
+    ProjectionError,
+    catch_up,
+    follow,
+    rebuild,
+    status,
+    view_store,
+)
 from twin.projections.assets import AssetState
 
 if TYPE_CHECKING:
@@ -198,7 +207,9 @@ class _after_pages(threading.Event):  # noqa: N801 - reads as what it does at th
         return self.left < 0
 
 
-def test_following_the_log_keeps_up_with_a_writer_until_stopped(store_url: str, twin: ValleyTwin) -> None:
+def test_following_the_log_keeps_up_with_a_writer_until_stopped(
+    store_url: str, twin: ValleyTwin
+) -> None:
     follower = open_twin(store_url)  # as `twin projections run` would, on its own connections
     stop = threading.Event()
     applied: dict[str, int] = {}
@@ -217,7 +228,9 @@ def test_following_the_log_keeps_up_with_a_writer_until_stopped(store_url: str, 
         thread.join()
         follower.close()
     assert min(positions(twin).values()) == head
-    assert applied["asset_state"] == sum(1 for n in twin.notifications(0, 10_000) if n.topic in ASSET_TOPICS)
+    assert applied["asset_state"] == sum(
+        1 for n in twin.notifications(0, 10_000) if n.topic in ASSET_TOPICS
+    )
     followed = dump(twin)
     rebuild(twin)
     assert dump(twin) == followed

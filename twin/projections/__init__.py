@@ -10,9 +10,11 @@ exactly once and a projection resumes where it stopped after a crash::
     rebuild(twin, "bin_fill_hourly")    # drop and rebuild one (all, with None)
     status(twin)                        # positions, log head, lag, rows
 
-Module map: ``base`` (what a projection is), ``sql`` and ``rows`` (tables, dialects, batched
-reads and writes), ``store`` (tables and tracking), ``runner`` (pages and transactions),
-``status``, ``progress``, ``cli``, and one module per view. Not responsible for queries
+Module map: ``base`` (what a projection is), ``catalogue`` (which ones), ``sql`` and ``rows``
+(tables, dialects, batched reads and writes), ``store`` (tables and tracking on top of the
+library's tracking recorders), ``runner`` (pages and transactions), ``status``, ``progress``,
+``cli``, ``timebins`` (hours and local days), and one module per view: ``assets``, ``fill``,
+``footfall``, ``energy``, ``reports``, ``ideas``, ``services``. Not responsible for queries
 over the views (callers read the tables with SQL) nor for the events themselves.
 """
 

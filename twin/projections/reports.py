@@ -1,7 +1,8 @@
 """The ``citizen_reports`` view: each citizen report's category, place and times, never its words.
 
 Per report: its reference, category, the commune it was filed in (from its position) and a
-coarse position (the centre of its 100 m cell), its status, when it was filed, acknowledged,
+coarse position (the centre of its cell on the privacy layer's grid,
+:data:`twin.privacy.REPORT_GRID_M`), its status, when it was filed, acknowledged,
 resolved or rejected, and the hours to acknowledgement and to resolution. Nothing personal
 is kept: no report text, status note or photo reference (the privacy layer seals those in the
 events; this view does not even read them), no citizen id or pseudonym — the row's id is a
@@ -11,18 +12,17 @@ personal text nor for erasure (:mod:`twin.privacy`).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 from uuid import uuid5
 
 from domain import Citizen, Position
 from domain.ids import VALLEY_NAMESPACE
-from twin.geography import load_geography
+from twin.geography import Commune, load_geography
+from twin.privacy import snap_to_grid
 from twin.projections.base import CannotApply, Notes, Page, Projection
 from twin.projections.rows import Db, KeyedRows
 from twin.projections.sql import Column, Table
 
-COARSE_CELL_M = 100.0  # precise enough to send a crew, too coarse to point at a doorstep
 _NEXT_STATUS = {"filed": {"acknowledged", "rejected"}, "acknowledged": {"resolved", "rejected"}}
 
 CITIZEN_REPORTS = Table(
@@ -53,9 +53,22 @@ def report_id(citizen_id: Any, report_ref: str) -> str:
     return str(uuid5(VALLEY_NAMESPACE, f"report/{citizen_id}/{report_ref}"))
 
 
-def coarse(value: float) -> float:
-    """The centre of the :data:`COARSE_CELL_M` cell a coordinate lies in."""
-    return (math.floor(value / COARSE_CELL_M) + 0.5) * COARSE_CELL_M
+def coarse(position: Position, commune: Commune | None) -> Position:
+    """The centre of the privacy layer's grid cell holding the place, kept in its commune.
+
+    Places the twin recorded are such centres already (the privacy layer snaps them before
+    they reach the domain) and come back unchanged; a finer place, from a log written some
+    other way, is coarsened the same way here rather than copied.
+    """
+    if commune is None:
+        return snap_to_grid(position, lambda centre: True)
+    geography = load_geography()
+
+    def inside(centre: Position) -> bool:
+        found = geography.commune_at(centre)
+        return found is not None and found.insee == commune.insee
+
+    return snap_to_grid(position, inside)
 
 
 def _hours(start: Any, end: Any) -> float:
@@ -73,7 +86,9 @@ class _ReportPage(Page):
         key = report_id(event.originator_id, event.report_ref)
         if self.rows.get(key) is not None:
             raise CannotApply(f"report {event.report_ref} is filed a second time")
-        commune = load_geography().commune_at(Position(event.x_l93, event.y_l93))
+        place = Position(event.x_l93, event.y_l93)
+        commune = load_geography().commune_at(place)
+        kept = coarse(place, commune)
         self.rows.put(
             key,
             {
@@ -81,8 +96,8 @@ class _ReportPage(Page):
                 "report_ref": event.report_ref,
                 "category": event.category,
                 "commune_insee": None if commune is None else commune.insee,
-                "x_coarse": coarse(event.x_l93),
-                "y_coarse": coarse(event.y_l93),
+                "x_coarse": kept.x,
+                "y_coarse": kept.y,
                 "status": "filed",
                 "filed_at": event.timestamp,
                 "acknowledged_at": None,

@@ -13,9 +13,15 @@ When the log holds nothing more for them, the projections' positions move to the
 
 A projection that meets an event it cannot apply is taken out of the run (its page is rolled
 back, the others' page is applied again without it); the run finishes the others and then
-raises that :class:`ProjectionError`. Another runner moving a position first (two processes
-following the log, or a rebuild) is noticed by the store's compare-and-set: this run re-reads
-the positions and carries on from there.
+raises that :class:`ProjectionError`. An event that cannot even be decoded stops the run for
+everyone. Another runner moving a position first (two processes following the log, or a
+rebuild) is noticed by the store's compare-and-set: this run re-reads the positions and
+carries on from there.
+
+Page size trades throughput for lock time: on SQLite a page's transaction holds the
+database's only write lock, so while a long backlog is caught up, ingest's commits wait up to
+one page (about a second at the default size); ``--page-size`` shortens that. On PostgreSQL
+the views' writes lock nothing ingest needs.
 
 The library's ``ProjectionRunner`` follows a subscription and commits one event per
 transaction, and its SQLite recorder offers no subscription at all: that is why this module
