@@ -52,14 +52,22 @@ class BleFootfallAdapter(Adapter):
             raise ValueError("config: 'salt' must be a secret string of at least 16 characters")
         self._salt = salt.encode()
         interval_s = config.get("interval_s", 900)
-        if isinstance(interval_s, bool) or not isinstance(interval_s, int) or not 60 <= interval_s <= 86_400:
+        if (
+            isinstance(interval_s, bool)
+            or not isinstance(interval_s, int)
+            or not 60 <= interval_s <= 86_400
+        ):
             raise ValueError(
                 f"config: 'interval_s' must be a whole number of seconds between 60 and 86400, not {interval_s!r}"
             )
         self.interval = timedelta(seconds=interval_s)
         excluded = config.get("exclude_identifiers", [])
-        if isinstance(excluded, str | bytes) or not all(isinstance(i, str) and i.strip() for i in excluded):
-            raise ValueError("config: 'exclude_identifiers' must be a list of beacon identifiers or addresses")
+        if isinstance(excluded, str | bytes) or not all(
+            isinstance(i, str) and i.strip() for i in excluded
+        ):
+            raise ValueError(
+                "config: 'exclude_identifiers' must be a list of beacon identifiers or addresses"
+            )
         # Compared without case: addresses come in either case, beacon ids are lower-case hex.
         self.excluded = {i.strip().lower() for i in excluded}
         # Sightings reach the gateway a little out of order; an interval is counted only
@@ -72,7 +80,9 @@ class BleFootfallAdapter(Adapter):
         self.grace = timedelta(seconds=grace_s)
         self._open: dict[tuple[str, datetime], set[bytes]] = {}
         self._counted_until: datetime | None = None
-        self._uncounted_from: dict[str, datetime] = {}  # per scanner: first interval not yet counted
+        self._uncounted_from: dict[
+            str, datetime
+        ] = {}  # per scanner: first interval not yet counted
         self._last_heard: dict[str, datetime] = {}  # per scanner: interval of its latest sighting
 
     def readings(self, payload: bytes | str, received_at: datetime) -> list[Reading]:
@@ -85,12 +95,16 @@ class BleFootfallAdapter(Adapter):
         identifier = self._identifier(document)
         start = self._interval_start(seen_at)
         if self._counted_until is not None and start + self.interval <= self._counted_until:
-            raise PayloadError("seen_at", document["seen_at"], "arrived after its interval was counted")
+            raise PayloadError(
+                "seen_at", document["seen_at"], "arrived after its interval was counted"
+            )
         closed = self.flush(seen_at)
         self._uncounted_from[scanner] = min(start, self._uncounted_from.get(scanner, start))
         self._last_heard[scanner] = max(start, self._last_heard.get(scanner, start))
         if identifier is not None and not self.excluded & {identifier[0].lower(), identifier[1]}:
-            self._open.setdefault((scanner, start), set()).add(self._pseudonym(identifier[0], start))
+            self._open.setdefault((scanner, start), set()).add(
+                self._pseudonym(identifier[0], start)
+            )
         return closed
 
     def flush(self, now: datetime) -> list[Reading]:
@@ -127,7 +141,9 @@ class BleFootfallAdapter(Adapter):
         advertisement = document.get("adv")
         if advertisement is not None:
             if not isinstance(advertisement, str):
-                raise PayloadError("adv", type(advertisement).__name__, "must be hexadecimal advertisement data")
+                raise PayloadError(
+                    "adv", type(advertisement).__name__, "must be hexadecimal advertisement data"
+                )
             try:
                 data = bytes.fromhex(advertisement)
             except ValueError:
@@ -136,7 +152,9 @@ class BleFootfallAdapter(Adapter):
             try:
                 frame = parse_advertisement(data)
             except PayloadError as error:
-                raise PayloadError(f"adv.{error.field}", f"{len(data)} bytes", error.reason) from None
+                raise PayloadError(
+                    f"adv.{error.field}", f"{len(data)} bytes", error.reason
+                ) from None
             if frame is not None and frame.identifier:
                 return f"{frame.protocol}:{frame.identifier}", frame.identifier.lower()
         address = document.get("address")
@@ -155,5 +173,7 @@ class BleFootfallAdapter(Adapter):
         # The day's key is derived from the secret salt and the date: yesterday's hashes
         # cannot be linked to today's, and without the salt none can be reversed. The date is
         # the interval's (UTC), so one interval never mixes two keys.
-        day_key = hmac.new(self._salt, interval_start.date().isoformat().encode(), hashlib.sha256).digest()
+        day_key = hmac.new(
+            self._salt, interval_start.date().isoformat().encode(), hashlib.sha256
+        ).digest()
         return hmac.new(day_key, identifier.encode(), hashlib.sha256).digest()[:16]

@@ -30,7 +30,15 @@ MANIFEST = AdapterManifest(
     owner="valley-twin core team",
     description="citizen registrations, reports and ideas",
 )
-CATEGORIES = ("overflowing_bin", "illegal_dumping", "street_light", "road", "green_space", "noise", "other")
+CATEGORIES = (
+    "overflowing_bin",
+    "illegal_dumping",
+    "street_light",
+    "road",
+    "green_space",
+    "noise",
+    "other",
+)
 _PSEUDONYM = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
 _CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?:\+33|0)\s?[1-9](?:[\s.-]?\d{2}){4}")
 
@@ -51,10 +59,14 @@ class CitizenAppAdapter(Adapter):
         assert citizen is not None
         if _CONTACT.search(citizen):  # a phone number is made of allowed characters
             raise PayloadError(
-                "citizen", "(withheld)", "must be the app's pseudonym, not a phone number or e-mail address"
+                "citizen",
+                "(withheld)",
+                "must be the app's pseudonym, not a phone number or e-mail address",
             )
         if not _PSEUDONYM.fullmatch(citizen):
-            raise PayloadError("citizen", citizen, "must be the app's pseudonym (3-64 letters, digits, - or _)")
+            raise PayloadError(
+                "citizen", citizen, "must be the app's pseudonym (3-64 letters, digits, - or _)"
+            )
         at = instant_field(document, "sent_at")
         if kind == "register":
             body: dict[str, Any] = {"commune_insee": text_field(document, "commune_insee")}
@@ -88,5 +100,9 @@ class CitizenAppAdapter(Adapter):
         assert text is not None
         if _CONTACT.search(text):
             # The text itself is withheld: errors are logged, and contact details must not be.
-            raise PayloadError(name, f"{len(text)} characters", "must not contain an e-mail address or phone number")
+            raise PayloadError(
+                name,
+                f"{len(text)} characters",
+                "must not contain an e-mail address or phone number",
+            )
         return text

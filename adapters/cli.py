@@ -25,16 +25,24 @@ from adapters.wire import AdapterError
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the adapter commands; return the exit code."""
-    parser = argparse.ArgumentParser(prog="twin adapter", description="Hardware adapters of the valley twin.")
+    parser = argparse.ArgumentParser(
+        prog="twin adapter", description="Hardware adapters of the valley twin."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="the adapters installed")
     listing.add_argument("--json", action="store_true")
     run = commands.add_parser("run", help="run one adapter until interrupted (or its input ends)")
     run.add_argument("name")
     run.add_argument("--config", type=Path, required=True)
-    simulate = commands.add_parser("simulate", help="write simulated device payloads for a set of devices")
-    simulate.add_argument("--devices", type=Path, required=True, help="JSON description of the simulated devices")
-    simulate.add_argument("--out", type=Path, required=True, help="folder for the JSON-lines payload files")
+    simulate = commands.add_parser(
+        "simulate", help="write simulated device payloads for a set of devices"
+    )
+    simulate.add_argument(
+        "--devices", type=Path, required=True, help="JSON description of the simulated devices"
+    )
+    simulate.add_argument(
+        "--out", type=Path, required=True, help="folder for the JSON-lines payload files"
+    )
     args = parser.parse_args(argv)
     if args.command == "list":
         return _list(args.json)
@@ -49,12 +57,16 @@ def _list(as_json: bool) -> int:
         print(json.dumps([vars(m) for m in manifests], indent=2))
         return 0
     for manifest in manifests:
-        print(f"{manifest.name:<20} {manifest.mode:<5} {', '.join(manifest.kinds):<45} {manifest.device}")
+        print(
+            f"{manifest.name:<20} {manifest.mode:<5} {', '.join(manifest.kinds):<45} {manifest.device}"
+        )
     return 0
 
 
 def _run(name: str, config_path: Path) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         service = build_service(name, load_config(config_path), base=config_path.parent)
     except (KeyError, ValueError, TypeError, OSError, sqlite3.Error) as error:
@@ -77,7 +89,9 @@ def _simulate(devices_path: Path, out: Path) -> int:
     try:
         counts = write_simulated_payloads(json.loads(devices_path.read_text(encoding="utf-8")), out)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        message = f"missing {error.args[0]!r}" if isinstance(error, KeyError) and error.args else error
+        message = (
+            f"missing {error.args[0]!r}" if isinstance(error, KeyError) and error.args else error
+        )
         print(f"twin adapter simulate: {devices_path}: {message}", file=sys.stderr)
         return 1
     print(json.dumps(counts))

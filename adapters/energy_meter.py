@@ -40,7 +40,12 @@ SHAPES = ("index_kwh", "pulses", "registers", "replaced")
 
 def _positive(config: Mapping[str, Any], name: str, default: float) -> float:
     value = config.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ValueError(f"config: '{name}' must be a positive number, not {value!r}")
     return float(value)
 
@@ -75,14 +80,23 @@ class EnergyMeterAdapter(Adapter):
         at = instant_field(document, "read_at")
         shapes = [name for name in SHAPES if name in document]
         if len(shapes) != 1:
-            raise PayloadError("payload", sorted(document), f"needs exactly one of {', '.join(SHAPES)}")
+            raise PayloadError(
+                "payload", sorted(document), f"needs exactly one of {', '.join(SHAPES)}"
+            )
         replaced = document.get("replaced")
         if shapes == ["replaced"]:
             if not isinstance(replaced, dict):
                 raise PayloadError("replaced", replaced, "must be an object")
-            body = {name: _kwh(replaced, name, f"replaced.{name}") for name in ("final_index_kwh", "new_index_kwh")}
+            body = {
+                name: _kwh(replaced, name, f"replaced.{name}")
+                for name in ("final_index_kwh", "new_index_kwh")
+            }
             return [Reading(meter, site, "site.meter_replaced", at, body)]
-        return [Reading(meter, site, "site.energy", at, {"index_kwh": round(self._index_kwh(document), 3)})]
+        return [
+            Reading(
+                meter, site, "site.energy", at, {"index_kwh": round(self._index_kwh(document), 3)}
+            )
+        ]
 
     def _index_kwh(self, document: dict[str, Any]) -> float:
         if "index_kwh" in document:
@@ -96,7 +110,12 @@ class EnergyMeterAdapter(Adapter):
         if (
             not isinstance(registers, list)
             or len(registers) != 2
-            or not all(isinstance(r, int) and not isinstance(r, bool) and 0 <= r <= 0xFFFF for r in registers)
+            or not all(
+                isinstance(r, int) and not isinstance(r, bool) and 0 <= r <= 0xFFFF
+                for r in registers
+            )
         ):
-            raise PayloadError("registers", registers, "must be two 16-bit unsigned integers [high, low]")
+            raise PayloadError(
+                "registers", registers, "must be two 16-bit unsigned integers [high, low]"
+            )
         return ((registers[0] << 16) | registers[1]) * self.kwh_per_unit

@@ -58,18 +58,33 @@ class LorawanUltrasonicAdapter(Adapter):
         self.devices: dict[str, tuple[str, float, Callable[[bytes], UltrasonicReading]]] = {}
         for dev_eui, device in devices.items():
             if not isinstance(dev_eui, str) or _DEV_EUI.fullmatch(dev_eui) is None:
-                raise ValueError(f"config: devices.{dev_eui} is not a DevEUI (16 hexadecimal digits)")
+                raise ValueError(
+                    f"config: devices.{dev_eui} is not a DevEUI (16 hexadecimal digits)"
+                )
             if not isinstance(device, Mapping):
-                raise ValueError(f"config: devices.{dev_eui} must be a table of bin, depth_mm and model")
+                raise ValueError(
+                    f"config: devices.{dev_eui} must be a table of bin, depth_mm and model"
+                )
             model = device.get("model", "em310-udl")
             if model not in DECODERS:
-                raise ValueError(f"config: devices.{dev_eui}.model must be one of {sorted(DECODERS)}, not {model!r}")
+                raise ValueError(
+                    f"config: devices.{dev_eui}.model must be one of {sorted(DECODERS)}, not {model!r}"
+                )
             depth = device.get("depth_mm")
-            if isinstance(depth, bool) or not isinstance(depth, int | float) or not math.isfinite(depth) or depth <= 0:
-                raise ValueError(f"config: devices.{dev_eui}.depth_mm must be a positive number of mm, not {depth!r}")
+            if (
+                isinstance(depth, bool)
+                or not isinstance(depth, int | float)
+                or not math.isfinite(depth)
+                or depth <= 0
+            ):
+                raise ValueError(
+                    f"config: devices.{dev_eui}.depth_mm must be a positive number of mm, not {depth!r}"
+                )
             bin_code = device.get("bin")
             if not isinstance(bin_code, str) or not bin_code.strip():
-                raise ValueError(f"config: devices.{dev_eui}.bin must be the bin's asset code, not {bin_code!r}")
+                raise ValueError(
+                    f"config: devices.{dev_eui}.bin must be the bin's asset code, not {bin_code!r}"
+                )
             if dev_eui.upper() in self.devices:
                 raise ValueError(f"config: devices.{dev_eui} is configured twice")
             self.devices[dev_eui.upper()] = (bin_code.strip(), float(depth), DECODERS[model])
@@ -84,7 +99,9 @@ class LorawanUltrasonicAdapter(Adapter):
         at = uplink.received_at
 
         def make(kind: str, **body: Any) -> Reading:
-            return Reading(device=uplink.dev_eui, asset=bin_code, kind=kind, observed_at=at, body=body)
+            return Reading(
+                device=uplink.dev_eui, asset=bin_code, kind=kind, observed_at=at, body=body
+            )
 
         found = []
         if reading.battery_percent is not None:
@@ -94,6 +111,11 @@ class LorawanUltrasonicAdapter(Adapter):
         elif reading.alarm is not None:
             found.append(make("device.fault", fault=reading.alarm[:120]))
         elif reading.distance_mm is not None:
-            found.append(make("bin.fill", fill_percent=fill_percent(reading.distance_mm, depth_mm),
-                              distance_mm=min(reading.distance_mm, 10_000)))
+            found.append(
+                make(
+                    "bin.fill",
+                    fill_percent=fill_percent(reading.distance_mm, depth_mm),
+                    distance_mm=min(reading.distance_mm, 10_000),
+                )
+            )
         return found

@@ -86,7 +86,9 @@ def build_service(name: str, config: Mapping[str, Any], base: Path = Path(".")) 
             server_key = load_keypair(_path(base, _required(config, "server_key"))).public
         except TransportError as error:  # a key file missing or broken is a configuration mistake
             raise ValueError(f"config: {error}") from error
-    transport = ZmqTransport(str(_required(config, "endpoint")), client_keys=client_keys, server_public_key=server_key)
+    transport = ZmqTransport(
+        str(_required(config, "endpoint")), client_keys=client_keys, server_public_key=server_key
+    )
     outbox = Outbox(_path(base, config.get("outbox", f"{source}.outbox")))
     runner = AdapterRunner(adapter, transport, outbox, source, rate_per_s=config.get("rate_per_s"))
     source_settings = dict(config.get("input", {"type": "jsonl", "path": "-"}))
@@ -120,7 +122,9 @@ def _run_live(service: AdapterService, stop: threading.Event) -> None:
     lock = threading.Lock()  # paho's thread writes the outbox; this one sends and settles
     client = _mqtt_client(service.input, runner, lock, stop)
     try:
-        client.connect_async(service.input.get("host", "127.0.0.1"), int(service.input.get("port", 1883)))
+        client.connect_async(
+            service.input.get("host", "127.0.0.1"), int(service.input.get("port", 1883))
+        )
         client.loop_start()
         while not stop.is_set():
             with lock:
@@ -163,13 +167,19 @@ def _close(runner: AdapterRunner) -> None:
     runner.outbox.close()
 
 
-def _mqtt_client(settings: Mapping[str, Any], runner: AdapterRunner, lock: threading.Lock, stop: threading.Event) -> Any:
+def _mqtt_client(
+    settings: Mapping[str, Any], runner: AdapterRunner, lock: threading.Lock, stop: threading.Event
+) -> Any:
     import paho.mqtt.client as mqtt
 
     # A persistent session and QoS 1: what arrives while the adapter is down waits at the broker.
     # Each delivery is acknowledged by hand, once its readings are in the outbox.
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"valley-twin-{runner.source}",
-                         clean_session=False, manual_ack=True)
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2,
+        client_id=f"valley-twin-{runner.source}",
+        clean_session=False,
+        manual_ack=True,
+    )
     topics = settings.get("topics", ["#"])
 
     def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
@@ -191,7 +201,9 @@ def _mqtt_client(settings: Mapping[str, Any], runner: AdapterRunner, lock: threa
                 runner.submit(message.payload)
         except Exception:
             # The outbox cannot take it: stop without acknowledging, so the broker keeps it.
-            log.exception("cannot queue an MQTT message; stopping, the broker will deliver it again")
+            log.exception(
+                "cannot queue an MQTT message; stopping, the broker will deliver it again"
+            )
             stop.set()
             return
         client.ack(message.mid, message.qos)

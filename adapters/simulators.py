@@ -27,7 +27,20 @@ from typing import Any
 
 LATITUDE_DEG = 43.65
 COLLECTION_HOUR = 6  # rounds start early in the morning
-SEASON_FACTOR = {12: 0.7, 1: 0.6, 2: 0.7, 3: 0.9, 4: 1.0, 5: 1.1, 6: 1.4, 7: 1.9, 8: 2.0, 9: 1.3, 10: 1.0, 11: 0.7}
+SEASON_FACTOR = {
+    12: 0.7,
+    1: 0.6,
+    2: 0.7,
+    3: 0.9,
+    4: 1.0,
+    5: 1.1,
+    6: 1.4,
+    7: 1.9,
+    8: 2.0,
+    9: 1.3,
+    10: 1.0,
+    11: 0.7,
+}
 
 
 @dataclass(frozen=True)
@@ -89,15 +102,23 @@ def lorawan_uplink(dev_eui: str, frame: bytes, at: datetime, f_cnt: int, network
         document = {
             "deduplicationId": f"{dev_eui}-{f_cnt}",
             "time": stamp,
-            "deviceInfo": {"tenantName": "CCVH", "applicationName": "dechets", "deviceName": dev_eui, "devEui": dev_eui.lower()},
+            "deviceInfo": {
+                "tenantName": "CCVH",
+                "applicationName": "dechets",
+                "deviceName": dev_eui,
+                "devEui": dev_eui.lower(),
+            },
             "fCnt": f_cnt,
             "fPort": 85,
             "data": data,
         }
     else:
         document = {
-            "end_device_ids": {"device_id": f"em310-{dev_eui.lower()}", "dev_eui": dev_eui,
-                               "application_ids": {"application_id": "ccvh-dechets"}},
+            "end_device_ids": {
+                "device_id": f"em310-{dev_eui.lower()}",
+                "dev_eui": dev_eui,
+                "application_ids": {"application_id": "ccvh-dechets"},
+            },
             "received_at": stamp,
             "uplink_message": {"f_port": 85, "f_cnt": f_cnt, "frm_payload": data},
         }
@@ -117,7 +138,9 @@ def fill_uplinks(
         for spec in bins:
             weekend = 1.15 if at.weekday() >= 5 else 1.0
             season = 1.2 if at.month in (7, 8) else 1.0
-            added = spec.litres_per_day * every_hours / 24 * weekend * season * rng.uniform(0.75, 1.25)
+            added = (
+                spec.litres_per_day * every_hours / 24 * weekend * season * rng.uniform(0.75, 1.25)
+            )
             fill_l[spec.code] = min(spec.capacity_l * 1.1, fill_l[spec.code] + added)
             if _collected_since(at - step, at, spec.collection_weekdays):
                 fill_l[spec.code] = rng.uniform(0.0, 0.03) * spec.capacity_l
@@ -126,7 +149,16 @@ def fill_uplinks(
             counters[spec.code] += 1
             battery = max(1, 100 - counters[spec.code] // 400)
             network = "chirpstack" if counters[spec.code] % 2 else "ttn"
-            yield at, lorawan_uplink(spec.dev_eui, em310_udl_frame(distance, battery), at, counters[spec.code], network)
+            yield (
+                at,
+                lorawan_uplink(
+                    spec.dev_eui,
+                    em310_udl_frame(distance, battery),
+                    at,
+                    counters[spec.code],
+                    network,
+                ),
+            )
         at += step
 
 
@@ -155,12 +187,20 @@ def ble_sightings(
             for _ in range(_poisson(rng, expected)):
                 seen = at + timedelta(seconds=rng.uniform(0, 3600))
                 address = ":".join(f"{rng.randrange(256):02x}" for _ in range(6))
-                sightings.append((seen, json.dumps({
-                    "scanner": scanner.scanner,
-                    "seen_at": seen.isoformat().replace("+00:00", "Z"),
-                    "address": address,
-                    "adv": "0201061aff4c000215" + "".join(f"{rng.randrange(256):02x}" for _ in range(21)),
-                })))
+                sightings.append(
+                    (
+                        seen,
+                        json.dumps(
+                            {
+                                "scanner": scanner.scanner,
+                                "seen_at": seen.isoformat().replace("+00:00", "Z"),
+                                "address": address,
+                                "adv": "0201061aff4c000215"
+                                + "".join(f"{rng.randrange(256):02x}" for _ in range(21)),
+                            }
+                        ),
+                    )
+                )
         yield from sorted(sightings)
 
 
@@ -173,9 +213,20 @@ def meter_readings(
     for day in range(days):
         at = start + timedelta(days=day, hours=6)
         for meter in meters:
-            index[meter.meter] += meter.lighting_kw * night_hours(at) + meter.building_kwh_per_day * rng.uniform(0.8, 1.2)
-            yield at, json.dumps({"meter": meter.meter, "site": meter.site_code,
-                                  "read_at": at.isoformat().replace("+00:00", "Z"), "index_kwh": round(index[meter.meter], 3)})
+            index[meter.meter] += meter.lighting_kw * night_hours(
+                at
+            ) + meter.building_kwh_per_day * rng.uniform(0.8, 1.2)
+            yield (
+                at,
+                json.dumps(
+                    {
+                        "meter": meter.meter,
+                        "site": meter.site_code,
+                        "read_at": at.isoformat().replace("+00:00", "Z"),
+                        "index_kwh": round(index[meter.meter], 3),
+                    }
+                ),
+            )
 
 
 def citizen_posts(
@@ -187,16 +238,44 @@ def citizen_posts(
     posts = []
     for number, (citizen, insee, lon, lat) in enumerate(pseudonyms):
         joined = start + timedelta(hours=rng.uniform(0, 24))
-        posts.append((joined, {"type": "register", "citizen": citizen, "sent_at": joined, "commune_insee": insee}))
+        posts.append(
+            (
+                joined,
+                {"type": "register", "citizen": citizen, "sent_at": joined, "commune_insee": insee},
+            )
+        )
         for report in range(rng.randrange(0, 3)):
             at = joined + timedelta(days=rng.uniform(0, days - 1))
-            posts.append((at, {"type": "report", "citizen": citizen, "sent_at": at, "report_ref": f"r-{number}-{report}",
-                               "category": rng.choice(categories), "lon": round(lon + rng.uniform(-0.002, 0.002), 6),
-                               "lat": round(lat + rng.uniform(-0.002, 0.002), 6), "text": "Signalé depuis l'application"}))
+            posts.append(
+                (
+                    at,
+                    {
+                        "type": "report",
+                        "citizen": citizen,
+                        "sent_at": at,
+                        "report_ref": f"r-{number}-{report}",
+                        "category": rng.choice(categories),
+                        "lon": round(lon + rng.uniform(-0.002, 0.002), 6),
+                        "lat": round(lat + rng.uniform(-0.002, 0.002), 6),
+                        "text": "Signalé depuis l'application",
+                    },
+                )
+            )
         if rng.random() < 0.3:
             at = joined + timedelta(days=rng.uniform(0, days - 1))
-            posts.append((at, {"type": "idea", "citizen": citizen, "sent_at": at, "idea_ref": f"i-{number}",
-                               "title": "Plus de composteurs partagés", "text": "Un composteur par quartier"}))
+            posts.append(
+                (
+                    at,
+                    {
+                        "type": "idea",
+                        "citizen": citizen,
+                        "sent_at": at,
+                        "idea_ref": f"i-{number}",
+                        "title": "Plus de composteurs partagés",
+                        "text": "Un composteur par quartier",
+                    },
+                )
+            )
     for at, post in sorted(posts, key=lambda pair: pair[0]):
         post["sent_at"] = at.isoformat().replace("+00:00", "Z")
         yield at, json.dumps(post)
@@ -229,12 +308,24 @@ def write_simulated_payloads(devices: dict[str, Any], out: Path) -> dict[str, in
     days, seed = int(devices["days"]), int(devices["seed"])
     streams = {
         "fill.jsonl": fill_uplinks(
-            [SimulatedBin(**{**b, "collection_weekdays": tuple(b["collection_weekdays"])}) for b in devices["bins"]],
-            start, days, int(devices.get("fill_every_hours", 12)), seed,
+            [
+                SimulatedBin(**{**b, "collection_weekdays": tuple(b["collection_weekdays"])})
+                for b in devices["bins"]
+            ],
+            start,
+            days,
+            int(devices.get("fill_every_hours", 12)),
+            seed,
         ),
-        "ble.jsonl": ble_sightings([SimulatedScanner(**s) for s in devices["scanners"]], start, days, seed + 1),
-        "energy.jsonl": meter_readings([SimulatedMeter(**m) for m in devices["meters"]], start, days, seed + 2),
-        "citizen.jsonl": citizen_posts([tuple(c) for c in devices["citizens"]], start, days, seed + 3),
+        "ble.jsonl": ble_sightings(
+            [SimulatedScanner(**s) for s in devices["scanners"]], start, days, seed + 1
+        ),
+        "energy.jsonl": meter_readings(
+            [SimulatedMeter(**m) for m in devices["meters"]], start, days, seed + 2
+        ),
+        "citizen.jsonl": citizen_posts(
+            [tuple(c) for c in devices["citizens"]], start, days, seed + 3
+        ),
     }
     out.mkdir(parents=True, exist_ok=True)
     counts = {}

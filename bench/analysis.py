@@ -115,8 +115,10 @@ def main() -> None:
 
 def measure(twin: ValleyTwin, scratch: Path, repeats: int) -> None:
     version = importlib.metadata.version
-    print(f"python {platform.python_version()}, eventsourcing {version('eventsourcing')}, "
-          f"pandas {version('pandas')}, {platform.machine()}, median of {repeats} runs")
+    print(
+        f"python {platform.python_version()}, eventsourcing {version('eventsourcing')}, "
+        f"pandas {version('pandas')}, {platform.machine()}, median of {repeats} runs"
+    )
     now = valley_state(twin)
     events = twin.domain_events(topics=kind_topics(ASSET_KINDS), page_size=5_000)
     traffic = [e.timestamp for e in events if e.timestamp > COMMISSIONED_AT]
@@ -129,10 +131,15 @@ def measure(twin: ValleyTwin, scratch: Path, repeats: int) -> None:
     started = time.perf_counter()
     for aggregate_id in ids:
         twin.state_at(aggregate_id, halfway)
-    report("state_at asset by asset, halfway", time.perf_counter() - started,
-           f"({len(ids):,} bisections)")
-    report("time_series of every bin's fill", median_s(lambda: time_series(twin, "bin", None, None),
-                                                       repeats))
+    report(
+        "state_at asset by asset, halfway",
+        time.perf_counter() - started,
+        f"({len(ids):,} bisections)",
+    )
+    report(
+        "time_series of every bin's fill",
+        median_s(lambda: time_series(twin, "bin", None, None), repeats),
+    )
     code = now.loc[now["kind"] == "bin", "code"].iloc[0]
     report("asset_history of one bin", median_s(lambda: asset_history(twin, code), repeats))
     for fmt in ("csv", "geojson", "ngsi-ld"):

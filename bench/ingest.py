@@ -78,15 +78,24 @@ def synthetic_readings(bins: int, count: int, start_ms: int, seed: int = SEED) -
         if fills[number] > 100:  # collected: starts again near empty
             fills[number] = rng.uniform(0, 8)
         observed = datetime.fromtimestamp((start_ms + index * step_ms) / 1000, UTC)
-        readings.append(Reading(sensor_of(number), bin_code(number), "bin.fill", observed,
-                                {"fill_percent": round(fills[number], 1)}))
+        readings.append(
+            Reading(
+                sensor_of(number),
+                bin_code(number),
+                "bin.fill",
+                observed,
+                {"fill_percent": round(fills[number], 1)},
+            )
+        )
     return readings
 
 
 class _BenchAdapter(Adapter):
     """The readings are made by :func:`synthetic_readings`; payload parsing is not measured."""
 
-    manifest = AdapterManifest("bench", "synthetic fill sensor", ("bin.fill",), "push", "bench", "benchmark only")
+    manifest = AdapterManifest(
+        "bench", "synthetic fill sensor", ("bin.fill",), "push", "bench", "benchmark only"
+    )
 
     def readings(self, payload: bytes | str, received_at: datetime) -> list[Reading]:
         raise NotImplementedError
@@ -124,10 +133,13 @@ class _StampingTransport(AbstractTransport):
 def adapter_process(params: dict[str, Any]) -> dict[str, Any]:
     """The body of the separate adapter process; returns what it measured."""
     keys = Path(params["keys"])
-    transport = _StampingTransport(ZmqTransport(
-        params["endpoint"], client_keys=load_keypair(keys / "adapter.key_secret"),
-        server_public_key=load_keypair(keys / "ingest.key").public,
-    ))
+    transport = _StampingTransport(
+        ZmqTransport(
+            params["endpoint"],
+            client_keys=load_keypair(keys / "adapter.key_secret"),
+            server_public_key=load_keypair(keys / "ingest.key").public,
+        )
+    )
     runner = AdapterRunner(_BenchAdapter({}), transport, Outbox(Path(params["outbox"])), SOURCE)
     readings = synthetic_readings(params["bins"], params["count"], params["start_ms"])
     ids = [message_id(SOURCE, reading) for reading in readings]
@@ -156,17 +168,28 @@ def adapter_process(params: dict[str, Any]) -> dict[str, Any]:
             window_open = queued < len(readings) and runner.in_flight < runner.max_in_flight
             runner.pump(timeout_s=0.0 if window_open else 0.05)
         else:
-            runner.pump(timeout_s=max(0.0, next_tick - time.perf_counter()) if queued < len(readings) else 0.01)
+            runner.pump(
+                timeout_s=max(0.0, next_tick - time.perf_counter())
+                if queued < len(readings)
+                else 0.01
+            )
         if queued == len(readings) and runner.outbox.pending() == 0:
             break
     finished = time.perf_counter()
     runner.transport.close()
     runner.outbox.close()
-    send_to_ack = [transport.answered[m] - transport.sent[m] for m in ids if m in transport.answered]
-    due_to_ack = [transport.answered[m] - due[m] for m in ids if m in transport.answered and m in due]
+    send_to_ack = [
+        transport.answered[m] - transport.sent[m] for m in ids if m in transport.answered
+    ]
+    due_to_ack = [
+        transport.answered[m] - due[m] for m in ids if m in transport.answered and m in due
+    ]
     sends = [transport.sent[m] for m in ids if m in transport.sent]
-    warm = [transport.answered[m] - transport.sent[m] for m in ids
-            if m in transport.answered and transport.sent[m] >= started + _WARM_UP_S]
+    warm = [
+        transport.answered[m] - transport.sent[m]
+        for m in ids
+        if m in transport.answered and transport.sent[m] >= started + _WARM_UP_S
+    ]
     return {
         "seconds": finished - started,
         "count": len(readings),
@@ -203,9 +226,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run (fewer messages)")
     parser.add_argument("--bins", type=int, default=3_000)
-    parser.add_argument("--messages", type=int, help="messages for (a) and (c); default 60,000 (quick: 12,000)")
-    parser.add_argument("--latency-seconds", type=float, help="length of the paced run (d); default 10 (quick: 4)")
-    parser.add_argument("--rate", type=int, default=OFFERED_RATE, help="offered load of (d), messages/s")
+    parser.add_argument(
+        "--messages", type=int, help="messages for (a) and (c); default 60,000 (quick: 12,000)"
+    )
+    parser.add_argument(
+        "--latency-seconds", type=float, help="length of the paced run (d); default 10 (quick: 4)"
+    )
+    parser.add_argument(
+        "--rate", type=int, default=OFFERED_RATE, help="offered load of (d), messages/s"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -231,42 +260,66 @@ def run(plan: Plan, scratch: Path) -> None:
     batch_max = ServerSettings().batch_max
     base = scratch / "base.sqlite"
     wait_ms = ServerSettings().batch_wait_s * 1000
-    print(f"Valley Twin ingest benchmark: {plan.bins:,} bins, {plan.messages:,} bin.fill messages "
-          f"round-robin (seed {SEED}), ingest batch_max {batch_max}, batch_wait {wait_ms:g} ms")
+    print(
+        f"Valley Twin ingest benchmark: {plan.bins:,} bins, {plan.messages:,} bin.fill messages "
+        f"round-robin (seed {SEED}), ingest batch_max {batch_max}, batch_wait {wait_ms:g} ms"
+    )
     started = time.perf_counter()
     bins = install_fleet(base, plan)
     print(machine_facts(base))
-    print(f"setup: {plan.bins:,} bins installed with sensors in {time.perf_counter() - started:.1f} s; "
-          "each measure runs on its own copy of that store; events = stored rows (2 per message)\n")
+    print(
+        f"setup: {plan.bins:,} bins installed with sensors in {time.perf_counter() - started:.1f} s; "
+        "each measure runs on its own copy of that store; events = stored rows (2 per message)\n"
+    )
     readings = synthetic_readings(plan.bins, plan.messages, plan.start_ms)
 
     raw = measure_raw(base, scratch / "a.sqlite", bins, readings, batch_max)
-    print(f"(a) raw sqlite3 executemany     {raw['rows']:>8,} rows    {raw['seconds']:7.2f} s "
-          f"{raw['rate']:>10,.0f} events/s   ({batch_max} messages = {2 * batch_max} rows per transaction)")
-    naive = measure_naive(base, scratch / "b.sqlite", readings[:plan.naive_messages], plan.naive_budget_s)
-    print(f"(b) naive, one save per message {naive['rows']:>8,} rows    {naive['seconds']:7.2f} s "
-          f"{naive['rate']:>10,.0f} events/s   ({naive['messages']:,} messages, in process, no network)")
+    print(
+        f"(a) raw sqlite3 executemany     {raw['rows']:>8,} rows    {raw['seconds']:7.2f} s "
+        f"{raw['rate']:>10,.0f} events/s   ({batch_max} messages = {2 * batch_max} rows per transaction)"
+    )
+    naive = measure_naive(
+        base, scratch / "b.sqlite", readings[: plan.naive_messages], plan.naive_budget_s
+    )
+    print(
+        f"(b) naive, one save per message {naive['rows']:>8,} rows    {naive['seconds']:7.2f} s "
+        f"{naive['rate']:>10,.0f} events/s   ({naive['messages']:,} messages, in process, no network)"
+    )
     e2e = measure_end_to_end(base, scratch, plan, "c", rate=None, count=plan.messages)
-    print(f"(c) end-to-end durable ingest   {e2e['rows']:>8,} rows    {e2e['seconds']:7.2f} s "
-          f"{e2e['rate']:>10,.0f} events/s   (adapter process, outbox, CURVE, tcp; "
-          f"batches mean {e2e['batch']:.0f}, commit p50 {e2e['commit_p50']:.1f} ms)")
-    raw_at_batch = measure_raw(base, scratch / "a2.sqlite", bins, readings, max(1, round(e2e["batch"])))
-    print(f"    (a) again at (c)'s mean batch of {max(1, round(e2e['batch']))}: {raw_at_batch['rate']:,.0f} events/s "
-          f"(information; the target uses batch_max)")
+    print(
+        f"(c) end-to-end durable ingest   {e2e['rows']:>8,} rows    {e2e['seconds']:7.2f} s "
+        f"{e2e['rate']:>10,.0f} events/s   (adapter process, outbox, CURVE, tcp; "
+        f"batches mean {e2e['batch']:.0f}, commit p50 {e2e['commit_p50']:.1f} ms)"
+    )
+    raw_at_batch = measure_raw(
+        base, scratch / "a2.sqlite", bins, readings, max(1, round(e2e["batch"]))
+    )
+    print(
+        f"    (a) again at (c)'s mean batch of {max(1, round(e2e['batch']))}: {raw_at_batch['rate']:,.0f} events/s "
+        f"(information; the target uses batch_max)"
+    )
     latency_count = int(plan.rate * plan.latency_seconds)
     paced = measure_end_to_end(base, scratch, plan, "d", rate=plan.rate, count=latency_count)
     child = paced["child"]
     achieved = child["count"] / child["send_seconds"] if child["send_seconds"] else 0.0
     s2a, d2a = child["send_to_ack_ms"], child["due_to_ack_ms"]
-    print(f"(d) latency at {plan.rate:,} msg/s offered for {plan.latency_seconds:g} s: sent {achieved:,.0f} msg/s, "
-          f"{child['answered']:,}/{child['count']:,} acknowledged, {paced['rate'] / 2:,.0f} msg/s committed")
-    print(f"    send->ack  p50 {s2a.get('p50', float('nan')):6.1f} ms  p99 {s2a.get('p99', float('nan')):6.1f} ms  "
-          f"max {s2a.get('max', float('nan')):6.1f} ms")
-    print(f"    due->ack   p50 {d2a.get('p50', float('nan')):6.1f} ms  p99 {d2a.get('p99', float('nan')):6.1f} ms  "
-          f"max {d2a.get('max', float('nan')):6.1f} ms  (includes time waiting in the outbox)")
+    print(
+        f"(d) latency at {plan.rate:,} msg/s offered for {plan.latency_seconds:g} s: sent {achieved:,.0f} msg/s, "
+        f"{child['answered']:,}/{child['count']:,} acknowledged, {paced['rate'] / 2:,.0f} msg/s committed"
+    )
+    print(
+        f"    send->ack  p50 {s2a.get('p50', float('nan')):6.1f} ms  p99 {s2a.get('p99', float('nan')):6.1f} ms  "
+        f"max {s2a.get('max', float('nan')):6.1f} ms"
+    )
+    print(
+        f"    due->ack   p50 {d2a.get('p50', float('nan')):6.1f} ms  p99 {d2a.get('p99', float('nan')):6.1f} ms  "
+        f"max {d2a.get('max', float('nan')):6.1f} ms  (includes time waiting in the outbox)"
+    )
     warm = child["warm_send_to_ack_ms"]
-    print(f"    send->ack  p50 {warm.get('p50', float('nan')):6.1f} ms  p99 {warm.get('p99', float('nan')):6.1f} ms  "
-          f"max {warm.get('max', float('nan')):6.1f} ms  (sent after the first {_WARM_UP_S:g} s: bins cached)")
+    print(
+        f"    send->ack  p50 {warm.get('p50', float('nan')):6.1f} ms  p99 {warm.get('p99', float('nan')):6.1f} ms  "
+        f"max {warm.get('max', float('nan')):6.1f} ms  (sent after the first {_WARM_UP_S:g} s: bins cached)"
+    )
 
     print("\ntargets")
     vs_raw = e2e["rate"] / raw["rate"]
@@ -274,12 +327,18 @@ def run(plan: Plan, scratch: Path) -> None:
     p99 = s2a.get("p99", float("inf"))
     all_acked = child["answered"] == child["count"]
     verdict = lambda ok: "PASS" if ok else "MISS"  # noqa: E731
-    print(f"  (c)/(a) = {vs_raw:6.1%}   target >= {TARGET_VS_RAW:.0%}          {verdict(vs_raw >= TARGET_VS_RAW)}")
-    print(f"  (c)/(b) = {vs_naive:6.1f}x  target >= {TARGET_VS_NAIVE:g}x           "
-          f"{verdict(vs_naive >= TARGET_VS_NAIVE)}")
-    print(f"  (d) p99 = {p99:6.1f} ms target < {TARGET_P99_MS:g} ms at {plan.rate:,} msg/s "
-          f"{verdict(p99 < TARGET_P99_MS and all_acked and achieved >= 0.95 * plan.rate)}"
-          f"{'' if achieved >= 0.95 * plan.rate else f' (offered load not reached: {achieved:,.0f} msg/s)'}")
+    print(
+        f"  (c)/(a) = {vs_raw:6.1%}   target >= {TARGET_VS_RAW:.0%}          {verdict(vs_raw >= TARGET_VS_RAW)}"
+    )
+    print(
+        f"  (c)/(b) = {vs_naive:6.1f}x  target >= {TARGET_VS_NAIVE:g}x           "
+        f"{verdict(vs_naive >= TARGET_VS_NAIVE)}"
+    )
+    print(
+        f"  (d) p99 = {p99:6.1f} ms target < {TARGET_P99_MS:g} ms at {plan.rate:,} msg/s "
+        f"{verdict(p99 < TARGET_P99_MS and all_acked and achieved >= 0.95 * plan.rate)}"
+        f"{'' if achieved >= 0.95 * plan.rate else f' (offered load not reached: {achieved:,.0f} msg/s)'}"
+    )
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
@@ -293,15 +352,20 @@ def install_fleet(path: Path, plan: Plan) -> dict[int, Any]:
     twin = open_twin(f"sqlite:///{path}")
     bins = {}
     for number in range(plan.bins):
-        bin_ = Bin.install(code=bin_code(number), stream=rng.choice(["glass", "packaging", "paper"]),
-                           capacity_l=3_000, position=Position(745_000 + rng.uniform(0, 20_000),
-                                                               6_275_000 + rng.uniform(0, 20_000)),
-                           commune_insee="34114", at=installed, depth_cm=180.0)
+        bin_ = Bin.install(
+            code=bin_code(number),
+            stream=rng.choice(["glass", "packaging", "paper"]),
+            capacity_l=3_000,
+            position=Position(745_000 + rng.uniform(0, 20_000), 6_275_000 + rng.uniform(0, 20_000)),
+            commune_insee="34114",
+            at=installed,
+            depth_cm=180.0,
+        )
         bin_.attach_sensor(sensor_of(number), installed + timedelta(hours=1))
         bins[number] = bin_
     values = list(bins.values())
     for first in range(0, len(values), 500):
-        twin.save(*values[first:first + 500])
+        twin.save(*values[first : first + 500])
     twin.close()
     return bins
 
@@ -342,7 +406,9 @@ def machine_facts(base: Path) -> str:
     )
 
 
-def stored_rows(bins: dict[int, Any], readings: list[Reading], received_at: datetime) -> list[tuple[Any, ...]]:
+def stored_rows(
+    bins: dict[int, Any], readings: list[Reading], received_at: datetime
+) -> list[tuple[Any, ...]]:
     """The rows the twin writes for these readings: the bin's event, then the receipt."""
     import copy
 
@@ -356,18 +422,25 @@ def stored_rows(bins: dict[int, Any], readings: list[Reading], received_at: date
     rows = []
     for reading in readings:
         bin_: Bin = by_code[reading.asset]
-        bin_.measure_fill_level(reading.body["fill_percent"], reading.observed_at, device_id=reading.device)
+        bin_.measure_fill_level(
+            reading.body["fill_percent"], reading.observed_at, device_id=reading.device
+        )
         mid = message_id(SOURCE, reading)
-        receipt = MessageReceipt.applied(receipt_id(SOURCE, mid), SOURCE, mid, reading.kind, reading.device,
-                                         received_at)
+        receipt = MessageReceipt.applied(
+            receipt_id(SOURCE, mid), SOURCE, mid, reading.kind, reading.device, received_at
+        )
         for event in (*bin_.collect_events(), *receipt.collect_events()):
             stored = twin.mapper.to_stored_event(event)
-            rows.append((stored.originator_id.hex, stored.originator_version, stored.topic, stored.state))
+            rows.append(
+                (stored.originator_id.hex, stored.originator_version, stored.topic, stored.state)
+            )
     twin.close()
     return rows
 
 
-def measure_raw(base: Path, path: Path, bins: dict[int, Any], readings: list[Reading], batch: int) -> dict[str, Any]:
+def measure_raw(
+    base: Path, path: Path, bins: dict[int, Any], readings: list[Reading], batch: int
+) -> dict[str, Any]:
     from twin.config import SQLITE_SYNCHRONOUS, SQLITE_SYNCHRONOUS_LEVEL
 
     rows = stored_rows(bins, readings, datetime.now(UTC))
@@ -382,21 +455,31 @@ def measure_raw(base: Path, path: Path, bins: dict[int, Any], readings: list[Rea
     started = time.perf_counter()
     for first in range(0, len(rows), per_transaction):
         db.execute("BEGIN")
-        db.executemany("INSERT INTO stored_events VALUES (?,?,?,?)", rows[first:first + per_transaction])
+        db.executemany(
+            "INSERT INTO stored_events VALUES (?,?,?,?)", rows[first : first + per_transaction]
+        )
         db.execute("COMMIT")
     seconds = time.perf_counter() - started
     db.close()
     return {"rows": len(rows), "seconds": seconds, "rate": len(rows) / seconds}
 
 
-def measure_naive(base: Path, path: Path, readings: list[Reading], budget_s: float) -> dict[str, Any]:
+def measure_naive(
+    base: Path, path: Path, readings: list[Reading], budget_s: float
+) -> dict[str, Any]:
     from adapters.wire import Envelope, decode, encode
     from domain import Bin
     from twin import open_twin
     from twin.receipts import MessageReceipt, receipt_id
 
-    frames = [encode(Envelope(message_id(SOURCE, r), SOURCE, r.device, r.asset, r.kind, r.observed_at, r.body))
-              for r in readings]
+    frames = [
+        encode(
+            Envelope(
+                message_id(SOURCE, r), SOURCE, r.device, r.asset, r.kind, r.observed_at, r.body
+            )
+        )
+        for r in readings
+    ]
     copy_store(base, path)
     twin = open_twin(f"sqlite:///{path}")
     done = 0
@@ -408,9 +491,20 @@ def measure_naive(base: Path, path: Path, readings: list[Reading], budget_s: flo
         if twin.exists(receipt):
             continue
         bin_ = twin.get(Bin, envelope.asset)
-        bin_.measure_fill_level(envelope.body["fill_percent"], envelope.observed_at, device_id=envelope.device)
-        twin.save(bin_, MessageReceipt.applied(receipt, envelope.source, envelope.message_id, envelope.kind,
-                                               envelope.device, received_at))
+        bin_.measure_fill_level(
+            envelope.body["fill_percent"], envelope.observed_at, device_id=envelope.device
+        )
+        twin.save(
+            bin_,
+            MessageReceipt.applied(
+                receipt,
+                envelope.source,
+                envelope.message_id,
+                envelope.kind,
+                envelope.device,
+                received_at,
+            ),
+        )
         done += 1
         if time.perf_counter() - started > budget_s:
             break
@@ -430,21 +524,39 @@ def measure_end_to_end(
     keys = scratch / f"keys-{label}"
     create_keypair(keys, "ingest")
     public, _ = create_keypair(keys, "adapter")
-    (keys / "allowed").write_text(f"{load_keypair(public).public.decode()} {SOURCE}\n", encoding="utf-8")
+    (keys / "allowed").write_text(
+        f"{load_keypair(public).public.decode()} {SOURCE}\n", encoding="utf-8"
+    )
     store = scratch / f"{label}.sqlite"
     copy_store(base, store)
     twin = open_twin(f"sqlite:///{store}")
     before = _row_count(store)
     processor = IngestProcessor(twin, load_geography())
-    server = IngestServer(processor, ServerSettings(endpoint="tcp://127.0.0.1:*"),
-                          load_keypair(keys / "ingest.key_secret"), AllowList(keys / "allowed"))
+    server = IngestServer(
+        processor,
+        ServerSettings(endpoint="tcp://127.0.0.1:*"),
+        load_keypair(keys / "ingest.key_secret"),
+        AllowList(keys / "allowed"),
+    )
     stop_ingest = server.serve_in_thread()
-    params = {"endpoint": server.bound_endpoint, "keys": str(keys), "outbox": str(scratch / f"{label}.outbox"),
-              "bins": plan.bins, "count": count, "start_ms": plan.start_ms, "rate": rate,
-              "timeout_s": 120 if rate is None else plan.latency_seconds + 30}
+    params = {
+        "endpoint": server.bound_endpoint,
+        "keys": str(keys),
+        "outbox": str(scratch / f"{label}.outbox"),
+        "bins": plan.bins,
+        "count": count,
+        "start_ms": plan.start_ms,
+        "rate": rate,
+        "timeout_s": 120 if rate is None else plan.latency_seconds + 30,
+    }
     try:
-        process = subprocess.run([sys.executable, __file__, "--child", json.dumps(params)],
-                                 capture_output=True, text=True, timeout=params["timeout_s"] + 60, check=False)
+        process = subprocess.run(
+            [sys.executable, __file__, "--child", json.dumps(params)],
+            capture_output=True,
+            text=True,
+            timeout=params["timeout_s"] + 60,
+            check=False,
+        )
     finally:
         stop_ingest()
         twin.close()
@@ -454,11 +566,18 @@ def measure_end_to_end(
     rows = _row_count(store) - before
     stats = processor.stats.as_dict()
     if stats["committed"] != count or rows != 2 * count:
-        print(f"    warning ({label}): {stats['committed']:,} committed, {rows:,} rows for {count:,} messages; "
-              f"rejected {stats['rejected_by_reason']}", file=sys.stderr)
+        print(
+            f"    warning ({label}): {stats['committed']:,} committed, {rows:,} rows for {count:,} messages; "
+            f"rejected {stats['rejected_by_reason']}",
+            file=sys.stderr,
+        )
     return {
-        "rows": rows, "seconds": child["seconds"], "rate": rows / child["seconds"], "child": child,
-        "batch": stats["batch_size"].get("mean", 0.0), "commit_p50": stats["commit_latency_ms"].get("p50", 0.0),
+        "rows": rows,
+        "seconds": child["seconds"],
+        "rate": rows / child["seconds"],
+        "child": child,
+        "batch": stats["batch_size"].get("mean", 0.0),
+        "commit_p50": stats["commit_latency_ms"].get("p50", 0.0),
     }
 
 

@@ -142,7 +142,9 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=None)
     parser.add_argument("--bins-json", type=Path, default=None)
     parser.add_argument(
-        "--exact-up-to", type=int, default=0,
+        "--exact-up-to",
+        type=int,
+        default=0,
         help="OR-Tools tours for days with at most N stops (default 0: the continuous approximation every day)",
     )
     parser.add_argument("--solution-limit", type=int, default=30)

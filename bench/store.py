@@ -45,8 +45,12 @@ class ValleyTwinWithoutSnapshots(ValleyTwin):
 
 def build_history(twin: ValleyTwin, code: str, readings: int) -> Bin:
     bin_ = Bin.install(
-        code=code, stream="residual", capacity_l=660, position=Position(752_000.0, 6_283_000.0),
-        commune_insee="34114", at=T0,
+        code=code,
+        stream="residual",
+        capacity_l=660,
+        position=Position(752_000.0, 6_283_000.0),
+        commune_insee="34114",
+        at=T0,
     )
     for number in range(1, readings + 1):
         bin_.measure_fill_level(float(number % 101), T0 + timedelta(minutes=15 * number))
@@ -75,9 +79,11 @@ def main() -> None:
         settings = parse_store_url(f"sqlite:///{Path(scratch) / 'bench.sqlite'}").settings
         twin = ValleyTwin(env=settings)
         plain = ValleyTwinWithoutSnapshots(env=settings)
-        print(f"python {platform.python_version()}, eventsourcing {importlib.metadata.version('eventsourcing')}, "
-              f"SQLite embedded, snapshot every 100 events, median of {args.repeats} runs "
-              f"(full replays of more than 10,000 events: 3 runs)")
+        print(
+            f"python {platform.python_version()}, eventsourcing {importlib.metadata.version('eventsourcing')}, "
+            f"SQLite embedded, snapshot every 100 events, median of {args.repeats} runs "
+            f"(full replays of more than 10,000 events: 3 runs)"
+        )
         print(f"{'events':>8} {'query':<22} {'snapshots ms':>13} {'replay ms':>10} {'speed-up':>9}")
         state_at_ms: dict[int, float] = {}
         for readings in args.sizes:
@@ -86,25 +92,32 @@ def main() -> None:
             built = time.perf_counter() - started
             replay_repeats = args.repeats if readings <= 10_000 else 3
             cases: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
-                "current state": (lambda: twin.repository.get(bin_.id), lambda: plain.repository.get(bin_.id)),
+                "current state": (
+                    lambda bin_id=bin_.id: twin.repository.get(bin_id),
+                    lambda bin_id=bin_.id: plain.repository.get(bin_id),
+                ),
             }
             for share, label in ((0.1, "early"), (0.5, "mid-history"), (0.9, "late")):
                 reading = int(readings * share)
                 instant = T0 + timedelta(minutes=15 * reading + 1)
                 assert twin.state_at(bin_.id, instant).version == reading + 1  # type: ignore[union-attr]
                 cases[f"state at {label}"] = (
-                    lambda at=instant: twin.state_at(bin_.id, at),  # type: ignore[misc]
-                    lambda at=instant: plain.state_at(bin_.id, at),  # type: ignore[misc]
+                    lambda at=instant, bin_id=bin_.id: twin.state_at(bin_id, at),  # type: ignore[misc]
+                    lambda at=instant, bin_id=bin_.id: plain.state_at(bin_id, at),  # type: ignore[misc]
                 )
             for label, (fast, slow) in cases.items():
                 fast_ms = median_ms(fast, args.repeats)
                 slow_ms = median_ms(slow, replay_repeats)
-                print(f"{readings + 1:>8} {label:<22} {fast_ms:>13.2f} {slow_ms:>10.2f} {slow_ms / fast_ms:>8.1f}x")
+                print(
+                    f"{readings + 1:>8} {label:<22} {fast_ms:>13.2f} {slow_ms:>10.2f} {slow_ms / fast_ms:>8.1f}x"
+                )
                 if label == "state at mid-history":
                     state_at_ms[readings] = fast_ms
             print(f"{'':>8} (history of {readings + 1:,} events written in {built:.1f} s)")
         baseline = state_at_ms[args.sizes[0]]
-        print(f"\nstate as of mid-history, with snapshots, against the {args.sizes[0] + 1:,}-event bin of this run:")
+        print(
+            f"\nstate as of mid-history, with snapshots, against the {args.sizes[0] + 1:,}-event bin of this run:"
+        )
         for readings, ms in state_at_ms.items():
             print(f"{readings + 1:>8} events: {ms:6.2f} ms  ({ms / baseline:4.2f}x the baseline)")
         twin.close()

@@ -34,7 +34,9 @@ class ValleyAggregate(Aggregate):
     @classmethod
     def _begin(cls, event_class: type[Aggregate.Created], at: datetime, **attributes: Any) -> Self:
         at = utc_instant("at", at)
-        return cls._create(event_class, id=cls.id_for(attributes["code"]), timestamp=at, **attributes)
+        return cls._create(
+            event_class, id=cls.id_for(attributes["code"]), timestamp=at, **attributes
+        )
 
     def _record(self, event_class: type[Aggregate.Event], at: datetime, **attributes: Any) -> None:
         """Check the common rules, then record the fact dated ``at``."""

@@ -74,7 +74,9 @@ class Beacon(ValleyAggregate):
         start = utc_instant("interval_start", interval_start)
         end = utc_instant("interval_end", interval_end)
         if end <= start:
-            raise OutOfRangeError("interval must end after it starts", "interval_end", end.isoformat())
+            raise OutOfRangeError(
+                "interval must end after it starts", "interval_end", end.isoformat()
+            )
         if end - start > MAX_INTERVAL:
             raise OutOfRangeError(
                 "interval must be at most one day", "interval_end", end.isoformat()

@@ -126,7 +126,9 @@ class Bin(ValleyAggregate):
             aggregate.fill_percent = self.fill_percent
             aggregate.fill_measured_at = self.timestamp
 
-    def measure_fill_level(self, fill_percent: float, at: datetime, device_id: str | None = None) -> None:
+    def measure_fill_level(
+        self, fill_percent: float, at: datetime, device_id: str | None = None
+    ) -> None:
         """Record a fill level between 0 and 100 %.
 
         With ``device_id``, the reading comes from that sensor: the first reading of a bin
@@ -159,7 +161,9 @@ class Bin(ValleyAggregate):
         def apply(self, aggregate: Bin) -> None:
             aggregate.sensor_battery_percent = self.battery_percent
 
-    def report_sensor_battery(self, battery_percent: float, at: datetime, device_id: str | None = None) -> None:
+    def report_sensor_battery(
+        self, battery_percent: float, at: datetime, device_id: str | None = None
+    ) -> None:
         """Record the sensor's battery level in percent (``device_id`` as in :meth:`measure_fill_level`)."""
         level = number_in_range("battery_percent", battery_percent, 0.0, 100.0)
         if device_id is not None:

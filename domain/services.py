@@ -12,7 +12,12 @@ from typing import Any, Self
 
 from domain._aggregate import ValleyAggregate
 from domain._checks import member, text, utc_instant, whole_number
-from domain.errors import CapacityExceededError, DuplicateError, OutOfRangeError, UnknownReferenceError
+from domain.errors import (
+    CapacityExceededError,
+    DuplicateError,
+    OutOfRangeError,
+    UnknownReferenceError,
+)
 from domain.ids import normalise_code
 from domain.values import Position, ServiceKind
 
@@ -156,7 +161,9 @@ class Service(ValleyAggregate):
                 "attended": [],
             }
 
-    def schedule_session(self, session_ref: str, starts_at: datetime, seats: int, at: datetime) -> None:
+    def schedule_session(
+        self, session_ref: str, starts_at: datetime, seats: int, at: datetime
+    ) -> None:
         """Schedule a session (e.g. a digital-skills workshop) with a number of seats."""
         ref = _ref("session_ref", session_ref)
         if ref in self.sessions:
@@ -183,8 +190,12 @@ class Service(ValleyAggregate):
         if who in session["enrolled"]:
             raise DuplicateError("already enrolled in this session", "participant_ref", who)
         if len(session["enrolled"]) >= session["seats"]:
-            raise CapacityExceededError(f"all {session['seats']} seats are taken", "participant_ref", who)
-        self._record(self.Enrolled, at, session_ref=_ref("session_ref", session_ref), participant_ref=who)
+            raise CapacityExceededError(
+                f"all {session['seats']} seats are taken", "participant_ref", who
+            )
+        self._record(
+            self.Enrolled, at, session_ref=_ref("session_ref", session_ref), participant_ref=who
+        )
 
     class AttendanceRecorded(ValleyAggregate.Event):
         session_ref: str
@@ -204,14 +215,21 @@ class Service(ValleyAggregate):
             raise DuplicateError("attendance already recorded", "participant_ref", who)
         if at < session["starts_at"]:
             raise OutOfRangeError("the session has not started", "at", at.isoformat())
-        self._record(self.AttendanceRecorded, at, session_ref=_ref("session_ref", session_ref), participant_ref=who)
+        self._record(
+            self.AttendanceRecorded,
+            at,
+            session_ref=_ref("session_ref", session_ref),
+            participant_ref=who,
+        )
 
     def _session(self, session_ref: str) -> dict[str, Any]:
         ref = _ref("session_ref", session_ref)
         try:
             return self.sessions[ref]
         except KeyError:
-            raise UnknownReferenceError("no session has this reference", "session_ref", ref) from None
+            raise UnknownReferenceError(
+                "no session has this reference", "session_ref", ref
+            ) from None
 
     class Closed(ValleyAggregate.Event):
         reason: str

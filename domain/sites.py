@@ -122,12 +122,16 @@ class Site(ValleyAggregate):
         except (ShapelyError, TypeError):
             raise InvalidValueError("must be WKT geometry", "geometry_wkt", geometry_wkt) from None
         if geometry.is_empty or not geometry.is_valid:
-            raise InvalidValueError("must be a valid, non-empty geometry", "geometry_wkt", geometry_wkt)
+            raise InvalidValueError(
+                "must be a valid, non-empty geometry", "geometry_wkt", geometry_wkt
+            )
         anchor = geometry.representative_point()
         position = Position.checked(anchor.x, anchor.y)
         points = whole_number("light_points", light_points, high=MAX_LIGHT_POINTS)
         if kind is SiteKind.LIGHTING_CABINET and points == 0:
-            raise OutOfRangeError("a lighting cabinet serves at least one light point", "light_points", points)
+            raise OutOfRangeError(
+                "a lighting cabinet serves at least one light point", "light_points", points
+            )
         return cls._begin(
             cls.Registered,
             at,
@@ -212,15 +216,21 @@ class Site(ValleyAggregate):
     ) -> None:
         """Set dimming (level and window) and part-night switch-off of a lighting cabinet."""
         if self.site_kind != SiteKind.LIGHTING_CABINET:
-            raise InvalidValueError("only a lighting cabinet has a lighting schedule", "site_kind", self.site_kind)
+            raise InvalidValueError(
+                "only a lighting cabinet has a lighting schedule", "site_kind", self.site_kind
+            )
         schedule: dict[str, Any] = {
             "dim_percent": number_in_range("dim_percent", dim_percent, 0.0, 100.0)
         }
         for field, value in (("dim", (dim_from, dim_to)), ("off", (off_from, off_to))):
             start, end = value
             if (start is None) != (end is None):
-                raise InvalidValueError("give both ends of the window or neither", f"{field}_from", start)
-            schedule[f"{field}_from"] = None if start is None else _clock_time(f"{field}_from", start)
+                raise InvalidValueError(
+                    "give both ends of the window or neither", f"{field}_from", start
+                )
+            schedule[f"{field}_from"] = (
+                None if start is None else _clock_time(f"{field}_from", start)
+            )
             schedule[f"{field}_to"] = None if end is None else _clock_time(f"{field}_to", end)
         self._record(self.LightingScheduleChanged, at, schedule=schedule)
 

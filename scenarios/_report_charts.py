@@ -71,8 +71,12 @@ def kpi_bars(results: Sequence[ReportInput], kpis: Sequence[str]) -> str:
             errors[1].append(high - mean if math.isfinite(high) else 0.0)
         positions = np.arange(len(results))
         ax.bar(
-            positions, means, yerr=errors, capsize=4,
-            color=[colour(i) for i in range(len(results))], edgecolor="none",
+            positions,
+            means,
+            yerr=errors,
+            capsize=4,
+            color=[colour(i) for i in range(len(results))],
+            edgecolor="none",
         )
         unit = spec(kpi).unit
         ax.set_title(spec(kpi).label + (f" ({unit})" if unit else ""), fontsize=9, wrap=True)
@@ -80,7 +84,7 @@ def kpi_bars(results: Sequence[ReportInput], kpis: Sequence[str]) -> str:
         ax.tick_params(axis="y", labelsize=8)
         ax.yaxis.set_major_formatter(_FRENCH)
         ax.spines[["top", "right"]].set_visible(False)
-    for ax in axes[len(kpis):]:
+    for ax in axes[len(kpis) :]:
         ax.set_visible(False)
     return _svg(figure, "kpi-bars")
 
@@ -101,18 +105,21 @@ def daily_series(results: Sequence[ReportInput]) -> str | None:
     figure = Figure(figsize=(8, 2.2 * len(present)), layout="constrained")
     axes = figure.subplots(len(present), 1, sharex=True, squeeze=False).ravel()
     line = mpl.lines.Line2D
-    scenarios = [(line([], [], color=colour(i), linewidth=1.5), r.title)
-                 for i, r in enumerate(results) if r.by_day]
-    styles = [(line([], [], color="#444444", linestyle="-", linewidth=1.5), "mean fill"),
-              (line([], [], color="#444444", linestyle="--", linewidth=1.0),
-               "containers over 80 % full")]
+    scenarios = [
+        (line([], [], color=colour(i), linewidth=1.5), r.title)
+        for i, r in enumerate(results)
+        if r.by_day
+    ]
+    styles = [
+        (line([], [], color="#444444", linestyle="-", linewidth=1.5), "mean fill"),
+        (line([], [], color="#444444", linestyle="--", linewidth=1.0), "containers over 80 % full"),
+    ]
     for ax, kpi in zip(axes, present, strict=True):
         keys = fill if kpi == fill[0] else (kpi,)
         for i, result in enumerate(results):
             for key, style in zip(keys, ("-", "--"), strict=False):
                 points = [
-                    (date.fromisoformat(str(row["day"])[:10]),
-                     float(row[key]))  # type: ignore[arg-type]
+                    (date.fromisoformat(str(row["day"])[:10]), float(row[key]))  # type: ignore[arg-type]
                     for row in result.by_day
                     if key in row and "day" in row
                 ]
@@ -121,8 +128,13 @@ def daily_series(results: Sequence[ReportInput]) -> str | None:
                 days, values = zip(*sorted(points), strict=True)
                 if kpi == fill[0]:
                     values = tuple(100.0 * v for v in values)  # shares in 0–1 shown in %
-                ax.plot(days, values, color=colour(i), linestyle=style,
-                        linewidth=1.5 if style == "-" else 1.0)
+                ax.plot(
+                    days,
+                    values,
+                    color=colour(i),
+                    linestyle=style,
+                    linewidth=1.5 if style == "-" else 1.0,
+                )
         if kpi == fill[0]:
             ax.set_ylabel("Fill before collection (%)", fontsize=8)
             ax.set_ylim(0, 100)
@@ -137,8 +149,14 @@ def daily_series(results: Sequence[ReportInput]) -> str | None:
     if present[-1] == fill[0]:
         legends.setdefault(len(present) - 1, []).extend(styles)
     for k, entries in legends.items():
-        axes[k].legend([h for h, _ in entries], [t for _, t in entries], fontsize=8,
-                       frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+        axes[k].legend(
+            [h for h, _ in entries],
+            [t for _, t in entries],
+            fontsize=8,
+            frameon=False,
+            loc="upper left",
+            bbox_to_anchor=(1, 1),
+        )
     axes[-1].xaxis.set_major_formatter(mpl.dates.DateFormatter("%d/%m"))
     return _svg(figure, "daily")
 
@@ -173,16 +191,27 @@ def _draw_places(ax: Axes, result: ReportInput, map_id: str, largest: float) -> 
     largest = largest or max((p.value for p in places), default=0.0) or 1.0
     sizes = [20 + 580 * max(p.value, 0.0) / largest for p in places]
     ax.scatter(
-        [p.x for p in places], [p.y for p in places], s=sizes, color="#d9822b", alpha=0.65,
-        edgecolors="#7a3f00", linewidths=0.5, zorder=3, gid=f"{map_id}-places",
+        [p.x for p in places],
+        [p.y for p in places],
+        s=sizes,
+        color="#d9822b",
+        alpha=0.65,
+        edgecolors="#7a3f00",
+        linewidths=0.5,
+        zorder=3,
+        gid=f"{map_id}-places",
         label=f"sized by {result.place_value}" if result.place_value else None,
     )
     if len(places) <= 6:  # a few named places are labelled; a valley of cabinets is not
         for place in places:
             ax.annotate(
                 f"{place.name}\n{number(place.value, 0)} {result.place_value}".strip(),
-                (place.x, place.y), xytext=(8, 8), textcoords="offset points", fontsize=7,
-                color="#5a2d00", zorder=5,
+                (place.x, place.y),
+                xytext=(8, 8),
+                textcoords="offset points",
+                fontsize=7,
+                color="#5a2d00",
+                zorder=5,
             )
     if result.place_value:
         ax.legend(loc="lower right", fontsize=7, frameon=False)
@@ -204,41 +233,77 @@ def valley_map(
     figure = Figure(figsize=(7.5, 8), layout="constrained")
     ax = figure.add_subplot()
     for commune in geography.communes:
-        ax.add_patch(PathPatch(
-            _path(commune.boundary), facecolor="#f3f1ea", edgecolor="#7a7a7a", linewidth=0.6,
-            gid=f"{map_id}-commune-{commune.insee}",
-        ))
+        ax.add_patch(
+            PathPatch(
+                _path(commune.boundary),
+                facecolor="#f3f1ea",
+                edgecolor="#7a7a7a",
+                linewidth=0.6,
+                gid=f"{map_id}-commune-{commune.insee}",
+            )
+        )
     drawn = [list(tour) for tour in result.tours if len(tour) > 1]
     if drawn:
-        ax.add_collection(mpl.collections.LineCollection(
-            drawn, colors="#3b6ea5", linewidths=0.8, alpha=0.6, zorder=2, gid=f"{map_id}-tours",
-            label=f"tours of {result.tours_day or 'a typical day'}",
-        ))
+        ax.add_collection(
+            mpl.collections.LineCollection(
+                drawn,
+                colors="#3b6ea5",
+                linewidths=0.8,
+                alpha=0.6,
+                zorder=2,
+                gid=f"{map_id}-tours",
+                label=f"tours of {result.tours_day or 'a typical day'}",
+            )
+        )
         # Tours start and end at the depot: mark it (the tip may lie beyond the valley's frame).
         depot = drawn[0][0]
-        ax.plot([depot[0]], [depot[1]], marker="s", markersize=5, color="#1d232a", zorder=4,
-                linestyle="none", label="depot")
+        ax.plot(
+            [depot[0]],
+            [depot[1]],
+            marker="s",
+            markersize=5,
+            color="#1d232a",
+            zorder=4,
+            linestyle="none",
+            label="depot",
+        )
         ax.legend(loc="lower right", fontsize=7, frameon=False)
     if result.places:
         _draw_places(ax, result, map_id, place_max)
     if result.bins:
         values = [float(getattr(b, colour_by)) for b in result.bins]
         points = ax.scatter(
-            [b.x for b in result.bins], [b.y for b in result.bins], c=values, s=9,
+            [b.x for b in result.bins],
+            [b.y for b in result.bins],
+            c=values,
+            s=9,
             cmap="YlOrRd" if colour_by == "overflow_events" else "viridis",
-            vmin=0, vmax=max(vmax, 1.0), edgecolors="#444444", linewidths=0.2, zorder=3,
-            rasterized=len(result.bins) > 1500, gid=f"{map_id}-bins",
+            vmin=0,
+            vmax=max(vmax, 1.0),
+            edgecolors="#444444",
+            linewidths=0.2,
+            zorder=3,
+            rasterized=len(result.bins) > 1500,
+            gid=f"{map_id}-bins",
         )
         figure.colorbar(
-            points, ax=ax, shrink=0.5,
-            label="overflows per container" if colour_by == "overflow_events"
+            points,
+            ax=ax,
+            shrink=0.5,
+            label="overflows per container"
+            if colour_by == "overflow_events"
             else "collections per container",
         )
     for commune in geography.communes:
         point = commune.boundary.representative_point()
         ax.annotate(
-            commune.name, (point.x, point.y), fontsize=6, ha="center", va="center",
-            color="#333333", zorder=4,
+            commune.name,
+            (point.x, point.y),
+            fontsize=6,
+            ha="center",
+            va="center",
+            color="#333333",
+            zorder=4,
         )
     xmin, ymin, xmax, ymax = geography.outline.bounds
     margin = 0.04 * max(xmax - xmin, ymax - ymin)
@@ -253,13 +318,27 @@ def valley_map(
     ax.plot([x0, x0 + length / 2], [y0, y0], color="white", linewidth=1.5, solid_capstyle="butt")
     ax.annotate("0", (x0, y0), xytext=(0, 5), textcoords="offset points", ha="center", fontsize=7)
     ax.annotate(
-        f"{number(length / 1000, 0)} km", (x0 + length, y0), xytext=(0, 5),
-        textcoords="offset points", ha="center", fontsize=7,
+        f"{number(length / 1000, 0)} km",
+        (x0 + length, y0),
+        xytext=(0, 5),
+        textcoords="offset points",
+        ha="center",
+        fontsize=7,
     )
     ax.annotate(
-        "", xy=(0.95, 0.97), xytext=(0.95, 0.89), xycoords="axes fraction",
+        "",
+        xy=(0.95, 0.97),
+        xytext=(0.95, 0.89),
+        xycoords="axes fraction",
         arrowprops={"arrowstyle": "-|>", "color": "black", "linewidth": 1.2},
     )
-    ax.annotate("N", (0.95, 0.86), xycoords="axes fraction", ha="center", va="center",
-                fontsize=10, fontweight="bold")
+    ax.annotate(
+        "N",
+        (0.95, 0.86),
+        xycoords="axes fraction",
+        ha="center",
+        va="center",
+        fontsize=10,
+        fontweight="bold",
+    )
     return _svg(figure, map_id)

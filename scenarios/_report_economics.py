@@ -43,7 +43,11 @@ def verdict(e: Mapping[str, float | str | None]) -> str:
             f"{_eur(-npv)} in today's money."
         )
     if npv > 0:
-        sure = " even in the least favourable case" if low is not None and low > 0 and low != high else ""
+        sure = (
+            " even in the least favourable case"
+            if low is not None and low > 0 and low != high
+            else ""
+        )
         return (
             f"Yes: {who} pay for themselves in about {_years(payback)}, within their "
             f"{life}-year life, and leave about {_eur(npv)} in today's money{sure}."
@@ -73,7 +77,10 @@ def economics_section(result: ReportInput) -> str:
             "Yearly savings",
             f"{_eur(e.get('annual_savings_eur'))}{savings_range} {e.get('savings_what') or ''}",
         ),
-        ("Yearly running costs (subscriptions, maintenance)", _eur(e.get("annual_subscriptions_eur"))),
+        (
+            "Yearly running costs (subscriptions, maintenance)",
+            _eur(e.get("annual_subscriptions_eur")),
+        ),
         ("Net gain a year", _eur(e.get("net_annual_benefit_eur"))),
         ("Payback", _years(e.get("payback_years"))),
         (

@@ -58,9 +58,7 @@ def _estimate_cell(kpi: str, est: Estimate | None) -> str:
     if est is None:
         return "<td>—</td>"
     low, high = shown(kpi, est.low), shown(kpi, est.high)
-    interval = (
-        f"{number(low)} – {number(high)}" if math.isfinite(low) else "no interval (1 run)"
-    )
+    interval = f"{number(low)} – {number(high)}" if math.isfinite(low) else "no interval (1 run)"
     mean = escape(number(shown(kpi, est.mean)))
     return f'<td>{mean}<span class="ci">{escape(interval)}</span></td>'
 
@@ -75,7 +73,8 @@ def _difference_cell(kpi: str, est: Estimate | None, base: Estimate | None) -> s
         text += f" ({sign}{number(d.relative * 100, 0)}{NBSP}%)"
     interval = (
         f"{number(shown(kpi, d.low))} – {number(shown(kpi, d.high))}"
-        if math.isfinite(d.half_width) else "no interval"
+        if math.isfinite(d.half_width)
+        else "no interval"
     )
     verdict = ""
     lower = spec(kpi).lower_is_better
@@ -101,8 +100,11 @@ def _table(results: Sequence[ReportInput], kpis: Sequence[str]) -> str:
         ]
         body.append(f'<tr id="kpi-{escape(kpi)}">{"".join(cells)}</tr>')
     return (
-        '<table id="kpi-table"><thead><tr>' + "".join(head) + "</tr></thead><tbody>"
-        + "".join(body) + "</tbody></table>"
+        '<table id="kpi-table"><thead><tr>'
+        + "".join(head)
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table>"
     )
 
 
@@ -136,15 +138,23 @@ def _map_caption(result: ReportInput, what: str) -> str:
     if result.tours:
         parts.append(f"the tours of {result.tours_day or 'a typical day'} in blue")
     if result.places:
-        parts.append(f"each disc's area proportional to its {result.place_value} (same scale on every map)")
-    return ", ".join(parts[:-1]) + (" and " if len(parts) > 2 else ", ") + parts[-1] + "." if len(parts) > 1 else parts[0] + "."
+        parts.append(
+            f"each disc's area proportional to its {result.place_value} (same scale on every map)"
+        )
+    return (
+        ", ".join(parts[:-1]) + (" and " if len(parts) > 2 else ", ") + parts[-1] + "."
+        if len(parts) > 1
+        else parts[0] + "."
+    )
 
 
 def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geography) -> str:
     """The whole HTML document."""
     days = [row for r in results for row in r.by_day]
     spans = {(r.start, r.horizon_days) for r in results}
-    start, horizon_days = spans.pop() if len(spans) == 1 else ("", 0)  # one period, or read the rows
+    start, horizon_days = (
+        spans.pop() if len(spans) == 1 else ("", 0)
+    )  # one period, or read the rows
     horizon = period(days, horizon_days)
     runs = sorted({e.replications for r in results for e in r.kpis.values()})
     runs_text = " or ".join(str(n) for n in runs) if runs else "?"
@@ -165,7 +175,7 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{escape(heading)} — Valley Twin</title>",
         f"<style>{_CSS}</style></head><body><main>",
-        f"<header><p class=\"meta\">Valley Twin · Communauté de communes Vallée de l'Hérault</p>"
+        f'<header><p class="meta">Valley Twin · Communauté de communes Vallée de l\'Hérault</p>'
         f"<h1>{escape(heading)}</h1>",
         f'<p class="meta">{escape(" · ".join(x for x in (horizon, date_range(days, start, horizon_days)) if x))}'
         f" · {escape(runs_text)} simulated run{'' if runs == [1] else 's'} per scenario</p></header>",
@@ -174,7 +184,8 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
         "</div>",
         *(
             f'<p class="question"><strong>{escape(r.title)}</strong> — {escape(r.question)}</p>'
-            for r in results if r.question
+            for r in results
+            if r.question
         ),
         '<p class="note">“±” and the small grey ranges are 95 % confidence intervals over the '
         "simulated runs: the true average very likely lies within them. A difference whose "
@@ -203,14 +214,17 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
     series = daily_series(results)
     if series is not None:
         out += [
-            '<figure id="daily-series">', series,
+            '<figure id="daily-series">',
+            series,
             f"<figcaption>{escape(_series_caption(results))} (one line per scenario, one run)."
             "</figcaption></figure>",
         ]
     out.append('</section><section id="maps"><h2>The valley</h2><div class="maps">')
     what = "overflows" if colour_by == "overflow_events" else "collections"
     # A sweep's points carry only totals: one map of the valley then, not one empty map each.
-    mapped = [(i, r) for i, r in enumerate(results) if r.bins or r.places or r.tours] or [(0, results[0])]
+    mapped = [(i, r) for i, r in enumerate(results) if r.bins or r.places or r.tours] or [
+        (0, results[0])
+    ]
     for i, result in mapped:
         map_id = f"map-{i}"
         out += [
@@ -219,7 +233,7 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
             f"<figcaption>{escape(_map_caption(result, what))}</figcaption></figure>",
         ]
     out += [
-        "</div></section><footer><p class=\"note\">Commune boundaries: IGN ADMIN EXPRESS COG 2018 "
+        '</div></section><footer><p class="note">Commune boundaries: IGN ADMIN EXPRESS COG 2018 '
         "and INSEE Code officiel géographique, via france-geojson, Licence Ouverte (Etalab). "
         "Coordinates in Lambert-93 (EPSG:2154). Machine-readable figures: kpis.csv and "
         "kpis.json beside this page.</p></footer>",

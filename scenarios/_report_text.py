@@ -55,7 +55,9 @@ KPI_SPECS: dict[str, KpiSpec] = {
     "electricity_kwh": KpiSpec("Electricity used by street lights", "kWh"),
     "electricity_cost_eur": KpiSpec("Electricity bill of street lights", "€"),
     "kwh_saved": KpiSpec("Electricity saved against today's lamps", "kWh", lower_is_better=False),
-    "eur_saved": KpiSpec("Money saved on the bill against today's lamps", "€", lower_is_better=False),
+    "eur_saved": KpiSpec(
+        "Money saved on the bill against today's lamps", "€", lower_is_better=False
+    ),
     "co2_saved_kg": KpiSpec("CO2 avoided against today's lamps", "kg", lower_is_better=False),
     "full_power_hours": KpiSpec("Hours at full power (equivalent)", "h"),
     "light_points": KpiSpec("Light points", "", lower_is_better=None),
@@ -63,7 +65,9 @@ KPI_SPECS: dict[str, KpiSpec] = {
     "visitors": KpiSpec("Visitors", "", lower_is_better=None),
     "peak_day_visitors": KpiSpec("Visitors on the busiest day", "", lower_is_better=None),
     "peak_hour_visitors": KpiSpec("Arrivals in the busiest hour", "", lower_is_better=None),
-    "p95_hour_visitors": KpiSpec("Arrivals in a busy hour (95th percentile)", "", lower_is_better=None),
+    "p95_hour_visitors": KpiSpec(
+        "Arrivals in a busy hour (95th percentile)", "", lower_is_better=None
+    ),
     "peak_present": KpiSpec("Most people on site at once", ""),
     "hours_over_capacity": KpiSpec("Hours with more people than the site holds", "h"),
     "visitor_waste_kg": KpiSpec("Waste left by visitors", "kg"),
@@ -190,7 +194,7 @@ def period(days: Sequence[Mapping[str, object]], horizon_days: int = 0) -> str:
 
 
 def date_range(days: Sequence[Mapping[str, object]], start: str = "", horizon_days: int = 0) -> str:
-    """"03/06/2024 – 30/06/2024"-style range in dd/mm/yyyy (given, or from the daily rows)."""
+    """ "03/06/2024 – 30/06/2024"-style range in dd/mm/yyyy (given, or from the daily rows)."""
     if start and horizon_days > 0:
         first = date.fromisoformat(start)
         return f"{first:%d/%m/%Y} – {first + timedelta(days=horizon_days - 1):%d/%m/%Y}"
@@ -272,13 +276,24 @@ def comparison_sentence(
 
 
 _HEADLINES = (
-    "electricity_kwh", "eur_saved", "co2_kg", "visitors", "peak_present", "hours_over_capacity",
-    "visitor_waste_kg", "mean_wait_days", "share_waited", "mean_waiting_list", "running_cost_eur",
+    "electricity_kwh",
+    "eur_saved",
+    "co2_kg",
+    "visitors",
+    "peak_present",
+    "hours_over_capacity",
+    "visitor_waste_kg",
+    "mean_wait_days",
+    "share_waited",
+    "mean_waiting_list",
+    "running_cost_eur",
 )
 """The figures a lighting, footfall or childcare comparison speaks of first, in this order."""
 
 
-def _generic_comparison(title: str, baseline_title: str, diffs: Mapping[str, Difference], horizon: str) -> str:
+def _generic_comparison(
+    title: str, baseline_title: str, diffs: Mapping[str, Difference], horizon: str
+) -> str:
     """A comparison in the subject's own headline figures: what differs beyond the noise."""
     clear, same = [], []
     for kpi in [k for k in _HEADLINES if k in diffs][:4]:
@@ -292,9 +307,15 @@ def _generic_comparison(title: str, baseline_title: str, diffs: Mapping[str, Dif
             same.append(label)
             continue
         way = "less" if d.mean < 0 else "more"
-        share = f" ({_percent(d.relative)} {way})" if math.isfinite(d.relative) and not spec(kpi).percent else ""
+        share = (
+            f" ({_percent(d.relative)} {way})"
+            if math.isfinite(d.relative) and not spec(kpi).percent
+            else ""
+        )
         amount = (
-            f"{number(abs(d.mean) * 100, 0)} points" if spec(kpi).percent else with_unit(kpi, abs(d.mean))
+            f"{number(abs(d.mean) * 100, 0)} points"
+            if spec(kpi).percent
+            else with_unit(kpi, abs(d.mean))
         )
         clear.append(f"{label} {'−' if d.mean < 0 else '+'}{amount}{share}")
     if not clear and not same:
@@ -309,6 +330,7 @@ def _generic_comparison(title: str, baseline_title: str, diffs: Mapping[str, Dif
 
 def _subject_sentence(kpis: Mapping[str, Estimate]) -> str | None:
     """What a lighting, footfall or childcare scenario comes to, in one clause (None for waste)."""
+
     def value(kpi: str, digits: int | None = 0) -> str:
         return with_unit(kpi, rounded(kpis[kpi].mean) if digits == 0 else kpis[kpi].mean, digits)
 
@@ -355,9 +377,7 @@ def single_sentence(title: str, kpis: Mapping[str, Estimate], horizon: str) -> s
         parts.append(f"empty {number(kpis['collections'].mean, 0)} containers")
     if "overflow_events" in kpis:
         parts.append(f"{number(kpis['overflow_events'].mean, 0)} overflows")
-    money = [
-        _money_or_mass(k, kpis[k].mean) for k in ("cost_eur", "co2_kg") if k in kpis
-    ]
+    money = [_money_or_mass(k, kpis[k].mean) for k in ("cost_eur", "co2_kg") if k in kpis]
     if money:
         parts.append("for " + " and ".join(money))
     if not parts:

@@ -48,7 +48,12 @@ __all__ = [
 ]
 
 SUBJECTS = ("waste", "lighting", "footfall", "childcare")
-SUBJECT_TABLES = {"waste": "policy", "lighting": "lighting", "footfall": "footfall", "childcare": "childcare"}
+SUBJECT_TABLES = {
+    "waste": "policy",
+    "lighting": "lighting",
+    "footfall": "footfall",
+    "childcare": "childcare",
+}
 """The table each subject requires."""
 
 LIGHTING_KPIS = (
@@ -92,7 +97,11 @@ PUBLISHED_VISITORS: dict[str, SiteVisitors] = {
     "SITE-PONT-DU-DIABLE": PONT_DU_DIABLE,
 }
 """Sites whose yearly visitors are published (the figure a footfall scenario starts from)."""
-KPIS_BY_SUBJECT = {"lighting": LIGHTING_KPIS, "footfall": FOOTFALL_KPIS, "childcare": CHILDCARE_KPIS}
+KPIS_BY_SUBJECT = {
+    "lighting": LIGHTING_KPIS,
+    "footfall": FOOTFALL_KPIS,
+    "childcare": CHILDCARE_KPIS,
+}
 
 
 @dataclass(frozen=True)
@@ -183,14 +192,23 @@ class ChildcareSettings:
 
 def _clock(value: str) -> bool:
     hours, sep, minutes = value.partition(":")
-    return bool(sep) and hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60 and len(minutes) == 2
+    return (
+        bool(sep)
+        and hours.isdigit()
+        and minutes.isdigit()
+        and int(hours) < 24
+        and int(minutes) < 60
+        and len(minutes) == 2
+    )
 
 
 _PRICE = "a price in € >= 0"
 LIGHTING = {
     "led": Field("bool", False),
     "led_power_w": Field("float", None, positive, "an LED power in W > 0"),
-    "dim_percent": Field("float", DEFAULT_DIM_PERCENT, lambda v: 0 <= v <= 100, "a share of full power in % (0–100)"),
+    "dim_percent": Field(
+        "float", DEFAULT_DIM_PERCENT, lambda v: 0 <= v <= 100, "a share of full power in % (0–100)"
+    ),
     "dim_from": Field("clock", None, _clock, f'a local time such as "{DEFAULT_DIM_WINDOW[0]}"'),
     "dim_to": Field("clock", None, _clock, f'a local time such as "{DEFAULT_DIM_WINDOW[1]}"'),
     "off_from": Field("clock", None, _clock, 'a local time such as "01:00"'),
@@ -200,29 +218,43 @@ LIGHTING = {
     "led_eur_per_point": Field("float", None, non_negative, _PRICE),
     "controller_eur_per_cabinet": Field("float", None, non_negative, _PRICE),
     "lifetime_years": Field("int", None, positive, "a lifetime in years > 0"),
-    "discount_rate": Field("float", None, lambda v: 0 <= v < 1, "a yearly rate with 0 <= x < 1 (0.04 for 4 %)"),
+    "discount_rate": Field(
+        "float", None, lambda v: 0 <= v < 1, "a yearly rate with 0 <= x < 1 (0.04 for 4 %)"
+    ),
 }
 FOOTFALL = {
     "site": Field("str", check=bool, expected="a site code"),
-    "capacity": Field("float", check=positive, expected="the number of people the site holds at once, > 0"),
+    "capacity": Field(
+        "float", check=positive, expected="the number of people the site holds at once, > 0"
+    ),
     "visitors_per_year": Field("float", None, positive, "a number of visitors a year > 0"),
-    "stay_hours": Field("float", None, lambda v: 0 < v <= 24, "a mean stay in hours within (0, 24]"),
-    "detection_ratio": Field("float", None, lambda v: 0 < v <= 1, "a share of visitors detected within (0, 1]"),
+    "stay_hours": Field(
+        "float", None, lambda v: 0 < v <= 24, "a mean stay in hours within (0, 24]"
+    ),
+    "detection_ratio": Field(
+        "float", None, lambda v: 0 < v <= 1, "a share of visitors detected within (0, 1]"
+    ),
     "waste_kg_per_visitor": Field("float", None, non_negative, "kg of waste per visitor >= 0"),
 }
 FESTIVAL = {
     "name": Field("str", check=bool, expected="the festival's name"),
     "first_day": Field("date"),
     "last_day": Field("date"),
-    "multiplier": Field("float", check=non_negative, expected="a multiplier of the usual arrivals >= 0"),
+    "multiplier": Field(
+        "float", check=non_negative, expected="a multiplier of the usual arrivals >= 0"
+    ),
 }
 CHILDCARE = {
     "creche": Field("str", check=bool, expected="a crèche code"),
     "places": Field("int", None, positive, "a number of places > 0"),
     "extra_places": Field("int", 0, lambda v: v >= 0, "a number of added places >= 0"),
     "requests_per_year": Field("float", None, positive, "a number of requests a year > 0"),
-    "mean_stay_years": Field("float", 2.0, lambda v: 0 < v <= 4, "a mean stay in years within (0, 4] (school at 3)"),
+    "mean_stay_years": Field(
+        "float", 2.0, lambda v: 0 < v <= 4, "a mean stay in years within (0, 4] (school at 3)"
+    ),
     "waiting_list_limit": Field("int", None, lambda v: v >= 0, "a number of families >= 0"),
     "warmup_years": Field("float", 10.0, non_negative, "a number of years >= 0"),
-    "cost_eur_per_place_year": Field("float", None, non_negative, "a price in € per place per year >= 0"),
+    "cost_eur_per_place_year": Field(
+        "float", None, non_negative, "a price in € per place per year >= 0"
+    ),
 }

@@ -61,10 +61,14 @@ def childcare_replication(scenario: Scenario, seed: int) -> dict[str, float]:
     assert settings is not None
     model = childcare_model(scenario)
     years = scenario.run.horizon_days / 365.25
-    return _figures(run_service(model, seed), model.servers, settings.cost_eur_per_place_year * years)
+    return _figures(
+        run_service(model, seed), model.servers, settings.cost_eur_per_place_year * years
+    )
 
 
-def run_childcare(scenario: Scenario, progress: Callable[[int, int], None] | None = None) -> SubjectRun:
+def run_childcare(
+    scenario: Scenario, progress: Callable[[int, int], None] | None = None
+) -> SubjectRun:
     """Every replication of the crèche's queue; KPIs with CIs, one run's waiting list, the crèche."""
     settings = scenario.childcare
     assert settings is not None
@@ -97,7 +101,9 @@ def _figures(run: ServiceRun, places: int, cost_per_place: float) -> dict[str, f
     }
 
 
-def _waiting_list(run: ServiceRun, model: ServiceModel, scenario: Scenario) -> tuple[dict[str, object], ...]:
+def _waiting_list(
+    run: ServiceRun, model: ServiceModel, scenario: Scenario
+) -> tuple[dict[str, object], ...]:
     """Families waiting, weekly over the measured period, dated from the scenario's start."""
     return tuple(
         {
@@ -114,4 +120,11 @@ def _creche_on_map(code: str, places: int) -> PlaceOnMap:
 
     commune = load_geography().commune(code.removeprefix("CRECHE-"))
     centre = commune.boundary.representative_point()
-    return PlaceOnMap(code, f"Crèche de {commune.name}", float(centre.x), float(centre.y), commune.insee, float(places))
+    return PlaceOnMap(
+        code,
+        f"Crèche de {commune.name}",
+        float(centre.x),
+        float(centre.y),
+        commune.insee,
+        float(places),
+    )

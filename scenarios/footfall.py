@@ -49,7 +49,9 @@ def footfall_replication(scenario: Scenario, seed: int) -> dict[str, float]:
     return _figures(scenario, _arrivals(scenario, seed))
 
 
-def run_footfall(scenario: Scenario, progress: Callable[[int, int], None] | None = None) -> SubjectRun:
+def run_footfall(
+    scenario: Scenario, progress: Callable[[int, int], None] | None = None
+) -> SubjectRun:
     """Every replication of the site's visitors; KPIs with CIs, one run's days, the site."""
     settings = scenario.footfall
     assert settings is not None  # validation gives a footfall scenario its settings
@@ -68,8 +70,12 @@ def _arrivals(scenario: Scenario, seed: int) -> HourlySeries:
     settings = scenario.footfall
     assert settings is not None
     festival = settings.festival
-    events = () if festival is None else (
-        OneOffEvent(festival.name, festival.first_day, festival.last_day, festival.multiplier),
+    events = (
+        ()
+        if festival is None
+        else (
+            OneOffEvent(festival.name, festival.first_day, festival.last_day, festival.multiplier),
+        )
     )
     start = _local_midnight(scenario.run.start)  # a July scenario is the valley's July
     hours = scenario.run.horizon_days * 24
@@ -89,7 +95,9 @@ def _figures(scenario: Scenario, arrivals: HourlySeries) -> dict[str, float]:
     assert settings is not None
     per_visitor = settings.waste_kg_per_visitor
     figures = footfall_kpis(arrivals, settings.capacity, _stay_hours(scenario))
-    figures["visitor_waste_kg"] = figures["visitors"] * (WASTE_KG_PER_VISITOR if per_visitor is None else per_visitor)
+    figures["visitor_waste_kg"] = figures["visitors"] * (
+        WASTE_KG_PER_VISITOR if per_visitor is None else per_visitor
+    )
     return figures
 
 
@@ -121,9 +129,14 @@ def _arrival_model(scenario: Scenario) -> tuple[ArrivalModel, str]:
     published = PUBLISHED_VISITORS.get(settings.site)
     yearly = settings.visitors_per_year or (published.visitors_per_year if published else None)
     assert yearly is not None  # validation asks for visitors_per_year when none is published
-    source = "the scenario" if settings.visitors_per_year else published.source if published else "?"
+    source = (
+        "the scenario" if settings.visitors_per_year else published.source if published else "?"
+    )
     model = assumed_arrivals(settings.site, yearly, settings.detection_ratio)
-    return model, f"{yearly:,.0f} visitors a year ({source}); hour, weekday and month shapes assumed"
+    return (
+        model,
+        f"{yearly:,.0f} visitors a year ({source}); hour, weekday and month shapes assumed",
+    )
 
 
 def _fitted(scenario: Scenario) -> tuple[ArrivalModel, str]:
@@ -141,7 +154,8 @@ def _fitted(scenario: Scenario) -> tuple[ArrivalModel, str]:
     twin = open_twin(store)
     try:
         counts = [
-            c for c in footfall_counts(twin.domain_events(topics=topics))
+            c
+            for c in footfall_counts(twin.domain_events(topics=topics))
             if c.zone == site and since <= c.start and c.end <= begin
         ]
     finally:
@@ -152,7 +166,9 @@ def _fitted(scenario: Scenario) -> tuple[ArrivalModel, str]:
             f"{scenario.source}: no footfall counts of {site} in {store} between "
             f"{since:%Y-%m-%d} and {begin:%Y-%m-%d} to fit arrivals on"
         )
-    return models[site], f"{store}, {len(counts)} counts of {site} fitted on {scenario.history.fit_days} days"
+    return models[
+        site
+    ], f"{store}, {len(counts)} counts of {site} fitted on {scenario.history.fit_days} days"
 
 
 def _local_midnight(day: date) -> datetime:

@@ -39,19 +39,26 @@ def lighting_replication(scenario: Scenario, seed: int) -> dict[str, float]:
     return {name: e.mean for name, e in run_lighting(scenario).kpis.items()}
 
 
-def run_lighting(scenario: Scenario, progress: Callable[[int, int], None] | None = None) -> SubjectRun:
+def run_lighting(
+    scenario: Scenario, progress: Callable[[int, int], None] | None = None
+) -> SubjectRun:
     """Today's and the scenario's lighting over the horizon; KPIs, nightly series, cabinets."""
     settings = scenario.lighting
     assert settings is not None  # validation gives a lighting scenario its settings
     events, origin = _events(scenario)
     positions = _cabinet_positions(events)
     communes = scenario.inventory.communes
-    today = [c for c in cabinets_from_events(events) if communes is None or c.commune_insee in communes]
+    today = [
+        c for c in cabinets_from_events(events) if communes is None or c.commune_insee in communes
+    ]
     if not today:
         raise ValueError(f"{scenario.source}: no lighting cabinet in the scenario's communes")
     schedule = LightingSchedule(
         settings.dim_percent if settings.dim_from is not None else 100.0,
-        settings.dim_from, settings.dim_to, settings.off_from, settings.off_to,
+        settings.dim_from,
+        settings.dim_to,
+        settings.off_from,
+        settings.off_to,
     )
     changed = [led_retrofit(c, settings.led_power_w) if settings.led else c for c in today]
     if settings.changes_schedule:  # otherwise each cabinet keeps the schedules its log records
@@ -88,16 +95,22 @@ def run_lighting(scenario: Scenario, progress: Callable[[int, int], None] | None
         len(changed) * settings.controller_eur_per_cabinet if settings.changes_schedule else 0.0
     )
     yearly_savings = figures["eur_saved"] * 365.0 / nights
-    economics = appraise(
-        investment,
-        yearly_savings,
-        running_eur_per_year=0.0,
-        lifetime_years=settings.lifetime_years,
-        discount_rate=settings.discount_rate,
-        investment_what=_investment_words(settings.led, settings.changes_schedule, points, len(changed)),
-        savings_what="on the electricity bill, against today's lamps burning all night",
-        who="the new lighting",
-    ) if investment > 0 else None
+    economics = (
+        appraise(
+            investment,
+            yearly_savings,
+            running_eur_per_year=0.0,
+            lifetime_years=settings.lifetime_years,
+            discount_rate=settings.discount_rate,
+            investment_what=_investment_words(
+                settings.led, settings.changes_schedule, points, len(changed)
+            ),
+            savings_what="on the electricity bill, against today's lamps burning all night",
+            who="the new lighting",
+        )
+        if investment > 0
+        else None
+    )
     return SubjectRun(
         kpis={name: estimate([value]) for name, value in figures.items()},
         replication_seeds=(),
@@ -127,7 +140,9 @@ def _events(scenario: Scenario) -> tuple[list[object], str]:
 
         from twin import open_twin
 
-        topics = tuple(get_topic(t) for t in (Site.Registered, Site.LightingScheduleChanged, Site.Closed))
+        topics = tuple(
+            get_topic(t) for t in (Site.Registered, Site.LightingScheduleChanged, Site.Closed)
+        )
         twin = open_twin(scenario.history.store)
         try:
             return list(twin.domain_events(topics=topics)), scenario.history.store
@@ -138,7 +153,9 @@ def _events(scenario: Scenario) -> tuple[list[object], str]:
     seed = scenario.inventory.seed
     assert seed is not None  # validation requires it without a history
     assets = plan_inventory(load_geography(), seed)
-    return [e for a in assets if isinstance(a, Site) for e in a.collect_events()], f"inventory seed {seed}"
+    return [
+        e for a in assets if isinstance(a, Site) for e in a.collect_events()
+    ], f"inventory seed {seed}"
 
 
 def _cabinet_positions(events: Iterable[object]) -> dict[str, tuple[float, float]]:
@@ -151,4 +168,3 @@ def _cabinet_positions(events: Iterable[object]) -> dict[str, tuple[float, float
             centre = shapely.from_wkt(event.geometry_wkt).centroid
             out[event.code] = (float(centre.x), float(centre.y))
     return out
-

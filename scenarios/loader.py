@@ -99,8 +99,13 @@ def load_sweep(path: str | Path) -> Sweep:
     file = Path(path).resolve()
     data, origins, chain = read_merged(file)
     if _SWEEP not in data:
-        raise ScenarioError(file, None, None, 'a [sweep] table of key paths to lists of values '
-                            '("policy.threshold" = [0.7, 0.8]); this file has none')
+        raise ScenarioError(
+            file,
+            None,
+            None,
+            "a [sweep] table of key paths to lists of values "
+            '("policy.threshold" = [0.7, 0.8]); this file has none',
+        )
     axes = _sweep_axes(data.pop(_SWEEP), data, origins, str(file))
     for stale in [p for p in origins if p[0] == _SWEEP]:
         del origins[stale]
@@ -112,7 +117,9 @@ def load_sweep(path: str | Path) -> Sweep:
         for (keys, _, blamed), value in zip(axes, combination, strict=True):
             doc = _merge(doc, _nested(keys, value), owners, (), blamed)
         scenario = validate(doc, str(file), owners, tuple(chain[1:]))
-        values = tuple((".".join(keys), value) for (keys, _, _), value in zip(axes, combination, strict=True))
+        values = tuple(
+            (".".join(keys), value) for (keys, _, _), value in zip(axes, combination, strict=True)
+        )
         points.append(SweepPoint(f"p{number:0{width}d}", values, scenario))
     first = points[0].scenario
     parameters = tuple(".".join(keys) for keys, _, _ in axes)
@@ -124,14 +131,21 @@ def shipped_scenarios() -> list[Path]:
     return sorted(SHIPPED.glob("*.toml"))
 
 
-def read_merged(file: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Origins, list[str]]:
+def read_merged(
+    file: Path, _seen: tuple[Path, ...] = ()
+) -> tuple[dict[str, Any], Origins, list[str]]:
     """The document of ``file`` merged over its ancestors, who set each key, and the chain.
 
     The chain lists ``file`` then its parents, nearest first.
     """
     if file in _seen:
         loop = " → ".join(p.name for p in (*_seen, file))
-        raise ScenarioError(_seen[-1], "extends", file.name, f"a parent that does not extend back to it (cycle: {loop})")
+        raise ScenarioError(
+            _seen[-1],
+            "extends",
+            file.name,
+            f"a parent that does not extend back to it (cycle: {loop})",
+        )
     own = _read_toml(file)
     parent_name = own.get("extends")
     if parent_name is None:
@@ -140,7 +154,9 @@ def read_merged(file: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any
         raise ScenarioError(file, "extends", parent_name, "a file name (a string)")
     parent = (file.parent / parent_name).resolve()
     if not parent.is_file():
-        raise ScenarioError(file, "extends", parent_name, f"an existing scenario file (no file {parent})")
+        raise ScenarioError(
+            file, "extends", parent_name, f"an existing scenario file (no file {parent})"
+        )
     base, origins, chain = read_merged(parent, (*_seen, file))
     base.pop("extends", None)
     merged = _merge(base, own, origins, (), str(file))
@@ -157,8 +173,13 @@ def _sweep_axes(
     """
     blame = origins.get((_SWEEP,), file)
     if not isinstance(raw, dict) or not raw:
-        raise ScenarioError(blame, _SWEEP, raw, "a [sweep] table of key paths to non-empty lists "
-                            'of values ("policy.threshold" = [0.7, 0.8])')
+        raise ScenarioError(
+            blame,
+            _SWEEP,
+            raw,
+            "a [sweep] table of key paths to non-empty lists "
+            'of values ("policy.threshold" = [0.7, 0.8])',
+        )
     axes: list[tuple[tuple[str, ...], list[Any], str]] = []
     # A quoted key ("policy.threshold") and nested tables ([sweep.policy] threshold) mean the same.
     for path, values in _leaves(raw, ()):
@@ -166,29 +187,42 @@ def _sweep_axes(
         blamed = _owner(origins, (_SWEEP, *path)) or blame
         where = f"sweep.{dotted}" if len(path) == 1 else f'sweep."{dotted}"'
         if not all(path) or path[0] in _UNSWEEPABLE:
-            raise ScenarioError(blamed, where, values,
-                                "a key path of the scenario to sweep (not extends or sweep)")
+            raise ScenarioError(
+                blamed, where, values, "a key path of the scenario to sweep (not extends or sweep)"
+            )
         if not isinstance(values, list) or not values:
             raise ScenarioError(blamed, where, values, "a non-empty list of values to try")
-        if any(values[i] == values[j] and type(values[i]) is type(values[j])
-               for i in range(len(values)) for j in range(i)):
+        if any(
+            values[i] == values[j] and type(values[i]) is type(values[j])
+            for i in range(len(values))
+            for j in range(i)
+        ):
             raise ScenarioError(blamed, where, values, "distinct values, each listed once")
         if any(p[: len(path)] == path or path[: len(p)] == p for p, _, _ in axes):
-            raise ScenarioError(blamed, where, values,
-                                "a key path swept once, not inside another swept one")
+            raise ScenarioError(
+                blamed, where, values, "a key path swept once, not inside another swept one"
+            )
         table: Any = doc
         for depth, key in enumerate(path[:-1]):
             table = table.get(key) if isinstance(table, dict) else None
             if table is not None and not isinstance(table, dict):
                 inner = ".".join(path[: depth + 1])
-                raise ScenarioError(blamed, where, values,
-                                    f"a key path into tables ({inner} is a value, not a table)")
+                raise ScenarioError(
+                    blamed,
+                    where,
+                    values,
+                    f"a key path into tables ({inner} is a value, not a table)",
+                )
         axes.append((path, values, blamed))
     points = math.prod(len(values) for _, values, _ in axes)
     if points > MAX_SWEEP_POINTS:
         shape = " × ".join(str(len(values)) for _, values, _ in axes)
-        raise ScenarioError(blame, _SWEEP, f"{shape} = {points} points", f"at most {MAX_SWEEP_POINTS} "
-                            "grid points (sweep fewer values, or split the sweep)")
+        raise ScenarioError(
+            blame,
+            _SWEEP,
+            f"{shape} = {points} points",
+            f"at most {MAX_SWEEP_POINTS} grid points (sweep fewer values, or split the sweep)",
+        )
     return axes
 
 
@@ -241,7 +275,9 @@ def _origins(doc: dict[str, Any], file: str, prefix: tuple[str, ...] = ()) -> Or
     return out
 
 
-def _merge(base: dict[str, Any], over: dict[str, Any], origins: Origins, prefix: tuple[str, ...], file: str) -> dict[str, Any]:
+def _merge(
+    base: dict[str, Any], over: dict[str, Any], origins: Origins, prefix: tuple[str, ...], file: str
+) -> dict[str, Any]:
     """``over`` deep-merged into a copy of ``base``; ``origins`` updated for what ``over`` sets."""
     out = dict(base)
     for key, value in over.items():

@@ -37,8 +37,20 @@ Polyline = list[tuple[float, float]]
 
 # Not strftime's %A/%B: those follow the process's locale, the page is in English.
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 def report_input(name: str, result: ScenarioResult) -> ReportInput:
@@ -63,11 +75,21 @@ def report_input(name: str, result: ScenarioResult) -> ReportInput:
     columns = (bins.codes, bins.streams, bins.communes, bins.x, bins.y)
     for code, stream, commune, x, y in zip(*columns, strict=True):
         own = per_container.get(code, {})
-        on_map.append(BinOnMap(code, float(x), float(y), stream, commune,
-                               collections=own.get("collections", 0.0),
-                               overflow_events=own.get("overflow_events", 0.0)))
+        on_map.append(
+            BinOnMap(
+                code,
+                float(x),
+                float(y),
+                stream,
+                commune,
+                collections=own.get("collections", 0.0),
+                overflow_events=own.get("overflow_events", 0.0),
+            )
+        )
     tours = typical_tours(kpis, bins, dict(result.scenario.fleet))
-    return ReportInput(**common, bins=on_map, tours=tours, tours_day=typical_day_words(kpis) if tours else "")
+    return ReportInput(
+        **common, bins=on_map, tours=tours, tours_day=typical_day_words(kpis) if tours else ""
+    )
 
 
 def typical_day_words(kpis: WasteKpis) -> str:

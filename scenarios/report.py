@@ -35,7 +35,15 @@ if TYPE_CHECKING:
     from simulation import Estimate
     from twin import Geography
 
-__all__ = ["BinOnMap", "KPI_SPECS", "KpiSpec", "PlaceOnMap", "ReportInput", "kpi_order", "write_report"]
+__all__ = [
+    "BinOnMap",
+    "KPI_SPECS",
+    "KpiSpec",
+    "PlaceOnMap",
+    "ReportInput",
+    "kpi_order",
+    "write_report",
+]
 
 
 @dataclass(frozen=True)
@@ -110,8 +118,14 @@ def _plain(value: float) -> float | None:
 
 def _rows(results: Sequence[ReportInput]) -> list[dict[str, object]]:
     return [
-        {"scenario": r.name, "kpi": kpi, "mean": e.mean, "low": e.low, "high": e.high,
-         "n": e.replications}
+        {
+            "scenario": r.name,
+            "kpi": kpi,
+            "mean": e.mean,
+            "low": e.low,
+            "high": e.high,
+            "n": e.replications,
+        }
         for r in results
         for kpi in kpi_order(results)
         if (e := r.kpis.get(kpi)) is not None
@@ -125,10 +139,16 @@ def _differences(results: Sequence[ReportInput]) -> list[dict[str, object]]:
         for kpi in kpi_order(results):
             if kpi in result.kpis and kpi in baseline.kpis:
                 d = difference(result.kpis[kpi], baseline.kpis[kpi])
-                out.append({
-                    "scenario": result.name, "baseline": baseline.name, "kpi": kpi,
-                    "difference": _plain(d.mean), "low": _plain(d.low), "high": _plain(d.high),
-                })
+                out.append(
+                    {
+                        "scenario": result.name,
+                        "baseline": baseline.name,
+                        "kpi": kpi,
+                        "difference": _plain(d.mean),
+                        "low": _plain(d.low),
+                        "high": _plain(d.high),
+                    }
+                )
     return out
 
 
@@ -138,16 +158,24 @@ def _write_machine_files(folder: Path, results: Sequence[ReportInput]) -> None:
         writer = csv.DictWriter(handle, ["scenario", "kpi", "mean", "low", "high", "n"])
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: ("" if isinstance(v, float) and not math.isfinite(v) else v)
-                             for k, v in row.items()})
+            writer.writerow(
+                {
+                    k: ("" if isinstance(v, float) and not math.isfinite(v) else v)
+                    for k, v in row.items()
+                }
+            )
     document = {
         "scenarios": [{"name": r.name, "title": r.title, "question": r.question} for r in results],
-        "kpis": [{k: (_plain(v) if isinstance(v, float) else v) for k, v in row.items()}
-                 for row in rows],
+        "kpis": [
+            {k: (_plain(v) if isinstance(v, float) else v) for k, v in row.items()} for row in rows
+        ],
         "differences": _differences(results),
     }
-    economics = {r.name: {k: (_plain(v) if isinstance(v, float) else v) for k, v in r.economics.items()}
-                 for r in results if r.economics is not None}
+    economics = {
+        r.name: {k: (_plain(v) if isinstance(v, float) else v) for k, v in r.economics.items()}
+        for r in results
+        if r.economics is not None
+    }
     if economics:
         document["economics"] = economics
     (folder / "kpis.json").write_text(

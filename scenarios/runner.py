@@ -54,7 +54,15 @@ if TYPE_CHECKING:
     from simulation import Estimate, History, WasteKpis
     from simulation.policies import Policy
 
-__all__ = ["Annual", "Prepared", "ScenarioResult", "annual_cost", "build_policy", "prepare", "run_scenario"]
+__all__ = [
+    "Annual",
+    "Prepared",
+    "ScenarioResult",
+    "annual_cost",
+    "build_policy",
+    "prepare",
+    "run_scenario",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -105,7 +113,9 @@ class ScenarioResult:
         """Totals per stream of the representative replication (streams with bins only)."""
         if self.representative is None:
             return {}
-        return {s: v for s, v in self.representative.by_stream().items() if s in self.bins_by_stream}
+        return {
+            s: v for s, v in self.representative.by_stream().items() if s in self.bins_by_stream
+        }
 
     def by_commune(self) -> dict[str, dict[str, float]]:
         """Totals per commune (INSEE code) of the representative replication."""
@@ -140,11 +150,19 @@ class ScenarioResult:
             "by_commune": {
                 c: {"name": self.commune_names.get(c, c), **v} for c, v in self.by_commune().items()
             },
-            "economics": None if self.economics is None else self.economics.as_dict() if self.representative is None else {
+            "economics": None
+            if self.economics is None
+            else self.economics.as_dict()
+            if self.representative is None
+            else {
                 **self.economics.as_dict(),
                 "baseline": self.scenario.rollout.baseline if self.scenario.rollout else None,
-                "baseline_cost_eur_per_year": None if self.baseline_cost is None else self.baseline_cost.as_dict(),
-                "cost_eur_per_year": annual_cost(self.kpis["cost_eur"], self.scenario.run.horizon_days).as_dict(),
+                "baseline_cost_eur_per_year": None
+                if self.baseline_cost is None
+                else self.baseline_cost.as_dict(),
+                "cost_eur_per_year": annual_cost(
+                    self.kpis["cost_eur"], self.scenario.run.horizon_days
+                ).as_dict(),
             },
         }
 
@@ -172,7 +190,9 @@ def build_policy(scenario: Scenario) -> Policy:
     """The simulation policy the scenario names, with its parameters."""
     p = scenario.policy
     if p is None:
-        raise ValueError(f"{scenario.source}: a {scenario.subject} scenario has no collection policy")
+        raise ValueError(
+            f"{scenario.source}: a {scenario.subject} scenario has no collection policy"
+        )
     if p.kind == "fixed":
         return FixedSchedule()
     if p.kind == "threshold":
@@ -223,10 +243,17 @@ def run_scenario(scenario: Scenario, *, progress: Progress | None = None) -> Sce
     streams, counts = np.unique(np.asarray(prepared.bins.streams), return_counts=True)
     economics, baseline_cost = None, None
     if scenario.rollout is not None:
-        baseline_cost = annual_cost(run_scenario(rollout_baseline(scenario)).kpis["cost_eur"], scenario.run.horizon_days)
-        sensors = scenario.rollout.sensors if scenario.rollout.sensors is not None else len(prepared.bins)
+        baseline_cost = annual_cost(
+            run_scenario(rollout_baseline(scenario)).kpis["cost_eur"], scenario.run.horizon_days
+        )
+        sensors = (
+            scenario.rollout.sensors if scenario.rollout.sensors is not None else len(prepared.bins)
+        )
         economics = evaluate(
-            baseline_cost, annual_cost(estimates["cost_eur"], scenario.run.horizon_days), sensors, scenario.rollout.costs
+            baseline_cost,
+            annual_cost(estimates["cost_eur"], scenario.run.horizon_days),
+            sensors,
+            scenario.rollout.costs,
         )
     return ScenarioResult(
         scenario=scenario,
@@ -251,7 +278,9 @@ def _run_subject(scenario: Scenario, progress: Progress | None) -> ScenarioResul
     from scenarios.lighting import run_lighting
 
     started = time.perf_counter()
-    runner = {"lighting": run_lighting, "footfall": run_footfall, "childcare": run_childcare}[scenario.subject]
+    runner = {"lighting": run_lighting, "footfall": run_footfall, "childcare": run_childcare}[
+        scenario.subject
+    ]
     outcome = runner(scenario, progress)
     return ScenarioResult(
         scenario=scenario,
@@ -281,7 +310,9 @@ def rollout_baseline(scenario: Scenario) -> Scenario:
 
     assert scenario.rollout is not None
     base = load_scenario(scenario.rollout.baseline)
-    return replace(base, run=scenario.run, inventory=scenario.inventory, history=scenario.history, rollout=None)
+    return replace(
+        base, run=scenario.run, inventory=scenario.inventory, history=scenario.history, rollout=None
+    )
 
 
 # --- where the bins come from ----------------------------------------------------------------
@@ -325,7 +356,9 @@ def _from_inventory(scenario: Scenario) -> Prepared:
     everything = Bins.from_history(_inventory_history(inv.seed))
     bins = _subset_bins(everything, _selected(scenario, everything.streams, everything.communes))
     rate = np.array([RULE_BY_STREAM[s].litres_per_container_day for s in bins.streams])
-    models = constant_models(bins.codes, bins.streams, bins.communes, bins.capacity_l, rate, inv.inflow_cv)
+    models = constant_models(
+        bins.codes, bins.streams, bins.communes, bins.capacity_l, rate, inv.inflow_cv
+    )
     levels = _warm_levels(bins, rate, scenario.run.start) if inv.warm_start else np.zeros(len(bins))
     return Prepared(bins, models, levels, f"inventory seed {inv.seed}")
 
@@ -355,7 +388,9 @@ def _from_history(scenario: Scenario) -> Prepared:
     standing = Bins.from_history(history, start, end)
     bins = _subset_bins(standing, _selected(scenario, standing.streams, standing.communes))
     fit_days = scenario.history.fit_days
-    models = fit_fill_models(derive_inflow(history, start - timedelta(days=fit_days), fit_days), history)
+    models = fit_fill_models(
+        derive_inflow(history, start - timedelta(days=fit_days), fit_days), history
+    )
     origin = f"{scenario.history.store}, {history.events_read} events, fitted on {fit_days} days"
     return Prepared(bins, _reorder(models, bins.codes), levels_at(history, bins, start), origin)
 

@@ -156,12 +156,26 @@ class Scenario:
 # --- the rules -------------------------------------------------------------------------------
 
 TOP = {
-    "subject": Field("str", "waste", lambda v: v in subjects.SUBJECTS, f"one of {list(subjects.SUBJECTS)}"),
+    "subject": Field(
+        "str", "waste", lambda v: v in subjects.SUBJECTS, f"one of {list(subjects.SUBJECTS)}"
+    ),
     "title": Field("str", check=bool, expected="a non-empty title"),
     "question": Field("str", check=bool, expected="the question the scenario answers"),
     "extends": Field("str", default=None),
 }
-SECTIONS = ("run", "inventory", "history", "policy", "fleet", "kpis", "rollout", "lighting", "footfall", "festival", "childcare")
+SECTIONS = (
+    "run",
+    "inventory",
+    "history",
+    "policy",
+    "fleet",
+    "kpis",
+    "rollout",
+    "lighting",
+    "footfall",
+    "festival",
+    "childcare",
+)
 RUN = {
     "seed": Field("int", check=non_negative, expected="a seed >= 0"),
     "replications": Field("int", 3, positive, "at least 1 replication"),
@@ -184,9 +198,15 @@ HISTORY = {
     "fit_days": Field("int", 28, positive, "a number of days > 0"),
 }
 POLICY = {
-    "kind": Field("str", check=lambda v: v in POLICY_KINDS, expected=f"one of {list(POLICY_KINDS)}"),
-    "threshold": Field("float", 0.8, lambda v: 0 < v <= 1, "a fill fraction with 0 < x <= 1", ("threshold",)),
-    "risk": Field("float", 0.05, lambda v: 0 < v < 1, "a probability with 0 < x < 1", ("predictive",)),
+    "kind": Field(
+        "str", check=lambda v: v in POLICY_KINDS, expected=f"one of {list(POLICY_KINDS)}"
+    ),
+    "threshold": Field(
+        "float", 0.8, lambda v: 0 < v <= 1, "a fill fraction with 0 < x <= 1", ("threshold",)
+    ),
+    "risk": Field(
+        "float", 0.05, lambda v: 0 < v < 1, "a probability with 0 < x < 1", ("predictive",)
+    ),
     "horizon_days": Field(
         "int",
         8,
@@ -197,15 +217,23 @@ POLICY = {
 }
 FLEET_TRUCKS = Field("int", check=positive, expected="a number of trucks > 0")
 ROLLOUT = {
-    "baseline": Field("str", check=lambda v: v.endswith(".toml"), expected="the baseline scenario file (a .toml name)"),
+    "baseline": Field(
+        "str",
+        check=lambda v: v.endswith(".toml"),
+        expected="the baseline scenario file (a .toml name)",
+    ),
     "sensors": Field("str", None),  # "all" or an integer: checked by _sensors
     "sensor_eur": Field("float", None, non_negative, "a price in € >= 0"),
     "installation_eur_per_sensor": Field("float", None, non_negative, "a price in € >= 0"),
     "gateways": Field("int", None, non_negative, "a number of gateways >= 0"),
     "gateway_eur": Field("float", None, non_negative, "a price in € >= 0"),
-    "subscription_eur_per_sensor_year": Field("float", None, non_negative, "a price in € per sensor per year >= 0"),
+    "subscription_eur_per_sensor_year": Field(
+        "float", None, non_negative, "a price in € per sensor per year >= 0"
+    ),
     "lifetime_years": Field("int", None, positive, "a lifetime in years > 0"),
-    "discount_rate": Field("float", None, lambda v: 0 <= v < 1, "a yearly rate with 0 <= x < 1 (0.04 for 4 %)"),
+    "discount_rate": Field(
+        "float", None, lambda v: 0 <= v < 1, "a yearly rate with 0 <= x < 1 (0.04 for 4 %)"
+    ),
 }
 KPIS_TABLE = {"focus": Field("list", DEFAULT_FOCUS, bool, "a non-empty list of KPI names")}
 
@@ -244,9 +272,7 @@ class _Checker:
                 close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 where = "a top-level key" if not path else f"a key of [{'.'.join(path)}]"
-                raise self.fail(
-                    (*path, key), raw[key], f"{where}: one of {sorted(known)}{hint}"
-                )
+                raise self.fail((*path, key), raw[key], f"{where}: one of {sorted(known)}{hint}")
 
     def value(self, path: tuple[str, ...], rule: Field, raw: Any) -> Any:
         kind = rule.kind
@@ -286,14 +312,22 @@ class _Checker:
             path = (name, key)
             if key not in table:
                 if rule.default is REQUIRED:
-                    raise self.fail(path, None, f"a value ({TYPE_NAMES[rule.kind]}): the key is required")
+                    raise self.fail(
+                        path, None, f"a value ({TYPE_NAMES[rule.kind]}): the key is required"
+                    )
                 continue
             if rule.kinds and policy_kind not in rule.kinds:
-                raise self.fail(path, table[key], f"no {key} for kind {policy_kind!r} (only for {list(rule.kinds)})")
+                raise self.fail(
+                    path,
+                    table[key],
+                    f"no {key} for kind {policy_kind!r} (only for {list(rule.kinds)})",
+                )
             out[key] = self.value(path, rule, table[key])
         return out
 
-    def members(self, path: tuple[str, ...], values: tuple[str, ...] | None, known: Any, what: str) -> None:
+    def members(
+        self, path: tuple[str, ...], values: tuple[str, ...] | None, known: Any, what: str
+    ) -> None:
         for item in values or ():
             if item not in known:
                 close = difflib.get_close_matches(item, list(known), n=1, cutoff=0.6)
@@ -316,7 +350,11 @@ def _rollout(check: _Checker, raw: Any) -> RolloutSettings:
     named_in = Path(check.file_of(("rollout", "baseline")))
     baseline = (named_in.parent / values.pop("baseline")).resolve()
     if not baseline.is_file():
-        raise check.fail(("rollout", "baseline"), str(baseline.name), f"an existing scenario file (no file {baseline})")
+        raise check.fail(
+            ("rollout", "baseline"),
+            str(baseline.name),
+            f"an existing scenario file (no file {baseline})",
+        )
     if str(baseline) == str(Path(check.source).resolve()):
         raise check.fail(("rollout", "baseline"), baseline.name, "another scenario than this one")
     return RolloutSettings(str(baseline), sensors, RolloutCosts(**values))
@@ -341,33 +379,66 @@ def validate(
         if key in doc:
             top[key] = check.value((key,), rule, doc[key])
         elif rule.default is REQUIRED:
-            raise check.fail((key,), None, f"a value ({TYPE_NAMES[rule.kind]}): the key is required")
+            raise check.fail(
+                (key,), None, f"a value ({TYPE_NAMES[rule.kind]}): the key is required"
+            )
     subject = top.get("subject", "waste")
     _check_tables(check, doc, subject)
     run = RunSettings(**check.section("run", doc["run"], RUN))
-    history = HistorySettings(**check.section("history", doc["history"], HISTORY)) if "history" in doc else None
+    history = (
+        HistorySettings(**check.section("history", doc["history"], HISTORY))
+        if "history" in doc
+        else None
+    )
     inv_values = check.section("inventory", doc.get("inventory", {}), INVENTORY)
     if history is None and inv_values.get("seed") is None and subject in ("waste", "lighting"):
         taken = "bins" if subject == "waste" else "cabinets"
-        raise check.fail(("inventory", "seed"), None, f"an inventory seed (or a [history] store to take {taken} from)")
+        raise check.fail(
+            ("inventory", "seed"),
+            None,
+            f"an inventory seed (or a [history] store to take {taken} from)",
+        )
     if subject != "waste" and "streams" in inv_values:
-        raise check.fail(("inventory", "streams"), list(inv_values["streams"]), f"no waste streams in a {subject} scenario")
+        raise check.fail(
+            ("inventory", "streams"),
+            list(inv_values["streams"]),
+            f"no waste streams in a {subject} scenario",
+        )
     if subject in ("footfall", "childcare") and "communes" in inv_values:
         where = "[footfall] site" if subject == "footfall" else "[childcare] creche"
-        raise check.fail(("inventory", "communes"), list(inv_values["communes"]), f"no communes in a {subject} scenario ({where} says where)")
+        raise check.fail(
+            ("inventory", "communes"),
+            list(inv_values["communes"]),
+            f"no communes in a {subject} scenario ({where} says where)",
+        )
     inventory = InventorySettings(**inv_values)
-    check.members(("inventory", "communes"), inventory.communes, known_communes(), "INSEE codes of the valley")
+    check.members(
+        ("inventory", "communes"), inventory.communes, known_communes(), "INSEE codes of the valley"
+    )
     check.members(("inventory", "streams"), inventory.streams, STREAMS, "waste streams")
     kpis = check.section("kpis", doc.get("kpis", {}), KPIS_TABLE)
     focus = kpis.get("focus", DEFAULT_FOCUS_BY_SUBJECT.get(subject, DEFAULT_FOCUS))
-    check.members(("kpis", "focus"), focus, KPIS_BY_SUBJECT.get(subject, KPI_NAMES), f"KPI names of subject {subject!r}")
+    check.members(
+        ("kpis", "focus"),
+        focus,
+        KPIS_BY_SUBJECT.get(subject, KPI_NAMES),
+        f"KPI names of subject {subject!r}",
+    )
     common = {
-        "source": source, "title": top["title"], "question": top["question"], "run": run,
-        "inventory": inventory, "history": history, "focus": focus, "extends": extends, "subject": subject,
+        "source": source,
+        "title": top["title"],
+        "question": top["question"],
+        "run": run,
+        "inventory": inventory,
+        "history": history,
+        "focus": focus,
+        "extends": extends,
+        "subject": subject,
     }
     if subject == "lighting" and run.replications != 1:
         raise check.fail(
-            ("run", "replications"), run.replications,
+            ("run", "replications"),
+            run.replications,
             "1 for a lighting scenario (it is computed from the sun's course: nothing random to replicate)",
         )
     if subject == "waste":
@@ -379,14 +450,19 @@ def _check_tables(check: _Checker, doc: Mapping[str, Any], subject: str) -> None
     """``[run]`` and the subject's own table are required; other subjects' tables are refused."""
     for name in ("run", SUBJECT_TABLES[subject]):
         if name not in doc:
-            raise check.fail((name,), None, f"a [{name}] table: it is required for subject {subject!r}")
+            raise check.fail(
+                (name,), None, f"a [{name}] table: it is required for subject {subject!r}"
+            )
     owner = {table: s for s, table in SUBJECT_TABLES.items()} | {
-        "fleet": "waste", "rollout": "waste", "festival": "footfall",
+        "fleet": "waste",
+        "rollout": "waste",
+        "festival": "footfall",
     }
     for table, belongs in owner.items():
         if table in doc and belongs != subject:
             raise check.fail(
-                (table,), doc[table],
+                (table,),
+                doc[table],
                 f"no [{table}] table in a {subject} scenario (it belongs to subject {belongs!r}; "
                 f'set subject = "{belongs}" or remove it)',
             )
@@ -398,7 +474,9 @@ def _waste(check: _Checker, doc: Mapping[str, Any], common: dict[str, Any]) -> S
     policy = PolicySettings(**check.section("policy", doc["policy"], POLICY, kind))
     fleet_raw = check.table(("fleet",), doc.get("fleet", {}))
     check.unknown(("fleet",), fleet_raw, STREAMS)
-    fleet = tuple(sorted((s, check.value(("fleet", s), FLEET_TRUCKS, n)) for s, n in fleet_raw.items()))
+    fleet = tuple(
+        sorted((s, check.value(("fleet", s), FLEET_TRUCKS, n)) for s, n in fleet_raw.items())
+    )
     rollout = _rollout(check, doc["rollout"]) if "rollout" in doc else None
     return Scenario(policy=policy, fleet=fleet, rollout=rollout, **common)
 
@@ -412,7 +490,11 @@ def _subject_settings(check: _Checker, doc: Mapping[str, Any], subject: str) -> 
             given = [end for end in ends if end in values]
             if len(given) == 1:
                 missing = next(end for end in ends if end not in values)
-                raise check.fail(("lighting", missing), None, f"both ends of the {window} window (only {given[0]} is set)")
+                raise check.fail(
+                    ("lighting", missing),
+                    None,
+                    f"both ends of the {window} window (only {given[0]} is set)",
+                )
         return {"lighting": subjects.LightingSettings(**values)}
     if subject == "footfall":
         values = check.section("footfall", doc["footfall"], subjects.FOOTFALL)
@@ -421,18 +503,25 @@ def _subject_settings(check: _Checker, doc: Mapping[str, Any], subject: str) -> 
         published = values["site"] in subjects.PUBLISHED_VISITORS
         if "visitors_per_year" not in values and not published and "history" not in doc:
             raise check.fail(
-                ("footfall", "visitors_per_year"), None,
+                ("footfall", "visitors_per_year"),
+                None,
                 f"a yearly visitor count: none is published for {values['site']} (and no [history] store to fit one)",
             )
         festival = None
         if "festival" in doc:
             raw = check.section("festival", doc["festival"], subjects.FESTIVAL)
             if raw["last_day"] < raw["first_day"]:
-                raise check.fail(("festival", "last_day"), raw["last_day"].isoformat(), f"a day on or after first_day ({raw['first_day']})")
+                raise check.fail(
+                    ("festival", "last_day"),
+                    raw["last_day"].isoformat(),
+                    f"a day on or after first_day ({raw['first_day']})",
+                )
             festival = subjects.FestivalSettings(**raw)
         return {"footfall": subjects.FootfallSettings(**values, festival=festival)}
     values = check.section("childcare", doc["childcare"], subjects.CHILDCARE)
-    check.members(("childcare", "creche"), (values["creche"],), known_creches(), "crèches of the valley")
+    check.members(
+        ("childcare", "creche"), (values["creche"],), known_creches(), "crèches of the valley"
+    )
     return {"childcare": subjects.ChildcareSettings(**values)}
 
 

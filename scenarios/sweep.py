@@ -80,7 +80,9 @@ def _one_replication(scenario: Scenario, seed: int, batch: str = "") -> dict[str
     if scenario.subject != "waste":
         return _subject_replication(scenario, seed)
     key = _preparation_key(scenario)
-    prepared = _prepared(key, batch) if _hashable(key) else prepare(key)  # unhashable: slower, still right
+    prepared = (
+        _prepared(key, batch) if _hashable(key) else prepare(key)
+    )  # unhashable: slower, still right
     if len(prepared.bins) == 0:
         raise ValueError(f"{scenario.source}: no bins match the scenario's communes and streams")
     kpis = simulate(
@@ -102,8 +104,11 @@ def _subject_replication(scenario: Scenario, seed: int) -> dict[str, float]:
     from scenarios.footfall import footfall_replication
     from scenarios.lighting import lighting_replication
 
-    run = {"lighting": lighting_replication, "footfall": footfall_replication,
-           "childcare": childcare_replication}[scenario.subject]
+    run = {
+        "lighting": lighting_replication,
+        "footfall": footfall_replication,
+        "childcare": childcare_replication,
+    }[scenario.subject]
     return {name: float(value) for name, value in run(scenario, seed).items()}
 
 
@@ -154,7 +159,10 @@ class Executor(Protocol):
         ...
 
     def map(
-        self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]], progress: Progress | None = None
+        self,
+        fn: Callable[..., R],
+        tasks: Sequence[tuple[Any, ...]],
+        progress: Progress | None = None,
     ) -> list[R]:
         """``[fn(*task) for task in tasks]``, run wherever the executor runs things."""
         ...
@@ -187,7 +195,10 @@ class LocalExecutor:
         return f"local, {workers} worker{'s' if workers > 1 else ''}"
 
     def map(
-        self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]], progress: Progress | None = None
+        self,
+        fn: Callable[..., R],
+        tasks: Sequence[tuple[Any, ...]],
+        progress: Progress | None = None,
     ) -> list[R]:
         """Run every task; see the class."""
         workers = min(self.workers or os.cpu_count() or 1, len(tasks))
@@ -199,7 +210,9 @@ class LocalExecutor:
                     progress(len(results), len(tasks))
             return results
         out: list[Any] = [None] * len(tasks)
-        with concurrent.futures.ProcessPoolExecutor(workers, initializer=_ignore_interrupts) as pool:
+        with concurrent.futures.ProcessPoolExecutor(
+            workers, initializer=_ignore_interrupts
+        ) as pool:
             try:
                 where = {pool.submit(fn, *task): i for i, task in enumerate(tasks)}
                 for done, future in enumerate(concurrent.futures.as_completed(where), start=1):
@@ -231,7 +244,10 @@ class DaskExecutor:
         return f"dask at {self.address}"
 
     def map(
-        self, fn: Callable[..., R], tasks: Sequence[tuple[Any, ...]], progress: Progress | None = None
+        self,
+        fn: Callable[..., R],
+        tasks: Sequence[tuple[Any, ...]],
+        progress: Progress | None = None,
     ) -> list[R]:
         """Run every task on the cluster; see the class."""
         try:
@@ -292,8 +308,15 @@ class SweepResult:
         """One row per (point, KPI): ``point``, the swept values, ``kpi``, mean, low, high, n."""
         order = kpi_order(report_inputs(self))
         return [
-            {"point": p.point.name, **{path: _plain(v) for path, v in p.point.values}, "kpi": kpi,
-             "mean": e.mean, "low": e.low, "high": e.high, "n": e.replications}
+            {
+                "point": p.point.name,
+                **{path: _plain(v) for path, v in p.point.values},
+                "kpi": kpi,
+                "mean": e.mean,
+                "low": e.low,
+                "high": e.high,
+                "n": e.replications,
+            }
             for p in self.points
             for kpi in order
             if (e := p.kpis.get(kpi)) is not None
@@ -315,7 +338,10 @@ class SweepResult:
                     "values": {path: _plain(v) for path, v in p.point.values},
                     "seed": p.point.scenario.run.seed,
                     "replication_seeds": list(p.replication_seeds),
-                    "kpis": {k: {f: _finite(x) for f, x in e.as_dict().items()} for k, e in p.kpis.items()},
+                    "kpis": {
+                        k: {f: _finite(x) for f, x in e.as_dict().items()}
+                        for k, e in p.kpis.items()
+                    },
                 }
                 for p in self.points
             ],
@@ -333,10 +359,15 @@ def run_sweep(
     executor = executor or LocalExecutor()
     started = time.perf_counter()
     batch = uuid.uuid4().hex
-    seeds = [tuple(replication_seeds(p.scenario.run.seed, p.scenario.run.replications))
-             for p in sweep.points]
-    tasks = [(p.scenario, seed, batch)
-             for p, own in zip(sweep.points, seeds, strict=True) for seed in own]
+    seeds = [
+        tuple(replication_seeds(p.scenario.run.seed, p.scenario.run.replications))
+        for p in sweep.points
+    ]
+    tasks = [
+        (p.scenario, seed, batch)
+        for p, own in zip(sweep.points, seeds, strict=True)
+        for seed in own
+    ]
     totals = executor.map(_one_replication, tasks, progress)
     points, first = [], 0
     for point, own in zip(sweep.points, seeds, strict=True):
@@ -350,8 +381,10 @@ def _estimates(point: SweepPoint, runs: Sequence[Mapping[str, float]]) -> dict[s
     names = list(runs[0])
     for number, run in enumerate(runs[1:], start=2):
         if list(run) != names:
-            raise ValueError(f"{point.name}: replication {number} returned KPIs {sorted(run)}, "
-                             f"the first {sorted(names)}")
+            raise ValueError(
+                f"{point.name}: replication {number} returned KPIs {sorted(run)}, "
+                f"the first {sorted(names)}"
+            )
     return {name: estimate([run[name] for run in runs]) for name in names}
 
 

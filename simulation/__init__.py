@@ -30,8 +30,8 @@ from simulation.fitting import FillModel, FillModels, fit_fill_models, fit_table
 from simulation.footfall import (
     ArrivalModel,
     OneOffEvent,
-    assumed_arrivals,
     TrailLeg,
+    assumed_arrivals,
     fit_arrivals,
     footfall_kpis,
     hours_over_capacity,

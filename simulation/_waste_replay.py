@@ -19,7 +19,6 @@ Not responsible for what-ifs (``simulation.waste.simulate``).
 from __future__ import annotations
 
 import heapq
-
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 

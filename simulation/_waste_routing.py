@@ -102,7 +102,9 @@ class FleetRouter:
 
     def __post_init__(self) -> None:
         if self.large_days not in LARGE_DAY_METHODS:
-            raise ValueError(f"large_days must be one of {sorted(LARGE_DAY_METHODS)}, not {self.large_days!r}")
+            raise ValueError(
+                f"large_days must be one of {sorted(LARGE_DAY_METHODS)}, not {self.large_days!r}"
+            )
 
     def route(
         self,
@@ -197,7 +199,10 @@ def nearest_neighbour_tours(
         while left.any():
             distances = np.where(left, np.hypot(x - cx, y - cy), np.inf)
             j = int(np.argmin(distances))
-            full = load_kg + mass_kg[j] > truck.payload_kg or load_l + body[j] > truck.body_volume_m3 * 1000
+            full = (
+                load_kg + mass_kg[j] > truck.payload_kg
+                or load_l + body[j] > truck.body_volume_m3 * 1000
+            )
             if full:
                 if loads >= fleet.max_loads_per_shift:
                     break
@@ -207,7 +212,12 @@ def nearest_neighbour_tours(
                 continue
             to_stop = float(np.hypot(x[j] - cx, y[j] - cy))
             then_tip = math.hypot(tip.x - x[j], tip.y - y[j])
-            needed = (to_stop + then_tip) / metres_per_h + float(service_min[j]) / 60.0 + tip_h + tip_home_h
+            needed = (
+                (to_stop + then_tip) / metres_per_h
+                + float(service_min[j]) / 60.0
+                + tip_h
+                + tip_home_h
+            )
             if hours + needed > fleet.shift_h:
                 break
             hours += to_stop / metres_per_h + float(service_min[j]) / 60.0
@@ -258,27 +268,54 @@ def estimated_tours(
     body = np.array([truck.body_litres(v, m) for v, m in zip(volume_l, mass_kg, strict=True)])
     metres_per_h = fleet.speed_kmh * 1000.0 / circuity
     order = np.argsort(-volume_l, kind="stable")  # fullest first when not all can be served
-    cum_kg, cum_l, cum_service = np.cumsum(mass_kg[order]), np.cumsum(body[order]), np.cumsum(service_min[order])
+    cum_kg, cum_l, cum_service = (
+        np.cumsum(mass_kg[order]),
+        np.cumsum(body[order]),
+        np.cumsum(service_min[order]),
+    )
     out_m = float(np.mean(np.hypot(x - depot.x, y - depot.y)))
     to_tip_m = float(np.mean(np.hypot(x - tip.x, y - tip.y)))
     home_m = math.dist((tip.x, tip.y), (depot.x, depot.y))
     area = _hull_area(x, y)
 
     def needs(count: int) -> tuple[float, float, int]:
-        loads = max(1, math.ceil(max(cum_kg[count - 1] / truck.payload_kg, cum_l[count - 1] / (truck.body_volume_m3 * 1000))))
+        loads = max(
+            1,
+            math.ceil(
+                max(
+                    cum_kg[count - 1] / truck.payload_kg,
+                    cum_l[count - 1] / (truck.body_volume_m3 * 1000),
+                )
+            ),
+        )
         trucks = min(fleet.trucks, loads)
         metres = (
             TOUR_CONSTANT * math.sqrt(count * area)
-            + trucks * out_m + (loads - trucks) * to_tip_m  # out to the stops: from home, then from the tip
-            + loads * to_tip_m + trucks * home_m  # each load to the tip; each truck home
+            + trucks * out_m
+            + (loads - trucks) * to_tip_m  # out to the stops: from home, then from the tip
+            + loads * to_tip_m
+            + trucks * home_m  # each load to the tip; each truck home
         )
-        hours = metres / metres_per_h + cum_service[count - 1] / 60.0 + loads * fleet.tip_service_min / 60.0
+        hours = (
+            metres / metres_per_h
+            + cum_service[count - 1] / 60.0
+            + loads * fleet.tip_service_min / 60.0
+        )
         return metres, hours, loads
 
     count = n
     metres, hours, loads = needs(count)
-    while count > 0 and (hours > fleet.trucks * fleet.shift_h or loads > fleet.trucks * fleet.max_loads_per_shift):
-        count = int(count * min(fleet.trucks * fleet.shift_h / hours, fleet.trucks * fleet.max_loads_per_shift / loads, 0.99))
+    while count > 0 and (
+        hours > fleet.trucks * fleet.shift_h or loads > fleet.trucks * fleet.max_loads_per_shift
+    ):
+        count = int(
+            count
+            * min(
+                fleet.trucks * fleet.shift_h / hours,
+                fleet.trucks * fleet.max_loads_per_shift / loads,
+                0.99,
+            )
+        )
         if count:
             metres, hours, loads = needs(count)
     if count == 0:
@@ -293,7 +330,9 @@ def _hull_area(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 3:
         return floor
     try:
-        return max(floor, float(ConvexHull(np.column_stack((x, y))).volume))  # volume is area in 2-D
+        return max(
+            floor, float(ConvexHull(np.column_stack((x, y))).volume)
+        )  # volume is area in 2-D
     except QhullError:
         return floor
 

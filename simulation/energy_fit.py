@@ -44,14 +44,22 @@ class LoadModel:
 
     def as_dict(self) -> dict[str, float | int | str]:
         """Plain values, for a report."""
-        return {"site": self.site, "lit_kw": round(self.lit_kw, 3), "base_kwh": round(self.base_kwh, 3),
-                "sigma_kwh": round(self.sigma_kwh, 3), "r_squared": round(self.r_squared, 4), "days": self.days}
+        return {
+            "site": self.site,
+            "lit_kw": round(self.lit_kw, 3),
+            "base_kwh": round(self.base_kwh, 3),
+            "sigma_kwh": round(self.sigma_kwh, 3),
+            "r_squared": round(self.r_squared, 4),
+            "days": self.days,
+        }
 
 
 def fit_load(site: str, daily_kwh: Mapping[date, float]) -> LoadModel:
     """Least squares of a site's daily kWh on the night length of each day."""
     if len(daily_kwh) < _MIN_DAYS:
-        raise ValueError(f"site {site}: {len(daily_kwh)} metered days, at least {_MIN_DAYS} needed for a fit")
+        raise ValueError(
+            f"site {site}: {len(daily_kwh)} metered days, at least {_MIN_DAYS} needed for a fit"
+        )
     days = sorted(daily_kwh)
     hours = np.array([night_hours(day) for day in days])
     kwh = np.array([daily_kwh[day] for day in days])

@@ -95,8 +95,13 @@ def derive_inflow(history: History, start: datetime, days: int, *, use_mass: boo
         rate = np.where(coverage > 0, litres / coverage, np.nan)
     day_starts = [start + day * _DAY for day in range(days)]
     alive = np.array(
-        [[r.installed_at < day + _DAY and (r.removed_at is None or r.removed_at > day) for day in day_starts]
-         for r in records],
+        [
+            [
+                r.installed_at < day + _DAY and (r.removed_at is None or r.removed_at > day)
+                for day in day_starts
+            ]
+            for r in records
+        ],
         dtype=bool,
     ).reshape(n, days)
     return Inflow(

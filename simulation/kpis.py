@@ -253,9 +253,7 @@ class WasteKpis:
     day_rows: list[tuple[str, np.ndarray]]
     containers: tuple[str, ...] = ()
     """Container codes, in the order of ``container_cells`` (a simulation's ``Bins`` order)."""
-    container_cells: np.ndarray = field(
-        default_factory=lambda: np.zeros((len(CONTAINER_KPIS), 0))
-    )
+    container_cells: np.ndarray = field(default_factory=lambda: np.zeros((len(CONTAINER_KPIS), 0)))
     """Shape (``CONTAINER_KPIS``, containers)."""
     day_levels: list[tuple[float, float]] = field(default_factory=list)
     """Per day row: (mean fill, share above 80 %), NaN when not measured."""

@@ -34,7 +34,13 @@ class Estimate:
 
     def as_dict(self) -> dict[str, float]:
         """Plain values."""
-        return {"mean": self.mean, "low": self.low, "high": self.high, "std": self.std, "n": self.replications}
+        return {
+            "mean": self.mean,
+            "low": self.low,
+            "high": self.high,
+            "std": self.std,
+            "n": self.replications,
+        }
 
 
 def replication_seeds(seed: int, replications: int) -> list[int]:
@@ -70,5 +76,7 @@ def replicate(
     names = list(results[0])
     for number, result in enumerate(results[1:], start=2):
         if list(result) != names:
-            raise ValueError(f"replication {number} returned KPIs {sorted(result)}, the first {sorted(names)}")
+            raise ValueError(
+                f"replication {number} returned KPIs {sorted(result)}, the first {sorted(names)}"
+            )
     return {name: estimate([result[name] for result in results]) for name in names}

@@ -350,7 +350,7 @@ def _solve(
 
     sub = matrix[np.ix_(locations, locations)]
     metres = np.ceil(sub).astype(np.int64)
-    metres[2 + n:, :] += 1  # an unload that serves nothing costs something, so it is dropped
+    metres[2 + n :, :] += 1  # an unload that serves nothing costs something, so it is dropped
     metres_per_s = fleet.speed_kmh / 3.6
     service_s = [0.0, 0.0] + [stop.service_min * 60.0 for stop in stops]
     service_s += [fleet.tip_service_min * 60.0] * reloads
@@ -493,11 +493,15 @@ def _plan_by_sectors(
     carried: list[int] = []
     position = 0
     while position < len(order):
-        batch = carried + order[position:position + half]
+        batch = carried + order[position : position + half]
         position += half
         last = position >= len(order)
         found, dropped, verdict = _solve_day(
-            [stops[i] for i in batch], batch, fleet, fleet.trucks - len(tours), matrix,
+            [stops[i] for i in batch],
+            batch,
+            fleet,
+            fleet.trucks - len(tours),
+            matrix,
             search if last else sector_search,
         )
         verdicts.append(verdict)
@@ -505,8 +509,12 @@ def _plan_by_sectors(
         unserved += [index_of[bin_id] for bin_id in dropped]
         full = [last or _is_full(t, stops, index_of, fleet) for t in found]
         keep = [t for t, is_full in zip(found, full, strict=True) if is_full]
-        carried = [index_of[b] for t, is_full in zip(found, full, strict=True) if not is_full
-                   for b in t.stop_ids]
+        carried = [
+            index_of[b]
+            for t, is_full in zip(found, full, strict=True)
+            if not is_full
+            for b in t.stop_ids
+        ]
         if len(carried) > half:  # too much to carry: keep every tour
             keep, carried = found, []
         tours += _renumber(keep, len(tours))

@@ -87,15 +87,20 @@ class Bins:
         )
 
     @classmethod
-    def from_history(cls, history: History, start: datetime | None = None, end: datetime | None = None) -> Bins:
+    def from_history(
+        cls, history: History, start: datetime | None = None, end: datetime | None = None
+    ) -> Bins:
         """The containers of a history, ordered by code: those standing at some time in
         [``start``, ``end``) when given (a counterfactual of a past period), else those not removed.
         """
         if start is None or end is None:
             rows = [r for r in history.records() if r.removed_at is None]
         else:
-            rows = [r for r in history.records()
-                    if r.installed_at < end and (r.removed_at is None or r.removed_at > start)]
+            rows = [
+                r
+                for r in history.records()
+                if r.installed_at < end and (r.removed_at is None or r.removed_at > start)
+            ]
         return cls.build(
             [r.code for r in rows],
             [r.stream for r in rows],
@@ -189,7 +194,9 @@ def simulate(
     if forecast.codes != bins.codes:
         raise ValueError("forecast and bins must list the same containers in the same order")
     if isinstance(inflow, RecordedInflow) and inflow.start is not None and inflow.start != start:
-        raise ValueError(f"start={start}: the recorded inflow begins on {inflow.start}; a run must start then")
+        raise ValueError(
+            f"start={start}: the recorded inflow begins on {inflow.start}; a run must start then"
+        )
     env = env if env is not None else simpy.Environment()
     run = _DailyRun(bins, policy, inflow, forecast, router, start, seed, collection_hour / 24.0)
     if initial_levels_l is not None:

@@ -121,7 +121,9 @@ class ValleyTwin(Application[UUID]):
                 return aggregate_id
         raise NotFoundError(reference)
 
-    def _get_by_id(self, aggregate_id: UUID, reference: str, version: int | None = None) -> ValleyAggregate:
+    def _get_by_id(
+        self, aggregate_id: UUID, reference: str, version: int | None = None
+    ) -> ValleyAggregate:
         try:
             aggregate = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
@@ -185,7 +187,9 @@ class ValleyTwin(Application[UUID]):
         """Record a bin emptied by a collection round."""
         return self.change(Bin, bin_code, lambda b: b.empty(round_id, mass_kg, at))
 
-    def count_footfall(self, beacon_code: str, start: datetime, end: datetime, count: int) -> Beacon:
+    def count_footfall(
+        self, beacon_code: str, start: datetime, end: datetime, count: int
+    ) -> Beacon:
         """Record a beacon's footfall count over an interval."""
         return self.change(Beacon, beacon_code, lambda b: b.count_footfall(start, end, count))
 

@@ -25,7 +25,9 @@ def open_twin(url: str | None = None) -> ValleyTwin:
         try:
             config.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise StoreUnavailableError(f"cannot create {config.sqlite_path.parent}: {error}") from error
+            raise StoreUnavailableError(
+                f"cannot create {config.sqlite_path.parent}: {error}"
+            ) from error
     try:
         return ValleyTwin(env=config.settings)
     except (PersistenceError, OSError) as error:

@@ -79,31 +79,78 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     init = commands.add_parser("init", help="create the store and install the valley's inventory")
-    init.add_argument("--seed", type=int, default=DEFAULT_SEED, help="inventory seed (default %(default)s)")
+    init.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="inventory seed (default %(default)s)"
+    )
     init.set_defaults(handler=_init)
 
     demo = commands.add_parser(
-        "demo", help="build the valley in a fresh embedded store, feed it weeks of device traffic, summarise"
+        "demo",
+        help="build the valley in a fresh embedded store, feed it weeks of device traffic, summarise",
     )
-    demo.add_argument("--seed", type=int, default=DEFAULT_SEED, help="inventory seed (default %(default)s)")
-    demo.add_argument("--days", type=int, default=14, help="days of simulated traffic (0: none; default %(default)s)")
-    demo.add_argument("--report", type=Path, default=default_report_dir(),
-                      help="where the what-if report goes (default %(default)s)")
-    demo.add_argument("--no-report", dest="report", action="store_const", const=None, help="skip the what-if part")
+    demo.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="inventory seed (default %(default)s)"
+    )
+    demo.add_argument(
+        "--days",
+        type=int,
+        default=14,
+        help="days of simulated traffic (0: none; default %(default)s)",
+    )
+    demo.add_argument(
+        "--report",
+        type=Path,
+        default=default_report_dir(),
+        help="where the what-if report goes (default %(default)s)",
+    )
+    demo.add_argument(
+        "--no-report", dest="report", action="store_const", const=None, help="skip the what-if part"
+    )
     demo.set_defaults(handler=_demo)
 
-    ingest = commands.add_parser("ingest", help="receive adapters' messages over ZeroMQ and record them")
-    ingest.add_argument("--endpoint", default=DEFAULT_ENDPOINT, help="ZeroMQ endpoint to bind (default %(default)s)")
-    ingest.add_argument("--keys", type=Path, default=default_keys_dir(), help="folder of ingest.key_secret (default %(default)s)")
-    ingest.add_argument("--allow", type=Path, help="allow-list of '<public key> <name>' lines (default KEYS/allowed)")
-    ingest.add_argument("--plaintext", action="store_true", help="no CURVE authentication: local development only")
-    ingest.add_argument("--batch-max", type=int, default=1_000, help="most messages per commit (default %(default)s)")
-    ingest.add_argument("--batch-wait-ms", type=float, default=5.0, help="longest wait to fill a batch (default %(default)s)")
-    ingest.add_argument("--status-file", type=Path, help="where counters are written (default: beside the keys)")
-    ingest.add_argument("--stats", action="store_true", help="print the counters of the running ingest and exit")
+    ingest = commands.add_parser(
+        "ingest", help="receive adapters' messages over ZeroMQ and record them"
+    )
+    ingest.add_argument(
+        "--endpoint", default=DEFAULT_ENDPOINT, help="ZeroMQ endpoint to bind (default %(default)s)"
+    )
+    ingest.add_argument(
+        "--keys",
+        type=Path,
+        default=default_keys_dir(),
+        help="folder of ingest.key_secret (default %(default)s)",
+    )
+    ingest.add_argument(
+        "--allow",
+        type=Path,
+        help="allow-list of '<public key> <name>' lines (default KEYS/allowed)",
+    )
+    ingest.add_argument(
+        "--plaintext", action="store_true", help="no CURVE authentication: local development only"
+    )
+    ingest.add_argument(
+        "--batch-max",
+        type=int,
+        default=1_000,
+        help="most messages per commit (default %(default)s)",
+    )
+    ingest.add_argument(
+        "--batch-wait-ms",
+        type=float,
+        default=5.0,
+        help="longest wait to fill a batch (default %(default)s)",
+    )
+    ingest.add_argument(
+        "--status-file", type=Path, help="where counters are written (default: beside the keys)"
+    )
+    ingest.add_argument(
+        "--stats", action="store_true", help="print the counters of the running ingest and exit"
+    )
     ingest.set_defaults(handler=_ingest)
 
-    letters = commands.add_parser("deadletters", help="list the messages ingest rejected, with reasons")
+    letters = commands.add_parser(
+        "deadletters", help="list the messages ingest rejected, with reasons"
+    )
     letters.add_argument("--limit", type=int, help="at most this many")
     letters.add_argument("--json", action="store_true", help="print JSON (raw bytes in hex)")
     letters.set_defaults(handler=_deadletters)
@@ -112,7 +159,9 @@ def _parser() -> argparse.ArgumentParser:
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
     new_key = keys_commands.add_parser("new", help="make a key pair NAME.key / NAME.key_secret")
     new_key.add_argument("name")
-    new_key.add_argument("--dir", type=Path, default=default_keys_dir(), help="where (default %(default)s)")
+    new_key.add_argument(
+        "--dir", type=Path, default=default_keys_dir(), help="where (default %(default)s)"
+    )
     new_key.set_defaults(handler=_keys_new)
 
     # Commands that live in other packages (the twin imports neither), found by entry point.
@@ -135,14 +184,18 @@ def _parser() -> argparse.ArgumentParser:
 
     at = commands.add_parser("at", help="an asset's state as of an instant")
     at.add_argument("reference", metavar="ID_OR_CODE")
-    at.add_argument("instant", metavar="INSTANT", help="ISO-8601 with offset, e.g. 2024-06-01T12:00:00Z")
+    at.add_argument(
+        "instant", metavar="INSTANT", help="ISO-8601 with offset, e.g. 2024-06-01T12:00:00Z"
+    )
     at.add_argument("--json", action="store_true", help="print JSON")
     at.set_defaults(handler=_at)
 
     near = commands.add_parser("near", help="the nearest bins to a point, with distances in metres")
     near.add_argument("lon", type=float, metavar="LON")
     near.add_argument("lat", type=float, metavar="LAT")
-    near.add_argument("--stream", choices=[s.value for s in WasteStream], help="only this waste stream")
+    near.add_argument(
+        "--stream", choices=[s.value for s in WasteStream], help="only this waste stream"
+    )
     near.add_argument("-k", type=int, default=5, help="how many (default %(default)s)")
     near.add_argument("--json", action="store_true", help="print JSON")
     near.set_defaults(handler=_near)
@@ -177,7 +230,9 @@ def _init(args: argparse.Namespace) -> int:
     config = store_config(args.store)
     added, summary, seconds = _install(args.store, args.seed)
     total = sum(v for k, v in summary.items() if ":" not in k)
-    print(f"store {config.display}: {added} assets installed, {total - added} already present ({seconds:.1f} s)")
+    print(
+        f"store {config.display}: {added} assets installed, {total - added} already present ({seconds:.1f} s)"
+    )
     return 0
 
 
@@ -192,14 +247,26 @@ def _demo(args: argparse.Namespace) -> int:
             index.catch_up(twin)
             _print_demo(geography, index, summary, added, seconds, store_config(store).display)
             if args.days > 0:
-                print(f"\nlive feed: {args.days} days of simulated devices -> adapters -> ZeroMQ (CURVE) -> ingest")
-                feed = run_live_feed(twin, geography, plan_inventory(geography, args.seed), Path(scratch), args.days, args.seed)
+                print(
+                    f"\nlive feed: {args.days} days of simulated devices -> adapters -> ZeroMQ (CURVE) -> ingest"
+                )
+                feed = run_live_feed(
+                    twin,
+                    geography,
+                    plan_inventory(geography, args.seed),
+                    Path(scratch),
+                    args.days,
+                    args.seed,
+                )
                 _print_feed(twin, feed)
         finally:
             twin.close()
     if args.report is None:
         return 0
-    print("\nwhat if: fixed rounds vs threshold vs predictive collection (the shipped scenarios)", flush=True)
+    print(
+        "\nwhat if: fixed rounds vs threshold vs predictive collection (the shipped scenarios)",
+        flush=True,
+    )
     return _run_plugin("scenario", ["demo", "--out", str(args.report)])
 
 
@@ -213,31 +280,48 @@ def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
         f"in {feed.seconds:.1f} s ({stats['committed'] / max(feed.seconds, 1e-9):,.0f} messages/s end to end)"
     )
     if stats["commit_latency_ms"]:
-        print(f"commit latency ms: p50 {stats['commit_latency_ms']['p50']}, p99 {stats['commit_latency_ms']['p99']}; "
-              f"batch size mean {stats['batch_size']['mean']}")
+        print(
+            f"commit latency ms: p50 {stats['commit_latency_ms']['p50']}, p99 {stats['commit_latency_ms']['p99']}; "
+            f"batch size mean {stats['batch_size']['mean']}"
+        )
     for reason, count in list(stats["rejected_by_reason"].items())[:5]:
         print(f"  rejected {count} x {reason}")
     sample = twin.get(Bin, "B-34114-GLA-0001")
-    print(f"\nB-34114-GLA-0001 now: fill {sample.fill_percent} % measured {sample.fill_measured_at}, "
-          f"sensor {sample.sensor_device_id}, battery {sample.sensor_battery_percent} %, {sample.version} events")
+    print(
+        f"\nB-34114-GLA-0001 now: fill {sample.fill_percent} % measured {sample.fill_measured_at}, "
+        f"sensor {sample.sensor_device_id}, battery {sample.sensor_battery_percent} %, {sample.version} events"
+    )
     events = twin.history(sample.id)
     middle = events[len(events) // 2].timestamp + timedelta(minutes=1)
     past = twin.state_at(sample.id, middle)
     if past is not None:
-        print(f"as of {middle.isoformat(timespec='minutes')}: fill {past.fill_percent} % (version {past.version})")
-    print("try: twin --store sqlite:///PATH show B-34114-GLA-0001   (run `twin init` then `twin ingest` for a lasting store)")
+        print(
+            f"as of {middle.isoformat(timespec='minutes')}: fill {past.fill_percent} % (version {past.version})"
+        )
+    print(
+        "try: twin --store sqlite:///PATH show B-34114-GLA-0001   (run `twin init` then `twin ingest` for a lasting store)"
+    )
 
 
 def _print_demo(
-    geography: Geography, index: SpatialIndex, summary: dict[str, int], added: int, seconds: float, store: str
+    geography: Geography,
+    index: SpatialIndex,
+    summary: dict[str, int],
+    added: int,
+    seconds: float,
+    store: str,
 ) -> None:
     population = sum(c.population for c in geography.communes)
     area = sum(c.area_km2 for c in geography.communes)
     print("Valley Twin — Communauté de communes Vallée de l'Hérault")
-    print(f"{len(geography.communes)} communes, {population:,} inhabitants, {area:.1f} km² (Lambert-93)")
+    print(
+        f"{len(geography.communes)} communes, {population:,} inhabitants, {area:.1f} km² (Lambert-93)"
+    )
     print(f"store: {store} — {added} assets recorded in {seconds:.1f} s, seed-reproducible\n")
     streams = [s.value for s in WasteStream]
-    header = f"{'INSEE':<6} {'commune':<27} {'pop.':>6} {'km²':>6} " + " ".join(f"{s[:5]:>5}" for s in streams)
+    header = f"{'INSEE':<6} {'commune':<27} {'pop.':>6} {'km²':>6} " + " ".join(
+        f"{s[:5]:>5}" for s in streams
+    )
     print(header + f" {'sites':>5} {'serv.':>5} {'beac.':>5}")
     for commune in geography.communes:
         assets = index.inside(commune)
@@ -265,9 +349,13 @@ def _communes(args: argparse.Namespace) -> int:
         return 0
     print(f"{'INSEE':<6} {'commune':<28} {'population':>10} {'area km²':>9}")
     for row in rows:
-        print(f"{row['insee']:<6} {row['name']:<28} {row['population']:>10} {row['area_km2']:>9.2f}")
-    print(f"{'':<6} {'total (28)':<28} {sum(r['population'] for r in rows):>10} "
-          f"{sum(r['area_km2'] for r in rows):>9.2f}")
+        print(
+            f"{row['insee']:<6} {row['name']:<28} {row['population']:>10} {row['area_km2']:>9.2f}"
+        )
+    print(
+        f"{'':<6} {'total (28)':<28} {sum(r['population'] for r in rows):>10} "
+        f"{sum(r['area_km2'] for r in rows):>9.2f}"
+    )
     return 0
 
 
@@ -275,7 +363,9 @@ def _show(args: argparse.Namespace) -> int:
     twin = open_twin(args.store)
     try:
         aggregate = twin.find(args.reference)
-        if isinstance(aggregate, Citizen):  # what they wrote is sealed: shown unsealed, or [forgotten]
+        if isinstance(
+            aggregate, Citizen
+        ):  # what they wrote is sealed: shown unsealed, or [forgotten]
             personal = PersonalData(twin)
             state, history = personal.view(aggregate), personal.history(aggregate.id)
         else:
@@ -327,7 +417,9 @@ def _near(args: argparse.Namespace) -> int:
     finally:
         twin.close()
     rows = []
-    for asset, distance in index.nearest(position.x, position.y, k=args.k, kind="bin", stream=args.stream):
+    for asset, distance in index.nearest(
+        position.x, position.y, k=args.k, kind="bin", stream=args.stream
+    ):
         lon, lat = geography.to_wgs84(asset.x, asset.y)
         rows.append(
             {
@@ -346,8 +438,10 @@ def _near(args: argparse.Namespace) -> int:
     if not rows:
         print("no bins recorded yet: run `twin init` first")
     for row in rows:
-        print(f"{row['distance_m']:>9.1f} m  {row['code']:<20} {row['stream']:<10} "
-              f"{row['commune_insee']}  ({row['lon']}, {row['lat']})")
+        print(
+            f"{row['distance_m']:>9.1f} m  {row['code']:<20} {row['stream']:<10} "
+            f"{row['commune_insee']}  ({row['lon']}, {row['lat']})"
+        )
     return 0
 
 
@@ -360,10 +454,13 @@ def _where(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def default_report_dir() -> Path:
     """Where `twin demo` writes its what-if report."""
-    return Path(platformdirs.user_data_dir("valley-twin", appauthor=False)) / "reports" / "collection-policies"
+    return (
+        Path(platformdirs.user_data_dir("valley-twin", appauthor=False))
+        / "reports"
+        / "collection-policies"
+    )
 
 
 def default_keys_dir() -> Path:
@@ -378,15 +475,25 @@ def _ingest(args: argparse.Namespace) -> int:
         return 0
     if args.plaintext:
         if not _is_local(args.endpoint):
-            raise InvalidInputError("--endpoint", args.endpoint, "a loopback, ipc:// or inproc:// endpoint with --plaintext")
+            raise InvalidInputError(
+                "--endpoint",
+                args.endpoint,
+                "a loopback, ipc:// or inproc:// endpoint with --plaintext",
+            )
         server_keys = allow_list = None
     else:
         secret = args.keys / "ingest.key_secret"
         if not secret.exists():
-            raise InvalidInputError("--keys", str(args.keys), "a folder with ingest.key_secret: run `twin keys new ingest`")
+            raise InvalidInputError(
+                "--keys",
+                str(args.keys),
+                "a folder with ingest.key_secret: run `twin keys new ingest`",
+            )
         server_keys = load_keypair(secret)
         allow_list = AllowList(args.allow or args.keys / "allowed")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     twin = open_twin(args.store)
     processor = IngestProcessor(twin, load_geography())
     settings = ServerSettings(args.endpoint, args.batch_max, args.batch_wait_ms / 1000, status_path)
@@ -395,8 +502,12 @@ def _ingest(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: server.reload_requested.set())
-    print(f"twin ingest: listening on {args.endpoint} ({'plaintext' if args.plaintext else 'CURVE'}), "
-          f"store {store_config(args.store).display}", file=sys.stderr, flush=True)
+    print(
+        f"twin ingest: listening on {args.endpoint} ({'plaintext' if args.plaintext else 'CURVE'}), "
+        f"store {store_config(args.store).display}",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve(stop)
     finally:
@@ -426,7 +537,9 @@ def _deadletters(args: argparse.Namespace) -> int:
     if not letters:
         print("no dead letters")
     for letter in letters:
-        print(f"{letter['received_at']}  {letter['source']:<20} {letter['message_id'] or '-':<34} {letter['reason']}")
+        print(
+            f"{letter['received_at']}  {letter['source']:<20} {letter['message_id'] or '-':<34} {letter['reason']}"
+        )
     return 0
 
 
@@ -435,7 +548,9 @@ def _keys_new(args: argparse.Namespace) -> int:
         if (args.dir / f"{args.name}{suffix}").exists():
             raise InvalidInputError("NAME", args.name, f"a name without keys yet in {args.dir}")
     public_path, secret_path = create_keypair(args.dir, args.name)
-    print(f"public key: {public_path}\nsecret key: {secret_path} (keep it on the {args.name} machine only)")
+    print(
+        f"public key: {public_path}\nsecret key: {secret_path} (keep it on the {args.name} machine only)"
+    )
     print(f"allow-list line for ingest:\n{allow_list_entry(public_path, args.name)}")
     return 0
 

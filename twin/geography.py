@@ -67,7 +67,9 @@ class Geography:
         try:
             return self._by_insee[insee]
         except KeyError:
-            raise InvalidInputError("insee", insee, "the INSEE code of one of the 28 communes") from None
+            raise InvalidInputError(
+                "insee", insee, "the INSEE code of one of the 28 communes"
+            ) from None
 
     def commune_named(self, name_or_insee: str) -> Commune:
         """Return the commune with this INSEE code or name (case and accents as written)."""
@@ -76,7 +78,9 @@ class Geography:
         for commune in self.communes:
             if commune.name.casefold() == name_or_insee.casefold():
                 return commune
-        raise InvalidInputError("commune", name_or_insee, "the name or INSEE code of one of the 28 communes")
+        raise InvalidInputError(
+            "commune", name_or_insee, "the name or INSEE code of one of the 28 communes"
+        )
 
     def to_l93(self, lon: float, lat: float) -> Position:
         """Project a WGS84 lon/lat to Lambert-93 metres."""
@@ -112,7 +116,11 @@ class Geography:
 def check_lon_lat(lon: object, lat: object) -> tuple[float, float]:
     """Return (lon, lat) as floats, or name the coordinate that is not a valid WGS84 value."""
     for field, value, limit in (("lon", lon, 180.0), ("lat", lat, 90.0)):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
             raise InvalidInputError(field, value, "a finite number of degrees")
         if abs(value) > limit:
             raise InvalidInputError(field, value, f"degrees between -{limit:g} and {limit:g}")
@@ -133,8 +141,15 @@ def load_geography() -> Geography:
     for feature in features:
         insee = feature["properties"]["code"]
         _, population = populations[insee]
-        boundary = shapely.transform(shape(feature["geometry"]), to_l93.transform, interleaved=False)
+        boundary = shapely.transform(
+            shape(feature["geometry"]), to_l93.transform, interleaved=False
+        )
         communes.append(
-            Commune(insee=insee, name=feature["properties"]["nom"], population=population, boundary=boundary)
+            Commune(
+                insee=insee,
+                name=feature["properties"]["nom"],
+                population=population,
+                boundary=boundary,
+            )
         )
     return Geography(communes)

@@ -109,7 +109,9 @@ class _Batch:
         self.twin = twin
         self.keys = keys
         self.cache = cache
-        self.ids = ids  # class -> code -> id of the aggregate, found before: deriving one costs a UUID5
+        self.ids = (
+            ids  # class -> code -> id of the aggregate, found before: deriving one costs a UUID5
+        )
         self.touched: dict[UUID, Aggregate] = {}
         # What the message in hand was given: each aggregate with its count of pending events
         # when handed over, and which of them the batch had not touched before. Kept per
@@ -166,7 +168,11 @@ class _Batch:
         raise NotFoundError(code)
 
     def create(self, aggregate: ValleyAggregate) -> None:
-        if aggregate.id in self.touched or aggregate.id in self.cache or self.twin.exists(aggregate.id):
+        if (
+            aggregate.id in self.touched
+            or aggregate.id in self.cache
+            or self.twin.exists(aggregate.id)
+        ):
             raise AlreadyExistsError(aggregate.KIND, aggregate.code)
         self._hand(aggregate.id, aggregate, 0)  # its creation counts as recorded by this message
 
@@ -176,12 +182,16 @@ Handler = Callable[[_Batch, Envelope, Geography], None]
 
 def _bin_fill(batch: _Batch, message: Envelope, _: Geography) -> None:
     bin_ = batch.load(Bin, message.asset)
-    bin_.measure_fill_level(message.body["fill_percent"], message.observed_at, device_id=message.device)
+    bin_.measure_fill_level(
+        message.body["fill_percent"], message.observed_at, device_id=message.device
+    )
 
 
 def _footfall(batch: _Batch, message: Envelope, _: Geography) -> None:
     beacon = batch.load(Beacon, message.asset)
-    beacon.count_footfall(from_epoch_ms(message.body["interval_start"]), message.observed_at, message.body["count"])
+    beacon.count_footfall(
+        from_epoch_ms(message.body["interval_start"]), message.observed_at, message.body["count"]
+    )
 
 
 def _energy(batch: _Batch, message: Envelope, _: Geography) -> None:
@@ -196,21 +206,37 @@ def _meter_replaced(batch: _Batch, message: Envelope, _: Geography) -> None:
 
 def _citizen_register(batch: _Batch, message: Envelope, geography: Geography) -> None:
     commune = geography.commune(message.body["commune_insee"])
-    batch.create(Citizen.register(pseudonym=message.asset, commune_insee=commune.insee, at=message.observed_at))
+    batch.create(
+        Citizen.register(
+            pseudonym=message.asset, commune_insee=commune.insee, at=message.observed_at
+        )
+    )
 
 
 def _citizen_report(batch: _Batch, message: Envelope, geography: Geography) -> None:
     body = message.body
     citizens.file_report(
-        batch.keys, geography, batch.load(Citizen, message.asset), body["report_ref"], body["category"],
-        body["lon"], body["lat"], body["text"], message.observed_at, photo_ref=body.get("photo_ref"),
+        batch.keys,
+        geography,
+        batch.load(Citizen, message.asset),
+        body["report_ref"],
+        body["category"],
+        body["lon"],
+        body["lat"],
+        body["text"],
+        message.observed_at,
+        photo_ref=body.get("photo_ref"),
     )
 
 
 def _citizen_idea(batch: _Batch, message: Envelope, _: Geography) -> None:
     citizens.submit_idea(
-        batch.keys, batch.load(Citizen, message.asset), message.body["idea_ref"], message.body["title"],
-        message.body["text"], message.observed_at,
+        batch.keys,
+        batch.load(Citizen, message.asset),
+        message.body["idea_ref"],
+        message.body["title"],
+        message.body["text"],
+        message.observed_at,
     )
 
 
@@ -225,7 +251,9 @@ def _battery(batch: _Batch, message: Envelope, _: Geography) -> None:
 
 
 def _fault(batch: _Batch, message: Envelope, _: Geography) -> None:
-    batch.load(Bin, message.asset).report_sensor_fault(message.body["fault"], message.observed_at, device_id=message.device)
+    batch.load(Bin, message.asset).report_sensor_fault(
+        message.body["fault"], message.observed_at, device_id=message.device
+    )
 
 
 HANDLERS: dict[str, Handler] = {
@@ -332,7 +360,9 @@ class IngestProcessor:
             log.error("event store failed, message not acknowledged: %s", error)
             return None
 
-    def _commit(self, messages: Sequence[Incoming], look_up: bool, fail_safe: bool = False) -> list[Reply | None]:
+    def _commit(
+        self, messages: Sequence[Incoming], look_up: bool, fail_safe: bool = False
+    ) -> list[Reply | None]:
         batch = _Batch(self.twin, self._cache, self._ids, self.keys)
         received_at = self.clock()
         receipts: dict[UUID, MessageReceipt] = {}
@@ -340,7 +370,9 @@ class IngestProcessor:
         counted: list[tuple[str, str | None]] = []
         try:
             for message in messages:
-                reply, reason = self._handle(message, batch, receipts, received_at, look_up, fail_safe)
+                reply, reason = self._handle(
+                    message, batch, receipts, received_at, look_up, fail_safe
+                )
                 replies.append(reply)
                 counted.append((reply.status if reply else "none", reason))
             started = time.perf_counter()
@@ -389,15 +421,25 @@ class IngestProcessor:
         fail_safe: bool,
     ) -> tuple[Reply | None, str | None]:
         if message.framing_error is not None:
-            return self._dead_letter(message, receipts, received_at, message.framing_error, "wire:framing", look_up)
+            return self._dead_letter(
+                message, receipts, received_at, message.framing_error, "wire:framing", look_up
+            )
         try:
             envelope = decode(message.raw, now=received_at)
         except WireError as error:
             return self._dead_letter(
-                message, receipts, received_at, str(error), f"wire:{error.field}", look_up, error=error
+                message,
+                receipts,
+                received_at,
+                str(error),
+                f"wire:{error.field}",
+                look_up,
+                error=error,
             )
         if message.peer is not None and envelope.source != message.peer:
-            reason = f"source: {envelope.source!r} is not the name of the sending key ({message.peer!r})"
+            reason = (
+                f"source: {envelope.source!r} is not the name of the sending key ({message.peer!r})"
+            )
             return self._dead_letter(message, receipts, received_at, reason, "auth:source", look_up)
         receipt = receipt_id(envelope.source, envelope.message_id)
         earlier = self._earlier(receipt, receipts, look_up)
@@ -411,10 +453,14 @@ class IngestProcessor:
         except (DomainError, TwinError) as error:
             if batch.recorded_for_message():
                 # A command that fails must record nothing; if one did, the batch is suspect.
-                raise RuntimeError(f"{envelope.kind} failed after recording events: {error}") from error
+                raise RuntimeError(
+                    f"{envelope.kind} failed after recording events: {error}"
+                ) from error
             batch.forget_fresh()
             rule = f"{envelope.kind}:{type(error).__name__}"
-            return self._dead_letter(message, receipts, received_at, str(error), rule, look_up, envelope, error)
+            return self._dead_letter(
+                message, receipts, received_at, str(error), rule, look_up, envelope, error
+            )
         except PersistenceError:
             raise  # the store, not the message: unanswered, so it is resent
         except Exception as error:
@@ -424,14 +470,25 @@ class IngestProcessor:
             for aggregate_id in batch.touched:  # possibly changed half-way: never reuse them
                 self._cache.pop(aggregate_id, None)
             batch.touched.clear()
-            reason = f"internal error while applying {envelope.kind}: {type(error).__name__}: {error}"
-            return self._dead_letter(message, receipts, received_at, reason, "internal", look_up, envelope, error)
+            reason = (
+                f"internal error while applying {envelope.kind}: {type(error).__name__}: {error}"
+            )
+            return self._dead_letter(
+                message, receipts, received_at, reason, "internal", look_up, envelope, error
+            )
         receipts[receipt] = MessageReceipt.applied(
-            receipt, envelope.source, envelope.message_id, envelope.kind, envelope.device, received_at
+            receipt,
+            envelope.source,
+            envelope.message_id,
+            envelope.kind,
+            envelope.device,
+            received_at,
         )
         return Reply("ack", envelope.message_id), None
 
-    def _earlier(self, receipt: UUID, receipts: dict[UUID, MessageReceipt], look_up: bool) -> _Earlier | None:
+    def _earlier(
+        self, receipt: UUID, receipts: dict[UUID, MessageReceipt], look_up: bool
+    ) -> _Earlier | None:
         """The receipt of an earlier copy of a message: in this batch, committed lately, or (``look_up``) stored."""
         in_batch = receipts.get(receipt)
         if in_batch is not None:
@@ -465,11 +522,19 @@ class IngestProcessor:
         else:
             source, message_id = peek_identity(message.raw)
         source = message.peer or source or UNKNOWN_SOURCE
-        if envelope is not None and message_id is not None and message.peer in (None, envelope.source):
+        if (
+            envelope is not None
+            and message_id is not None
+            and message.peer in (None, envelope.source)
+        ):
             receipt = receipt_id(source, message_id)
         else:
             receipt = raw_receipt_id(message.raw)
-        if receipt in receipts or receipt.int in self._committed or (look_up and self.twin.exists(receipt)):
+        if (
+            receipt in receipts
+            or receipt.int in self._committed
+            or (look_up and self.twin.exists(receipt))
+        ):
             return Reply("rejected", message_id, reason), None
         raw = message.raw
         if personal is not None:

@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import zmq
+from eventsourcing.utils import get_topic
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
 from adapters.wire import CurveKeyPair, encode_reply, load_keypair
 from adapters.wire.transport import SOCKET_MAX_FRAME_BYTES
-from eventsourcing.utils import get_topic
-
 from twin.application import ValleyTwin
 from twin.errors import TwinError
 from twin.ingest import Incoming, IngestProcessor
@@ -38,7 +37,9 @@ DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 _RELOAD_CHECK_S = 1.0
 _STATUS_EVERY_S = 1.0
 _REPLY_LINGER_MS = 2_000
-_Z85_DIGITS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#")
+_Z85_DIGITS = frozenset(
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+)
 
 
 class AllowListError(TwinError):
@@ -86,7 +87,9 @@ class AllowList:
                 continue
             parts = line.split()
             if len(parts) != 2 or len(parts[0]) != 40 or not set(parts[0]) <= _Z85_DIGITS:
-                raise AllowListError(f"line {number}: expected '<40-character Z85 public key> <name>'")
+                raise AllowListError(
+                    f"line {number}: expected '<40-character Z85 public key> <name>'"
+                )
             names[parts[0].encode("ascii")] = parts[1]
         return names
 
@@ -168,7 +171,9 @@ class IngestServer:
                 ready.set()
             while not stop.is_set():
                 now = time.monotonic()
-                if self.allow_list is not None and (self.reload_requested.is_set() or now >= next_check):
+                if self.allow_list is not None and (
+                    self.reload_requested.is_set() or now >= next_check
+                ):
                     if self.reload_requested.is_set():
                         self.reload_requested.clear()
                         self.allow_list.reload()
@@ -276,7 +281,11 @@ class IngestServer:
                 log.warning("message from a key no longer on the allow-list dropped")
                 return None
         if len(frames) != 1:
-            return Incoming(raw, peer, f"message: expected exactly one frame after the identity, got {len(frames)}")
+            return Incoming(
+                raw,
+                peer,
+                f"message: expected exactly one frame after the identity, got {len(frames)}",
+            )
         return Incoming(raw, peer)
 
     def write_status(self) -> None:
@@ -303,7 +312,9 @@ def read_status(path: Path) -> dict[str, Any]:
     try:
         status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise TwinError(f"no ingest status at {path} ({error}); is `twin ingest` running?") from None
+        raise TwinError(
+            f"no ingest status at {path} ({error}); is `twin ingest` running?"
+        ) from None
     return status
 
 

@@ -92,13 +92,22 @@ class NamedPlace:
 
 ACTIVITY_ZONE = NamedPlace("ZAE-CAMALCE", "Parc d'activités de Camalcé", 3.5625, 43.6455, "34114")
 REMARKABLE_SITES = (
-    NamedPlace("SITE-SAINT-GUILHEM", "Saint-Guilhem-le-Désert, abbaye de Gellone", 3.5494, 43.7335, "34261"),
+    NamedPlace(
+        "SITE-SAINT-GUILHEM", "Saint-Guilhem-le-Désert, abbaye de Gellone", 3.5494, 43.7335, "34261"
+    ),
     NamedPlace("SITE-PONT-DU-DIABLE", "Pont du Diable", 3.5619, 43.7095, "34010"),
     NamedPlace("SITE-CLAMOUSE", "Grotte de Clamouse", 3.5510, 43.7110, "34267"),
 )
-THIRD_PLACE = NamedPlace("TIERS-LIEU-GALERIE-DIGITALE", "La Galerie Digitale", 3.5505, 43.6525, "34114")
+THIRD_PLACE = NamedPlace(
+    "TIERS-LIEU-GALERIE-DIGITALE", "La Galerie Digitale", 3.5505, 43.6525, "34114"
+)
 BEACON_SPREAD_M = 100.0
-BEACONS_PER_PLACE = {"ZAE-CAMALCE": 4, "SITE-SAINT-GUILHEM": 3, "SITE-PONT-DU-DIABLE": 2, "SITE-CLAMOUSE": 1}
+BEACONS_PER_PLACE = {
+    "ZAE-CAMALCE": 4,
+    "SITE-SAINT-GUILHEM": 3,
+    "SITE-PONT-DU-DIABLE": 2,
+    "SITE-CLAMOUSE": 1,
+}
 CHILDCARE_MIN_POPULATION = 2_000
 CHILDCARE_PLACES_PER_1000 = 6  # assumed: a 20–40 place crèche in each town of 2,000+
 DROP_OFF_CENTRES = ("34010", "34114", "34163", "34239", "34281")  # assumed locations
@@ -194,7 +203,9 @@ def _town_hall(commune: Commune) -> Site:
 def _locate(geography: Geography, place: NamedPlace) -> Position:
     position, commune = geography.locate(place.lon, place.lat)
     if commune.insee != place.insee:
-        raise ValueError(f"{place.name} at {place.lon}, {place.lat} lies in {commune.name}, not {place.insee}")
+        raise ValueError(
+            f"{place.name} at {place.lon}, {place.lat} lies in {commune.name}, not {place.insee}"
+        )
     return position
 
 

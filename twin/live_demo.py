@@ -34,8 +34,12 @@ SENSOR_STREAMS = (WasteStream.GLASS, WasteStream.PACKAGING, WasteStream.PAPER)
 COLLECTION_DAYS = {"glass": (1,), "packaging": (0, 3), "paper": (2,)}  # assumed rounds
 # Distinct phones per hour at the busiest hour, per place (assumed, scaled on visitor counts
 # in PARAMETERS.md: Saint-Guilhem 650–800 k visitors/yr, Pont du Diable 270 k).
-PEAK_DEVICES = {"ZAE-CAMALCE": (120, 12), "SITE-SAINT-GUILHEM": (260, 15), "SITE-PONT-DU-DIABLE": (180, 15),
-                "SITE-CLAMOUSE": (60, 15)}
+PEAK_DEVICES = {
+    "ZAE-CAMALCE": (120, 12),
+    "SITE-SAINT-GUILHEM": (260, 15),
+    "SITE-PONT-DU-DIABLE": (180, 15),
+    "SITE-CLAMOUSE": (60, 15),
+}
 BUILDING_KWH_PER_DAY = 205.0  # 500 m² town hall at ≈150 kWh/m²/yr (ADEME)
 ADAPTERS = {
     "lorawan-ultrasonic": "fill.jsonl",
@@ -60,59 +64,106 @@ def dev_eui(bin_code: str) -> str:
     return hashlib.sha256(bin_code.encode()).hexdigest()[:16].upper()
 
 
-def device_plan(assets: list[ValleyAggregate], geography: Geography, start: datetime, days: int, seed: int) -> dict[str, Any]:
+def device_plan(
+    assets: list[ValleyAggregate], geography: Geography, start: datetime, days: int, seed: int
+) -> dict[str, Any]:
     """The simulated devices: sensors on drop-off columns, the beacons, meters, some citizens."""
     bins = [
         {
-            "code": a.code, "dev_eui": dev_eui(a.code), "capacity_l": a.capacity_l,
+            "code": a.code,
+            "dev_eui": dev_eui(a.code),
+            "capacity_l": a.capacity_l,
             "depth_mm": int((a.depth_cm or 100) * 10),
             "litres_per_day": RULE_BY_STREAM[a.stream].litres_per_container_day,
             "collection_weekdays": list(COLLECTION_DAYS[a.stream]),
         }
-        for a in assets if isinstance(a, Bin) and a.stream in SENSOR_STREAMS
+        for a in assets
+        if isinstance(a, Bin) and a.stream in SENSOR_STREAMS
     ]
     beacons = [a for a in assets if isinstance(a, Beacon)]
     scanners = [
-        {"scanner": f"gw-{b.code.lower()}", "beacon_code": b.code,
-         "peak_devices_per_hour": PEAK_DEVICES[b.zone_code][0] / sum(1 for o in beacons if o.zone_code == b.zone_code),
-         "peak_hour": PEAK_DEVICES[b.zone_code][1]}
+        {
+            "scanner": f"gw-{b.code.lower()}",
+            "beacon_code": b.code,
+            "peak_devices_per_hour": PEAK_DEVICES[b.zone_code][0]
+            / sum(1 for o in beacons if o.zone_code == b.zone_code),
+            "peak_hour": PEAK_DEVICES[b.zone_code][1],
+        }
         for b in beacons
     ]
     meters = []
     for site in assets:
         if isinstance(site, Site) and site.site_kind == SiteKind.LIGHTING_CABINET:
-            meters.append({"meter": f"M-{site.code}", "site_code": site.code,
-                           "lighting_kw": site.light_points * site.point_power_w / 1000})
+            meters.append(
+                {
+                    "meter": f"M-{site.code}",
+                    "site_code": site.code,
+                    "lighting_kw": site.light_points * site.point_power_w / 1000,
+                }
+            )
         elif isinstance(site, Site) and site.site_kind == SiteKind.PUBLIC_BUILDING:
-            meters.append({"meter": f"M-{site.code}", "site_code": site.code, "building_kwh_per_day": BUILDING_KWH_PER_DAY})
+            meters.append(
+                {
+                    "meter": f"M-{site.code}",
+                    "site_code": site.code,
+                    "building_kwh_per_day": BUILDING_KWH_PER_DAY,
+                }
+            )
     citizens = []
     for number, commune in enumerate(geography.communes * 4):
         centre = commune.boundary.representative_point()
         lon, lat = geography.to_wgs84(centre.x, centre.y)
-        citizens.append([f"c-{commune.insee}-{number:03d}", commune.insee, round(lon, 6), round(lat, 6)])
-    return {"start": start.isoformat(), "days": days, "seed": seed, "fill_every_hours": 12,
-            "bins": bins, "scanners": scanners, "meters": meters, "citizens": citizens}
+        citizens.append(
+            [f"c-{commune.insee}-{number:03d}", commune.insee, round(lon, 6), round(lat, 6)]
+        )
+    return {
+        "start": start.isoformat(),
+        "days": days,
+        "seed": seed,
+        "fill_every_hours": 12,
+        "bins": bins,
+        "scanners": scanners,
+        "meters": meters,
+        "citizens": citizens,
+    }
 
 
 def adapter_configs(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Each reference adapter's own settings for the simulated devices."""
     return {
-        "lorawan-ultrasonic": {"devices": {b["dev_eui"]: {"bin": b["code"], "depth_mm": b["depth_mm"], "model": "em310-udl"}
-                                           for b in plan["bins"]}},
-        "ble-footfall": {"scanners": {s["scanner"]: s["beacon_code"] for s in plan["scanners"]},
-                         "salt": hashlib.sha256(f"demo-{plan['seed']}".encode()).hexdigest(), "interval_s": 900},
+        "lorawan-ultrasonic": {
+            "devices": {
+                b["dev_eui"]: {"bin": b["code"], "depth_mm": b["depth_mm"], "model": "em310-udl"}
+                for b in plan["bins"]
+            }
+        },
+        "ble-footfall": {
+            "scanners": {s["scanner"]: s["beacon_code"] for s in plan["scanners"]},
+            "salt": hashlib.sha256(f"demo-{plan['seed']}".encode()).hexdigest(),
+            "interval_s": 900,
+        },
         "energy-meter": {},
         "citizen-app": {"app_id": "ccvh-app"},
     }
 
 
-def run_live_feed(twin: ValleyTwin, geography: Geography, assets: list[ValleyAggregate], workdir: Path,
-                  days: int, seed: int) -> FeedResult:
+def run_live_feed(
+    twin: ValleyTwin,
+    geography: Geography,
+    assets: list[ValleyAggregate],
+    workdir: Path,
+    days: int,
+    seed: int,
+) -> FeedResult:
     """Simulate ``days`` of traffic after commissioning and push it through adapters and ingest."""
     start = COMMISSIONED_AT + timedelta(days=120)
     plan = device_plan(assets, geography, start, days, seed)
     (workdir / "devices.json").write_text(json.dumps(plan), encoding="utf-8")
-    lines = json.loads(_adapter_command(["simulate", "--devices", str(workdir / "devices.json"), "--out", str(workdir)]))
+    lines = json.loads(
+        _adapter_command(
+            ["simulate", "--devices", str(workdir / "devices.json"), "--out", str(workdir)]
+        )
+    )
 
     keys = workdir / "keys"
     create_keypair(keys, "ingest")
@@ -120,22 +171,30 @@ def run_live_feed(twin: ValleyTwin, geography: Geography, assets: list[ValleyAgg
     (keys / "allowed").write_text("\n".join(allowed) + "\n", encoding="utf-8")
 
     processor = IngestProcessor(twin, geography)
-    server = IngestServer(processor, ServerSettings(endpoint="tcp://127.0.0.1:*", status_path=workdir / "status.json"),
-                          load_keypair(keys / "ingest.key_secret"), AllowList(keys / "allowed"))
+    server = IngestServer(
+        processor,
+        ServerSettings(endpoint="tcp://127.0.0.1:*", status_path=workdir / "status.json"),
+        load_keypair(keys / "ingest.key_secret"),
+        AllowList(keys / "allowed"),
+    )
     stop_ingest = server.serve_in_thread()
     started = time.perf_counter()
     processes: list[subprocess.Popen[str]] = []
     try:
         for name, config in adapter_configs(plan).items():
             path = workdir / f"{name}.toml"
-            path.write_text(_toml(name, server.bound_endpoint or "", config, workdir), encoding="utf-8")
+            path.write_text(
+                _toml(name, server.bound_endpoint or "", config, workdir), encoding="utf-8"
+            )
             with (workdir / f"{name}.log").open("w", encoding="utf-8") as log:
                 processes.append(_adapter_process(["run", name, "--config", str(path)], log))
         adapter_stats = {}
         for name, process in zip(ADAPTERS, processes, strict=True):
             out, _ = process.communicate(timeout=900)
             if process.returncode != 0:
-                log_lines = (workdir / f"{name}.log").read_text(encoding="utf-8").strip().splitlines()
+                log_lines = (
+                    (workdir / f"{name}.log").read_text(encoding="utf-8").strip().splitlines()
+                )
                 raise TwinError(f"adapter {name} failed: {log_lines[-1:]}")
             adapter_stats[name] = json.loads(out)
     finally:
@@ -144,23 +203,36 @@ def run_live_feed(twin: ValleyTwin, geography: Geography, assets: list[ValleyAgg
                 process.kill()
                 process.wait()
         stop_ingest()
-    return FeedResult(lines, time.perf_counter() - started, processor.stats.as_dict(), adapter_stats)
+    return FeedResult(
+        lines, time.perf_counter() - started, processor.stats.as_dict(), adapter_stats
+    )
 
 
 def _toml(name: str, endpoint: str, adapter: dict[str, Any], workdir: Path) -> str:
-    return tomli_w.dumps({
-        "source": name, "endpoint": endpoint, "client_key": f"keys/{name}.key_secret",
-        "server_key": "keys/ingest.key", "outbox": f"{name}.outbox",
-        "input": {"type": "jsonl", "path": str(workdir / ADAPTERS[name])},
-        "adapter": adapter,
-    })
+    return tomli_w.dumps(
+        {
+            "source": name,
+            "endpoint": endpoint,
+            "client_key": f"keys/{name}.key_secret",
+            "server_key": "keys/ingest.key",
+            "outbox": f"{name}.outbox",
+            "input": {"type": "jsonl", "path": str(workdir / ADAPTERS[name])},
+            "adapter": adapter,
+        }
+    )
 
 
-def _adapter_process(arguments: list[str], log: TextIO | int = subprocess.PIPE) -> subprocess.Popen[str]:
+def _adapter_process(
+    arguments: list[str], log: TextIO | int = subprocess.PIPE
+) -> subprocess.Popen[str]:
     # The log goes to a file: a chatty adapter must never block on a pipe nobody reads.
     # Through `twin adapter`, which finds the adapters' command by its entry point.
-    return subprocess.Popen([sys.executable, "-m", "twin.cli", "adapter", *arguments],
-                            stdout=subprocess.PIPE, stderr=log, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "twin.cli", "adapter", *arguments],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
 
 
 def _adapter_command(arguments: list[str]) -> str:

@@ -22,7 +22,9 @@ def asset_view(aggregate: ValleyAggregate, geography: Geography) -> dict[str, An
     """The aggregate's state with lon/lat added where it has a position."""
     state = aggregate.as_dict()
     if "x_l93" in state:
-        state["lon"], state["lat"] = (round(v, 6) for v in geography.to_wgs84(state["x_l93"], state["y_l93"]))
+        state["lon"], state["lat"] = (
+            round(v, 6) for v in geography.to_wgs84(state["x_l93"], state["y_l93"])
+        )
     return state
 
 
@@ -54,9 +56,13 @@ def parse_instant(text: str) -> datetime:
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:
-        raise InvalidInputError("instant", text, "an ISO-8601 instant such as 2024-06-01T12:00:00Z") from None
+        raise InvalidInputError(
+            "instant", text, "an ISO-8601 instant such as 2024-06-01T12:00:00Z"
+        ) from None
     if instant.tzinfo is None:
-        raise InvalidInputError("instant", text, "an instant with a UTC offset, e.g. 2024-06-01T12:00:00Z")
+        raise InvalidInputError(
+            "instant", text, "an instant with a UTC offset, e.g. 2024-06-01T12:00:00Z"
+        )
     return instant.astimezone(UTC)
 
 

@@ -75,7 +75,13 @@ class MessageReceipt(Aggregate):
     ) -> MessageReceipt:
         """The receipt of a message whose events are saved with it."""
         return cls._create(
-            cls.Applied, id=receipt, timestamp=at, source=source, message_id=message_id, kind=kind, device=device
+            cls.Applied,
+            id=receipt,
+            timestamp=at,
+            source=source,
+            message_id=message_id,
+            kind=kind,
+            device=device,
         )
 
     @classmethod

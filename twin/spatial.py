@@ -124,14 +124,17 @@ class SpatialIndex:
         """The ``k`` assets nearest to a point, with their distances in metres, nearest first."""
         candidates: list[PlacedAsset] = []
         for tree in self._trees_for(kind, stream):
-            candidates.extend(
-                self._assets[self._ids[key]] for key in tree.nearest((x, y, x, y), k)
-            )
+            candidates.extend(self._assets[self._ids[key]] for key in tree.nearest((x, y, x, y), k))
         ranked = sorted(candidates, key=lambda a: (a.distance_to(x, y), a.code))
         return [(asset, asset.distance_to(x, y)) for asset in ranked[:k]]
 
     def within(
-        self, x: float, y: float, radius_m: float, kind: str | None = None, stream: str | None = None
+        self,
+        x: float,
+        y: float,
+        radius_m: float,
+        kind: str | None = None,
+        stream: str | None = None,
     ) -> list[tuple[PlacedAsset, float]]:
         """Every asset within ``radius_m`` metres of a point, nearest first."""
         box = (x - radius_m, y - radius_m, x + radius_m, y + radius_m)

@@ -13,4 +13,12 @@ from adapters.sdk.base import Adapter, AdapterManifest, Reading
 from adapters.sdk.outbox import Outbox
 from adapters.sdk.runner import AdapterRunner, RunnerStats, message_id
 
-__all__ = ["Adapter", "AdapterManifest", "AdapterRunner", "Outbox", "Reading", "RunnerStats", "message_id"]
+__all__ = [
+    "Adapter",
+    "AdapterManifest",
+    "AdapterRunner",
+    "Outbox",
+    "Reading",
+    "RunnerStats",
+    "message_id",
+]

@@ -33,7 +33,9 @@ class AdapterManifest:
         if unknown:
             raise ValueError(f"adapter {self.name}: unknown wire kinds {unknown}")
         if self.mode not in ("push", "poll"):
-            raise ValueError(f"adapter {self.name}: mode must be 'push' or 'poll', not {self.mode!r}")
+            raise ValueError(
+                f"adapter {self.name}: mode must be 'push' or 'poll', not {self.mode!r}"
+            )
 
 
 @dataclass(frozen=True)

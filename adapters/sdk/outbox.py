@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS rejections (
 class Outbox:
     """Unacknowledged messages of one adapter instance, in a SQLite file (or in memory)."""
 
-    def __init__(self, path: Path | str = ":memory:", clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: Path | str = ":memory:", clock: Callable[[], float] = time.time
+    ) -> None:
         self._clock = clock  # seconds; when messages were queued, sent and answered
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,7 +109,12 @@ class Outbox:
 
     def rejections(self) -> list[tuple[str, str]]:
         """(message id, reason) of every message ingest refused."""
-        return [(row[0], row[1]) for row in self._db.execute("SELECT message_id, reason FROM rejections ORDER BY rejected_at")]
+        return [
+            (row[0], row[1])
+            for row in self._db.execute(
+                "SELECT message_id, reason FROM rejections ORDER BY rejected_at"
+            )
+        ]
 
     def close(self) -> None:
         """Close the file."""

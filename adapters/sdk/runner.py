@@ -54,15 +54,22 @@ class RunnerStats:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values."""
-        return {**{k: v for k, v in vars(self).items() if k != "unreadable"}, "unreadable": dict(self.unreadable)}
+        return {
+            **{k: v for k, v in vars(self).items() if k != "unreadable"},
+            "unreadable": dict(self.unreadable),
+        }
 
 
 class _TokenBucket:
     def __init__(self, rate_per_s: float | None, clock: Callable[[], float]) -> None:
         if rate_per_s is not None and (
-            isinstance(rate_per_s, bool) or not isinstance(rate_per_s, int | float) or not rate_per_s > 0
+            isinstance(rate_per_s, bool)
+            or not isinstance(rate_per_s, int | float)
+            or not rate_per_s > 0
         ):
-            raise ValueError(f"rate_per_s must be positive (or None for no limit), not {rate_per_s!r}")
+            raise ValueError(
+                f"rate_per_s must be positive (or None for no limit), not {rate_per_s!r}"
+            )
         self.rate = rate_per_s
         # A bucket must hold at least one whole token, or a rate below 1/s would never send.
         self.capacity = max(1.0, rate_per_s or 0.0)
@@ -84,7 +91,14 @@ class _TokenBucket:
 def message_id(source: str, reading: Reading) -> str:
     """A message id derived from what the message says: the same reading gets the same id."""
     content = msgpack.packb(
-        [source, reading.device, reading.asset, reading.kind, to_epoch_ms(reading.observed_at), sorted(reading.body.items())],
+        [
+            source,
+            reading.device,
+            reading.asset,
+            reading.kind,
+            to_epoch_ms(reading.observed_at),
+            sorted(reading.body.items()),
+        ],
         use_bin_type=True,
     )
     return hashlib.sha256(content).hexdigest()[:32]
@@ -127,7 +141,9 @@ class AdapterRunner:
         """Read one device payload and queue its readings; return how many were queued."""
         return self.submit_many([payload], received_at)
 
-    def submit_many(self, payloads: Sequence[bytes | str], received_at: datetime | None = None) -> int:
+    def submit_many(
+        self, payloads: Sequence[bytes | str], received_at: datetime | None = None
+    ) -> int:
         """Read several payloads and queue all their readings in one durable write."""
         readings: list[Reading] = []
         for payload in payloads:
@@ -157,8 +173,13 @@ class AdapterRunner:
         for reading in readings:
             try:
                 envelope = Envelope(
-                    message_id(self.source, reading), self.source, reading.device, reading.asset,
-                    reading.kind, reading.observed_at, reading.body,
+                    message_id(self.source, reading),
+                    self.source,
+                    reading.device,
+                    reading.asset,
+                    reading.kind,
+                    reading.observed_at,
+                    reading.body,
                 )
                 frame = encode(envelope)
                 decode(frame, now)  # refuse here what ingest would refuse

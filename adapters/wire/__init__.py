@@ -6,7 +6,15 @@ it can run on a gateway far from the twin.
 
 from __future__ import annotations
 
-from adapters.wire.codec import decode, decode_reply, encode, encode_reply, from_epoch_ms, peek_identity, to_epoch_ms
+from adapters.wire.codec import (
+    decode,
+    decode_reply,
+    encode,
+    encode_reply,
+    from_epoch_ms,
+    peek_identity,
+    to_epoch_ms,
+)
 from adapters.wire.envelope import (
     BODY_SCHEMAS,
     KINDS,

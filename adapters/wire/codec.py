@@ -78,8 +78,16 @@ def decode(raw: bytes, now: datetime) -> Envelope:
     if not isinstance(document, dict):
         raise WireError("message", type(document).__name__, "must be a msgpack map")
     version = document.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version not in SUPPORTED_VERSIONS:
-        raise WireError("version", _shown(version), f"unsupported protocol version; supported: {sorted(SUPPORTED_VERSIONS)}")
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or version not in SUPPORTED_VERSIONS
+    ):
+        raise WireError(
+            "version",
+            _shown(version),
+            f"unsupported protocol version; supported: {sorted(SUPPORTED_VERSIONS)}",
+        )
     _check_shape(document, _MAX_DEPTH)
     extra = sorted(str(k) for k in document if k not in ENVELOPE_FIELDS)
     if extra:
@@ -93,15 +101,25 @@ def decode(raw: bytes, now: datetime) -> Envelope:
         raise WireError("kind", kind, f"unknown kind; known: {', '.join(sorted(KINDS))}")
     observed_ms = _required(document, "observed_at")
     if isinstance(observed_ms, bool) or not isinstance(observed_ms, int):
-        raise WireError("observed_at", observed_ms, "must be an integer of milliseconds since 1970-01-01T00:00:00Z")
+        raise WireError(
+            "observed_at",
+            observed_ms,
+            "must be an integer of milliseconds since 1970-01-01T00:00:00Z",
+        )
     latest_ms = to_epoch_ms(now) + MAX_CLOCK_SKEW_S * 1000
     if observed_ms < EARLIEST_OBSERVATION_MS:
         raise WireError("observed_at", observed_ms, "before 2000-01-01T00:00:00Z")
     if observed_ms > latest_ms:
         raise WireError("observed_at", observed_ms, f"more than {MAX_CLOCK_SKEW_S} s in the future")
     body = _body(kind, _required(document, "body"))
-    if kind == "footfall.count" and not (0 < observed_ms - body["interval_start"] <= MAX_INTERVAL_MS):
-        raise WireError("body.interval_start", body["interval_start"], "must be within the day before observed_at")
+    if kind == "footfall.count" and not (
+        0 < observed_ms - body["interval_start"] <= MAX_INTERVAL_MS
+    ):
+        raise WireError(
+            "body.interval_start",
+            body["interval_start"],
+            "must be within the day before observed_at",
+        )
     return Envelope(
         message_id=message_id,
         source=source,
@@ -132,7 +150,12 @@ def peek_identity(raw: bytes) -> tuple[str | None, str | None]:
 def encode_reply(reply: Reply) -> bytes:
     """Encode ingest's reply to one message."""
     raw: bytes = msgpack.packb(
-        {"version": reply.version, "id": reply.message_id, "status": reply.status, "reason": reply.reason},
+        {
+            "version": reply.version,
+            "id": reply.message_id,
+            "status": reply.status,
+            "reason": reply.reason,
+        },
         use_bin_type=True,
     )
     return raw
@@ -145,8 +168,16 @@ def decode_reply(raw: bytes) -> Reply:
         raise WireError("reply", type(document).__name__, "must be a msgpack map")
     _check_shape(document, 1)
     version = document.get("version", 1)
-    if isinstance(version, bool) or not isinstance(version, int) or version not in SUPPORTED_VERSIONS:
-        raise WireError("version", version, f"unsupported protocol version; supported: {sorted(SUPPORTED_VERSIONS)}")
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, int)
+        or version not in SUPPORTED_VERSIONS
+    ):
+        raise WireError(
+            "version",
+            version,
+            f"unsupported protocol version; supported: {sorted(SUPPORTED_VERSIONS)}",
+        )
     status = document.get("status")
     if status not in REPLY_STATUSES:
         raise WireError("status", status, f"must be one of {', '.join(REPLY_STATUSES)}")
@@ -165,10 +196,16 @@ def _unpack(raw: bytes) -> Any:
     try:
         return msgpack.unpackb(raw, raw=False, strict_map_key=True, **_UNPACK_LIMITS)
     except msgpack.ExtraData:
-        raise WireError("message", f"{len(raw)} bytes", "trailing bytes after the msgpack map") from None
+        raise WireError(
+            "message", f"{len(raw)} bytes", "trailing bytes after the msgpack map"
+        ) from None
     except (ValueError, TypeError, msgpack.UnpackException) as error:
         # ValueError covers truncated data, invalid UTF-8 and exceeded limits.
-        raise WireError("message", f"{len(raw)} bytes", f"not valid msgpack: {str(error) or type(error).__name__}") from None
+        raise WireError(
+            "message",
+            f"{len(raw)} bytes",
+            f"not valid msgpack: {str(error) or type(error).__name__}",
+        ) from None
 
 
 def _shown(value: Any) -> Any:
@@ -183,11 +220,15 @@ def _check_shape(document: dict[Any, Any], max_depth: int) -> None:
         prefix, mapping, depth = pending.pop()
         for key, value in mapping.items():
             if not isinstance(key, str):
-                raise WireError(prefix.rstrip(".") or "message", key, "map keys must be msgpack str")
+                raise WireError(
+                    prefix.rstrip(".") or "message", key, "map keys must be msgpack str"
+                )
             name = prefix + key
             if isinstance(value, dict):
                 if depth >= max_depth:
-                    raise WireError(name, _shown(value), f"maps may not nest more than {max_depth} deep")
+                    raise WireError(
+                        name, _shown(value), f"maps may not nest more than {max_depth} deep"
+                    )
                 pending.append((name + ".", value, depth + 1))
             elif isinstance(value, bytes):
                 raise WireError(name, value, "msgpack bin is not allowed; send text as msgpack str")
@@ -206,7 +247,9 @@ def _identifier(document: dict[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise WireError(name, value, "must be a string")
     if not 0 < len(value) <= MAX_ID_LENGTH or not value.isprintable() or value != value.strip():
-        raise WireError(name, value, f"must be 1 to {MAX_ID_LENGTH} printable characters without outer spaces")
+        raise WireError(
+            name, value, f"must be 1 to {MAX_ID_LENGTH} printable characters without outer spaces"
+        )
     return value
 
 

@@ -45,7 +45,10 @@ def _str(name: str, max_length: int = 64, required: bool = True) -> BodyField:
 
 BODY_SCHEMAS: dict[str, tuple[BodyField, ...]] = {
     "bin.fill": (_number("fill_percent", 0, 100), _int("distance_mm", 0, 10_000, required=False)),
-    "footfall.count": (_int("interval_start", EARLIEST_OBSERVATION_MS, 2**53), _int("count", 0, 1_000_000)),
+    "footfall.count": (
+        _int("interval_start", EARLIEST_OBSERVATION_MS, 2**53),
+        _int("count", 0, 1_000_000),
+    ),
     "site.energy": (_number("index_kwh", 0, 1e12),),
     "site.meter_replaced": (_number("final_index_kwh", 0, 1e12), _number("new_index_kwh", 0, 1e12)),
     "citizen.register": (_str("commune_insee", 5),),

@@ -151,7 +151,9 @@ class ZmqTransport(AbstractTransport):
         try:
             self._open_socket().send(frame, flags=zmq.NOBLOCK)
         except zmq.Again as error:
-            raise TransportError("send queue full: ingest is not keeping up or not reachable") from error
+            raise TransportError(
+                "send queue full: ingest is not keeping up or not reachable"
+            ) from error
         except zmq.ZMQError as error:
             raise TransportError(f"send failed: {error}") from error
 

@@ -40,13 +40,15 @@ if TYPE_CHECKING:
 #: waste is *assumed* at 100 kg/m³, the upper half of the 60–120 range for mixed municipal
 #: waste, because a household's residual bin holds its food waste; packaging is the plastic
 #: figure (the stream is mostly plastic bottles, films and cans by volume).
-LOOSE_DENSITY_KG_M3: Mapping[WasteStream, float] = MappingProxyType({
-    WasteStream.RESIDUAL: 100.0,
-    WasteStream.PACKAGING: 60.0,
-    WasteStream.PAPER: 70.0,
-    WasteStream.GLASS: 200.0,
-    WasteStream.BIOWASTE: 290.0,
-})
+LOOSE_DENSITY_KG_M3: Mapping[WasteStream, float] = MappingProxyType(
+    {
+        WasteStream.RESIDUAL: 100.0,
+        WasteStream.PACKAGING: 60.0,
+        WasteStream.PAPER: 70.0,
+        WasteStream.GLASS: 200.0,
+        WasteStream.BIOWASTE: 290.0,
+    }
+)
 
 #: Density of waste compacted in the truck's body, kg/m³: the middle of 300–400 [V1998].
 COMPACTED_DENSITY_KG_M3 = 350.0
@@ -196,8 +198,13 @@ class Fleet:
             )
         _positive("shift_h", self.shift_h)
         _positive("speed_kmh", self.speed_kmh)
-        for name in ("tip_service_min", "crew_eur_per_h", "truck_eur_per_km",
-                     "diesel_eur_per_l", "co2_kg_per_l"):
+        for name in (
+            "tip_service_min",
+            "crew_eur_per_h",
+            "truck_eur_per_km",
+            "diesel_eur_per_l",
+            "co2_kg_per_l",
+        ):
             _positive(name, getattr(self, name), allow_zero=True)
 
 

@@ -121,8 +121,30 @@ PONT_DU_DIABLE_TO_SAINT_GUILHEM_DELAY_HOURS = 1
 # no public hourly series of the valley's sites exists. Replaced by the fitted shape as soon
 # as a site's beacons have counted (``simulation.footfall.fit_arrivals``).
 ASSUMED_HOUR_SHAPE: tuple[float, ...] = (
-    0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.3, 0.7, 1.0, 1.3,
-    1.4, 1.4, 1.5, 1.5, 1.3, 1.0, 0.7, 0.4, 0.2, 0.1, 0.0, 0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.0,
+    0.1,
+    0.3,
+    0.7,
+    1.0,
+    1.3,
+    1.4,
+    1.4,
+    1.5,
+    1.5,
+    1.3,
+    1.0,
+    0.7,
+    0.4,
+    0.2,
+    0.1,
+    0.0,
+    0.0,
 )
 # Relative arrivals Monday → Sunday. Assumed: weekends about 1.6 times a weekday, a usual
 # ratio for leisure sites near a city (Montpellier is 40 km away).

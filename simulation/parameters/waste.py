@@ -36,10 +36,20 @@ LOOSE_DENSITY_KG_M3: dict[str, Figure] = {
         "Vesilind 1998 t.4.22, upper half of the 60–120 loose MSW range (assumed: residual holds "
         "food); the same number as simulation.parameters.fleet, which sizes trucks against it",
     ),
-    "packaging": Figure(_fleet.LOOSE_DENSITY_KG_M3[WasteStream.PACKAGING], "kg/m3", "Vesilind 1998 t.4.22, plastic"),
-    "glass": Figure(_fleet.LOOSE_DENSITY_KG_M3[WasteStream.GLASS], "kg/m3", "Vesilind 1998 t.4.22, glass"),
-    "paper": Figure(_fleet.LOOSE_DENSITY_KG_M3[WasteStream.PAPER], "kg/m3", "Vesilind 1998 t.4.22, paper"),
-    "biowaste": Figure(_fleet.LOOSE_DENSITY_KG_M3[WasteStream.BIOWASTE], "kg/m3", "Vesilind 1998 t.4.22, food waste"),
+    "packaging": Figure(
+        _fleet.LOOSE_DENSITY_KG_M3[WasteStream.PACKAGING], "kg/m3", "Vesilind 1998 t.4.22, plastic"
+    ),
+    "glass": Figure(
+        _fleet.LOOSE_DENSITY_KG_M3[WasteStream.GLASS], "kg/m3", "Vesilind 1998 t.4.22, glass"
+    ),
+    "paper": Figure(
+        _fleet.LOOSE_DENSITY_KG_M3[WasteStream.PAPER], "kg/m3", "Vesilind 1998 t.4.22, paper"
+    ),
+    "biowaste": Figure(
+        _fleet.LOOSE_DENSITY_KG_M3[WasteStream.BIOWASTE],
+        "kg/m3",
+        "Vesilind 1998 t.4.22, food waste",
+    ),
 }
 
 # Volume put out at home per inhabitant per day (Citeo, via placedupro.com: residual 5.5–6 L,

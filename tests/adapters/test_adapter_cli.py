@@ -39,7 +39,9 @@ def test_list_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert any(line.startswith("citizen-app") and "citizen.report" in line for line in lines)
 
 
-def test_simulate_writes_the_files_and_prints_the_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_simulate_writes_the_files_and_prints_the_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     devices = tmp_path / "devices.json"
     devices.write_text(json.dumps(devices_file()), encoding="utf-8")
     assert main(["simulate", "--devices", str(devices), "--out", str(tmp_path / "payloads")]) == 0
@@ -56,13 +58,20 @@ def test_simulate_writes_the_files_and_prints_the_counts(tmp_path: Path, capsys:
         (None, "devices.json"),  # no such file
         ("{not json", "devices.json"),
         (json.dumps({"days": 1, "seed": 1}), "missing 'start'"),
-        (json.dumps({**devices_file(), "bins": [{"code": "B-1"}]}), "missing 'collection_weekdays'"),
-        (json.dumps({**devices_file(), "bins": [{"code": "B-1", "collection_weekdays": []}]}), "dev_eui"),
+        (
+            json.dumps({**devices_file(), "bins": [{"code": "B-1"}]}),
+            "missing 'collection_weekdays'",
+        ),
+        (
+            json.dumps({**devices_file(), "bins": [{"code": "B-1", "collection_weekdays": []}]}),
+            "dev_eui",
+        ),
         (json.dumps({**devices_file(), "start": "next monday"}), "next monday"),
     ],
 )
-def test_simulate_with_a_bad_devices_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                          content: str | None, named: str) -> None:
+def test_simulate_with_a_bad_devices_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, named: str
+) -> None:
     devices = tmp_path / "devices.json"
     if content is not None:
         devices.write_text(content, encoding="utf-8")
@@ -82,19 +91,26 @@ def write_config(tmp_path: Path, text: str) -> Path:
     [
         ("lorawan-ultrasonique", 'source = "gw-1"\n', "no adapter named 'lorawan-ultrasonique'"),
         ("lorawan-ultrasonic", 'source = "gw-1"\n[adapter]\n', "'devices'"),
-        ("lorawan-ultrasonic",
-         'source = "gw-1"\n[adapter.devices.24E124713B200001]\nbin = "B-1"\ndepth_mm = -3\n',
-         "devices.24E124713B200001.depth_mm"),
+        (
+            "lorawan-ultrasonic",
+            'source = "gw-1"\n[adapter.devices.24E124713B200001]\nbin = "B-1"\ndepth_mm = -3\n',
+            "devices.24E124713B200001.depth_mm",
+        ),
         ("ble-footfall", '[adapter]\nsalt = "short"\nscanners = { gw = "BLE-1" }\n', "salt"),
         ("energy-meter", "plaintext = true\n", "'source' is required"),
         ("energy-meter", 'source = "gw-1"\nplaintext = true\n', "'endpoint' is required"),
         ("energy-meter", "source = [unclosed\n", "adapter.toml"),
-        ("energy-meter", 'source = "gw-1"\nendpoint = "tcp://127.0.0.1:5555"\nclient_key = "none.key_secret"\n'
-                         'server_key = "none.key"\n', "none.key_secret"),
+        (
+            "energy-meter",
+            'source = "gw-1"\nendpoint = "tcp://127.0.0.1:5555"\nclient_key = "none.key_secret"\n'
+            'server_key = "none.key"\n',
+            "none.key_secret",
+        ),
     ],
 )
-def test_run_with_a_bad_config_names_the_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                 name: str, config: str, named: str) -> None:
+def test_run_with_a_bad_config_names_the_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, config: str, named: str
+) -> None:
     path = write_config(tmp_path, config)
     assert main(["run", name, "--config", str(path)]) == 1
     error = capsys.readouterr().err
@@ -103,7 +119,9 @@ def test_run_with_a_bad_config_names_the_problem(tmp_path: Path, capsys: pytest.
     assert "Traceback" not in error
 
 
-def test_unknown_adapter_lists_the_known_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_adapter_lists_the_known_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = write_config(tmp_path, 'source = "gw-1"\n')
     assert main(["run", "nope", "--config", str(path)]) == 1
     error = capsys.readouterr().err

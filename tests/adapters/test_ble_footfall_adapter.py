@@ -32,7 +32,10 @@ CONFIG: dict[str, Any] = {
 
 
 def sighting(scanner: str, at: datetime, address: str | None = None, adv: str | None = None) -> str:
-    document: dict[str, Any] = {"scanner": scanner, "seen_at": at.isoformat().replace("+00:00", "Z")}
+    document: dict[str, Any] = {
+        "scanner": scanner,
+        "seen_at": at.isoformat().replace("+00:00", "Z"),
+    }
     if address is not None:
         document["address"] = address
     if adv is not None:
@@ -91,7 +94,9 @@ def test_a_later_sighting_closes_earlier_intervals(adapter: BleFootfallAdapter) 
 
 def test_late_sighting_within_grace_is_counted(adapter: BleFootfallAdapter) -> None:
     adapter.readings(sighting("gw-zae-1", at(15.5), PHONE_1), at(15.5))
-    adapter.readings(sighting("gw-zae-1", at(14.9), PHONE_2), at(15.5))  # out of order, within grace
+    adapter.readings(
+        sighting("gw-zae-1", at(14.9), PHONE_2), at(15.5)
+    )  # out of order, within grace
     assert counts(adapter.flush(at(16))) == {("gw-zae-1", at(15)): 1}
     # PHONE_1 belongs to the next interval, still open.
     assert counts(adapter.flush(at(31))) == {("gw-zae-1", at(30)): 1}
@@ -106,7 +111,9 @@ def test_sighting_after_its_interval_was_counted_is_refused(adapter: BleFootfall
     assert adapter.flush(at(60)) == []  # and it did not reopen the interval
 
 
-def test_beacon_identifier_is_preferred_to_the_rotating_address(adapter: BleFootfallAdapter) -> None:
+def test_beacon_identifier_is_preferred_to_the_rotating_address(
+    adapter: BleFootfallAdapter,
+) -> None:
     adapter.readings(sighting("gw-zae-1", at(1), PHONE_1, IBEACON), at(1))
     adapter.readings(sighting("gw-zae-1", at(2), PHONE_2, IBEACON), at(2))
     assert counts(adapter.flush(at(20))) == {("gw-zae-1", at(15)): 1}
@@ -125,7 +132,9 @@ def test_non_beacon_advertisement_falls_back_to_the_address(adapter: BleFootfall
     assert counts(adapter.flush(at(20))) == {("gw-zae-1", at(15)): 2}
 
 
-@pytest.mark.parametrize("excluded", [IBEACON_ID, IBEACON_ID.upper(), f"ibeacon:{IBEACON_ID}", PHONE_1.lower()])
+@pytest.mark.parametrize(
+    "excluded", [IBEACON_ID, IBEACON_ID.upper(), f"ibeacon:{IBEACON_ID}", PHONE_1.lower()]
+)
 def test_excluded_identifiers_are_not_counted(excluded: str) -> None:
     adapter = BleFootfallAdapter({**CONFIG, "exclude_identifiers": [excluded]})
     adapter.readings(sighting("gw-zae-1", at(1), "11:22:33:44:55:66", IBEACON), at(1))
@@ -140,7 +149,9 @@ def test_nothing_identifying_ever_leaves(adapter: BleFootfallAdapter) -> None:
     secrets = {p.lower() for p in phones} | {IBEACON_ID, IBEACON_UUID}
     readings = []
     for n, phone in enumerate(phones):
-        readings += adapter.readings(sighting("gw-zae-1", at(n * 3), phone, IBEACON if n == 7 else None), at(n * 3))
+        readings += adapter.readings(
+            sighting("gw-zae-1", at(n * 3), phone, IBEACON if n == 7 else None), at(n * 3)
+        )
     # The pseudonyms themselves must not leave either.
     secrets |= {adapter._pseudonym(p, T0).hex() for p in phones}  # noqa: SLF001
     readings += adapter.flush(at(24 * 60))
@@ -149,7 +160,10 @@ def test_nothing_identifying_ever_leaves(adapter: BleFootfallAdapter) -> None:
     for reading in readings:
         assert set(reading.body) == {"interval_start", "count"}
         assert all(isinstance(v, int) for v in reading.body.values())
-        shown = " ".join(str(v).lower() for v in (reading.device, reading.asset, reading.kind, *reading.body.values()))
+        shown = " ".join(
+            str(v).lower()
+            for v in (reading.device, reading.asset, reading.kind, *reading.body.values())
+        )
         assert not any(secret in shown for secret in secrets)
         assert reading.device in CONFIG["scanners"]
 
@@ -172,7 +186,8 @@ def test_the_same_phone_on_two_days_is_counted_each_day(adapter: BleFootfallAdap
     adapter.readings(sighting("gw-zae-1", midnight + timedelta(seconds=50), PHONE_1), midnight)
     readings = adapter.flush(midnight + timedelta(hours=1))
     assert [(r.observed_at, r.body["count"]) for r in readings] == [
-        (midnight, 2), (midnight + timedelta(minutes=15), 1),
+        (midnight, 2),
+        (midnight + timedelta(minutes=15), 1),
     ]
 
 
@@ -181,7 +196,12 @@ def test_the_same_phone_on_two_days_is_counted_each_day(adapter: BleFootfallAdap
     [
         (sighting("gw-unknown", T0, PHONE_1), "scanner"),
         (sighting("gw-zae-1", T0), "address"),
-        (json.dumps({"scanner": "gw-zae-1", "seen_at": "2024-05-01T10:00:00", "address": PHONE_1}), "seen_at"),
+        (
+            json.dumps(
+                {"scanner": "gw-zae-1", "seen_at": "2024-05-01T10:00:00", "address": PHONE_1}
+            ),
+            "seen_at",
+        ),
         (json.dumps({"seen_at": "2024-05-01T10:00:00Z", "address": PHONE_1}), "scanner"),
         (sighting("gw-zae-1", T0, PHONE_1, "zz-not-hex"), "adv"),
         (sighting("gw-zae-1", T0, PHONE_1, FLAGS + "1AFF4C000215E20A"), "adv.ad_structure"),
@@ -189,7 +209,9 @@ def test_the_same_phone_on_two_days_is_counted_each_day(adapter: BleFootfallAdap
         ("[]", "payload"),
     ],
 )
-def test_unreadable_sightings_name_the_field(adapter: BleFootfallAdapter, payload: str, field: str) -> None:
+def test_unreadable_sightings_name_the_field(
+    adapter: BleFootfallAdapter, payload: str, field: str
+) -> None:
     with pytest.raises(PayloadError) as caught:
         adapter.readings(payload, T0)
     assert caught.value.field == field
@@ -200,7 +222,10 @@ def test_errors_do_not_repeat_the_advertisement() -> None:
     broken = FLAGS + "1AFF4C000215E20A39F473F54BC4A12F17D1AD07A961"  # truncated iBeacon
     with pytest.raises(PayloadError) as caught:
         adapter.readings(sighting("gw-zae-1", T0, PHONE_1, broken), T0)
-    assert "e20a39f4" not in str(caught.value).lower() and "e20a39f4" not in str(caught.value.value).lower()
+    assert (
+        "e20a39f4" not in str(caught.value).lower()
+        and "e20a39f4" not in str(caught.value.value).lower()
+    )
 
 
 @pytest.mark.parametrize(
@@ -229,7 +254,12 @@ def test_counts_through_the_runner_are_valid_wire_messages(adapter: BleFootfallA
     with Outbox() as outbox:
         runner = AdapterRunner(adapter, transport, outbox, "gw-ble-1", clock=lambda: now)
         # [10:00, 10:15) and [10:15, 10:30) close as later sightings arrive; flushing closes the last.
-        assert runner.submit_many([sighting("gw-zae-1", at(m), f"aa:bb:cc:dd:ee:{m:02x}") for m in range(0, 40, 2)]) == 2
+        assert (
+            runner.submit_many(
+                [sighting("gw-zae-1", at(m), f"aa:bb:cc:dd:ee:{m:02x}") for m in range(0, 40, 2)]
+            )
+            == 2
+        )
         assert runner.flush() == 1
         runner.pump()
         envelopes = [decode(frame, now) for frame in transport.sent]
@@ -238,13 +268,18 @@ def test_counts_through_the_runner_are_valid_wire_messages(adapter: BleFootfallA
     assert not runner.stats.unreadable
 
 
-def test_quiet_intervals_count_zero_once_the_scanner_is_heard_again(adapter: BleFootfallAdapter) -> None:
+def test_quiet_intervals_count_zero_once_the_scanner_is_heard_again(
+    adapter: BleFootfallAdapter,
+) -> None:
     adapter.readings(sighting("gw-zae-1", at(1), PHONE_1), at(1))
     # Nobody for 45 minutes, and the gateway says nothing: no count is invented for that time.
     assert counts(adapter.flush(at(50))) == {("gw-zae-1", at(15)): 1}
     # Then a phone at 10:50: the scanner was alive, so the quiet intervals were truly empty.
     closed = adapter.readings(sighting("gw-zae-1", at(50), PHONE_2), at(50))
     assert closed == []
-    assert counts(adapter.flush(at(62))) == {("gw-zae-1", at(30)): 0, ("gw-zae-1", at(45)): 0,
-                                             ("gw-zae-1", at(60)): 1}
+    assert counts(adapter.flush(at(62))) == {
+        ("gw-zae-1", at(30)): 0,
+        ("gw-zae-1", at(45)): 0,
+        ("gw-zae-1", at(60)): 1,
+    }
     assert counts(adapter.flush(at(200))) == {}  # silent again: nothing more until it is heard

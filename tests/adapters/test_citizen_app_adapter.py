@@ -19,12 +19,24 @@ NOW = datetime(2024, 5, 2, tzinfo=UTC)
 
 
 def post(kind: str, **fields: Any) -> str:
-    return json.dumps({"type": kind, "citizen": "c-8f3a", "sent_at": "2024-05-01T09:30:00Z", **fields})
+    return json.dumps(
+        {"type": kind, "citizen": "c-8f3a", "sent_at": "2024-05-01T09:30:00Z", **fields}
+    )
 
 
-REPORT = {"report_ref": "r-1", "category": "overflowing_bin", "lon": 3.5489, "lat": 43.6535,
-          "text": "Le conteneur de verre déborde", "photo_ref": "photos/r-1.jpg"}
-IDEA = {"idea_ref": "i-1", "title": "Plus de composteurs", "text": "Un composteur partagé par quartier"}
+REPORT = {
+    "report_ref": "r-1",
+    "category": "overflowing_bin",
+    "lon": 3.5489,
+    "lat": 43.6535,
+    "text": "Le conteneur de verre déborde",
+    "photo_ref": "photos/r-1.jpg",
+}
+IDEA = {
+    "idea_ref": "i-1",
+    "title": "Plus de composteurs",
+    "text": "Un composteur partagé par quartier",
+}
 
 
 @pytest.fixture
@@ -34,7 +46,12 @@ def adapter() -> CitizenAppAdapter:
 
 def test_register(adapter: CitizenAppAdapter) -> None:
     (only,) = adapter.readings(post("register", commune_insee="34114"), NOW)
-    assert (only.device, only.asset, only.kind, only.observed_at) == ("ccvh-app", "c-8f3a", "citizen.register", SENT_AT)
+    assert (only.device, only.asset, only.kind, only.observed_at) == (
+        "ccvh-app",
+        "c-8f3a",
+        "citizen.register",
+        SENT_AT,
+    )
     assert only.body == {"commune_insee": "34114"}
 
 
@@ -62,7 +79,12 @@ def test_app_id_defaults() -> None:
 
 @pytest.mark.parametrize("category", CATEGORIES)
 def test_every_category_is_accepted(adapter: CitizenAppAdapter, category: str) -> None:
-    assert adapter.readings(post("report", **{**REPORT, "category": category}), NOW)[0].body["category"] == category
+    assert (
+        adapter.readings(post("report", **{**REPORT, "category": category}), NOW)[0].body[
+            "category"
+        ]
+        == category
+    )
 
 
 @pytest.mark.parametrize("category", ["Overflowing_bin", "graffiti", "", 3])
@@ -84,27 +106,44 @@ def test_unknown_category_is_refused(adapter: CitizenAppAdapter, category: Any) 
         "contact: j+valley@mail.ccvh.fr",
     ],
 )
-@pytest.mark.parametrize(("kind", "field"), [("report", "text"), ("idea", "text"), ("idea", "title")])
-def test_contact_details_in_free_text_are_refused(adapter: CitizenAppAdapter, text: str, kind: str,
-                                                  field: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "field"), [("report", "text"), ("idea", "text"), ("idea", "title")]
+)
+def test_contact_details_in_free_text_are_refused(
+    adapter: CitizenAppAdapter, text: str, kind: str, field: str
+) -> None:
     fields = {**(REPORT if kind == "report" else IDEA), field: text}
     with pytest.raises(PayloadError) as caught:
         adapter.readings(post(kind, **fields), NOW)
     assert caught.value.field == field
     # The refused text is not repeated in the error, which ends up in logs.
-    assert "@" not in str(caught.value) and "12 34" not in str(caught.value) and "57.01" not in str(caught.value)
+    assert (
+        "@" not in str(caught.value)
+        and "12 34" not in str(caught.value)
+        and "57.01" not in str(caught.value)
+    )
 
 
-@pytest.mark.parametrize("text", ["Rue de la République, conteneur n° 12", "Ouvert de 8h à 12h", "Il y a 3 sacs"])
+@pytest.mark.parametrize(
+    "text", ["Rue de la République, conteneur n° 12", "Ouvert de 8h à 12h", "Il y a 3 sacs"]
+)
 def test_ordinary_text_with_numbers_passes(adapter: CitizenAppAdapter, text: str) -> None:
     assert adapter.readings(post("report", **{**REPORT, "text": text}), NOW)[0].body["text"] == text
 
 
-@pytest.mark.parametrize("citizen", ["ab", "c 8f3a", "c/8f3a", "x" * 65, "jean@example.fr", "0612345678",
-                                     "+33612345678", 42, ""])
+@pytest.mark.parametrize(
+    "citizen",
+    ["ab", "c 8f3a", "c/8f3a", "x" * 65, "jean@example.fr", "0612345678", "+33612345678", 42, ""],
+)
 def test_bad_pseudonym_is_refused(adapter: CitizenAppAdapter, citizen: Any) -> None:
-    payload = json.dumps({"type": "register", "citizen": citizen, "sent_at": "2024-05-01T09:30:00Z",
-                          "commune_insee": "34114"})
+    payload = json.dumps(
+        {
+            "type": "register",
+            "citizen": citizen,
+            "sent_at": "2024-05-01T09:30:00Z",
+            "commune_insee": "34114",
+        }
+    )
     with pytest.raises(PayloadError) as caught:
         adapter.readings(payload, NOW)
     assert caught.value.field == "citizen"
@@ -120,26 +159,34 @@ def test_bad_pseudonym_is_refused(adapter: CitizenAppAdapter, citizen: Any) -> N
         (post("report", **{**REPORT, "lon": "3.5"}), "lon"),
         (post("report", **{k: v for k, v in REPORT.items() if k != "lat"}), "lat"),
         (post("idea", **{**IDEA, "idea_ref": ""}), "idea_ref"),
-        (json.dumps({"type": "register", "citizen": "c-8f3a", "commune_insee": "34114"}), "sent_at"),
+        (
+            json.dumps({"type": "register", "citizen": "c-8f3a", "commune_insee": "34114"}),
+            "sent_at",
+        ),
     ],
 )
-def test_missing_or_bad_fields_are_named(adapter: CitizenAppAdapter, payload: str, field: str) -> None:
+def test_missing_or_bad_fields_are_named(
+    adapter: CitizenAppAdapter, payload: str, field: str
+) -> None:
     with pytest.raises(PayloadError) as caught:
         adapter.readings(payload, NOW)
     assert caught.value.field == field
 
 
-def test_through_the_runner_nothing_personal_is_logged(adapter: CitizenAppAdapter,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_through_the_runner_nothing_personal_is_logged(
+    adapter: CitizenAppAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
     transport = InMemoryTransport()
     with Outbox() as outbox, caplog.at_level(logging.DEBUG):
         runner = AdapterRunner(adapter, transport, outbox, "gw-app", clock=lambda: NOW)
-        runner.submit_many([
-            post("register", commune_insee="34114"),
-            post("report", **{**REPORT, "text": "mon mail: jean.dupont@example.fr"}),
-            post("report", **{**REPORT, "lon": 200.0}),  # the wire schema refuses it
-            post("idea", **IDEA),
-        ])
+        runner.submit_many(
+            [
+                post("register", commune_insee="34114"),
+                post("report", **{**REPORT, "text": "mon mail: jean.dupont@example.fr"}),
+                post("report", **{**REPORT, "lon": 200.0}),  # the wire schema refuses it
+                post("idea", **IDEA),
+            ]
+        )
         runner.pump()
         envelopes = [decode(frame, NOW) for frame in transport.sent]
     assert [e.kind for e in envelopes] == ["citizen.register", "citizen.idea"]

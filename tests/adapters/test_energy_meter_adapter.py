@@ -18,7 +18,9 @@ NOW = datetime(2024, 5, 2, tzinfo=UTC)
 
 
 def reading(**shape: Any) -> str:
-    return json.dumps({"meter": "M-34114-01", "site": "EP-34114-001", "read_at": "2024-05-01T06:00:00Z", **shape})
+    return json.dumps(
+        {"meter": "M-34114-01", "site": "EP-34114-001", "read_at": "2024-05-01T06:00:00Z", **shape}
+    )
 
 
 @pytest.fixture
@@ -28,19 +30,30 @@ def adapter() -> EnergyMeterAdapter:
 
 def test_index_in_kwh(adapter: EnergyMeterAdapter) -> None:
     (only,) = adapter.readings(reading(index_kwh=1234.5), NOW)
-    assert (only.device, only.asset, only.kind, only.observed_at) == ("M-34114-01", "EP-34114-001", "site.energy", READ_AT)
+    assert (only.device, only.asset, only.kind, only.observed_at) == (
+        "M-34114-01",
+        "EP-34114-001",
+        "site.energy",
+        READ_AT,
+    )
     assert only.body == {"index_kwh": 1234.5}
 
 
 def test_index_time_in_another_offset_is_converted_to_utc(adapter: EnergyMeterAdapter) -> None:
-    payload = json.dumps({"meter": "M", "site": "S", "read_at": "2024-05-01T08:00:00+02:00", "index_kwh": 1})
+    payload = json.dumps(
+        {"meter": "M", "site": "S", "read_at": "2024-05-01T08:00:00+02:00", "index_kwh": 1}
+    )
     assert adapter.readings(payload, NOW)[0].observed_at == READ_AT
 
 
 @pytest.mark.parametrize(
     ("config", "pulses", "kwh"),
-    [({}, 1_234_567, 1234.567), ({"wh_per_pulse": 10}, 1_234_567, 12345.67), ({"wh_per_pulse": 0.5}, 3, 0.002),
-     ({}, 0, 0.0)],
+    [
+        ({}, 1_234_567, 1234.567),
+        ({"wh_per_pulse": 10}, 1_234_567, 12345.67),
+        ({"wh_per_pulse": 0.5}, 3, 0.002),
+        ({}, 0, 0.0),
+    ],
 )
 def test_pulses_times_wh_per_pulse(config: dict[str, Any], pulses: int, kwh: float) -> None:
     (only,) = EnergyMeterAdapter(config).readings(reading(pulses=pulses), NOW)
@@ -57,13 +70,17 @@ def test_pulses_times_wh_per_pulse(config: dict[str, Any], pulses: int, kwh: flo
         ({"kwh_per_unit": 1}, [1, 0], 65536.0),  # the high word really is the high word
     ],
 )
-def test_registers_high_then_low_word(config: dict[str, Any], registers: list[int], kwh: float) -> None:
+def test_registers_high_then_low_word(
+    config: dict[str, Any], registers: list[int], kwh: float
+) -> None:
     (only,) = EnergyMeterAdapter(config).readings(reading(registers=registers), NOW)
     assert only.body == {"index_kwh": kwh}
 
 
 def test_meter_replacement(adapter: EnergyMeterAdapter) -> None:
-    (only,) = adapter.readings(reading(replaced={"final_index_kwh": 9876.5, "new_index_kwh": 0}), NOW)
+    (only,) = adapter.readings(
+        reading(replaced={"final_index_kwh": 9876.5, "new_index_kwh": 0}), NOW
+    )
     assert only.kind == "site.meter_replaced"
     assert only.body == {"final_index_kwh": 9876.5, "new_index_kwh": 0.0}
     assert (only.device, only.asset, only.observed_at) == ("M-34114-01", "EP-34114-001", READ_AT)
@@ -107,7 +124,9 @@ def test_exactly_one_shape(adapter: EnergyMeterAdapter, shapes: dict[str, Any]) 
         ({"replaced": {"final_index_kwh": -1, "new_index_kwh": 0}}, "replaced.final_index_kwh"),
     ],
 )
-def test_bad_values_name_the_field(adapter: EnergyMeterAdapter, shape: dict[str, Any], field: str) -> None:
+def test_bad_values_name_the_field(
+    adapter: EnergyMeterAdapter, shape: dict[str, Any], field: str
+) -> None:
     with pytest.raises(PayloadError) as caught:
         adapter.readings(reading(**shape), NOW)
     assert caught.value.field == field
@@ -118,7 +137,12 @@ def test_bad_values_name_the_field(adapter: EnergyMeterAdapter, shape: dict[str,
     [
         (json.dumps({"site": "S", "read_at": "2024-05-01T06:00:00Z", "index_kwh": 1}), "meter"),
         (json.dumps({"meter": "M", "read_at": "2024-05-01T06:00:00Z", "index_kwh": 1}), "site"),
-        (json.dumps({"meter": "M", "site": "S", "read_at": "2024-05-01T06:00:00", "index_kwh": 1}), "read_at"),
+        (
+            json.dumps(
+                {"meter": "M", "site": "S", "read_at": "2024-05-01T06:00:00", "index_kwh": 1}
+            ),
+            "read_at",
+        ),
         (json.dumps({"meter": "M", "site": "S", "index_kwh": 1}), "read_at"),
         ("{", "payload"),
     ],
@@ -131,8 +155,12 @@ def test_envelope_fields(adapter: EnergyMeterAdapter, payload: str, field: str) 
 
 @pytest.mark.parametrize(
     ("config", "named"),
-    [({"wh_per_pulse": 0}, "wh_per_pulse"), ({"wh_per_pulse": "ten"}, "wh_per_pulse"),
-     ({"kwh_per_unit": -0.1}, "kwh_per_unit"), ({"kwh_per_unit": float("nan")}, "kwh_per_unit")],
+    [
+        ({"wh_per_pulse": 0}, "wh_per_pulse"),
+        ({"wh_per_pulse": "ten"}, "wh_per_pulse"),
+        ({"kwh_per_unit": -0.1}, "kwh_per_unit"),
+        ({"kwh_per_unit": float("nan")}, "kwh_per_unit"),
+    ],
 )
 def test_config_errors_name_the_key(config: dict[str, Any], named: str) -> None:
     with pytest.raises(ValueError, match=named):
@@ -143,8 +171,14 @@ def test_through_the_runner(adapter: EnergyMeterAdapter) -> None:
     transport = InMemoryTransport()
     with Outbox() as outbox:
         runner = AdapterRunner(adapter, transport, outbox, "gw-energy", clock=lambda: NOW)
-        runner.submit_many([reading(index_kwh=1.5), reading(registers=[0, 15]),  # both 1.5 kWh: one message
-                            reading(replaced={"final_index_kwh": 2.0, "new_index_kwh": 0.0}), reading(pulses=-3)])
+        runner.submit_many(
+            [
+                reading(index_kwh=1.5),
+                reading(registers=[0, 15]),  # both 1.5 kWh: one message
+                reading(replaced={"final_index_kwh": 2.0, "new_index_kwh": 0.0}),
+                reading(pulses=-3),
+            ]
+        )
         runner.pump()
         envelopes = [decode(frame, NOW) for frame in transport.sent]
     assert [(e.kind, e.body) for e in envelopes] == [

@@ -65,7 +65,9 @@ def by_kind(readings: list[Reading]) -> dict[str, Reading]:
 
 
 @pytest.mark.parametrize("network", ["chirpstack", "tts"])
-def test_em310_level_frame_becomes_fill_and_battery(adapter: LorawanUltrasonicAdapter, network: str) -> None:
+def test_em310_level_frame_becomes_fill_and_battery(
+    adapter: LorawanUltrasonicAdapter, network: str
+) -> None:
     # Milesight's README example with the position byte set to normal (04 00 00): battery 92 %,
     # distance 2116 mm. In a 2500 mm deep bin that is (2500 - 2116) / 2500 = 15.36 % full.
     raw = frame("01755C 03824408 040000")
@@ -79,7 +81,9 @@ def test_em310_level_frame_becomes_fill_and_battery(adapter: LorawanUltrasonicAd
     assert readings["device.battery"].body == {"battery_percent": 92.0}
 
 
-def test_em310_vendor_example_is_tilted_so_a_fault_not_a_fill(adapter: LorawanUltrasonicAdapter) -> None:
+def test_em310_vendor_example_is_tilted_so_a_fault_not_a_fill(
+    adapter: LorawanUltrasonicAdapter,
+) -> None:
     # The README's own example, 01755C 03824408 040001, reports position "tilt".
     readings = by_kind(adapter.readings(chirpstack(EM310, frame("01755C 03824408 040001")), NOW))
     assert set(readings) == {"device.battery", "device.fault"}
@@ -105,7 +109,10 @@ def test_ldds75_vendor_frame(adapter: LorawanUltrasonicAdapter, network: str) ->
     raw = frame("0D3B 0AEF 00 0000 01")
     uplink = chirpstack(LDDS75, raw, 2) if network == "chirpstack" else tts(LDDS75, raw)
     readings = by_kind(adapter.readings(uplink, NOW))
-    assert readings["bin.fill"].body == {"fill_percent": 6.7, "distance_mm": 2799}  # (3000-2799)/3000
+    assert readings["bin.fill"].body == {
+        "fill_percent": 6.7,
+        "distance_mm": 2799,
+    }  # (3000-2799)/3000
     assert readings["bin.fill"].asset == "B-34114-VER-0002"
     assert readings["device.battery"].body == {"battery_percent": 76.3}
 
@@ -117,7 +124,9 @@ def test_ldds75_vendor_frame(adapter: LorawanUltrasonicAdapter, network: str) ->
         ("0B49 0014 00 0000 01", "invalid_reading"),  # firmware 1.1.4 below-range sentinel
     ],
 )
-def test_ldds75_alarm_is_a_fault_not_a_fill(adapter: LorawanUltrasonicAdapter, payload: str, fault: str) -> None:
+def test_ldds75_alarm_is_a_fault_not_a_fill(
+    adapter: LorawanUltrasonicAdapter, payload: str, fault: str
+) -> None:
     readings = by_kind(adapter.readings(tts(LDDS75, frame(payload)), NOW))
     assert set(readings) == {"device.battery", "device.fault"}
     assert readings["device.fault"].body == {"fault": fault}
@@ -158,7 +167,9 @@ def test_unknown_dev_eui_is_refused_naming_it(adapter: LorawanUltrasonicAdapter)
         ("not json", "document"),
     ],
 )
-def test_broken_uplinks_name_the_field(adapter: LorawanUltrasonicAdapter, uplink: str, field: str) -> None:
+def test_broken_uplinks_name_the_field(
+    adapter: LorawanUltrasonicAdapter, uplink: str, field: str
+) -> None:
     with pytest.raises(PayloadError) as caught:
         adapter.readings(uplink, NOW)
     assert caught.value.field == field
@@ -183,7 +194,13 @@ def test_bad_frame_for_the_configured_model(adapter: LorawanUltrasonicAdapter) -
         ({EM310: {"depth_mm": 1000}}, f"devices.{EM310}.bin"),
         ({EM310: "B-1"}, f"devices.{EM310}"),
         ({"not-an-eui": {"bin": "B-1", "depth_mm": 1000}}, "devices.not-an-eui"),
-        ({EM310: {"bin": "B-1", "depth_mm": 900}, EM310.lower(): {"bin": "B-2", "depth_mm": 900}}, "twice"),
+        (
+            {
+                EM310: {"bin": "B-1", "depth_mm": 900},
+                EM310.lower(): {"bin": "B-2", "depth_mm": 900},
+            },
+            "twice",
+        ),
     ],
 )
 def test_config_errors_name_the_key(devices: Any, named: str) -> None:
@@ -201,14 +218,20 @@ def test_through_the_runner_to_valid_wire_messages(adapter: LorawanUltrasonicAda
     transport = InMemoryTransport()
     with Outbox() as outbox:
         runner = AdapterRunner(adapter, transport, outbox, "gw-lorawan-1", clock=lambda: NOW)
-        uplinks = [chirpstack(EM310, frame("01755C 03824408 040000")), tts(LDDS75, frame("0D3B 0AEF 00 0000 01"))]
+        uplinks = [
+            chirpstack(EM310, frame("01755C 03824408 040000")),
+            tts(LDDS75, frame("0D3B 0AEF 00 0000 01")),
+        ]
         # MQTT QoS 1 may deliver an uplink twice: it is one message each time.
         assert runner.submit_many([*uplinks, uplinks[0]]) == 4
         runner.submit("garbage")
         runner.pump()
         envelopes = [decode(sent, NOW) for sent in transport.sent]
     assert sorted((e.device, e.kind) for e in envelopes) == [
-        (EM310, "bin.fill"), (EM310, "device.battery"), (LDDS75, "bin.fill"), (LDDS75, "device.battery"),
+        (EM310, "bin.fill"),
+        (EM310, "device.battery"),
+        (LDDS75, "bin.fill"),
+        (LDDS75, "device.battery"),
     ]
     assert all(e.source == "gw-lorawan-1" for e in envelopes)
     assert dict(runner.stats.unreadable) == {"document": 1}

@@ -20,8 +20,14 @@ BUILT_IN_NAMES = {"lorawan-ultrasonic", "ble-footfall", "energy-meter", "citizen
 class ParkingAdapter(Adapter):
     """What a separate package would ship."""
 
-    manifest = AdapterManifest(name="parking-sensor", device="magnetometer", kinds=("device.battery",),
-                               mode="push", owner="someone else", description="parking bays")
+    manifest = AdapterManifest(
+        name="parking-sensor",
+        device="magnetometer",
+        kinds=("device.battery",),
+        mode="push",
+        owner="someone else",
+        description="parking bays",
+    )
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
@@ -33,8 +39,14 @@ class ParkingAdapter(Adapter):
 class ImpostorAdapter(ParkingAdapter):
     """Claims a built-in's name: the built-in wins."""
 
-    manifest = AdapterManifest(name="energy-meter", device="fake", kinds=("site.energy",),
-                               mode="poll", owner="nobody", description="must not replace the real one")
+    manifest = AdapterManifest(
+        name="energy-meter",
+        device="fake",
+        kinds=("site.energy",),
+        mode="poll",
+        owner="nobody",
+        description="must not replace the real one",
+    )
 
 
 NOT_AN_ADAPTER = "just a string"
@@ -43,12 +55,17 @@ NOT_AN_ADAPTER = "just a string"
 def fake_entry_points(*references: str) -> Any:
     def entry_points(*, group: str) -> list[EntryPoint]:
         assert group == ENTRY_POINT_GROUP
-        return [EntryPoint(name=f"ep{n}", value=value, group=group) for n, value in enumerate(references)]
+        return [
+            EntryPoint(name=f"ep{n}", value=value, group=group)
+            for n, value in enumerate(references)
+        ]
 
     return entry_points
 
 
-def test_the_four_built_ins_are_listed_with_valid_manifests(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_four_built_ins_are_listed_with_valid_manifests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(registry, "entry_points", fake_entry_points())
     found = available_adapters()
     assert set(found) == BUILT_IN_NAMES == set(BUILT_IN)
@@ -79,9 +96,15 @@ def test_unknown_name_is_a_key_error_naming_the_known_ones(monkeypatch: pytest.M
 
 
 def test_entry_point_adapters_are_picked_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "entry_points", fake_entry_points(
-        f"{__name__}:ParkingAdapter", f"{__name__}:ImpostorAdapter", f"{__name__}:NOT_AN_ADAPTER",
-    ))
+    monkeypatch.setattr(
+        registry,
+        "entry_points",
+        fake_entry_points(
+            f"{__name__}:ParkingAdapter",
+            f"{__name__}:ImpostorAdapter",
+            f"{__name__}:NOT_AN_ADAPTER",
+        ),
+    )
     found = available_adapters()
     assert found["parking-sensor"] is ParkingAdapter
     assert set(found) == BUILT_IN_NAMES | {"parking-sensor"}  # the string is not an adapter
@@ -96,6 +119,10 @@ def test_real_entry_points_do_not_break_the_listing() -> None:
 
 def test_manifest_refuses_unknown_kinds_and_modes() -> None:
     with pytest.raises(ValueError, match="bin.colour"):
-        AdapterManifest(name="x", device="d", kinds=("bin.colour",), mode="push", owner="o", description="d")
+        AdapterManifest(
+            name="x", device="d", kinds=("bin.colour",), mode="push", owner="o", description="d"
+        )
     with pytest.raises(ValueError, match="mode"):
-        AdapterManifest(name="x", device="d", kinds=("bin.fill",), mode="pull", owner="o", description="d")
+        AdapterManifest(
+            name="x", device="d", kinds=("bin.fill",), mode="pull", owner="o", description="d"
+        )

@@ -40,7 +40,12 @@ class FillAdapter(Adapter):
     """A minimal adapter: one JSON object per payload, one fill reading (or none) per object."""
 
     manifest = AdapterManifest(
-        name="test-fill", device="test sensor", kinds=("bin.fill",), mode="push", owner="tests", description="tests"
+        name="test-fill",
+        device="test sensor",
+        kinds=("bin.fill",),
+        mode="push",
+        owner="tests",
+        description="tests",
     )
 
     def __init__(self, config: Mapping[str, Any]) -> None:
@@ -54,7 +59,13 @@ class FillAdapter(Adapter):
         device = text_field(document, "device")
         assert device is not None
         fill = number_field(document, "fill")
-        reading = Reading(device, f"BIN-{device}", "bin.fill", instant_field(document, "at"), {"fill_percent": fill})
+        reading = Reading(
+            device,
+            f"BIN-{device}",
+            "bin.fill",
+            instant_field(document, "at"),
+            {"fill_percent": fill},
+        )
         if document.get("hold"):
             self.held.append(reading)
             return []
@@ -87,9 +98,17 @@ def transport() -> InMemoryTransport:
     return InMemoryTransport()
 
 
-def make_runner(outbox: Outbox, transport: InMemoryTransport, clock: Clock, **options: Any) -> AdapterRunner:
+def make_runner(
+    outbox: Outbox, transport: InMemoryTransport, clock: Clock, **options: Any
+) -> AdapterRunner:
     return AdapterRunner(
-        FillAdapter({}), transport, outbox, "gw-test", clock=clock.datetime, timer=clock.seconds, **options
+        FillAdapter({}),
+        transport,
+        outbox,
+        "gw-test",
+        clock=clock.datetime,
+        timer=clock.seconds,
+        **options,
     )
 
 
@@ -109,8 +128,9 @@ def reply(status: str, message: str | None, reason: str | None = None) -> bytes:
 # -- readings to frames --------------------------------------------------------------------------
 
 
-def test_readings_become_frames_queued_then_sent(runner: AdapterRunner, outbox: Outbox,
-                                                 transport: InMemoryTransport, clock: Clock) -> None:
+def test_readings_become_frames_queued_then_sent(
+    runner: AdapterRunner, outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     assert runner.submit_many([payload("s1", 10.0), payload("s2", 55.5, minutes=1)]) == 2
     assert outbox.pending() == 2
     assert not transport.sent  # queueing does not send
@@ -137,13 +157,16 @@ def test_message_id_depends_on_content_and_source() -> None:
     assert message_id("gw", reading) == message_id("gw", same)  # body key order is irrelevant
     assert len(message_id("gw", reading)) == 32
     assert message_id("gw", reading) != message_id("gw-2", reading)
-    assert message_id("gw", reading) != message_id("gw", Reading("s1", "BIN-1", "bin.fill", T0, {"fill_percent": 10.5}))
+    assert message_id("gw", reading) != message_id(
+        "gw", Reading("s1", "BIN-1", "bin.fill", T0, {"fill_percent": 10.5})
+    )
     later = Reading("s1", "BIN-1", "bin.fill", T0 + timedelta(milliseconds=1), reading.body)
     assert message_id("gw", reading) != message_id("gw", later)
 
 
-def test_same_reading_twice_is_one_message(runner: AdapterRunner, outbox: Outbox,
-                                           transport: InMemoryTransport, clock: Clock) -> None:
+def test_same_reading_twice_is_one_message(
+    runner: AdapterRunner, outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     assert runner.submit(payload()) == 1
     assert runner.submit(payload()) == 0
     assert runner.submit_many([payload(), payload()]) == 0
@@ -163,7 +186,9 @@ def test_flush_queues_what_the_adapter_held_back(runner: AdapterRunner, outbox: 
 # -- replies settle the outbox ---------------------------------------------------------------------
 
 
-def test_ack_settles(runner: AdapterRunner, outbox: Outbox, transport: InMemoryTransport, clock: Clock) -> None:
+def test_ack_settles(
+    runner: AdapterRunner, outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     runner.submit_many([payload("s1"), payload("s2")])
     runner.pump()
     first, second = sent_ids(transport, clock)
@@ -175,8 +200,9 @@ def test_ack_settles(runner: AdapterRunner, outbox: Outbox, transport: InMemoryT
     assert [m for m, _, _ in outbox.head(10)] == [second]  # the answered one is gone
 
 
-def test_duplicate_settles_like_an_ack(runner: AdapterRunner, outbox: Outbox,
-                                       transport: InMemoryTransport, clock: Clock) -> None:
+def test_duplicate_settles_like_an_ack(
+    runner: AdapterRunner, outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     runner.submit(payload())
     runner.pump()
     transport.replies.append(reply("duplicate", sent_ids(transport, clock)[0]))
@@ -186,12 +212,15 @@ def test_duplicate_settles_like_an_ack(runner: AdapterRunner, outbox: Outbox,
     assert outbox.rejections() == []
 
 
-def test_rejection_is_settled_and_kept_with_its_reason(runner: AdapterRunner, outbox: Outbox,
-                                                      transport: InMemoryTransport, clock: Clock) -> None:
+def test_rejection_is_settled_and_kept_with_its_reason(
+    runner: AdapterRunner, outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     runner.submit_many([payload("s1"), payload("s2")])
     runner.pump()
     first, second = sent_ids(transport, clock)
-    transport.replies.extend([reply("rejected", first, "unknown asset BIN-s1"), reply("rejected", second)])
+    transport.replies.extend(
+        [reply("rejected", first, "unknown asset BIN-s1"), reply("rejected", second)]
+    )
     runner.pump()
     assert outbox.pending() == 0
     assert runner.stats.rejected == 2
@@ -201,8 +230,9 @@ def test_rejection_is_settled_and_kept_with_its_reason(runner: AdapterRunner, ou
     assert second in rejections and rejections[second]
 
 
-def test_several_replies_in_one_pump(runner: AdapterRunner, outbox: Outbox,
-                                     transport: InMemoryTransport, clock: Clock) -> None:
+def test_several_replies_in_one_pump(
+    runner: AdapterRunner, outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     runner.submit_many([payload(f"s{n}") for n in range(5)])
     runner.pump()
     transport.replies.extend(reply("ack", m) for m in sent_ids(transport, clock))
@@ -210,16 +240,19 @@ def test_several_replies_in_one_pump(runner: AdapterRunner, outbox: Outbox,
     assert outbox.pending() == 0 and runner.stats.acknowledged == 5 and not transport.replies
 
 
-def test_bad_replies_are_ignored(runner: AdapterRunner, outbox: Outbox,
-                                 transport: InMemoryTransport, clock: Clock) -> None:
+def test_bad_replies_are_ignored(
+    runner: AdapterRunner, outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     runner.submit(payload())
     runner.pump()
-    transport.replies.extend([
-        b"\xc1 not msgpack",
-        msgpack.packb({"status": "maybe", "id": "x"}),
-        reply("rejected", None, "could not identify the message"),
-        reply("ack", "an id this adapter never sent"),
-    ])
+    transport.replies.extend(
+        [
+            b"\xc1 not msgpack",
+            msgpack.packb({"status": "maybe", "id": "x"}),
+            reply("rejected", None, "could not identify the message"),
+            reply("ack", "an id this adapter never sent"),
+        ]
+    )
     runner.pump()
     assert outbox.pending() == 1
     # Only the well-formed reply naming a message counts; it settles nothing of ours.
@@ -230,8 +263,9 @@ def test_bad_replies_are_ignored(runner: AdapterRunner, outbox: Outbox,
 # -- resends -------------------------------------------------------------------------------------
 
 
-def test_unanswered_message_is_resent_after_resend_after_s(runner: AdapterRunner, outbox: Outbox,
-                                                           transport: InMemoryTransport, clock: Clock) -> None:
+def test_unanswered_message_is_resent_after_resend_after_s(
+    runner: AdapterRunner, outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     runner.submit(payload())
     runner.pump()
     assert len(transport.sent) == 1
@@ -253,8 +287,9 @@ def test_unanswered_message_is_resent_after_resend_after_s(runner: AdapterRunner
     assert len(transport.sent) == 3 and outbox.pending() == 0  # answered: never sent again
 
 
-def test_no_message_overtakes_an_unanswered_earlier_one(outbox: Outbox, transport: InMemoryTransport,
-                                                          clock: Clock) -> None:
+def test_no_message_overtakes_an_unanswered_earlier_one(
+    outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     runner = make_runner(outbox, transport, clock, resend_after_s=5.0, max_in_flight=2)
     runner.submit_many([payload("s1"), payload("s2"), payload("s3")])
     runner.pump()
@@ -278,14 +313,16 @@ def test_no_message_overtakes_an_unanswered_earlier_one(outbox: Outbox, transpor
 
 
 def test_unreadable_payloads_are_counted_by_field(runner: AdapterRunner, outbox: Outbox) -> None:
-    queued = runner.submit_many([
-        payload("s1"),
-        "not json at all",
-        json.dumps({"device": "s2", "fill": "full", "at": "2024-05-01T10:00:00Z"}),
-        json.dumps({"device": "s3", "fill": 3, "at": "yesterday"}),
-        json.dumps({"device": "s4", "fill": 3, "at": "2024-05-01T10:00:00Z", "crash": True}),
-        payload("s5"),
-    ])
+    queued = runner.submit_many(
+        [
+            payload("s1"),
+            "not json at all",
+            json.dumps({"device": "s2", "fill": "full", "at": "2024-05-01T10:00:00Z"}),
+            json.dumps({"device": "s3", "fill": 3, "at": "yesterday"}),
+            json.dumps({"device": "s4", "fill": 3, "at": "2024-05-01T10:00:00Z", "crash": True}),
+            payload("s5"),
+        ]
+    )
     assert queued == 2
     assert outbox.pending() == 2
     assert runner.stats.payloads == 6
@@ -297,24 +334,42 @@ def test_unreadable_payloads_are_counted_by_field(runner: AdapterRunner, outbox:
     ("reading", "field"),
     [
         (Reading("s1", "BIN-1", "bin.fill", T0, {"fill_percent": 150.0}), "body.fill_percent"),
-        (Reading("s1", "BIN-1", "bin.fill", T0, {"fill_percent": 50.0, "colour": "red"}), "body.colour"),
+        (
+            Reading("s1", "BIN-1", "bin.fill", T0, {"fill_percent": 50.0, "colour": "red"}),
+            "body.colour",
+        ),
         (Reading("s1", "BIN-1", "bin.fill", T0, {}), "body.fill_percent"),
         (Reading("s1", "BIN-1", "bin.colour", T0, {"fill_percent": 50.0}), "kind"),
         (Reading("", "BIN-1", "bin.fill", T0, {"fill_percent": 50.0}), "device"),
-        (Reading("s1", "BIN-1", "bin.fill", T0 + timedelta(days=1), {"fill_percent": 50.0}), "observed_at"),
-        (Reading("s1", "BIN-1", "bin.fill", datetime(2024, 5, 1, 10), {"fill_percent": 50.0}), "observed_at"),  # noqa: DTZ001
+        (
+            Reading("s1", "BIN-1", "bin.fill", T0 + timedelta(days=1), {"fill_percent": 50.0}),
+            "observed_at",
+        ),
+        (
+            Reading(
+                "s1",
+                "BIN-1",
+                "bin.fill",
+                datetime(2024, 5, 1, 10),  # noqa: DTZ001 (the naive instant is the case under test)
+                {"fill_percent": 50.0},
+            ),
+            "observed_at",
+        ),
         (Reading("s1", "BIN-1", "bin.fill", T0, {"fill_percent": T0}), "body"),
     ],
 )
-def test_reading_against_the_wire_schema_is_unreadable_not_queued(runner: AdapterRunner, outbox: Outbox,
-                                                                  reading: Reading, field: str) -> None:
+def test_reading_against_the_wire_schema_is_unreadable_not_queued(
+    runner: AdapterRunner, outbox: Outbox, reading: Reading, field: str
+) -> None:
     good = Reading("s9", "BIN-9", "bin.fill", T0, {"fill_percent": 1.0})
     assert runner.queue([reading, good]) == 1
     assert outbox.pending() == 1
     assert dict(runner.stats.unreadable) == {field: 1}
 
 
-def test_unreadable_payload_is_logged(runner: AdapterRunner, caplog: pytest.LogCaptureFixture) -> None:
+def test_unreadable_payload_is_logged(
+    runner: AdapterRunner, caplog: pytest.LogCaptureFixture
+) -> None:
     with caplog.at_level(logging.WARNING, logger="adapters.sdk.runner"):
         runner.submit("[1, 2]")
     assert any("test-fill" in record.getMessage() for record in caplog.records)
@@ -329,7 +384,9 @@ def ack_all(runner: AdapterRunner, transport: InMemoryTransport, clock: Clock) -
     runner.pump()
 
 
-def test_rate_limit_caps_sends_per_pump(outbox: Outbox, transport: InMemoryTransport, clock: Clock) -> None:
+def test_rate_limit_caps_sends_per_pump(
+    outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     runner = make_runner(outbox, transport, clock, rate_per_s=3.0, resend_after_s=3600)
     runner.submit_many([payload(f"s{n}") for n in range(10)])
     runner.pump()
@@ -347,7 +404,9 @@ def test_rate_limit_caps_sends_per_pump(outbox: Outbox, transport: InMemoryTrans
     assert outbox.pending() == 4
 
 
-def test_rate_below_one_per_second_still_sends(outbox: Outbox, transport: InMemoryTransport, clock: Clock) -> None:
+def test_rate_below_one_per_second_still_sends(
+    outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     runner = make_runner(outbox, transport, clock, rate_per_s=0.5, resend_after_s=3600)
     runner.submit_many([payload(f"s{n}") for n in range(3)])
     runner.pump()
@@ -361,15 +420,20 @@ def test_rate_below_one_per_second_still_sends(outbox: Outbox, transport: InMemo
     assert len(transport.sent) == 2
 
 
-@pytest.mark.parametrize("options", [{"rate_per_s": 0}, {"rate_per_s": -1.0}, {"max_in_flight": 0},
-                                     {"resend_after_s": -1}])
-def test_bad_runner_settings_are_refused(outbox: Outbox, transport: InMemoryTransport, clock: Clock,
-                                         options: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "options",
+    [{"rate_per_s": 0}, {"rate_per_s": -1.0}, {"max_in_flight": 0}, {"resend_after_s": -1}],
+)
+def test_bad_runner_settings_are_refused(
+    outbox: Outbox, transport: InMemoryTransport, clock: Clock, options: dict[str, Any]
+) -> None:
     with pytest.raises(ValueError, match=next(iter(options))):
         make_runner(outbox, transport, clock, **options)
 
 
-def test_max_in_flight_caps_the_window(outbox: Outbox, transport: InMemoryTransport, clock: Clock) -> None:
+def test_max_in_flight_caps_the_window(
+    outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
     runner = make_runner(outbox, transport, clock, max_in_flight=4, resend_after_s=3600)
     runner.submit_many([payload(f"s{n}") for n in range(10)])
     runner.pump()
@@ -440,7 +504,9 @@ def test_a_failed_send_joins_the_window_and_is_resent_in_order_on_a_fresh_connec
     assert runner.stats.resent == 0  # a send that failed was never an attempt
 
 
-def test_a_failed_first_send_still_leads_to_a_fresh_connection(outbox: Outbox, clock: Clock) -> None:
+def test_a_failed_first_send_still_leads_to_a_fresh_connection(
+    outbox: Outbox, clock: Clock
+) -> None:
     # ZeroMQ may have given the connection up before anything was sent (a refused handshake):
     # with nothing in flight, the runner must still try a fresh connection.
     transport = ResettableTransport(failing_sends={1})
@@ -490,7 +556,9 @@ def test_drain_gives_up_when_nobody_answers(runner: AdapterRunner, outbox: Outbo
 def test_outbox_survives_a_restart(tmp_path: Path, clock: Clock) -> None:
     path = tmp_path / "state" / "gw.outbox"
     with Outbox(path, clock=clock.seconds) as first_box:
-        first = make_runner(first_box, InMemoryTransport(), clock, resend_after_s=5.0, max_in_flight=2)
+        first = make_runner(
+            first_box, InMemoryTransport(), clock, resend_after_s=5.0, max_in_flight=2
+        )
         first.submit_many([payload(f"s{n}") for n in range(4)])
         first.pump()  # two sent, two never sent
         ids = sent_ids(first.transport, clock)  # type: ignore[arg-type]

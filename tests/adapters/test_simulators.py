@@ -37,10 +37,14 @@ BINS = [
     SimulatedBin("B-34114-OM-0001", "24E124713B200001", 660, 1200, 90.0, (MONDAY, THURSDAY)),
     SimulatedBin("B-34114-VER-0001", "24E124713B200002", 3000, 2000, 60.0, (THURSDAY,)),
 ]
-SCANNERS = [SimulatedScanner("gw-zae-1", "BLE-34114-ZAE-1", 40.0, 12),
-            SimulatedScanner("gw-centre", "BLE-34114-CTR-1", 25.0, 16)]
-METERS = [SimulatedMeter("M-EP-1", "EP-34114-001", lighting_kw=3.0),
-          SimulatedMeter("M-MAIRIE", "BAT-34114-001", building_kwh_per_day=80.0)]
+SCANNERS = [
+    SimulatedScanner("gw-zae-1", "BLE-34114-ZAE-1", 40.0, 12),
+    SimulatedScanner("gw-centre", "BLE-34114-CTR-1", 25.0, 16),
+]
+METERS = [
+    SimulatedMeter("M-EP-1", "EP-34114-001", lighting_kw=3.0),
+    SimulatedMeter("M-MAIRIE", "BAT-34114-001", building_kwh_per_day=80.0),
+]
 CITIZENS = [(f"c-34114-{n:03d}", "34114", 3.5489, 43.6535) for n in range(12)]
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -53,13 +57,19 @@ STREAMS: dict[str, Callable[[int], Iterator[tuple[datetime, str]]]] = {
 
 
 def fill_adapter() -> LorawanUltrasonicAdapter:
-    return LorawanUltrasonicAdapter({"devices": {b.dev_eui: {"bin": b.code, "depth_mm": b.depth_mm} for b in BINS}})
+    return LorawanUltrasonicAdapter(
+        {"devices": {b.dev_eui: {"bin": b.code, "depth_mm": b.depth_mm} for b in BINS}}
+    )
 
 
 ADAPTERS: dict[str, Callable[[], Adapter]] = {
     "fill": fill_adapter,
-    "ble": lambda: BleFootfallAdapter({"scanners": {s.scanner: s.beacon_code for s in SCANNERS},
-                                       "salt": "simulated-salt-0123456789"}),
+    "ble": lambda: BleFootfallAdapter(
+        {
+            "scanners": {s.scanner: s.beacon_code for s in SCANNERS},
+            "salt": "simulated-salt-0123456789",
+        }
+    ),
     "energy": lambda: EnergyMeterAdapter({}),
     "citizen": lambda: CitizenAppAdapter({}),
 }
@@ -85,7 +95,9 @@ def test_every_payload_is_accepted_by_its_real_adapter(name: str) -> None:
     payloads = [line for _, line in STREAMS[name](11)]
     transport = InMemoryTransport()
     with Outbox() as outbox:
-        runner = AdapterRunner(ADAPTERS[name](), transport, outbox, f"sim-{name}", clock=lambda: NOW)
+        runner = AdapterRunner(
+            ADAPTERS[name](), transport, outbox, f"sim-{name}", clock=lambda: NOW
+        )
         runner.submit_many(payloads)
         runner.flush(NOW)
         assert not runner.stats.unreadable, runner.stats.unreadable
@@ -98,7 +110,9 @@ def test_fill_stream_uses_both_network_servers() -> None:
     assert networks == {"chirpstack", "ttn"}
 
 
-def fill_series(every_hours: int, days: int, seed: int = 5) -> dict[str, list[tuple[datetime, float]]]:
+def fill_series(
+    every_hours: int, days: int, seed: int = 5
+) -> dict[str, list[tuple[datetime, float]]]:
     adapter = fill_adapter()
     series: dict[str, list[tuple[datetime, float]]] = {b.code: [] for b in BINS}
     for at, line in fill_uplinks(BINS, START, days, every_hours, seed):
@@ -120,7 +134,9 @@ def test_fill_rises_between_collections_and_drops_on_collection_days() -> None:
                 assert before > after + 5.0
             else:
                 assert after >= before - 2.0, f"{spec.code} emptied outside a collection at {at}"
-        emptied = {at.weekday() for (_, b), (at, a) in zip(points, points[1:], strict=False) if a < b - 5.0}
+        emptied = {
+            at.weekday() for (_, b), (at, a) in zip(points, points[1:], strict=False) if a < b - 5.0
+        }
         assert emptied == set(spec.collection_weekdays)
 
 
@@ -137,8 +153,12 @@ def test_daily_samples_at_midnight_still_see_the_collection() -> None:
 def test_battery_drains_slowly_and_stays_valid() -> None:
     frames = [line for _, line in fill_uplinks(BINS[:1], START, 400, 12, 1)]
     adapter = fill_adapter()
-    batteries = [r.body["battery_percent"] for line in frames for r in adapter.readings(line, NOW)
-                 if r.kind == "device.battery"]
+    batteries = [
+        r.body["battery_percent"]
+        for line in frames
+        for r in adapter.readings(line, NOW)
+        if r.kind == "device.battery"
+    ]
     assert batteries[0] == 100.0 and 97.0 <= batteries[-1] < 100.0
     assert batteries == sorted(batteries, reverse=True)
 
@@ -160,9 +180,12 @@ def test_night_length_at_the_valleys_latitude(day: datetime, hours: float) -> No
 def test_night_length_shape() -> None:
     year = [night_hours(datetime(2024, 1, 1, tzinfo=UTC) + timedelta(days=n)) for n in range(366)]
     assert max(year) == pytest.approx(15.25, abs=0.1) and min(year) == pytest.approx(8.75, abs=0.1)
-    assert night_hours(datetime(2024, 6, 21, tzinfo=UTC)) + night_hours(datetime(2024, 12, 21, tzinfo=UTC)) \
-        == pytest.approx(24.0, abs=0.05)
-    assert night_hours(datetime(2024, 6, 21, tzinfo=UTC), latitude_deg=0.0) == pytest.approx(12.0, abs=0.01)
+    assert night_hours(datetime(2024, 6, 21, tzinfo=UTC)) + night_hours(
+        datetime(2024, 12, 21, tzinfo=UTC)
+    ) == pytest.approx(24.0, abs=0.05)
+    assert night_hours(datetime(2024, 6, 21, tzinfo=UTC), latitude_deg=0.0) == pytest.approx(
+        12.0, abs=0.01
+    )
     assert night_hours(datetime(2024, 6, 21, tzinfo=UTC), latitude_deg=80.0) == 0.0  # midnight sun
     assert night_hours(datetime(2024, 12, 21, tzinfo=UTC), latitude_deg=80.0) == 24.0
 
@@ -173,7 +196,9 @@ def test_lighting_meter_burns_through_the_night() -> None:
     steps = [b - a for a, b in zip(lighting, lighting[1:], strict=False)]
     assert steps == pytest.approx([3.0 * 15.25] * 3, abs=0.5)
     building = [doc["index_kwh"] for doc in lines if doc["meter"] == "M-MAIRIE"]
-    assert all(64.0 - 0.01 <= b - a <= 96.0 + 0.01 for a, b in zip(building, building[1:], strict=False))
+    assert all(
+        64.0 - 0.01 <= b - a <= 96.0 + 0.01 for a, b in zip(building, building[1:], strict=False)
+    )
     assert all(doc["read_at"].endswith("T06:00:00Z") for doc in lines)
 
 
@@ -190,7 +215,10 @@ def test_citizens_register_before_they_post() -> None:
 
 def devices_file() -> dict[str, Any]:
     return {
-        "start": "2024-05-06T00:00:00+00:00", "days": 3, "seed": 9, "fill_every_hours": 12,
+        "start": "2024-05-06T00:00:00+00:00",
+        "days": 3,
+        "seed": 9,
+        "fill_every_hours": 12,
         "bins": [{**vars(b), "collection_weekdays": list(b.collection_weekdays)} for b in BINS],
         "scanners": [vars(s) for s in SCANNERS],
         "meters": [vars(m) for m in METERS],
@@ -210,7 +238,9 @@ def test_write_simulated_payloads_counts_lines(tmp_path: Path) -> None:
 
 
 def test_a_start_without_offset_is_utc(tmp_path: Path) -> None:
-    naive = write_simulated_payloads({**devices_file(), "start": "2024-05-06T00:00:00"}, tmp_path / "naive")
+    naive = write_simulated_payloads(
+        {**devices_file(), "start": "2024-05-06T00:00:00"}, tmp_path / "naive"
+    )
     aware = write_simulated_payloads(devices_file(), tmp_path / "aware")
     assert naive == aware
     for name in naive:

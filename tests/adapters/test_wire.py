@@ -575,8 +575,9 @@ def test_peek_identity_of_unreadable_input_is_nothing(raw: Any) -> None:
         pytest.param(pack(document(id=7)), ("gateway-gignac", None), id="id-int"),
         pytest.param(pack(document(source=ABSENT)), (None, "m-1"), id="no-source"),
         pytest.param(pack(document(source={"a": 1})), (None, "m-1"), id="source-map"),
-        pytest.param(pack(document(pad="x" * MAX_MESSAGE_BYTES)), ("gateway-gignac", "m-1"),
-                     id="oversize"),
+        pytest.param(
+            pack(document(pad="x" * MAX_MESSAGE_BYTES)), ("gateway-gignac", "m-1"), id="oversize"
+        ),
         pytest.param(_deep_under_body(1000), ("gateway-gignac", "m-1"), id="deep-body"),
         pytest.param(encode(EXAMPLE), ("gateway-gignac", EXAMPLE.message_id), id="valid"),
     ],
@@ -696,8 +697,13 @@ def test_the_documented_reasons_are_exactly_the_codec_s() -> None:
         _reason(of_kind("site.energy", index_kwh=2e12)),
         _reason(of_kind("footfall.count", interval_start=1)),
         _reason(of_kind("citizen.register", commune_insee="   ")),
-        _reason(pack(document(kind="footfall.count", body={"interval_start": NOW_MS, "count": 3},
-                              **at_now))),
+        _reason(
+            pack(
+                document(
+                    kind="footfall.count", body={"interval_start": NOW_MS, "count": 3}, **at_now
+                )
+            )
+        ),
     ]
     assert _between_markers("wire-example-reasons").splitlines() == produced
 

@@ -33,7 +33,10 @@ def test_import_contracts_hold() -> None:
     assert lint_imports, "import-linter is a test dependency: pip install -e '.[test]'"
     result = subprocess.run(
         [lint_imports, "--config", str(REPOSITORY / "pyproject.toml")],
-        cwd=REPOSITORY, capture_output=True, text=True, check=False,
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -41,4 +44,6 @@ def test_import_contracts_hold() -> None:
 def test_domain_reads_no_clock() -> None:
     for source in (REPOSITORY / "domain").glob("*.py"):
         text = source.read_text(encoding="utf-8")
-        assert "datetime.now" not in text and "utcnow" not in text and "time.time" not in text, source
+        assert "datetime.now" not in text and "utcnow" not in text and "time.time" not in text, (
+            source
+        )

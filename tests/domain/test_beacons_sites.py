@@ -4,14 +4,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain import Beacon, InvalidValueError, OutOfOrderError, OutOfRangeError, Position, RetiredAssetError, Site
+from domain import (
+    Beacon,
+    InvalidValueError,
+    OutOfOrderError,
+    OutOfRangeError,
+    Position,
+    RetiredAssetError,
+    Site,
+)
 from tests.conftest import T0, at
 
 HERE = Position(752_000.0, 6_283_000.0)
 
 
 def new_beacon() -> Beacon:
-    return Beacon.install(code="BLE-1", zone_code="ZAE-CAMALCE", position=HERE, commune_insee="34114", at=T0)
+    return Beacon.install(
+        code="BLE-1", zone_code="ZAE-CAMALCE", position=HERE, commune_insee="34114", at=T0
+    )
 
 
 def new_cabinet() -> Site:
@@ -93,7 +103,11 @@ def test_lighting_schedule_and_opening_hours() -> None:
     site = new_cabinet()
     site.change_lighting_schedule(at(1), dim_percent=50, dim_from="23:00", dim_to="05:00")
     assert site.lighting_schedule == {
-        "dim_percent": 50.0, "dim_from": "23:00", "dim_to": "05:00", "off_from": None, "off_to": None
+        "dim_percent": 50.0,
+        "dim_from": "23:00",
+        "dim_to": "05:00",
+        "off_from": None,
+        "off_to": None,
     }
     with pytest.raises(InvalidValueError) as raised:
         site.change_lighting_schedule(at(2), off_from="25:00", off_to="05:00")
@@ -105,14 +119,25 @@ def test_lighting_schedule_and_opening_hours() -> None:
 
 def test_site_geometry_must_be_valid_wkt() -> None:
     with pytest.raises(InvalidValueError) as raised:
-        Site.register(code="X", name="X", site_kind="third_place", geometry_wkt="POINT (1", commune_insee="34114", at=T0)
+        Site.register(
+            code="X",
+            name="X",
+            site_kind="third_place",
+            geometry_wkt="POINT (1",
+            commune_insee="34114",
+            at=T0,
+        )
     assert raised.value.field == "geometry_wkt"
 
 
 def test_public_building_has_no_lighting_schedule() -> None:
     hall = Site.register(
-        code="MAIRIE", name="Mairie", site_kind="public_building",
-        geometry_wkt="POINT (752000 6283000)", commune_insee="34114", at=T0,
+        code="MAIRIE",
+        name="Mairie",
+        site_kind="public_building",
+        geometry_wkt="POINT (752000 6283000)",
+        commune_insee="34114",
+        at=T0,
     )
     with pytest.raises(InvalidValueError) as raised:
         hall.change_lighting_schedule(at(1), dim_percent=50, dim_from="23:00", dim_to="05:00")

@@ -22,7 +22,13 @@ HERE = Position(752_000.0, 6_283_000.0)
 
 def new_bin(code: str = "B-TEST-1") -> Bin:
     return Bin.install(
-        code=code, stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0, depth_cm=180
+        code=code,
+        stream="glass",
+        capacity_l=3000,
+        position=HERE,
+        commune_insee="34114",
+        at=T0,
+        depth_cm=180,
     )
 
 
@@ -45,7 +51,12 @@ def test_fill_levels_emptying_and_overflow_update_state() -> None:
     assert bin_.fill_percent == 42.5 and bin_.fill_litres() == pytest.approx(1275.0)
     bin_.report_overflow("citizen", at(2))
     bin_.empty("ROUND-7", 310.0, at(3))
-    assert (bin_.fill_percent, bin_.emptied_count, bin_.emptied_mass_kg, bin_.overflow_count) == (0.0, 1, 310.0, 1)
+    assert (bin_.fill_percent, bin_.emptied_count, bin_.emptied_mass_kg, bin_.overflow_count) == (
+        0.0,
+        1,
+        310.0,
+        1,
+    )
     assert bin_.last_emptied_at == at(3)
     names = [type(e).__name__ for e in bin_.collect_events()]
     assert names == ["Installed", "FillLevelMeasured", "OverflowReported", "Emptied"]
@@ -80,7 +91,9 @@ def test_error_message_names_rule_field_and_value() -> None:
         ("at", {"at": datetime(2024, 1, 1)}),  # noqa: DTZ001 - the point of the test
     ],
 )
-def test_installation_rejects_bad_values_naming_the_field(field: str, overrides: dict[str, object]) -> None:
+def test_installation_rejects_bad_values_naming_the_field(
+    field: str, overrides: dict[str, object]
+) -> None:
     arguments: dict[str, object] = dict(
         code="B-1", stream="glass", capacity_l=660, position=HERE, commune_insee="34114", at=T0
     )

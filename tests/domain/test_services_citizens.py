@@ -21,8 +21,13 @@ HERE = Position(752_000.0, 6_283_000.0)
 
 def new_creche(capacity: int = 2) -> Service:
     return Service.open(
-        code="CRECHE-1", name="Crèche", service_kind="childcare", capacity=capacity,
-        position=HERE, commune_insee="34114", at=T0,
+        code="CRECHE-1",
+        name="Crèche",
+        service_kind="childcare",
+        capacity=capacity,
+        position=HERE,
+        commune_insee="34114",
+        at=T0,
     )
 
 
@@ -64,8 +69,13 @@ def test_unknown_and_duplicate_requests_are_named() -> None:
 
 def test_training_sessions_enrol_within_seats_and_record_attendance() -> None:
     training = Service.open(
-        code="FORMATION", name="Ateliers", service_kind="digital_training", capacity=12,
-        position=HERE, commune_insee="34114", at=T0,
+        code="FORMATION",
+        name="Ateliers",
+        service_kind="digital_training",
+        capacity=12,
+        position=HERE,
+        commune_insee="34114",
+        at=T0,
     )
     training.schedule_session("S1", starts_at=at(10), seats=1, at=at(1))
     training.enrol("S1", "P1", at(2))

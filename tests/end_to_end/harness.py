@@ -42,19 +42,32 @@ def dev_eui(number: int) -> str:
 def install_bins(store: str, count: int) -> None:
     twin = open_twin(store)
     try:
-        twin.add(*[
-            Bin.install(code=bin_code(n), stream="glass", capacity_l=3000, position=GIGNAC, commune_insee="34114",
-                        at=T0, depth_cm=DEPTH_MM / 10)
-            for n in range(1, count + 1)
-        ])
+        twin.add(
+            *[
+                Bin.install(
+                    code=bin_code(n),
+                    stream="glass",
+                    capacity_l=3000,
+                    position=GIGNAC,
+                    commune_insee="34114",
+                    at=T0,
+                    depth_cm=DEPTH_MM / 10,
+                )
+                for n in range(1, count + 1)
+            ]
+        )
     finally:
         twin.close()
 
 
 def sensor_config(count: int) -> dict[str, Any]:
     """The fill-level adapter's settings for the sensors on bins 1..count."""
-    return {"devices": {dev_eui(n): {"bin": bin_code(n), "depth_mm": DEPTH_MM, "model": "em310-udl"}
-                        for n in range(1, count + 1)}}
+    return {
+        "devices": {
+            dev_eui(n): {"bin": bin_code(n), "depth_mm": DEPTH_MM, "model": "em310-udl"}
+            for n in range(1, count + 1)
+        }
+    }
 
 
 def write_keys(directory: Path, *clients: str) -> Path:
@@ -86,9 +99,20 @@ class Ingest:
     def start(self) -> Ingest:
         log = (self.workdir / "ingest.log").open("a", encoding="utf-8")
         self.process = subprocess.Popen(
-            twin_command("--store", self.store, "ingest", "--endpoint", self.endpoint, "--keys", str(self.keys),
-                         "--status-file", str(self.status_file)),
-            stdout=log, stderr=subprocess.STDOUT, text=True,
+            twin_command(
+                "--store",
+                self.store,
+                "ingest",
+                "--endpoint",
+                self.endpoint,
+                "--keys",
+                str(self.keys),
+                "--status-file",
+                str(self.status_file),
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         log.close()
         wait_for(lambda: "listening on" in self.log(), 30, "ingest to start", self.log)
@@ -113,8 +137,12 @@ class Ingest:
         self.process = None
 
     def stats(self) -> dict[str, Any]:
-        result = subprocess.run(twin_command("ingest", "--stats", "--status-file", str(self.status_file)),
-                                capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            twin_command("ingest", "--stats", "--status-file", str(self.status_file)),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return json.loads(result.stdout)
 
 
@@ -138,11 +166,16 @@ class RecordingTransport(ZmqTransport):
 
 
 def client_transport(keys: Path, name: str, endpoint: str) -> RecordingTransport:
-    return RecordingTransport(endpoint, client_keys=load_keypair(keys / f"{name}.key_secret"),
-                              server_public_key=load_keypair(keys / "ingest.key").public)
+    return RecordingTransport(
+        endpoint,
+        client_keys=load_keypair(keys / f"{name}.key_secret"),
+        server_public_key=load_keypair(keys / "ingest.key").public,
+    )
 
 
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str, details: Callable[[], str] = str) -> None:
+def wait_for(
+    condition: Callable[[], bool], timeout_s: float, what: str, details: Callable[[], str] = str
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:

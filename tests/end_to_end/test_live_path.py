@@ -50,8 +50,13 @@ def store(tmp_path: Path) -> str:
 def uplinks(bins: int, per_bin: int) -> list[str]:
     """Interleaved uplinks, time advancing: bin 1..n at t, then at t + 1 h, …"""
     return [
-        lorawan_uplink(dev_eui(n), em310_udl_frame(DEPTH_MM - 10 * step - n, 90), START + timedelta(hours=step), step + 1,
-                       "chirpstack" if step % 2 else "ttn")
+        lorawan_uplink(
+            dev_eui(n),
+            em310_udl_frame(DEPTH_MM - 10 * step - n, 90),
+            START + timedelta(hours=step),
+            step + 1,
+            "chirpstack" if step % 2 else "ttn",
+        )
         for step in range(per_bin)
         for n in range(1, bins + 1)
     ]
@@ -67,21 +72,40 @@ def test_uplinks_from_the_broker_reach_the_twin(
     ingest = Ingest(store, keys, free_endpoint(), tmp_path).start()
     application = f"ccvh-{uuid.uuid4().hex[:8]}"  # topics of this test only
     config = {
-        "source": source, "endpoint": ingest.endpoint, "client_key": f"keys/{source}.key_secret",
-        "server_key": "keys/ingest.key", "outbox": "state/outbox.sqlite",
-        "input": {"type": "mqtt", "host": mqtt_broker[0], "port": mqtt_broker[1],
-                  "topics": [f"application/{application}/device/+/event/up", f"v3/{application}@ccvh/devices/+/up"]},
+        "source": source,
+        "endpoint": ingest.endpoint,
+        "client_key": f"keys/{source}.key_secret",
+        "server_key": "keys/ingest.key",
+        "outbox": "state/outbox.sqlite",
+        "input": {
+            "type": "mqtt",
+            "host": mqtt_broker[0],
+            "port": mqtt_broker[1],
+            "topics": [
+                f"application/{application}/device/+/event/up",
+                f"v3/{application}@ccvh/devices/+/up",
+            ],
+        },
         "adapter": sensor_config(2),
     }
     (tmp_path / "adapter.toml").write_text(tomli_w.dumps(config), encoding="utf-8")
     adapter_log = tmp_path / "adapter.log"
     with adapter_log.open("w", encoding="utf-8") as log:
-        adapter = subprocess.Popen(twin_command("adapter", "run", "lorawan-ultrasonic", "--config",
-                                                str(tmp_path / "adapter.toml")),
-                                   stdout=subprocess.PIPE, stderr=log, text=True)
+        adapter = subprocess.Popen(
+            twin_command(
+                "adapter", "run", "lorawan-ultrasonic", "--config", str(tmp_path / "adapter.toml")
+            ),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
     try:
-        wait_for(lambda: "subscribed" in adapter_log.read_text(encoding="utf-8"), 20, "the adapter to subscribe",
-                 adapter_log.read_text)
+        wait_for(
+            lambda: "subscribed" in adapter_log.read_text(encoding="utf-8"),
+            20,
+            "the adapter to subscribe",
+            adapter_log.read_text,
+        )
         publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{application}")
         publisher.connect(*mqtt_broker)
         publisher.loop_start()
@@ -89,10 +113,20 @@ def test_uplinks_from_the_broker_reach_the_twin(
         chirpstack_topic = f"application/{application}/device/{eui.lower()}/event/up"
         tts_topic = f"v3/{application}@ccvh/devices/em310-{eui.lower()}/up"
         messages = [
-            (chirpstack_topic, lorawan_uplink(eui, em310_udl_frame(1_350, 97), START, 1, "chirpstack")),  # 25 %
-            (tts_topic, lorawan_uplink(eui, em310_udl_frame(900, 96), START + timedelta(hours=6), 2, "ttn")),  # 50 %
-            (tts_topic, lorawan_uplink(eui, em310_udl_frame(900, 96, tilted=True), START + timedelta(hours=7), 3,
-                                       "ttn")),
+            (
+                chirpstack_topic,
+                lorawan_uplink(eui, em310_udl_frame(1_350, 97), START, 1, "chirpstack"),
+            ),  # 25 %
+            (
+                tts_topic,
+                lorawan_uplink(eui, em310_udl_frame(900, 96), START + timedelta(hours=6), 2, "ttn"),
+            ),  # 50 %
+            (
+                tts_topic,
+                lorawan_uplink(
+                    eui, em310_udl_frame(900, 96, tilted=True), START + timedelta(hours=7), 3, "ttn"
+                ),
+            ),
             (chirpstack_topic, "{not json"),
         ]
         for topic, payload in messages:
@@ -101,23 +135,44 @@ def test_uplinks_from_the_broker_reach_the_twin(
         publisher.disconnect()
 
         def shown() -> dict:
-            result = subprocess.run(twin_command("--store", store, "show", bin_code(1), "--json"),
-                                    capture_output=True, text=True, check=True)
+            result = subprocess.run(
+                twin_command("--store", store, "show", bin_code(1), "--json"),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             return json.loads(result.stdout)
 
-        wait_for(lambda: len(shown()["history"]) >= 7, 30, "the events in the store", lambda: ingest.log())
+        wait_for(
+            lambda: len(shown()["history"]) >= 7,
+            30,
+            "the events in the store",
+            lambda: ingest.log(),
+        )
         view = shown()
         assert [e["event"] for e in view["history"]] == [
-            "Bin.Installed", "Bin.SensorAttached", "Bin.SensorBatteryReported", "Bin.FillLevelMeasured",
-            "Bin.SensorBatteryReported", "Bin.FillLevelMeasured", "Bin.SensorBatteryReported",
+            "Bin.Installed",
+            "Bin.SensorAttached",
+            "Bin.SensorBatteryReported",
+            "Bin.FillLevelMeasured",
+            "Bin.SensorBatteryReported",
+            "Bin.FillLevelMeasured",
+            "Bin.SensorBatteryReported",
             "Bin.SensorFaultReported",
         ][: len(view["history"])]
-        wait_for(lambda: len(shown()["history"]) == 8, 10, "the fault", lambda: str(shown()["history"]))
+        wait_for(
+            lambda: len(shown()["history"]) == 8, 10, "the fault", lambda: str(shown()["history"])
+        )
         state = shown()["state"]
         assert state["fill_percent"] == 50.0 and state["sensor_device_id"] == eui
         assert state["sensor_battery_percent"] == 96.0 and "tilt" in state["last_sensor_fault"]
         # Six messages (three batteries, two fills, a fault); the status file is rewritten every second.
-        wait_for(lambda: ingest.stats()["committed"] == 6, 10, "ingest's counters", lambda: str(ingest.stats()))
+        wait_for(
+            lambda: ingest.stats()["committed"] == 6,
+            10,
+            "ingest's counters",
+            lambda: str(ingest.stats()),
+        )
     finally:
         adapter.send_signal(signal.SIGTERM)
         out, _ = adapter.communicate(timeout=20)
@@ -127,14 +182,22 @@ def test_uplinks_from_the_broker_reach_the_twin(
     assert stats["acknowledged"] == 6 and stats["unreadable"] == {"document": 1}
 
 
-def test_ingest_killed_mid_stream_keeps_every_acknowledged_message_once(store: str, tmp_path: Path) -> None:
+def test_ingest_killed_mid_stream_keeps_every_acknowledged_message_once(
+    store: str, tmp_path: Path
+) -> None:
     bins, per_bin = 40, 60
     install_bins(store, bins)
     keys = write_keys(tmp_path / "keys", "gw-1")
     ingest = Ingest(store, keys, free_endpoint(), tmp_path).start()
     transport = client_transport(keys, "gw-1", ingest.endpoint)
-    runner = AdapterRunner(LorawanUltrasonicAdapter(sensor_config(bins)), transport, Outbox(tmp_path / "outbox"),
-                           "gw-1", resend_after_s=1.0, max_in_flight=200)
+    runner = AdapterRunner(
+        LorawanUltrasonicAdapter(sensor_config(bins)),
+        transport,
+        Outbox(tmp_path / "outbox"),
+        "gw-1",
+        resend_after_s=1.0,
+        max_in_flight=200,
+    )
     queued = runner.submit_many(uplinks(bins, per_bin), received_at=START)
     assert queued == 2 * bins * per_bin  # a battery and a fill reading per uplink
     try:
@@ -161,14 +224,21 @@ def test_ingest_killed_mid_stream_keeps_every_acknowledged_message_once(store: s
 
 
 @pytest.mark.parametrize("reload_by", ["file change", "SIGHUP"])
-def test_an_unknown_key_gets_nothing_in_until_it_is_allowed(store: str, tmp_path: Path, reload_by: str) -> None:
+def test_an_unknown_key_gets_nothing_in_until_it_is_allowed(
+    store: str, tmp_path: Path, reload_by: str
+) -> None:
     install_bins(store, 1)
     keys = write_keys(tmp_path / "keys", "gw-known")
     create_keypair(keys, "gw-stranger")
     ingest = Ingest(store, keys, free_endpoint(), tmp_path).start()
     transport = client_transport(keys, "gw-stranger", ingest.endpoint)
-    runner = AdapterRunner(LorawanUltrasonicAdapter(sensor_config(1)), transport, Outbox(), "gw-stranger",
-                           resend_after_s=0.5)
+    runner = AdapterRunner(
+        LorawanUltrasonicAdapter(sensor_config(1)),
+        transport,
+        Outbox(),
+        "gw-stranger",
+        resend_after_s=0.5,
+    )
     try:
         runner.submit_many(uplinks(1, 3), received_at=START)
         assert not runner.drain(timeout_s=3)
@@ -184,7 +254,9 @@ def test_an_unknown_key_gets_nothing_in_until_it_is_allowed(store: str, tmp_path
             lines.write(f"# added by the operator\n{stranger} gw-stranger\n")
         if reload_by == "SIGHUP":
             os.utime(allowed, ns=(unchanged, unchanged))  # so only the signal can tell ingest
-            assert not runner.drain(timeout_s=2) and runner.outbox.pending() == 6  # resent, still refused
+            assert (
+                not runner.drain(timeout_s=2) and runner.outbox.pending() == 6
+            )  # resent, still refused
             assert ingest.process is not None
             ingest.process.send_signal(signal.SIGHUP)
         assert runner.drain(timeout_s=30)
@@ -195,7 +267,9 @@ def test_an_unknown_key_gets_nothing_in_until_it_is_allowed(store: str, tmp_path
         ingest.stop()
 
 
-def test_garbage_on_the_socket_is_dead_lettered_and_ingest_carries_on(store: str, tmp_path: Path) -> None:
+def test_garbage_on_the_socket_is_dead_lettered_and_ingest_carries_on(
+    store: str, tmp_path: Path
+) -> None:
     install_bins(store, 1)
     keys = write_keys(tmp_path / "keys", "gw-1")
     ingest = Ingest(store, keys, free_endpoint(), tmp_path).start()
@@ -205,15 +279,21 @@ def test_garbage_on_the_socket_is_dead_lettered_and_ingest_carries_on(store: str
             transport.send(frame)
         replies = [transport.receive(5.0) for _ in range(4)]
         assert all(reply is not None for reply in replies)
-        runner = AdapterRunner(LorawanUltrasonicAdapter(sensor_config(1)), transport, Outbox(), "gw-1")
+        runner = AdapterRunner(
+            LorawanUltrasonicAdapter(sensor_config(1)), transport, Outbox(), "gw-1"
+        )
         runner.submit_many(uplinks(1, 2), received_at=START)
         assert runner.drain(timeout_s=20)
         runner.outbox.close()
     finally:
         transport.close()
         assert ingest.stop() == 0
-    letters = subprocess.run(twin_command("--store", store, "deadletters", "--json"), capture_output=True, text=True,
-                             check=True)
+    letters = subprocess.run(
+        twin_command("--store", store, "deadletters", "--json"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     rows = json.loads(letters.stdout)
     assert len(rows) == 4 and all(row["reason"] and row["source"] == "gw-1" for row in rows)
     assert {row["raw_hex"] for row in rows} == {"c1", "9201", "81a776657273696f6e07", "dfffffffff"}
@@ -225,26 +305,44 @@ def test_a_key_struck_off_the_list_gets_nothing_more_in(store: str, tmp_path: Pa
     keys = write_keys(tmp_path / "keys", "gw-1", "gw-2")
     ingest = Ingest(store, keys, free_endpoint(), tmp_path).start()
     transport = client_transport(keys, "gw-1", ingest.endpoint)
-    runner = AdapterRunner(LorawanUltrasonicAdapter(sensor_config(1)), transport, Outbox(), "gw-1",
-                           resend_after_s=0.5)
+    runner = AdapterRunner(
+        LorawanUltrasonicAdapter(sensor_config(1)), transport, Outbox(), "gw-1", resend_after_s=0.5
+    )
     try:
         runner.submit_many(uplinks(1, 1), received_at=START)
         assert runner.drain(timeout_s=20)  # let in while on the list
         # The operator strikes gw-1 off, replacing the file at once (as an atomic rename does).
         allowed = keys / "allowed"
-        kept = [line for line in allowed.read_text(encoding="utf-8").splitlines() if line.endswith(" gw-2")]
+        kept = [
+            line
+            for line in allowed.read_text(encoding="utf-8").splitlines()
+            if line.endswith(" gw-2")
+        ]
         (keys / "allowed.new").write_text("\n".join(kept) + "\n", encoding="utf-8")
         (keys / "allowed.new").replace(allowed)
-        wait_for(lambda: "allow-list" in ingest.log() and ": 1 keys" in ingest.log(), 10, "the reload", ingest.log)
+        wait_for(
+            lambda: "allow-list" in ingest.log() and ": 1 keys" in ingest.log(),
+            10,
+            "the reload",
+            ingest.log,
+        )
         runner.submit_many(uplinks(1, 3)[1:], received_at=START)  # on the connection still open
         assert not runner.drain(timeout_s=3)
-        wait_for(lambda: ingest.stats()["rejected_by_reason"].get("auth:key-not-allowed", 0) > 0, 10,
-                 "the refusal to be counted", lambda: str(ingest.stats()))
+        wait_for(
+            lambda: ingest.stats()["rejected_by_reason"].get("auth:key-not-allowed", 0) > 0,
+            10,
+            "the refusal to be counted",
+            lambda: str(ingest.stats()),
+        )
     finally:
         runner.transport.close()
         runner.outbox.close()
         assert ingest.stop() == 0
     assert count_events(store, [bin_code(1)], "Bin.FillLevelMeasured") == {bin_code(1): 1}
-    letters = subprocess.run(twin_command("--store", store, "deadletters", "--json"), capture_output=True, text=True,
-                             check=True)
+    letters = subprocess.run(
+        twin_command("--store", store, "deadletters", "--json"),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(letters.stdout) == []

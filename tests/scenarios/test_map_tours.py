@@ -22,24 +22,41 @@ DEPOT = (fp.DEPOT.position.x, fp.DEPOT.position.y)
 TIP = (fp.TIP.position.x, fp.TIP.position.y)
 # Spelt out: strftime's %A and %B follow the locale.
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-          "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 @pytest.fixture(scope="module")
 def result() -> ScenarioResult:
     """Aniane and Saint-Jean-de-Fos, glass and packaging columns, two weeks at 80 %, seeded."""
-    return run_scenario(validate(
-        {
-            "title": "Columns at 80 %",
-            "question": "Which columns fill first?",
-            "run": {"seed": 3, "replications": 2, "horizon_days": 14, "start": "2024-05-06"},
-            "inventory": {"seed": 20240601, "communes": ["34010", "34267"],
-                          "streams": ["glass", "packaging"]},
-            "policy": {"kind": "threshold", "threshold": 0.8},
-        },
-        source="columns.toml",
-    ))
+    return run_scenario(
+        validate(
+            {
+                "title": "Columns at 80 %",
+                "question": "Which columns fill first?",
+                "run": {"seed": 3, "replications": 2, "horizon_days": 14, "start": "2024-05-06"},
+                "inventory": {
+                    "seed": 20240601,
+                    "communes": ["34010", "34267"],
+                    "streams": ["glass", "packaging"],
+                },
+                "policy": {"kind": "threshold", "threshold": 0.8},
+            },
+            source="columns.toml",
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +71,9 @@ def test_each_container_carries_its_own_collections_and_overflows(
     assert [b.code for b in shown.bins] == list(result.containers.codes)
     for b in shown.bins:
         assert (b.collections, b.overflow_events) == (
-            engine[b.code]["collections"], engine[b.code]["overflow_events"])
+            engine[b.code]["collections"],
+            engine[b.code]["overflow_events"],
+        )
     totals = result.representative.totals()
     assert sum(b.collections for b in shown.bins) == totals["collections"]
     assert sum(b.overflow_events for b in shown.bins) == totals["overflow_events"]
@@ -85,11 +104,11 @@ def test_the_map_draws_the_tours_and_colours_containers_of_one_commune_apart(
 ) -> None:
     page = write_report(tmp_path, [shown]).read_text(encoding="utf-8")
     start = page.index('<g id="map-0-tours"')
-    tours = page[start:page.index('<g id="', start + 1)]
+    tours = page[start : page.index('<g id="', start + 1)]
     assert len(re.findall(r"<path ", tours)) == len(shown.tours)
     assert f"tours of {shown.tours_day}" in page  # the map says which day it shows
     start = page.index('<g id="map-0-bins"')
-    group = page[start:page.index('<g id="', start + 1)]
+    group = page[start : page.index('<g id="', start + 1)]
     fills = re.findall(r'<use [^>]*style="fill: (#[0-9a-f]{6})', group)
     assert len(fills) == len(shown.bins)
     colour_of = defaultdict(set)  # commune → colours of its containers

@@ -24,8 +24,12 @@ def _estimate(mean: float, half: float, n: int = 10) -> Estimate:
 def _days(km: float, overflows: int) -> list[dict[str, object]]:
     start = date(2024, 6, 3)
     return [
-        {"day": (start + timedelta(days=d)).isoformat(), "truck_km": km + d % 3,
-         "collections": 20.0, "overflow_events": float(overflows * (d % 2))}
+        {
+            "day": (start + timedelta(days=d)).isoformat(),
+            "truck_km": km + d % 3,
+            "collections": 20.0,
+            "overflow_events": float(overflows * (d % 2)),
+        }
         for d in range(28)
     ]
 
@@ -39,24 +43,47 @@ def geography():
 def results(geography) -> list[ReportInput]:
     point = geography.commune(GIGNAC).boundary.representative_point()
     bins = [
-        BinOnMap(f"B-34114-GLA-000{i}", point.x + 40 * i, point.y, "glass", GIGNAC,
-                 collections=4 + i, overflow_events=i % 2)
+        BinOnMap(
+            f"B-34114-GLA-000{i}",
+            point.x + 40 * i,
+            point.y,
+            "glass",
+            GIGNAC,
+            collections=4 + i,
+            overflow_events=i % 2,
+        )
         for i in range(4)
     ]
     tour = [(point.x - 500, point.y - 500), (point.x, point.y), (point.x + 500, point.y)]
     baseline = ReportInput(
-        name="fixed", title="Fixed rounds <b>&</b>", question="What do fixed rounds cost?",
-        kpis={"truck_km": _estimate(1000, 30), "cost_eur": _estimate(10_000, 200),
-              "co2_kg": _estimate(2600, 50), "overflow_events": _estimate(10, 3),
-              "mean_fill_at_emptying": _estimate(0.55, 0.02)},
-        by_day=_days(36, 1), bins=bins,
+        name="fixed",
+        title="Fixed rounds <b>&</b>",
+        question="What do fixed rounds cost?",
+        kpis={
+            "truck_km": _estimate(1000, 30),
+            "cost_eur": _estimate(10_000, 200),
+            "co2_kg": _estimate(2600, 50),
+            "overflow_events": _estimate(10, 3),
+            "mean_fill_at_emptying": _estimate(0.55, 0.02),
+        },
+        by_day=_days(36, 1),
+        bins=bins,
     )
     predictive = ReportInput(
-        name="predictive", title="Predictive", question="Can sensors save <km>?",
-        kpis={"truck_km": _estimate(880, 40), "cost_eur": _estimate(5_900, 300),
-              "co2_kg": _estimate(500, 50), "overflow_events": _estimate(11, 4),
-              "mean_fill_at_emptying": _estimate(0.8, 0.02)},
-        by_day=_days(31, 1), bins=bins, tours=[tour], focus=["cost_eur"],
+        name="predictive",
+        title="Predictive",
+        question="Can sensors save <km>?",
+        kpis={
+            "truck_km": _estimate(880, 40),
+            "cost_eur": _estimate(5_900, 300),
+            "co2_kg": _estimate(500, 50),
+            "overflow_events": _estimate(11, 4),
+            "mean_fill_at_emptying": _estimate(0.8, 0.02),
+        },
+        by_day=_days(31, 1),
+        bins=bins,
+        tours=[tour],
+        focus=["cost_eur"],
     )
     return [baseline, predictive]
 
@@ -87,7 +114,8 @@ def test_the_page_loads_nothing_from_elsewhere(page) -> None:
     assert page.startswith("<!DOCTYPE html>")
     external = re.findall(
         r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//""",
-        page, flags=re.I,
+        page,
+        flags=re.I,
     )
     assert external == []
     assert "<script" not in page.lower()
@@ -139,13 +167,27 @@ def test_the_json_holds_the_rows_and_the_differences(folder) -> None:
     document = json.loads((folder / "kpis.json").read_text(encoding="utf-8"))
     assert len(document["kpis"]) == 10
     km = next(d for d in document["differences"] if d["kpi"] == "truck_km")
-    assert km == {"scenario": "predictive", "baseline": "fixed", "kpi": "truck_km",
-                  "difference": -120.0, "low": -170.0, "high": -70.0}
+    assert km == {
+        "scenario": "predictive",
+        "baseline": "fixed",
+        "kpi": "truck_km",
+        "difference": -120.0,
+        "low": -170.0,
+        "high": -70.0,
+    }
 
 
 def test_one_scenario_alone_gets_a_summary_and_one_map(tmp_path, results, geography) -> None:
-    single = ReportInput(name="alone", title="Alone", question="", kpis={"truck_km": Estimate(
-        mean=500.0, low=float("nan"), high=float("nan"), std=float("nan"), replications=1)})
+    single = ReportInput(
+        name="alone",
+        title="Alone",
+        question="",
+        kpis={
+            "truck_km": Estimate(
+                mean=500.0, low=float("nan"), high=float("nan"), std=float("nan"), replications=1
+            )
+        },
+    )
     page = write_report(tmp_path, [single], geography=geography).read_text(encoding="utf-8")
     assert "trucks drive about 500 km" in _text(page)
     assert len(re.findall(r'id="map-0-commune-', page)) == 28

@@ -83,7 +83,9 @@ def test_threshold_spreads_the_fixed_rounds_work_over_the_week(
 
 def test_predictive_runs_and_progress_is_reported() -> None:
     seen: list[tuple[int, int]] = []
-    result = run_scenario(tiny("predictive", risk=0.05, horizon_days=5), progress=lambda d, n: seen.append((d, n)))
+    result = run_scenario(
+        tiny("predictive", risk=0.05, horizon_days=5), progress=lambda d, n: seen.append((d, n))
+    )
     assert seen == [(1, 2), (2, 2)]
     assert result.scenario.policy.kind == "predictive" and result.kpis["truck_km"].mean >= 0
 

@@ -65,24 +65,72 @@ def test_a_valid_file_gives_a_frozen_scenario(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "key", "value", "expected"),
     [
-        ("kind = \"fixed\"", "kind = \"fixed\"\nthreshhold = 0.8", "policy.threshhold", 0.8, "did you mean 'threshold'?"),
+        (
+            'kind = "fixed"',
+            'kind = "fixed"\nthreshhold = 0.8',
+            "policy.threshhold",
+            0.8,
+            "did you mean 'threshold'?",
+        ),
         ("[run]", "titel = 'x'\n[run]", "titel", "x", "did you mean 'title'?"),
-        ("seed = 1\n", "seed = \"one\"\n", "run.seed", "one", "an integer"),
+        ("seed = 1\n", 'seed = "one"\n', "run.seed", "one", "an integer"),
         ("seed = 1\n", "seed = true\n", "run.seed", True, "an integer"),
         ("horizon_days = 7", "horizon_days = 0", "run.horizon_days", 0, "a number of days > 0"),
         ("replications = 2", "replications = -3", "run.replications", -3, "at least 1 replication"),
-        ("start = 2024-05-06", "start = \"May\"", "run.start", "May", "a date"),
-        ("\"34261\"]", "\"99999\"]", "inventory.communes", "99999", "INSEE codes of the valley"),
-        ("streams = [\"glass\"]", "streams = [\"glas\"]", "inventory.streams", "glas", "did you mean 'glass'?"),
-        ("kind = \"fixed\"", "kind = \"random\"", "policy.kind", "random", "one of ['fixed', 'threshold', 'predictive']"),
-        ("kind = \"fixed\"", "kind = \"threshold\"\nthreshold = 1.5", "policy.threshold", 1.5, "0 < x <= 1"),
-        ("kind = \"fixed\"", "kind = \"threshold\"\nthreshold = 0", "policy.threshold", 0.0, "0 < x <= 1"),
-        ("kind = \"fixed\"", "kind = \"fixed\"\nthreshold = 0.5", "policy.threshold", 0.5, "only for ['threshold']"),
-        ("kind = \"fixed\"", "kind = \"predictive\"\nrisk = 1.2", "policy.risk", 1.2, "a probability"),
-        ("kind = \"fixed\"", "kind = \"predictive\"\nhorizon_days = 3", "policy.horizon_days", 3, "at least 4 days"),
+        ("start = 2024-05-06", 'start = "May"', "run.start", "May", "a date"),
+        ('"34261"]', '"99999"]', "inventory.communes", "99999", "INSEE codes of the valley"),
+        (
+            'streams = ["glass"]',
+            'streams = ["glas"]',
+            "inventory.streams",
+            "glas",
+            "did you mean 'glass'?",
+        ),
+        (
+            'kind = "fixed"',
+            'kind = "random"',
+            "policy.kind",
+            "random",
+            "one of ['fixed', 'threshold', 'predictive']",
+        ),
+        (
+            'kind = "fixed"',
+            'kind = "threshold"\nthreshold = 1.5',
+            "policy.threshold",
+            1.5,
+            "0 < x <= 1",
+        ),
+        (
+            'kind = "fixed"',
+            'kind = "threshold"\nthreshold = 0',
+            "policy.threshold",
+            0.0,
+            "0 < x <= 1",
+        ),
+        (
+            'kind = "fixed"',
+            'kind = "fixed"\nthreshold = 0.5',
+            "policy.threshold",
+            0.5,
+            "only for ['threshold']",
+        ),
+        ('kind = "fixed"', 'kind = "predictive"\nrisk = 1.2', "policy.risk", 1.2, "a probability"),
+        (
+            'kind = "fixed"',
+            'kind = "predictive"\nhorizon_days = 3',
+            "policy.horizon_days",
+            3,
+            "at least 4 days",
+        ),
         ("residual = 6", "residual = 0", "fleet.residual", 0, "a number of trucks > 0"),
         ("residual = 6", "trash = 2", "fleet.trash", 2, "one of ['biowaste'"),
-        ("[fleet]", "[kpis]\nfocus = [\"truck_kms\"]\n[fleet]", "kpis.focus", "truck_kms", "did you mean 'truck_km'?"),
+        (
+            "[fleet]",
+            '[kpis]\nfocus = ["truck_kms"]\n[fleet]',
+            "kpis.focus",
+            "truck_kms",
+            "did you mean 'truck_km'?",
+        ),
         ("seed = 20240601\n", "", "inventory.seed", None, "an inventory seed"),
     ],
 )
@@ -109,7 +157,9 @@ def test_a_toml_syntax_error_gives_file_and_line(tmp_path: Path) -> None:
 
 
 def test_kpi_names_are_those_a_run_reports() -> None:
-    assert {"truck_km", "overflow_events", "co2_kg", "cost_eur", "mean_fill_at_emptying"} <= set(KPI_NAMES)
+    assert {"truck_km", "overflow_events", "co2_kg", "cost_eur", "mean_fill_at_emptying"} <= set(
+        KPI_NAMES
+    )
     assert "fill_at_emptying_sum" not in KPI_NAMES
 
 
@@ -177,8 +227,15 @@ def test_every_shipped_file_loads_and_validates(path: Path) -> None:
 def test_the_shipped_comparison_differs_only_by_policy() -> None:
     names = {p.name for p in shipped_scenarios()}
     assert {"baseline-fixed.toml", "threshold.toml", "predictive.toml"} <= names
-    base, *variants = (load_scenario(next(p for p in shipped_scenarios() if p.name == n))
-                       for n in ("baseline-fixed.toml", "threshold.toml", "predictive.toml"))
+    base, *variants = (
+        load_scenario(next(p for p in shipped_scenarios() if p.name == n))
+        for n in ("baseline-fixed.toml", "threshold.toml", "predictive.toml")
+    )
     for v in variants:
-        assert (v.run, v.inventory, v.fleet, v.focus) == (base.run, base.inventory, base.fleet, base.focus)
+        assert (v.run, v.inventory, v.fleet, v.focus) == (
+            base.run,
+            base.inventory,
+            base.fleet,
+            base.focus,
+        )
     assert [v.policy.kind for v in (base, *variants)] == ["fixed", "threshold", "predictive"]

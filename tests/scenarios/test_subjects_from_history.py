@@ -23,27 +23,44 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Aniane's cabinets (one dimmed since 1 January) and Saint-Guilhem's beacons, 28 days of counts."""
     url = f"sqlite:///{tmp_path_factory.mktemp('store') / 'twin.sqlite'}"
     assets = plan_inventory(load_geography(), 20240601)
-    cabinets = [a for a in assets if isinstance(a, Site) and a.site_kind == SiteKind.LIGHTING_CABINET
-                and a.commune_insee == ANIANE]
+    cabinets = [
+        a
+        for a in assets
+        if isinstance(a, Site)
+        and a.site_kind == SiteKind.LIGHTING_CABINET
+        and a.commune_insee == ANIANE
+    ]
     beacons = [a for a in assets if isinstance(a, Beacon) and a.zone_code == SITE]
-    cabinets[0].change_lighting_schedule(datetime(2024, 1, 2, tzinfo=UTC), dim_percent=50.0,
-                                         dim_from="23:00", dim_to="05:00")
+    cabinets[0].change_lighting_schedule(
+        datetime(2024, 1, 2, tzinfo=UTC), dim_percent=50.0, dim_from="23:00", dim_to="05:00"
+    )
     twin = open_twin(url)
     try:
         twin.add(*cabinets, *beacons)
         for hour in range(28 * 24):  # a steady 11 devices an hour at each beacon
             start = FIT_FROM + timedelta(hours=hour)
             for beacon in beacons:
-                twin.count_footfall(beacon.code, start, start + timedelta(hours=1), DEVICES_PER_BEACON_HOUR)
+                twin.count_footfall(
+                    beacon.code, start, start + timedelta(hours=1), DEVICES_PER_BEACON_HOUR
+                )
     finally:
         twin.close()
     return url
 
 
-def scenario(subject: str, store: str, table: dict[str, Any], run: dict[str, Any], **extra: Any) -> Scenario:
+def scenario(
+    subject: str, store: str, table: dict[str, Any], run: dict[str, Any], **extra: Any
+) -> Scenario:
     return validate(
-        {"subject": subject, "title": subject, "question": "?", "run": run,
-         "history": {"store": store, "fit_days": 28}, subject: table, **extra},
+        {
+            "subject": subject,
+            "title": subject,
+            "question": "?",
+            "run": run,
+            "history": {"store": store, "fit_days": 28},
+            subject: table,
+            **extra,
+        },
         source=f"{subject}.toml",
     )
 
@@ -70,11 +87,21 @@ def test_a_site_without_counts_in_the_window_is_a_clear_error(store: str) -> Non
 
 def test_lighting_today_follows_the_schedules_the_log_records(store: str) -> None:
     run = {"seed": 1, "replications": 1, "horizon_days": 7, "start": "2024-01-08"}
-    recorded = run_scenario(scenario("lighting", store, {"led": False}, run, inventory={"communes": [ANIANE]}))
-    planned = run_scenario(validate(
-        {"subject": "lighting", "title": "t", "question": "?", "run": run,
-         "inventory": {"seed": 20240601, "communes": [ANIANE]}, "lighting": {"led": False}},
-    ))
+    recorded = run_scenario(
+        scenario("lighting", store, {"led": False}, run, inventory={"communes": [ANIANE]})
+    )
+    planned = run_scenario(
+        validate(
+            {
+                "subject": "lighting",
+                "title": "t",
+                "question": "?",
+                "run": run,
+                "inventory": {"seed": 20240601, "communes": [ANIANE]},
+                "lighting": {"led": False},
+            },
+        )
+    )
     # The scenario keeps today's lamps as recorded: the one dimmed cabinet uses less than planned,
     # and "today" (the baseline) already includes that dimming, so nothing is saved.
     assert recorded.kpis["electricity_kwh"].mean < planned.kpis["electricity_kwh"].mean

@@ -89,7 +89,10 @@ def test_the_grid_is_the_cartesian_product_last_key_fastest(tmp_path: Path) -> N
         {"policy.threshold": 0.9, "run.horizon_days": 8},
     ]
     assert [(p.scenario.policy.threshold, p.scenario.run.horizon_days) for p in sweep.points] == [
-        (0.6, 7), (0.6, 8), (0.9, 7), (0.9, 8)
+        (0.6, 7),
+        (0.6, 8),
+        (0.9, 7),
+        (0.9, 8),
     ]
     # Everything not swept is the base's, inherited as usual.
     assert {p.scenario.run.seed for p in sweep.points} == {3}
@@ -115,19 +118,37 @@ def test_run_on_a_sweep_file_runs_its_base_scenario(tmp_path: Path) -> None:
     [
         # A value of the grid is checked by the schema's own rule, blamed on the sweep file
         # although base.toml set the key.
-        ('"policy.threshold" = [0.7, 1.5]', "policy.threshold", 1.5, "a fill fraction with 0 < x <= 1"),
+        (
+            '"policy.threshold" = [0.7, 1.5]',
+            "policy.threshold",
+            1.5,
+            "a fill fraction with 0 < x <= 1",
+        ),
         ('"run.horizon_days" = [7, "long"]', "run.horizon_days", "long", "an integer"),
         ('"policy.treshold" = [0.7]', "policy.treshold", 0.7, "did you mean 'threshold'?"),
         ('"policy.risk" = [0.1]', "policy.risk", 0.1, "no risk for kind 'threshold'"),
         # The [sweep] table itself.
         ('"policy.threshold" = []', 'sweep."policy.threshold"', [], "a non-empty list of values"),
         ('"policy.threshold" = 0.7', 'sweep."policy.threshold"', 0.7, "a non-empty list of values"),
-        ('"policy.threshold" = [0.7, 0.7]', 'sweep."policy.threshold"', [0.7, 0.7], "distinct values"),
-        ('"policy.kind.name" = ["x"]', 'sweep."policy.kind.name"', ["x"],
-         "policy.kind is a value, not a table"),
+        (
+            '"policy.threshold" = [0.7, 0.7]',
+            'sweep."policy.threshold"',
+            [0.7, 0.7],
+            "distinct values",
+        ),
+        (
+            '"policy.kind.name" = ["x"]',
+            'sweep."policy.kind.name"',
+            ["x"],
+            "policy.kind is a value, not a table",
+        ),
         ('extends = ["other.toml"]', "sweep.extends", ["other.toml"], "not extends or sweep"),
-        ('policy = [{kind = "fixed"}]\n"policy.threshold" = [0.7]', 'sweep."policy.threshold"', [0.7],
-         "not inside another swept one"),
+        (
+            'policy = [{kind = "fixed"}]\n"policy.threshold" = [0.7]',
+            'sweep."policy.threshold"',
+            [0.7],
+            "not inside another swept one",
+        ),
     ],
 )
 def test_a_bad_sweep_names_file_key_value_and_what_was_expected(
@@ -196,7 +217,9 @@ def test_an_unreachable_scheduler_is_a_clear_error(small: Sweep) -> None:
     with socket.socket() as probe:  # a port nobody listens on once closed
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(SweepError, match=f"cannot reach the Dask scheduler at 'tcp://127.0.0.1:{port}'"):
+    with pytest.raises(
+        SweepError, match=f"cannot reach the Dask scheduler at 'tcp://127.0.0.1:{port}'"
+    ):
         run_sweep(small, DaskExecutor(f"tcp://127.0.0.1:{port}", timeout=0.5))
 
 
@@ -234,9 +257,23 @@ def test_results_are_gathered_by_task_not_by_completion() -> None:
 def test_twin_scenario_sweep_writes_the_report_and_sweep_csv(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = subprocess.run(
-        [sys.executable, "-m", "twin.cli", "scenario", "sweep", str(files(tmp_path)),
-         "--workers", "2", "--out", str(out), "--json"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "twin.cli",
+            "scenario",
+            "sweep",
+            str(files(tmp_path)),
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert f"report: {out / 'index.html'}" in result.stderr and "replications [" in result.stderr
@@ -245,11 +282,21 @@ def test_twin_scenario_sweep_writes_the_report_and_sweep_csv(tmp_path: Path) -> 
     with (out / "sweep.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == [
-        "point", "policy.threshold", "run.horizon_days", "kpi", "mean", "low", "high", "n"
+        "point",
+        "policy.threshold",
+        "run.horizon_days",
+        "kpi",
+        "mean",
+        "low",
+        "high",
+        "n",
     ]
     assert len(rows) == 4 * len(KPI_NAMES)
     assert {(r["point"], r["policy.threshold"], r["run.horizon_days"]) for r in rows} == {
-        ("p01", "0.6", "7"), ("p02", "0.6", "8"), ("p03", "0.9", "7"), ("p04", "0.9", "8")
+        ("p01", "0.6", "7"),
+        ("p02", "0.6", "8"),
+        ("p03", "0.9", "7"),
+        ("p04", "0.9", "8"),
     }
     written = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
     assert written["parameters"] == ["policy.threshold", "run.horizon_days"]
@@ -261,9 +308,20 @@ def test_twin_scenario_sweep_writes_the_report_and_sweep_csv(tmp_path: Path) -> 
 def test_twin_scenario_sweep_with_a_bad_value_names_it_and_writes_nothing(tmp_path: Path) -> None:
     bad = files(tmp_path, 'extends = "base.toml"\n[sweep]\n"policy.threshold" = [0.7, 1.5]\n')
     result = subprocess.run(
-        [sys.executable, "-m", "twin.cli", "scenario", "sweep", str(bad),
-         "--out", str(tmp_path / "report")],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "twin.cli",
+            "scenario",
+            "sweep",
+            str(bad),
+            "--out",
+            str(tmp_path / "report"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"{bad}: policy.threshold = 1.5: expected a fill fraction" in result.stderr

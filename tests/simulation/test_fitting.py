@@ -59,6 +59,7 @@ def test_sampling_is_reproducible_and_centred() -> None:
     models = constant_models(
         ["a", "b"], ["residual"] * 2, ["34114"] * 2, [660, 660], [50.0, 100.0], cv=0.3
     )
+
     def draw(seed):
         return np.array(
             [
@@ -67,6 +68,7 @@ def test_sampling_is_reproducible_and_centred() -> None:
                 for _ in range(2000)
             ]
         )  # noqa: E731
+
     a, b = draw(7), draw(7)
     assert np.array_equal(a, b)
     np.testing.assert_allclose(a.mean(axis=0), [50.0, 100.0], rtol=0.03)

@@ -42,4 +42,9 @@ def test_one_replication_has_no_interval() -> None:
     import math
 
     single = estimate([4.2])
-    assert single.mean == 4.2 and math.isnan(single.low) and math.isnan(single.high) and single.replications == 1
+    assert (
+        single.mean == 4.2
+        and math.isnan(single.low)
+        and math.isnan(single.high)
+        and single.replications == 1
+    )

@@ -23,12 +23,33 @@ GIGNAC = Position(745_900.0, 6_284_300.0)
 def twin(store_url: str) -> Iterator[ValleyTwin]:
     application = open_twin(store_url)
     application.add(
-        Bin.install(code="B-34114-GLA-0001", stream="glass", capacity_l=3000, position=GIGNAC, commune_insee="34114",
-                    at=T0, depth_cm=180),
-        Bin.install(code="B-34114-OMR-0001", stream="residual", capacity_l=660, position=GIGNAC,
-                    commune_insee="34114", at=T0, depth_cm=110),
-        Site.register(code="EP-34114-001", name="Armoire 1", site_kind="lighting_cabinet",
-                      geometry_wkt="POINT (745900 6284300)", commune_insee="34114", at=T0, light_points=40),
+        Bin.install(
+            code="B-34114-GLA-0001",
+            stream="glass",
+            capacity_l=3000,
+            position=GIGNAC,
+            commune_insee="34114",
+            at=T0,
+            depth_cm=180,
+        ),
+        Bin.install(
+            code="B-34114-OMR-0001",
+            stream="residual",
+            capacity_l=660,
+            position=GIGNAC,
+            commune_insee="34114",
+            at=T0,
+            depth_cm=110,
+        ),
+        Site.register(
+            code="EP-34114-001",
+            name="Armoire 1",
+            site_kind="lighting_cabinet",
+            geometry_wkt="POINT (745900 6284300)",
+            commune_insee="34114",
+            at=T0,
+            light_points=40,
+        ),
     )
     yield application
     application.close()
@@ -39,12 +60,18 @@ def test_replay_of_the_stores_log_gives_the_recorded_collections_tonnes_overflow
 ) -> None:
     for day in range(1, 15):
         twin.measure_fill_level("B-34114-GLA-0001", min(100.0, 7.0 * (day % 8)), at(days=day))
-        twin.measure_fill_level("B-34114-OMR-0001", min(100.0, 15.0 * (day % 5)), at(days=day, hours=1))
+        twin.measure_fill_level(
+            "B-34114-OMR-0001", min(100.0, 15.0 * (day % 5)), at(days=day, hours=1)
+        )
         twin.meter_energy("EP-34114-001", 1_000.0 + 95.5 * day, at(days=day, hours=6))
         if day % 8 == 7:
             twin.empty_bin("B-34114-GLA-0001", f"R-{day}", 180.0, at(days=day, hours=10))
         if day % 5 == 4:
-            twin.change(Bin, "B-34114-OMR-0001", lambda b: b.report_overflow("citizen:c-1", at(days=day, hours=8)))
+            twin.change(
+                Bin,
+                "B-34114-OMR-0001",
+                lambda b, day=day: b.report_overflow("citizen:c-1", at(days=day, hours=8)),
+            )
             twin.empty_bin("B-34114-OMR-0001", f"R-{day}", 55.0, at(days=day, hours=10))
 
     kpis = replay(twin.domain_events()).totals()
@@ -52,7 +79,11 @@ def test_replay_of_the_stores_log_gives_the_recorded_collections_tonnes_overflow
     assert kpis["tonnes"] == pytest.approx((180.0 + 3 * 55.0) / 1000)
     assert kpis["overflow_events"] == 3
     cabinet = twin.get(Site, "EP-34114-001")
-    assert recorded_energy(twin.domain_events()).total_kwh[cabinet.id] == cabinet.consumption_kwh == 13 * 95.5
+    assert (
+        recorded_energy(twin.domain_events()).total_kwh[cabinet.id]
+        == cabinet.consumption_kwh
+        == 13 * 95.5
+    )
 
     # The counterfactual starts from the same log: what went into each bin, day by day.
     history = read_history(twin.domain_events())

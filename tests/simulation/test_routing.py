@@ -25,19 +25,31 @@ CENTRE = Position(X0, Y0)
 SQRT2 = math.sqrt(2.0)
 
 
-def stop(name: str, dx_m: float, dy_m: float, *, mass: float = 30.0, litres: float = 240.0,
-         minutes: float = 2.0) -> Stop:
+def stop(
+    name: str,
+    dx_m: float,
+    dy_m: float,
+    *,
+    mass: float = 30.0,
+    litres: float = 240.0,
+    minutes: float = 2.0,
+) -> Stop:
     return Stop(name, X0 + dx_m, Y0 + dy_m, litres, mass, minutes)
 
 
 def corners() -> list[Stop]:
     """A 1 km square around the centre, listed in a crossing order (diagonals first)."""
-    return [stop("NE", 500, 500), stop("SW", -500, -500), stop("NW", -500, 500),
-            stop("SE", 500, -500)]
+    return [
+        stop("NE", 500, 500),
+        stop("SW", -500, -500),
+        stop("NW", -500, 500),
+        stop("SE", 500, -500),
+    ]
 
 
-def check_plan(plan: DayPlan, stops: list[Stop], fleet: Fleet, depot: Position, tip: Position,
-               circuity: float) -> None:
+def check_plan(
+    plan: DayPlan, stops: list[Stop], fleet: Fleet, depot: Position, tip: Position, circuity: float
+) -> None:
     """Recompute every tour from its stops and unloads, independently of the solver."""
     by_id = {s.bin_id: s for s in stops}
     served = [bin_id for tour in plan.tours for bin_id in tour.stop_ids]
@@ -141,9 +153,13 @@ def test_stops_beyond_capacity_or_shift_are_reported_unserved() -> None:
 
     too_big = [stop("HEAVY", 100, 0, mass=150), stop("BULKY", 0, 100, mass=10, litres=20_000)]
     crane = Fleet(trucks=3, truck=CRANE_TRUCK)  # a body that does not compact: 15,000 L
-    assert plan_tours(too_big, dataclasses.replace(crane, truck=Truck(payload_kg=100.0,
-                      compaction_density_kg_m3=None)), CENTRE, CENTRE, circuity=1.0).unserved == (
-        "HEAVY", "BULKY")
+    assert plan_tours(
+        too_big,
+        dataclasses.replace(crane, truck=Truck(payload_kg=100.0, compaction_density_kg_m3=None)),
+        CENTRE,
+        CENTRE,
+        circuity=1.0,
+    ).unserved == ("HEAVY", "BULKY")
 
     # 2 h shift, 20 min at the tip, 10 min per stop: 100 min for stops and driving, so 9
     # stops (10 would leave no time to drive the few hundred metres between them).
@@ -154,7 +170,8 @@ def test_stops_beyond_capacity_or_shift_are_reported_unserved() -> None:
     check_plan(plan, many, short, CENTRE, CENTRE, 1.0)
 
     assert plan_tours(many, Fleet(trucks=0), CENTRE, CENTRE, circuity=1.0).unserved == tuple(
-        s.bin_id for s in many)
+        s.bin_id for s in many
+    )
     far_tip = Position(X0 + 200_000, Y0)  # not even time to drive to the tip and back
     assert plan_tours(many, short, CENTRE, far_tip, circuity=1.0).tours == ()
 
@@ -167,17 +184,28 @@ def random_day(seed: int, n: int) -> list[Stop]:
     for i in range(n):
         vx, vy = villages[rng.integers(len(villages))]
         litres = float(rng.choice([240.0, 360.0, 1100.0]))
-        stops.append(stop(f"B{i:03d}", vx + rng.normal(0, 300), vy + rng.normal(0, 300),
-                          litres=litres, mass=litres * float(rng.uniform(0.05, 0.15)),
-                          minutes=float(rng.uniform(1.0, 5.0))))
+        stops.append(
+            stop(
+                f"B{i:03d}",
+                vx + rng.normal(0, 300),
+                vy + rng.normal(0, 300),
+                litres=litres,
+                mass=litres * float(rng.uniform(0.05, 0.15)),
+                minutes=float(rng.uniform(1.0, 5.0)),
+            )
+        )
     return stops
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_days_keep_capacities_and_shift(seed: int) -> None:
     # A small truck and a short shift, so that capacity, reloads and the shift all bind.
-    fleet = Fleet(trucks=2, truck=Truck(body_volume_m3=3.0, payload_kg=1000.0), shift_h=4.0,
-                  max_loads_per_shift=2)
+    fleet = Fleet(
+        trucks=2,
+        truck=Truck(body_volume_m3=3.0, payload_kg=1000.0),
+        shift_h=4.0,
+        max_loads_per_shift=2,
+    )
     stops = random_day(seed, 90)
     plan = plan_tours(stops, fleet, CENTRE, Position(X0 + 6000, Y0 - 4000), circuity=1.3)
     check_plan(plan, stops, fleet, CENTRE, Position(X0 + 6000, Y0 - 4000), 1.3)
@@ -191,8 +219,10 @@ def test_same_day_twice_gives_the_same_plan() -> None:
     first = plan_tours(stops, fleet, DEPOT.position, TIP.position, circuity=1.3)
     assert plan_tours(stops, fleet, DEPOT.position, TIP.position, circuity=1.3) == first
     longer = plan_tours(stops, fleet, DEPOT.position, TIP.position, circuity=1.3, solution_limit=60)
-    assert plan_tours(stops, fleet, DEPOT.position, TIP.position, circuity=1.3,
-                      solution_limit=60) == longer
+    assert (
+        plan_tours(stops, fleet, DEPOT.position, TIP.position, circuity=1.3, solution_limit=60)
+        == longer
+    )
     assert longer.stopped_by == "solution_limit" and longer.km <= first.km + 1e-9
 
 
@@ -226,20 +256,40 @@ def test_optional_stops_are_collected_only_when_worth_the_detour() -> None:
 
 
 def test_costs_add_up_by_hand() -> None:
-    fleet = Fleet(trucks=2, truck=Truck(fuel_l_per_100km=50.0), speed_kmh=40.0,
-                  crew_eur_per_h=50.0, truck_eur_per_km=1.5, diesel_eur_per_l=1.7,
-                  co2_kg_per_l=3.17)
+    fleet = Fleet(
+        trucks=2,
+        truck=Truck(fuel_l_per_100km=50.0),
+        speed_kmh=40.0,
+        crew_eur_per_h=50.0,
+        truck_eur_per_km=1.5,
+        diesel_eur_per_l=1.7,
+        co2_kg_per_l=3.17,
+    )
     plan = DayPlan(
-        (Tour(0, ("a", "b"), (0.1, 0.2), (2,), 100.0, 6.0, 480.0, 1500.0),
-         Tour(1, ("c",), (0.3,), (1,), 50.0, 4.0, 240.0, 500.0)),
+        (
+            Tour(0, ("a", "b"), (0.1, 0.2), (2,), 100.0, 6.0, 480.0, 1500.0),
+            Tour(1, ("c",), (0.3,), (1,), 50.0, 4.0, 240.0, 500.0),
+        ),
         ("d",),
     )
     costs = tour_costs(plan, fleet)
-    assert costs == pytest.approx({
-        "tours": 2, "stops": 3, "unserved": 1, "truck_km": 150.0, "shift_hours": 10.0,
-        "driving_hours": 150 / 40, "tonnes": 2.0, "fuel_l": 75.0, "co2_kg": 75 * 3.17,
-        "crew_eur": 500.0, "truck_eur": 225.0, "fuel_eur": 127.5, "cost_eur": 852.5,
-    })
+    assert costs == pytest.approx(
+        {
+            "tours": 2,
+            "stops": 3,
+            "unserved": 1,
+            "truck_km": 150.0,
+            "shift_hours": 10.0,
+            "driving_hours": 150 / 40,
+            "tonnes": 2.0,
+            "fuel_l": 75.0,
+            "co2_kg": 75 * 3.17,
+            "crew_eur": 500.0,
+            "truck_eur": 225.0,
+            "fuel_eur": 127.5,
+            "cost_eur": 852.5,
+        }
+    )
     assert plan.km == 150.0
 
 
@@ -249,13 +299,15 @@ def test_fleet_parameters_hold_together() -> None:
     assert CRANE_TRUCK.body_litres(3000.0, 600.0) == 3000.0
     for site in (DEPOT, TIP):
         assert Position.checked(site.position.x, site.position.y) == site.position
-    depot_to_tip_km = math.dist((DEPOT.position.x, DEPOT.position.y),
-                                (TIP.position.x, TIP.position.y)) / 1000
+    depot_to_tip_km = (
+        math.dist((DEPOT.position.x, DEPOT.position.y), (TIP.position.x, TIP.position.y)) / 1000
+    )
     assert 8 < depot_to_tip_km < 16  # Gignac to Aspiran, as the crow flies
     with pytest.raises(ValueError):
         Fleet(trucks=-1)
     with pytest.raises(ValueError):
         Truck(payload_kg=0.0)
     with pytest.raises(ValueError, match="distinct"):
-        plan_tours([stop("A", 0, 0), stop("A", 1, 1)], Fleet(trucks=1), CENTRE, CENTRE,
-                   circuity=1.0)
+        plan_tours(
+            [stop("A", 0, 0), stop("A", 1, 1)], Fleet(trucks=1), CENTRE, CENTRE, circuity=1.0
+        )

@@ -41,15 +41,27 @@ def _one_bin(capacity: float = 100.0, rate: float = 10.0):  # type: ignore[no-un
 
 def _hourless_run(bins, models, inflow, policy, *, days: int, seed: int, env=None):  # type: ignore[no-untyped-def]
     """A run with rounds at 00:00 and a router that drives 1 km a stop: figures countable by hand."""
-    return simulate(bins, policy, inflow, models, FakeRouter(), start=MONDAY, days=days, seed=seed,
-                    collection_hour=0.0, env=env)
+    return simulate(
+        bins,
+        policy,
+        inflow,
+        models,
+        FakeRouter(),
+        start=MONDAY,
+        days=days,
+        seed=seed,
+        collection_hour=0.0,
+        env=env,
+    )
 
 
 def test_threshold_on_constant_inflow_counted_by_hand() -> None:
     # 10 L/day into 100 L, collected at 00:00 when level + tomorrow's 10 L reaches 80 L, i.e. at 70 L:
     # the level reads 70 L on days 7, 14, 21, 28 of a 30-day run → 4 collections of 70 L, no overflow.
     bins, models, inflow = _one_bin()
-    kpis = _hourless_run(bins, models, inflow, Threshold(0.8, round_days=EVERY_DAY), days=30, seed=1).totals()
+    kpis = _hourless_run(
+        bins, models, inflow, Threshold(0.8, round_days=EVERY_DAY), days=30, seed=1
+    ).totals()
     assert kpis["collections"] == 4
     assert kpis["tonnes"] == pytest.approx(4 * 70 * density_kg_per_l("residual") / 1000)
     assert kpis["mean_fill_at_emptying"] == pytest.approx(0.7)
@@ -61,7 +73,9 @@ def test_fixed_weekly_overflows_counted_by_hand() -> None:
     # Saturday and Sunday → per week 1 overflow event and 48 bin-hours; 4 weeks, 4 collections.
     bins, models, inflow = _one_bin(rate=20.0)
     inflow = RecordedInflow(np.full((1, 28), 20.0))
-    kpis = _hourless_run(bins, models, inflow, FixedSchedule({"residual": Round(frozenset({0}))}), days=28, seed=1)
+    kpis = _hourless_run(
+        bins, models, inflow, FixedSchedule({"residual": Round(frozenset({0}))}), days=28, seed=1
+    )
     totals = kpis.totals()
     assert (totals["collections"], totals["overflow_events"], totals["overflow_bin_hours"]) == (
         4,
@@ -178,8 +192,12 @@ def test_same_seed_same_numbers_other_seed_other_numbers() -> None:
 def test_counterfactual_replays_recorded_inflow_under_another_policy() -> None:
     bins, models, _ = _one_bin()
     inflow = RecordedInflow(np.full((1, 14), 30.0))
-    fixed = _hourless_run(bins, models, inflow, FixedSchedule({"residual": Round(frozenset({0}))}), days=14, seed=0).totals()
-    thr = _hourless_run(bins, models, inflow, Threshold(0.8, round_days=EVERY_DAY), days=14, seed=0).totals()
+    fixed = _hourless_run(
+        bins, models, inflow, FixedSchedule({"residual": Round(frozenset({0}))}), days=14, seed=0
+    ).totals()
+    thr = _hourless_run(
+        bins, models, inflow, Threshold(0.8, round_days=EVERY_DAY), days=14, seed=0
+    ).totals()
     assert (
         fixed["overflow_events"] == 2
         and thr["overflow_events"] == 0
@@ -189,6 +207,7 @@ def test_counterfactual_replays_recorded_inflow_under_another_policy() -> None:
 
 def test_monte_carlo_estimates_every_kpi() -> None:
     bins, models = _valley(1, 10)
+
     def run(seed):
         return simulate(
             bins,
@@ -200,6 +219,7 @@ def test_monte_carlo_estimates_every_kpi() -> None:
             days=14,
             seed=seed,
         )
+
     estimates = monte_carlo(run, seed=1, replications=4)
     assert set(estimates) >= {"collections", "tonnes", "truck_km", "overflow_events", "cost_eur"}
     collections = estimates["collections"]
@@ -229,7 +249,9 @@ def test_nearest_neighbour_router_respects_capacity_and_shift() -> None:
 def test_realtime_environment_can_drive_a_run() -> None:
     bins, models, inflow = _one_bin()
     env = simpy.rt.RealtimeEnvironment(factor=1e-6, strict=False)
-    kpis = _hourless_run(bins, models, inflow, Threshold(0.8, round_days=EVERY_DAY), days=30, seed=1, env=env)
+    kpis = _hourless_run(
+        bins, models, inflow, Threshold(0.8, round_days=EVERY_DAY), days=30, seed=1, env=env
+    )
     assert kpis.totals()["collections"] == 4
 
 
@@ -260,10 +282,24 @@ def test_continuous_approximation_matches_a_known_tour_length_and_serves_fullest
 def test_replay_puts_a_log_recorded_out_of_time_order_across_bins_back_in_order() -> None:
     # Bin A's readings were recorded before bin B's earlier ones (B's gateway sent late):
     # the log is in recording order, each bin in its own time order.
-    a = Bin.install(code="B-A", stream="glass", capacity_l=3000, position=GIGNAC, commune_insee="34114",
-                    at=MONDAY_T, depth_cm=180)
-    b = Bin.install(code="B-B", stream="glass", capacity_l=3000, position=GIGNAC, commune_insee="34114",
-                    at=MONDAY_T, depth_cm=180)
+    a = Bin.install(
+        code="B-A",
+        stream="glass",
+        capacity_l=3000,
+        position=GIGNAC,
+        commune_insee="34114",
+        at=MONDAY_T,
+        depth_cm=180,
+    )
+    b = Bin.install(
+        code="B-B",
+        stream="glass",
+        capacity_l=3000,
+        position=GIGNAC,
+        commune_insee="34114",
+        at=MONDAY_T,
+        depth_cm=180,
+    )
     a.measure_fill_level(40.0, MONDAY_T + timedelta(hours=5))
     a.report_overflow("sensor", MONDAY_T + timedelta(hours=30))
     a.empty("R-1", 400.0, MONDAY_T + timedelta(hours=34))
@@ -283,10 +319,24 @@ def test_a_counterfactual_uses_the_bins_standing_then_their_levels_and_its_own_s
     from simulation import derive_inflow, levels_at, read_history
     from simulation.waste import RecordedInflow
 
-    old = Bin.install(code="B-OLD", stream="glass", capacity_l=3000, position=GIGNAC, commune_insee="34114",
-                      at=MONDAY_T, depth_cm=180)
-    new = Bin.install(code="B-NEW", stream="glass", capacity_l=3000, position=GIGNAC, commune_insee="34114",
-                      at=MONDAY_T + timedelta(days=5), depth_cm=180)
+    old = Bin.install(
+        code="B-OLD",
+        stream="glass",
+        capacity_l=3000,
+        position=GIGNAC,
+        commune_insee="34114",
+        at=MONDAY_T,
+        depth_cm=180,
+    )
+    new = Bin.install(
+        code="B-NEW",
+        stream="glass",
+        capacity_l=3000,
+        position=GIGNAC,
+        commune_insee="34114",
+        at=MONDAY_T + timedelta(days=5),
+        depth_cm=180,
+    )
     for day in range(1, 8):
         old.measure_fill_level(5.0 * day, MONDAY_T + timedelta(days=day))
     old.remove("replaced", MONDAY_T + timedelta(days=8))
@@ -307,6 +357,15 @@ def test_a_counterfactual_uses_the_bins_standing_then_their_levels_and_its_own_s
     recorded = RecordedInflow.from_inflow(inflow, standing)
     assert recorded.start == MONDAY
     with pytest.raises(ValueError, match="the recorded inflow begins on 2024-01-01"):
-        simulate(standing, Threshold(0.8), recorded, constant_models(standing.codes, standing.streams,
-                 standing.communes, [3000.0, 3000.0], [10.0, 10.0]), FakeRouter(),
-                 start=MONDAY + timedelta(days=1), days=3, seed=1)
+        simulate(
+            standing,
+            Threshold(0.8),
+            recorded,
+            constant_models(
+                standing.codes, standing.streams, standing.communes, [3000.0, 3000.0], [10.0, 10.0]
+            ),
+            FakeRouter(),
+            start=MONDAY + timedelta(days=1),
+            days=3,
+            seed=1,
+        )

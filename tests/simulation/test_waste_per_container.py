@@ -20,14 +20,30 @@ GIGNAC = "34114"
 
 def _two_bins_weekly(days: int = 28):  # type: ignore[no-untyped-def]
     """Two 100 L bins of one commune, 10 and 20 L/day, emptied Mondays 00:00 (1 km a stop)."""
-    bins = Bins.build(["B-A", "B-B"], ["residual"] * 2, [GIGNAC] * 2, [100.0, 100.0],
-                      [745_000.0, 745_100.0], [6_284_000.0, 6_284_000.0])
-    models = constant_models(bins.codes, bins.streams, bins.communes, [100.0, 100.0], [10.0, 20.0],
-                             cv=0.01)
+    bins = Bins.build(
+        ["B-A", "B-B"],
+        ["residual"] * 2,
+        [GIGNAC] * 2,
+        [100.0, 100.0],
+        [745_000.0, 745_100.0],
+        [6_284_000.0, 6_284_000.0],
+    )
+    models = constant_models(
+        bins.codes, bins.streams, bins.communes, [100.0, 100.0], [10.0, 20.0], cv=0.01
+    )
     inflow = RecordedInflow(np.tile([[10.0], [20.0]], (1, days)))
     mondays = FixedSchedule({"residual": Round(frozenset({0}))})
-    return simulate(bins, mondays, inflow, models, FakeRouter(), start=MONDAY, days=days, seed=1,
-                    collection_hour=0.0)
+    return simulate(
+        bins,
+        mondays,
+        inflow,
+        models,
+        FakeRouter(),
+        start=MONDAY,
+        days=days,
+        seed=1,
+        collection_hour=0.0,
+    )
 
 
 def test_per_container_counts_by_hand_and_summing_to_the_totals() -> None:
@@ -37,10 +53,22 @@ def test_per_container_counts_by_hand_and_summing_to_the_totals() -> None:
     kpis = _two_bins_weekly()
     per = kpis.by_container()
     residual = density_kg_per_l("residual") / 1000
-    assert per["B-A"] == pytest.approx({"collections": 4, "tonnes": 3 * 70 * residual,
-                                        "overflow_events": 0, "overflow_bin_hours": 0})
-    assert per["B-B"] == pytest.approx({"collections": 4, "tonnes": 3 * 100 * residual,
-                                        "overflow_events": 4, "overflow_bin_hours": 192})
+    assert per["B-A"] == pytest.approx(
+        {
+            "collections": 4,
+            "tonnes": 3 * 70 * residual,
+            "overflow_events": 0,
+            "overflow_bin_hours": 0,
+        }
+    )
+    assert per["B-B"] == pytest.approx(
+        {
+            "collections": 4,
+            "tonnes": 3 * 100 * residual,
+            "overflow_events": 4,
+            "overflow_bin_hours": 192,
+        }
+    )
     totals = kpis.totals()
     for kpi in CONTAINER_KPIS:
         assert kpis.container_array(kpi).sum() == pytest.approx(totals[kpi])
@@ -88,8 +116,16 @@ def test_the_typical_day_rule_by_hand() -> None:
 
 def test_per_container_and_typical_day_on_a_valley_with_real_tours() -> None:
     bins, models = _valley()
-    kpis = simulate(bins, Threshold(0.75), ProjectedInflow(models), models,
-                    FleetRouter(solution_limit=30), start=MONDAY, days=28, seed=11)
+    kpis = simulate(
+        bins,
+        Threshold(0.75),
+        ProjectedInflow(models),
+        models,
+        FleetRouter(solution_limit=30),
+        start=MONDAY,
+        days=28,
+        seed=11,
+    )
     totals, rows = kpis.totals(), kpis.by_day()
     assert kpis.containers == bins.codes
     for kpi in CONTAINER_KPIS:
@@ -117,8 +153,16 @@ def test_per_container_and_typical_day_on_a_valley_with_real_tours() -> None:
     # Levels are shares of capacity; the fill measured each day stays in 0–1.
     assert all(0.0 <= r["mean_fill"] <= 1.0 and 0.0 <= r["share_above_80"] <= 1.0 for r in rows)
     # Memory: the per-container figures do not grow with the horizon.
-    short = simulate(bins, Threshold(0.75), ProjectedInflow(models), models, FakeRouter(),
-                     start=MONDAY, days=7, seed=11)
+    short = simulate(
+        bins,
+        Threshold(0.75),
+        ProjectedInflow(models),
+        models,
+        FakeRouter(),
+        start=MONDAY,
+        days=7,
+        seed=11,
+    )
     shape = (len(CONTAINER_KPIS), len(bins))
     assert short.container_cells.shape == kpis.container_cells.shape == shape
 
@@ -127,9 +171,11 @@ def test_replay_keeps_the_recorded_figures_per_container() -> None:
     kpis = replay(iter(_recorded_log()))
     per = kpis.by_container()
     assert per["B-A"] == pytest.approx(
-        {"collections": 2, "tonnes": 0.0515, "overflow_events": 1, "overflow_bin_hours": 0.0})
+        {"collections": 2, "tonnes": 0.0515, "overflow_events": 1, "overflow_bin_hours": 0.0}
+    )
     assert per["B-B"] == pytest.approx(
-        {"collections": 1, "tonnes": 0.512, "overflow_events": 1, "overflow_bin_hours": 12.0})
+        {"collections": 1, "tonnes": 0.512, "overflow_events": 1, "overflow_bin_hours": 12.0}
+    )
     # One container emptied on each of days 1, 2 and 3: a tie, the first such day is kept.
     assert kpis.typical_day is not None
     assert (kpis.typical_day.day, kpis.typical_day.codes) == ("2024-01-02", ("B-A",))

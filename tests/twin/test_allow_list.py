@@ -16,16 +16,22 @@ OTHER_KEY = "nzZ9XV99l!Dgp--y{Uv4/iNtsXG:PRiN7h@4e]0Y"
 
 def test_format_comments_and_keys_containing_hash(tmp_path: Path) -> None:
     path = tmp_path / "allowed"
-    path.write_text(f"# gateways\n\n{KEY_WITH_HASH} gw-1\n  {OTHER_KEY}   gw-2  \n", encoding="utf-8")
+    path.write_text(
+        f"# gateways\n\n{KEY_WITH_HASH} gw-1\n  {OTHER_KEY}   gw-2  \n", encoding="utf-8"
+    )
     allowed = AllowList(path)
-    assert allowed.name_of(KEY_WITH_HASH) == "gw-1" and allowed.name_of(OTHER_KEY.encode()) == "gw-2"
+    assert (
+        allowed.name_of(KEY_WITH_HASH) == "gw-1" and allowed.name_of(OTHER_KEY.encode()) == "gw-2"
+    )
     assert allowed.name_of("x" * 40) is None and allowed.name_of(None) is None
     # The ZAP hook is handed raw 32-byte keys.
     assert allowed.callback("*", z85.decode(KEY_WITH_HASH)) is True
     assert allowed.callback("*", z85.decode("x" * 40)) is False
 
 
-@pytest.mark.parametrize("bad_line", ["not-a-key gw-3", f"{OTHER_KEY}", f"{OTHER_KEY[:-1]}\" gw-3", f"{OTHER_KEY} gw 3"])
+@pytest.mark.parametrize(
+    "bad_line", ["not-a-key gw-3", f"{OTHER_KEY}", f'{OTHER_KEY[:-1]}" gw-3', f"{OTHER_KEY} gw 3"]
+)
 def test_a_malformed_line_at_start_names_the_line(tmp_path: Path, bad_line: str) -> None:
     path = tmp_path / "allowed"
     path.write_text(f"{KEY_WITH_HASH} gw-1\n{bad_line}\n", encoding="utf-8")

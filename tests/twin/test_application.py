@@ -22,15 +22,33 @@ def twin(store_url: str) -> Iterator[ValleyTwin]:
 
 def one_of_each() -> list:  # type: ignore[type-arg]
     return [
-        Bin.install(code="B-1", stream="residual", capacity_l=660, position=HERE, commune_insee="34114", at=T0),
+        Bin.install(
+            code="B-1",
+            stream="residual",
+            capacity_l=660,
+            position=HERE,
+            commune_insee="34114",
+            at=T0,
+        ),
         Beacon.install(code="BLE-1", zone_code="ZAE", position=HERE, commune_insee="34114", at=T0),
         Site.register(
-            code="EP-1", name="Armoire", site_kind="lighting_cabinet", geometry_wkt="POINT (752000 6283000)",
-            commune_insee="34114", at=T0, light_points=10, point_power_w=100,
+            code="EP-1",
+            name="Armoire",
+            site_kind="lighting_cabinet",
+            geometry_wkt="POINT (752000 6283000)",
+            commune_insee="34114",
+            at=T0,
+            light_points=10,
+            point_power_w=100,
         ),
         Service.open(
-            code="CRECHE-1", name="Crèche", service_kind="childcare", capacity=3,
-            position=HERE, commune_insee="34114", at=T0,
+            code="CRECHE-1",
+            name="Crèche",
+            service_kind="childcare",
+            capacity=3,
+            position=HERE,
+            commune_insee="34114",
+            at=T0,
         ),
         Citizen.register(pseudonym="c-1", commune_insee="34114", at=T0),
     ]
@@ -152,7 +170,11 @@ def test_domain_events_stream_the_whole_log_in_order_and_by_topic(twin: ValleyTw
         twin.measure_fill_level("B-1", 10.0 * hour, at(hours=hour))
     everything = list(twin.domain_events(page_size=3))  # several pages
     assert len(everything) == sum(twin.count_by_kind().values()) + 7
-    positions = [(e.timestamp, e.originator_version) for e in everything if e.originator_id == everything[0].originator_id]
+    positions = [
+        (e.timestamp, e.originator_version)
+        for e in everything
+        if e.originator_id == everything[0].originator_id
+    ]
     assert positions == sorted(positions)
     fills = list(twin.domain_events(topics=(get_topic(Bin.FillLevelMeasured),), page_size=2))
     assert [e.fill_percent for e in fills] == [10.0 * hour for hour in range(1, 8)]

@@ -51,17 +51,35 @@ def test_show_and_at(valley: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--store", valley, "show", "b-34114-gla-0001", "--json")
     shown = json.loads(out)
     assert code == 0
-    assert shown["state"]["code"] == "B-34114-GLA-0001" and shown["state"]["commune_insee"] == "34114"
+    assert (
+        shown["state"]["code"] == "B-34114-GLA-0001" and shown["state"]["commune_insee"] == "34114"
+    )
     assert 3.4 < shown["state"]["lon"] < 3.8 and 43.5 < shown["state"]["lat"] < 43.8
     assert [e["event"] for e in shown["history"]] == ["Bin.Installed"]
-    code, out, _ = run(capsys, "--store", valley, "at", shown["state"]["id"], "2023-12-31T23:00:00Z", "--json")
+    code, out, _ = run(
+        capsys, "--store", valley, "at", shown["state"]["id"], "2023-12-31T23:00:00Z", "--json"
+    )
     assert code == 0 and json.loads(out)["state"] is None
-    code, out, _ = run(capsys, "--store", valley, "at", "B-34114-GLA-0001", "2024-06-01T12:00:00+02:00")
+    code, out, _ = run(
+        capsys, "--store", valley, "at", "B-34114-GLA-0001", "2024-06-01T12:00:00+02:00"
+    )
     assert code == 0 and "as of 2024-06-01T10:00:00+00:00" in out
 
 
 def test_near_lists_bins_by_distance(valley: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "--store", valley, "near", "3.5489", "43.6535", "--stream", "glass", "-k", "4", "--json")
+    code, out, _ = run(
+        capsys,
+        "--store",
+        valley,
+        "near",
+        "3.5489",
+        "43.6535",
+        "--stream",
+        "glass",
+        "-k",
+        "4",
+        "--json",
+    )
     rows = json.loads(out)
     assert code == 0 and len(rows) == 4
     assert all(r["stream"] == "glass" for r in rows)
@@ -75,7 +93,10 @@ def test_where_names_the_commune(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["show", "NO-SUCH-BIN"], "no bin, beacon, site, service or citizen is known as 'NO-SUCH-BIN'"),
+        (
+            ["show", "NO-SUCH-BIN"],
+            "no bin, beacon, site, service or citizen is known as 'NO-SUCH-BIN'",
+        ),
         (["at", "B-34114-GLA-0001", "yesterday"], "instant='yesterday'"),
         (["at", "B-34114-GLA-0001", "2024-06-01T12:00:00"], "with a UTC offset"),
         (["where", "3.88", "43.61"], "outside the 28 communes"),
@@ -92,7 +113,9 @@ def test_user_mistakes_print_one_line_and_exit_1(
 
 
 def test_unreachable_database_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "--store", "postgresql://postgres@127.0.0.1:1/test?connect_timeout=1", "show", "X")
+    code, _, err = run(
+        capsys, "--store", "postgresql://postgres@127.0.0.1:1/test?connect_timeout=1", "show", "X"
+    )
     assert code == 3 and "cannot open event store" in err and len(err.strip().splitlines()) == 1
 
 
@@ -101,7 +124,9 @@ def test_unsupported_store_url_exits_3(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 3 and "scheme 'mysql' is not supported" in err
 
 
-def test_store_comes_from_the_environment(valley: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_comes_from_the_environment(
+    valley: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TWIN_STORE", valley)
     code, out, _ = run(capsys, "show", "MAIRIE-34114")
     assert code == 0 and "Mairie de Gignac" in out
@@ -110,13 +135,22 @@ def test_store_comes_from_the_environment(valley: str, capsys: pytest.CaptureFix
 def test_installed_entry_point_runs_demo(tmp_path: Path) -> None:
     twin = Path(sys.executable).with_name("twin")
     environment = {**os.environ, "HOME": str(tmp_path)}
-    result = subprocess.run([str(twin), "demo"], capture_output=True, text=True, env=environment, timeout=300, check=False)
+    result = subprocess.run(
+        [str(twin), "demo"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "28 communes, 41,320 inhabitants" in result.stdout
     assert "34261  Saint-Guilhem-le-Désert" in result.stdout
     # Two weeks of device traffic went through the adapters and ingest, all of it recorded.
-    feed = re.search(r"ingest: (\d+) messages received, (\d+) committed, (\d+) duplicates, (\d+) dead letters",
-                     result.stdout)
+    feed = re.search(
+        r"ingest: (\d+) messages received, (\d+) committed, (\d+) duplicates, (\d+) dead letters",
+        result.stdout,
+    )
     assert feed, result.stdout
     received, committed, duplicates, dead = map(int, feed.groups())
     assert committed > 50_000 and committed + duplicates == received and dead == 0
@@ -125,17 +159,23 @@ def test_installed_entry_point_runs_demo(tmp_path: Path) -> None:
     report = re.search(r"report: (\S+index\.html)", result.stdout)
     assert report and Path(report.group(1)).is_file() and str(tmp_path) in report.group(1)
     assert (Path(report.group(1)).parent / "kpis.csv").is_file()
-    bad = subprocess.run([str(twin), "where", "0", "0"], capture_output=True, text=True, env=environment, check=False)
+    bad = subprocess.run(
+        [str(twin), "where", "0", "0"], capture_output=True, text=True, env=environment, check=False
+    )
     assert bad.returncode == 1 and bad.stderr.startswith("twin: point lon=0.0, lat=0.0")
 
 
-def test_keys_new_prints_the_allow_list_line_and_never_overwrites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_keys_new_prints_the_allow_list_line_and_never_overwrites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "keys", "new", "gw-1", "--dir", str(tmp_path))
     assert code == 0
     line = out.strip().splitlines()[-1]
     key, name = line.split()
     assert name == "gw-1" and len(key) == 40
-    assert (tmp_path / "gw-1.key").exists() and (tmp_path / "gw-1.key_secret").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "gw-1.key").exists() and (
+        tmp_path / "gw-1.key_secret"
+    ).stat().st_mode & 0o077 == 0
     code, _, err = run(capsys, "keys", "new", "gw-1", "--dir", str(tmp_path))
     assert code == 1 and "NAME='gw-1'" in err
 
@@ -145,31 +185,49 @@ def test_ingest_refuses_to_start_without_keys_or_in_the_clear_on_a_network(
 ) -> None:
     code, _, err = run(capsys, "--store", store, "ingest", "--keys", str(tmp_path / "none"))
     assert code == 1 and "twin keys new ingest" in err
-    code, _, err = run(capsys, "--store", store, "ingest", "--plaintext", "--endpoint", "tcp://0.0.0.0:5555")
+    code, _, err = run(
+        capsys, "--store", store, "ingest", "--plaintext", "--endpoint", "tcp://0.0.0.0:5555"
+    )
     assert code == 1 and "--endpoint='tcp://0.0.0.0:5555'" in err and "loopback" in err
 
 
-def test_ingest_stats_without_a_running_ingest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_stats_without_a_running_ingest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, _, err = run(capsys, "ingest", "--stats", "--status-file", str(tmp_path / "status.json"))
     assert code == 1 and "is `twin ingest` running?" in err
 
 
-def test_deadletters_of_a_store_without_any(valley: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_deadletters_of_a_store_without_any(
+    valley: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, _ = run(capsys, "--store", valley, "deadletters")
     assert code == 0 and out.strip() == "no dead letters"
     code, out, _ = run(capsys, "--store", valley, "deadletters", "--json")
     assert code == 0 and json.loads(out) == []
 
 
-def test_ingest_on_an_endpoint_in_use_says_so(store: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ingest_on_an_endpoint_in_use_says_so(
+    store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     import zmq
 
     context = zmq.Context()
     taken = context.socket(zmq.ROUTER)
     port = taken.bind_to_random_port("tcp://127.0.0.1")
     try:
-        code, _, err = run(capsys, "--store", store, "ingest", "--plaintext", "--endpoint", f"tcp://127.0.0.1:{port}")
+        code, _, err = run(
+            capsys,
+            "--store",
+            store,
+            "ingest",
+            "--plaintext",
+            "--endpoint",
+            f"tcp://127.0.0.1:{port}",
+        )
     finally:
         taken.close(linger=0)
         context.term()
-    assert code == 1 and f"cannot listen on tcp://127.0.0.1:{port}" in err and "Traceback" not in err
+    assert (
+        code == 1 and f"cannot listen on tcp://127.0.0.1:{port}" in err and "Traceback" not in err
+    )

@@ -44,7 +44,10 @@ def test_known_places_fall_in_their_commune(lon: float, lat: float, insee: str) 
 def test_projection_is_lambert93_and_round_trips() -> None:
     geography = load_geography()
     position = geography.to_l93(3.0, 46.5)  # the projection's origin
-    assert (position.x, position.y) == (pytest.approx(700_000, abs=0.01), pytest.approx(6_600_000, abs=0.01))
+    assert (position.x, position.y) == (
+        pytest.approx(700_000, abs=0.01),
+        pytest.approx(6_600_000, abs=0.01),
+    )
     there = geography.to_l93(3.55, 43.65)
     lon, lat = geography.to_wgs84(there.x, there.y)
     assert (lon, lat) == (pytest.approx(3.55, abs=1e-9), pytest.approx(43.65, abs=1e-9))

@@ -8,9 +8,9 @@ from typing import Any
 
 import msgpack
 import pytest
+from eventsourcing.persistence import OperationalError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from eventsourcing.persistence import OperationalError
 
 from adapters.wire import BODY_SCHEMAS, Envelope, encode
 from domain import Beacon, Bin, Citizen, Position, Site
@@ -28,10 +28,19 @@ HERE = Position(752_000.0, 6_283_000.0)
 def twin(store_url: str) -> Iterator[ValleyTwin]:
     application = open_twin(store_url)
     application.add(
-        Bin.install(code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0),
+        Bin.install(
+            code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
+        ),
         Beacon.install(code="BLE-1", zone_code="ZAE", position=HERE, commune_insee="34114", at=T0),
-        Site.register(code="EP-1", name="Armoire", site_kind="lighting_cabinet",
-                      geometry_wkt="POINT (752000 6283000)", commune_insee="34114", at=T0, light_points=5),
+        Site.register(
+            code="EP-1",
+            name="Armoire",
+            site_kind="lighting_cabinet",
+            geometry_wkt="POINT (752000 6283000)",
+            commune_insee="34114",
+            at=T0,
+            light_points=5,
+        ),
     )
     yield application
     application.close()
@@ -42,7 +51,9 @@ def processor(twin: ValleyTwin) -> IngestProcessor:
     return IngestProcessor(twin, load_geography(), clock=lambda: NOW)
 
 
-def message(number: int, kind: str = "bin.fill", asset: str = "B-1", minutes: int | None = None, **body: Any) -> Incoming:
+def message(
+    number: int, kind: str = "bin.fill", asset: str = "B-1", minutes: int | None = None, **body: Any
+) -> Incoming:
     if not body:
         body = {"fill_percent": float(number % 100)}
     observed = NOW - timedelta(days=1) + timedelta(minutes=number if minutes is None else minutes)
@@ -50,11 +61,17 @@ def message(number: int, kind: str = "bin.fill", asset: str = "B-1", minutes: in
     return Incoming(encode(envelope))
 
 
-def test_a_batch_is_committed_then_acknowledged(twin: ValleyTwin, processor: IngestProcessor) -> None:
+def test_a_batch_is_committed_then_acknowledged(
+    twin: ValleyTwin, processor: IngestProcessor
+) -> None:
     replies = processor.process([message(n) for n in range(1, 51)])
     assert [r.status for r in replies] == ["ack"] * 50
     bin_ = twin.get(Bin, "B-1")
-    assert (bin_.version, bin_.fill_percent, bin_.sensor_device_id) == (52, 50.0, "A84041000181C9B2")
+    assert (bin_.version, bin_.fill_percent, bin_.sensor_device_id) == (
+        52,
+        50.0,
+        "A84041000181C9B2",
+    )
     assert processor.stats.committed == 50 and processor.stats.batches == 1
 
 
@@ -63,11 +80,17 @@ def test_resent_messages_change_nothing(twin: ValleyTwin, processor: IngestProce
     replies = processor.process([message(2), message(1), message(2)])
     assert [r.status for r in replies] == ["duplicate"] * 3
     fresh = IngestProcessor(twin, load_geography(), clock=lambda: NOW)  # a restarted ingest
-    assert [r.status for r in fresh.process([message(1), message(3), message(3)])] == ["duplicate", "ack", "duplicate"]
+    assert [r.status for r in fresh.process([message(1), message(3), message(3)])] == [
+        "duplicate",
+        "ack",
+        "duplicate",
+    ]
     assert twin.get(Bin, "B-1").version == 1 + 1 + 3  # installed, sensor attached, three readings
 
 
-def test_bad_messages_are_dead_lettered_and_the_rest_land(twin: ValleyTwin, processor: IngestProcessor) -> None:
+def test_bad_messages_are_dead_lettered_and_the_rest_land(
+    twin: ValleyTwin, processor: IngestProcessor
+) -> None:
     batch = [
         message(1),
         Incoming(b"\x92garbage"),
@@ -79,7 +102,16 @@ def test_bad_messages_are_dead_lettered_and_the_rest_land(twin: ValleyTwin, proc
         message(6),
     ]
     replies = processor.process(batch)
-    assert [r.status for r in replies] == ["ack", "rejected", "rejected", "rejected", "rejected", "ack", "rejected", "ack"]
+    assert [r.status for r in replies] == [
+        "ack",
+        "rejected",
+        "rejected",
+        "rejected",
+        "rejected",
+        "ack",
+        "rejected",
+        "ack",
+    ]
     assert "body.fill_percent" in replies[2].reason and "130" in replies[2].reason
     assert "B-UNKNOWN" in replies[3].reason
     assert "time order" in replies[4].reason
@@ -87,7 +119,7 @@ def test_bad_messages_are_dead_lettered_and_the_rest_land(twin: ValleyTwin, proc
     assert twin.get(Bin, "B-1").fill_percent == 6.0
     letters = twin_dead_letters(twin)
     assert len(letters) == 5
-    assert b"\x92garbage" in [l.raw for l in letters]
+    assert b"\x92garbage" in [letter.raw for letter in letters]
     assert sum(processor.stats.rejected.values()) == 5
     # Resending a rejected message gets the same rejection and records nothing new.
     again = processor.process([message(3, asset="B-UNKNOWN"), Incoming(b"\x92garbage")])
@@ -103,58 +135,126 @@ def twin_dead_letters(twin: ValleyTwin) -> list:  # type: ignore[type-arg]
 
 def test_every_kind_reaches_its_aggregate(twin: ValleyTwin, processor: IngestProcessor) -> None:
     start_ms = int((NOW - timedelta(days=1)).timestamp() * 1000)
-    replies = processor.process([
-        message(1, kind="footfall.count", asset="BLE-1", interval_start=start_ms, count=12),
-        message(2, kind="device.battery", asset="BLE-1", battery_percent=77.0),
-        message(3, kind="site.energy", asset="EP-1", index_kwh=100.0),
-        message(4, kind="site.meter_replaced", asset="EP-1", final_index_kwh=110.0, new_index_kwh=0.0),
-        message(5, kind="bin.fill", asset="B-1", fill_percent=10.0),
-        message(6, kind="device.fault", asset="B-1", fault="tilt"),
-        message(7, kind="citizen.register", asset="c-42", commune_insee="34114"),
-        message(8, kind="citizen.report", asset="c-42", report_ref="R1", category="overflowing_bin",
-                lon=3.5489, lat=43.6535, text="Plein", photo_ref="photos/1.jpg"),
-        message(9, kind="citizen.idea", asset="c-42", idea_ref="I1", title="Bancs", text="Plus de bancs"),
-        message(10, kind="citizen.report", asset="c-42", report_ref="R2", category="road", lon=3.88, lat=43.61, text="x"),
-    ])
+    replies = processor.process(
+        [
+            message(1, kind="footfall.count", asset="BLE-1", interval_start=start_ms, count=12),
+            message(2, kind="device.battery", asset="BLE-1", battery_percent=77.0),
+            message(3, kind="site.energy", asset="EP-1", index_kwh=100.0),
+            message(
+                4,
+                kind="site.meter_replaced",
+                asset="EP-1",
+                final_index_kwh=110.0,
+                new_index_kwh=0.0,
+            ),
+            message(5, kind="bin.fill", asset="B-1", fill_percent=10.0),
+            message(6, kind="device.fault", asset="B-1", fault="tilt"),
+            message(7, kind="citizen.register", asset="c-42", commune_insee="34114"),
+            message(
+                8,
+                kind="citizen.report",
+                asset="c-42",
+                report_ref="R1",
+                category="overflowing_bin",
+                lon=3.5489,
+                lat=43.6535,
+                text="Plein",
+                photo_ref="photos/1.jpg",
+            ),
+            message(
+                9,
+                kind="citizen.idea",
+                asset="c-42",
+                idea_ref="I1",
+                title="Bancs",
+                text="Plus de bancs",
+            ),
+            message(
+                10,
+                kind="citizen.report",
+                asset="c-42",
+                report_ref="R2",
+                category="road",
+                lon=3.88,
+                lat=43.61,
+                text="x",
+            ),
+        ]
+    )
     assert [r.status for r in replies] == ["ack"] * 9 + ["rejected"]
     assert "outside the 28 communes" in replies[-1].reason
-    assert set(HANDLERS) == {"bin.fill", "footfall.count", "site.energy", "site.meter_replaced", "citizen.register",
-                             "citizen.report", "citizen.idea", "device.battery", "device.fault"}
-    assert twin.get(Beacon, "BLE-1").total_count == 12 and twin.get(Beacon, "BLE-1").battery_percent == 77.0
+    assert set(HANDLERS) == {
+        "bin.fill",
+        "footfall.count",
+        "site.energy",
+        "site.meter_replaced",
+        "citizen.register",
+        "citizen.report",
+        "citizen.idea",
+        "device.battery",
+        "device.fault",
+    }
+    assert (
+        twin.get(Beacon, "BLE-1").total_count == 12
+        and twin.get(Beacon, "BLE-1").battery_percent == 77.0
+    )
     assert twin.get(Site, "EP-1").consumption_kwh == 10.0  # counted from the first reading
     citizen = twin.get(Citizen, "c-42")
     photo = citizen.reports["R1"]["photo_ref"]  # personal: stored sealed with the citizen's key
-    assert PersonalData(twin).personal_text(citizen.id, photo) == "photos/1.jpg" and "I1" in citizen.ideas
+    assert (
+        PersonalData(twin).personal_text(citizen.id, photo) == "photos/1.jpg"
+        and "I1" in citizen.ideas
+    )
 
 
-def test_source_must_match_the_authenticated_key(twin: ValleyTwin, processor: IngestProcessor) -> None:
+def test_source_must_match_the_authenticated_key(
+    twin: ValleyTwin, processor: IngestProcessor
+) -> None:
     forged = Incoming(message(1).raw, peer="other-adapter")
     (reply,) = processor.process([forged])
     assert reply.status == "rejected" and "not the name of the sending key" in reply.reason
     assert twin.get(Bin, "B-1").version == 1
 
 
-def test_a_crashing_handler_is_isolated(twin: ValleyTwin, processor: IngestProcessor, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crashing_handler_is_isolated(
+    twin: ValleyTwin, processor: IngestProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def explode(*_: object) -> None:
         raise ZeroDivisionError("boom")
 
     monkeypatch.setitem(HANDLERS, "site.energy", explode)
-    replies = processor.process([message(1), message(2, kind="site.energy", asset="EP-1", index_kwh=1.0), message(3)])
+    replies = processor.process(
+        [message(1), message(2, kind="site.energy", asset="EP-1", index_kwh=1.0), message(3)]
+    )
     assert [r.status for r in replies] == ["ack", "rejected", "ack"]
     assert "internal error" in replies[1].reason and "boom" in replies[1].reason
     assert twin.get(Bin, "B-1").fill_percent == 3.0
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(
-    st.binary(max_size=300),
-    st.recursive(
-        st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1) | st.floats() | st.text(max_size=20) | st.binary(max_size=20),
-        lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=10),
-        max_leaves=30,
-    ).map(lambda value: msgpack.packb(value, use_bin_type=True)),
-))
-def test_arbitrary_input_never_crashes_ingest_and_is_dead_lettered(processor: IngestProcessor, raw: bytes) -> None:
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+            | st.floats()
+            | st.text(max_size=20)
+            | st.binary(max_size=20),
+            lambda children: (
+                st.lists(children, max_size=4)
+                | st.dictionaries(st.text(max_size=12), children, max_size=10)
+            ),
+            max_leaves=30,
+        ).map(lambda value: msgpack.packb(value, use_bin_type=True)),
+    )
+)
+def test_arbitrary_input_never_crashes_ingest_and_is_dead_lettered(
+    processor: IngestProcessor, raw: bytes
+) -> None:
     (reply,) = processor.process([Incoming(raw)])
     assert reply is not None and reply.status == "rejected" and reply.reason
 
@@ -168,8 +268,12 @@ def test_receipts_are_in_the_same_store(twin: ValleyTwin, processor: IngestProce
 
 
 _SCALARS = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1) | st.floats()
-    | st.text(max_size=70) | st.binary(max_size=8)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats()
+    | st.text(max_size=70)
+    | st.binary(max_size=8)
 )
 _BODY_KEYS = sorted({f.name for fields in BODY_SCHEMAS.values() for f in fields} | {"extra"})
 _ENVELOPE_SHAPED = st.fixed_dictionaries(
@@ -181,13 +285,16 @@ _ENVELOPE_SHAPED = st.fixed_dictionaries(
         "device": st.just("DEV") | _SCALARS,
         "asset": st.sampled_from(["B-1", "BLE-1", "EP-1", "c-1"]) | _SCALARS,
         "kind": st.sampled_from(sorted(BODY_SCHEMAS)) | _SCALARS,
-        "observed_at": st.integers(min_value=1_700_000_000_000, max_value=1_720_000_000_000) | _SCALARS,
+        "observed_at": st.integers(min_value=1_700_000_000_000, max_value=1_720_000_000_000)
+        | _SCALARS,
         "body": st.dictionaries(st.sampled_from(_BODY_KEYS), _SCALARS, max_size=6) | _SCALARS,
     },
 ).map(lambda value: msgpack.packb(value, use_bin_type=True))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.lists(_ENVELOPE_SHAPED, min_size=1, max_size=5))
 def test_envelope_shaped_garbage_is_answered_and_never_half_written(
     twin: ValleyTwin, processor: IngestProcessor, frames: list[bytes]
@@ -198,7 +305,9 @@ def test_envelope_shaped_garbage_is_answered_and_never_half_written(
     assert 0 <= (bin_.fill_percent or 0) <= 100
 
 
-def failing_saves(twin: ValleyTwin, monkeypatch: pytest.MonkeyPatch, failures: dict[int, Exception]) -> None:
+def failing_saves(
+    twin: ValleyTwin, monkeypatch: pytest.MonkeyPatch, failures: dict[int, Exception]
+) -> None:
     """Make the n-th call of ``twin.save`` (1-based) raise the given error."""
     real_save, calls = twin.save, [0]
 
@@ -229,11 +338,15 @@ def test_once_the_store_fails_one_by_one_nothing_later_is_acknowledged(
     # The whole batch trips over a bug, so it is retried message by message; the store then
     # fails on the second. Acknowledging the third would put a later fact on B-1 before the
     # second, which its sender will resend.
-    failing_saves(twin, monkeypatch, {1: RuntimeError("bug"), 3: OperationalError("database is locked")})
+    failing_saves(
+        twin, monkeypatch, {1: RuntimeError("bug"), 3: OperationalError("database is locked")}
+    )
     replies = processor.process([message(1), message(2), message(3), message(4)])
     assert replies[0] is not None and replies[0].status == "ack"
     assert replies[1:] == [None, None, None]
-    assert [r.status for r in processor.process([message(2), message(3), message(4)])] == ["ack"] * 3
+    assert [r.status for r in processor.process([message(2), message(3), message(4)])] == [
+        "ack"
+    ] * 3
     assert twin.get(Bin, "B-1").fill_percent == 4.0 and twin_dead_letters(twin) == []
 
 

@@ -21,8 +21,16 @@ NOW = datetime(2024, 3, 1, tzinfo=UTC)
 @pytest.fixture
 def twin(store_url: str) -> Iterator[ValleyTwin]:
     application = open_twin(store_url)
-    application.add(Bin.install(code="B-1", stream="glass", capacity_l=3000, position=Position(752_000.0, 6_283_000.0),
-                                commune_insee="34114", at=T0))
+    application.add(
+        Bin.install(
+            code="B-1",
+            stream="glass",
+            capacity_l=3000,
+            position=Position(752_000.0, 6_283_000.0),
+            commune_insee="34114",
+            at=T0,
+        )
+    )
     yield application
     application.close()
 
@@ -34,7 +42,13 @@ def processor_for(twin: ValleyTwin) -> IngestProcessor:
 def message(number: int, fill: float | None = None) -> Incoming:
     observed = NOW - timedelta(days=1) + timedelta(minutes=number)
     body = {"fill_percent": float(number % 100) if fill is None else fill}
-    return Incoming(encode(Envelope(f"m-{number}", "gateway-1", "A84041000181C9B2", "B-1", "bin.fill", observed, body)))
+    return Incoming(
+        encode(
+            Envelope(
+                f"m-{number}", "gateway-1", "A84041000181C9B2", "B-1", "bin.fill", observed, body
+            )
+        )
+    )
 
 
 def count_saves(twin: ValleyTwin, monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -82,7 +96,9 @@ def test_a_resend_after_a_restart_costs_one_retry_of_the_batch_not_one_commit_pe
     assert twin.get(Bin, "B-1").version == 1 + 1 + 5
 
 
-def test_a_resent_dead_letter_gets_its_rejection_again_and_is_recorded_once(twin: ValleyTwin) -> None:
+def test_a_resent_dead_letter_gets_its_rejection_again_and_is_recorded_once(
+    twin: ValleyTwin,
+) -> None:
     processor = processor_for(twin)
     (first,) = processor.process([message(1, fill=130.0)])
     assert first.status == "rejected" and "body.fill_percent" in first.reason
@@ -96,7 +112,9 @@ def test_a_resent_dead_letter_gets_its_rejection_again_and_is_recorded_once(twin
 def test_a_change_by_another_writer_is_picked_up_not_overwritten(twin: ValleyTwin) -> None:
     processor = processor_for(twin)
     processor.process([message(1)])  # the bin is now cached by ingest
-    twin.measure_fill_level("B-1", 50.0, NOW - timedelta(days=1) + timedelta(minutes=2))  # another writer
+    twin.measure_fill_level(
+        "B-1", 50.0, NOW - timedelta(days=1) + timedelta(minutes=2)
+    )  # another writer
     assert [r.status for r in processor.process([message(3)])] == ["ack"]
     bin_ = twin.get(Bin, "B-1")
     assert bin_.version == 1 + 1 + 3 and bin_.fill_percent == 3.0

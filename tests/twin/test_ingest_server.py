@@ -11,13 +11,24 @@ from twin.ingest import IngestProcessor
 from twin.ingest_server import IngestBindError, IngestServer, ServerSettings
 
 
-def test_serve_in_thread_reports_its_endpoint_and_a_second_bind_fails_at_once(tmp_path: Path) -> None:
+def test_serve_in_thread_reports_its_endpoint_and_a_second_bind_fails_at_once(
+    tmp_path: Path,
+) -> None:
     twin = open_twin(f"sqlite:///{tmp_path / 'twin.sqlite'}")
     try:
-        first = IngestServer(IngestProcessor(twin, load_geography()), ServerSettings("tcp://127.0.0.1:*"), None, None)
+        first = IngestServer(
+            IngestProcessor(twin, load_geography()), ServerSettings("tcp://127.0.0.1:*"), None, None
+        )
         stop_first = first.serve_in_thread()
-        assert first.bound_endpoint is not None and first.bound_endpoint.startswith("tcp://127.0.0.1:")
-        second = IngestServer(IngestProcessor(twin, load_geography()), ServerSettings(first.bound_endpoint), None, None)
+        assert first.bound_endpoint is not None and first.bound_endpoint.startswith(
+            "tcp://127.0.0.1:"
+        )
+        second = IngestServer(
+            IngestProcessor(twin, load_geography()),
+            ServerSettings(first.bound_endpoint),
+            None,
+            None,
+        )
         with pytest.raises(IngestBindError, match="cannot listen on"):
             second.serve_in_thread(timeout_s=5)
         stop_first()

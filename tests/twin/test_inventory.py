@@ -28,7 +28,9 @@ def test_containers_follow_population_and_stand_in_their_commune() -> None:
     assets = plan_inventory(geography, 1)
     for commune in geography.communes:
         residual = [
-            a for a in assets if isinstance(a, Bin) and a.commune_insee == commune.insee and a.stream == "residual"
+            a
+            for a in assets
+            if isinstance(a, Bin) and a.commune_insee == commune.insee and a.stream == "residual"
         ]
         assert len(residual) == max(1, round(commune.population / 20))
         assert all(shapely.Point(b.x_l93, b.y_l93).within(commune.boundary) for b in residual)
@@ -44,4 +46,8 @@ def test_named_places_are_where_they_should_be() -> None:
     for beacon in beacons:
         commune = geography.commune(beacon.commune_insee)
         assert shapely.Point(beacon.x_l93, beacon.y_l93).within(commune.boundary)
-    assert {b.zone_code for b in beacons} >= {"ZAE-CAMALCE", "SITE-SAINT-GUILHEM", "SITE-PONT-DU-DIABLE"}
+    assert {b.zone_code for b in beacons} >= {
+        "ZAE-CAMALCE",
+        "SITE-SAINT-GUILHEM",
+        "SITE-PONT-DU-DIABLE",
+    }

@@ -23,11 +23,17 @@ def test_idea_titles_open_with_their_authors_key_and_close_when_forgotten(tmp_pa
         citizens = Citizens(twin)
         citizens.register("pseudo-idea-1", "34114", AT)
         citizens.register("pseudo-idea-2", "34114", AT)
-        citizens.submit_idea("pseudo-idea-1", "IDEA-1", TITLE, "Près de l'école.", AT + timedelta(hours=1))
-        citizens.submit_idea("pseudo-idea-2", "IDEA-2", "Plus de bancs", "Au parc.", AT + timedelta(hours=2))
+        citizens.submit_idea(
+            "pseudo-idea-1", "IDEA-1", TITLE, "Près de l'école.", AT + timedelta(hours=1)
+        )
+        citizens.submit_idea(
+            "pseudo-idea-2", "IDEA-2", "Plus de bancs", "Au parc.", AT + timedelta(hours=2)
+        )
         catch_up(twin)
         ideas = rows(twin, "idea_ranking", "submitted_at")
-        assert all("MARQUEUR" not in str(i["title"]) for i in ideas)  # tokens, as the events hold them
+        assert all(
+            "MARQUEUR" not in str(i["title"]) for i in ideas
+        )  # tokens, as the events hold them
         ids = [i["idea_id"] for i in ideas]
         assert list(PersonalData(twin).idea_titles(ids).values()) == [TITLE, "Plus de bancs"]
         citizens.forget("pseudo-idea-1")

@@ -18,12 +18,25 @@ def test_the_readme_analysis_example_runs(tmp_path: Path, monkeypatch: pytest.Mo
     store = f"sqlite:///{tmp_path / 'twin.sqlite'}"
     twin = open_twin(store)
     start = datetime(2024, 5, 1, tzinfo=UTC)
-    twin.add(*[Bin.install(code=f"B-34114-GLA-{n:04d}", stream="glass", capacity_l=3000,
-                           position=Position(745_900.0 + 300 * n, 6_284_300.0), commune_insee="34114",
-                           at=start - timedelta(days=30), depth_cm=180) for n in range(1, 3)])
+    twin.add(
+        *[
+            Bin.install(
+                code=f"B-34114-GLA-{n:04d}",
+                stream="glass",
+                capacity_l=3000,
+                position=Position(745_900.0 + 300 * n, 6_284_300.0),
+                commune_insee="34114",
+                at=start - timedelta(days=30),
+                depth_cm=180,
+            )
+            for n in range(1, 3)
+        ]
+    )
     for day in range(20):
         for n in range(1, 3):
-            twin.measure_fill_level(f"B-34114-GLA-{n:04d}", 4.0 * day + n, start + timedelta(days=day, hours=n))
+            twin.measure_fill_level(
+                f"B-34114-GLA-{n:04d}", 4.0 * day + n, start + timedelta(days=day, hours=n)
+            )
     twin.close()
     monkeypatch.setenv("TWIN_STORE", store)
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)

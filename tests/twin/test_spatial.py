@@ -49,7 +49,9 @@ def test_index_holds_every_placed_asset(index: SpatialIndex, valley: ValleyTwin)
 
 
 @pytest.mark.parametrize("stream", [None, "glass", "residual"])
-def test_nearest_bins_match_brute_force(index: SpatialIndex, valley: ValleyTwin, stream: str | None) -> None:
+def test_nearest_bins_match_brute_force(
+    index: SpatialIndex, valley: ValleyTwin, stream: str | None
+) -> None:
     bins = [b for b in all_bins(valley) if stream is None or b.stream == stream]
     for x, y in random_points(25):
         expected = sorted(math.hypot(b.x_l93 - x, b.y_l93 - y) for b in bins)[:5]
@@ -71,7 +73,9 @@ def test_inside_commune_matches_the_real_boundary(index: SpatialIndex, valley: V
     geography = load_geography()
     bins = all_bins(valley)
     for commune in geography.communes:
-        expected = sorted(b.code for b in bins if shapely.Point(b.x_l93, b.y_l93).within(commune.boundary))
+        expected = sorted(
+            b.code for b in bins if shapely.Point(b.x_l93, b.y_l93).within(commune.boundary)
+        )
         assert sorted(a.code for a in index.inside(commune, kind="bin")) == expected
         assert all(a.commune_insee == commune.insee for a in index.inside(commune, kind="bin"))
 
@@ -83,8 +87,22 @@ def test_index_follows_moves_and_removals_recorded_later(tmp_path) -> None:  # t
         here, commune = geography.locate(3.5489, 43.6535)
         there, _ = geography.locate(3.5600, 43.6480)
         twin.add(
-            Bin.install(code="B-A", stream="glass", capacity_l=3000, position=here, commune_insee=commune.insee, at=at()),
-            Bin.install(code="B-B", stream="glass", capacity_l=3000, position=there, commune_insee=commune.insee, at=at()),
+            Bin.install(
+                code="B-A",
+                stream="glass",
+                capacity_l=3000,
+                position=here,
+                commune_insee=commune.insee,
+                at=at(),
+            ),
+            Bin.install(
+                code="B-B",
+                stream="glass",
+                capacity_l=3000,
+                position=there,
+                commune_insee=commune.insee,
+                at=at(),
+            ),
         )
         index = SpatialIndex()
         index.catch_up(twin)

@@ -37,8 +37,16 @@ def test_every_connection_of_an_opened_twin_is_wal_and_synchronous_full(tmp_path
         assert isinstance(twin.factory, DurableSQLiteFactory)
         pool = twin.factory.datastore.pool
         assert isinstance(pool, DurableSQLiteConnectionPool)
-        twin.add(Bin.install(code="B-1", stream="glass", capacity_l=3000, position=Position(752_000.0, 6_283_000.0),
-                             commune_insee="34114", at=T0))
+        twin.add(
+            Bin.install(
+                code="B-1",
+                stream="glass",
+                capacity_l=3000,
+                position=Position(752_000.0, 6_283_000.0),
+                commune_insee="34114",
+                at=T0,
+            )
+        )
         # Hold several connections at once, so the pool has to open new ones.
         held = [pool.get_connection(is_writer=False) for _ in range(4)]
         held.append(pool.get_connection(is_writer=True))
@@ -55,7 +63,9 @@ def test_every_connection_of_an_opened_twin_is_wal_and_synchronous_full(tmp_path
         twin.close()
 
 
-def test_the_setting_does_not_rely_on_how_sqlite_was_compiled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_setting_does_not_rely_on_how_sqlite_was_compiled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # This build already defaults to FULL; some builds default WAL databases to NORMAL
     # (SQLITE_DEFAULT_WAL_SYNCHRONOUS=1). Make every new connection start at NORMAL (1).
     connect = sqlite3.connect
