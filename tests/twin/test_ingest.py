@@ -231,6 +231,12 @@ def test_a_crashing_handler_is_isolated(
     assert twin.get(Bin, "B-1").fill_percent == 3.0
 
 
+def _containers_of(children: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.lists(children, max_size=4) | st.dictionaries(
+        st.text(max_size=12), children, max_size=10
+    )
+
+
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -244,10 +250,7 @@ def test_a_crashing_handler_is_isolated(
             | st.floats()
             | st.text(max_size=20)
             | st.binary(max_size=20),
-            lambda children: (
-                st.lists(children, max_size=4)
-                | st.dictionaries(st.text(max_size=12), children, max_size=10)
-            ),
+            _containers_of,
             max_leaves=30,
         ).map(lambda value: msgpack.packb(value, use_bin_type=True)),
     )
