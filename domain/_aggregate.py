@@ -9,7 +9,7 @@ nothing more. Persistence is not this module's business.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -23,8 +23,13 @@ class ValleyAggregate(Aggregate):
     """An aggregate of the valley, identified by an external code."""
 
     KIND: ClassVar[str]
-    # Subclasses set ``self.code`` and ``self.retired`` in ``__init__``; class-level
-    # annotations here would turn into fields of every Created event.
+    # Subclasses set ``self.code``, ``self.commune_insee`` and ``self.retired`` in ``__init__``;
+    # class-level annotations here would turn into fields of every Created event, so they are
+    # declared for the type checker only.
+    if TYPE_CHECKING:
+        code: str
+        commune_insee: str
+        retired: bool
 
     @classmethod
     def id_for(cls, code: str) -> UUID:

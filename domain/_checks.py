@@ -91,7 +91,9 @@ def stored_text_limit(characters: int) -> int:
 def member(field: str, value: object, enum: type[E]) -> E:
     """Return ``value`` as a member of ``enum``, accepting the member or its string value."""
     try:
-        return enum(value)
+        # Looking a member up by value accepts any object (a miss raises ValueError), but typeshed
+        # types the call as StrEnum.__new__(str).
+        return enum(value)  # type: ignore[arg-type]  # enum lookup takes any value
     except ValueError:
         allowed = ", ".join(m.value for m in enum)
         raise InvalidValueError(f"must be one of {allowed}", field, value) from None

@@ -17,6 +17,42 @@ REQUIRE_SERVERS_VAR = "TWIN_REQUIRE_SERVERS"
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
+# The fast tier, `python -m pytest`, leaves these out; `python -m pytest --full` runs them too.
+OUTSIDE_THE_FAST_TIER = ("slow", "subprocess", "live", "browser", "postgres", "mqtt")
+# A test asking for one of these fixtures needs what the fixture's marker names.
+MARKER_OF_FIXTURE = {
+    "postgres_server": "postgres",
+    "postgres_url": "postgres",
+    "mqtt_broker": "mqtt",
+    "chromium": "browser",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--full",
+        action="store_true",
+        help="every tier: also the slow, subprocess, live, browser, PostgreSQL and MQTT tests",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in MARKER_OF_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
+    # An explicit -m chooses for itself; so does naming tests by node id on the command line.
+    named_by_node_id = any("::" in argument for argument in config.args)
+    if config.getoption("--full") or config.getoption("markexpr") or named_by_node_id:
+        return
+    kept, deselected = [], []
+    for item in items:
+        outside = any(item.get_closest_marker(name) for name in OUTSIDE_THE_FAST_TIER)
+        (deselected if outside else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
 
 def at(days: float = 0, hours: float = 0) -> datetime:
     """An instant after the valley's commissioning date."""

@@ -145,7 +145,7 @@ def asset_history(twin: ValleyTwin, ref: str) -> pd.DataFrame:
     rows = []
     for event in events:
         row: dict[str, Any] = {
-            "time": event.timestamp,
+            "time": aggregate_event(event).timestamp,
             "version": event.originator_version,
             "event": type(event).__qualname__.rsplit(".", 1)[-1],
         }
@@ -217,8 +217,10 @@ def time_series(
     for event in events:
         if wanted is not None and event.originator_id not in wanted:
             continue
-        aggregate = states.get(event.originator_id)
-        aggregate = states[event.originator_id] = event.mutate(aggregate)
+        fact = aggregate_event(event)
+        aggregate = fact.mutate(states.get(event.originator_id))
+        assert aggregate is not None  # an aggregate's event returns the aggregate it changed
+        states[event.originator_id] = aggregate
         measure = measures[aggregate.KIND]
         if not isinstance(event, measure.events):
             continue
@@ -227,7 +229,7 @@ def time_series(
             before = previous.get(event.originator_id)
             previous[event.originator_id] = value
             value = None if before is None or value is None else value - before
-        when = event.interval_start if measure.interval else event.timestamp
+        when = event.interval_start if measure.interval else fact.timestamp
         if (lower is not None and when < lower) or (upper is not None and when >= upper):
             continue
         row = {
@@ -240,7 +242,7 @@ def time_series(
             "value": value,
         }
         if measure.interval:
-            row["interval_end"] = event.timestamp
+            row["interval_end"] = fact.timestamp
         rows.append(row)
     intervals = any(measure.interval for measure in measures.values())
     frame = pd.DataFrame(rows, columns=[*SERIES_COLUMNS, *(["interval_end"] if intervals else [])])

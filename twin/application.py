@@ -21,6 +21,7 @@ from domain import AGGREGATE_CLASSES, Beacon, Bin, Citizen, Service, Site, Valle
 from domain.ids import normalise_code
 from twin.config import SNAPSHOT_INTERVAL
 from twin.errors import AlreadyExistsError, ConcurrentChangeError, InvalidInputError, NotFoundError
+from twin.events import aggregate_event
 
 A = TypeVar("A", bound=ValleyAggregate)
 
@@ -125,7 +126,7 @@ class ValleyTwin(Application[UUID]):
         self, aggregate_id: UUID, reference: str, version: int | None = None
     ) -> ValleyAggregate:
         try:
-            aggregate = self.repository.get(aggregate_id, version=version)
+            aggregate: object = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             raise NotFoundError(reference) from None
         assert isinstance(aggregate, ValleyAggregate)
@@ -164,7 +165,7 @@ class ValleyTwin(Application[UUID]):
 
     def _event_time(self, aggregate_id: UUID, version: int) -> datetime:
         (stored,) = self.recorder.select_events(aggregate_id, gt=version - 1, lte=version)
-        return self.mapper.to_domain_event(stored).timestamp
+        return aggregate_event(self.mapper.to_domain_event(stored)).timestamp
 
     # ---- changing -----------------------------------------------------------------------
     def change(self, aggregate_class: type[A], code: str, command: Callable[[A], Any]) -> A:

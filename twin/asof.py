@@ -27,6 +27,7 @@ from pyproj import Transformer
 
 from domain import Beacon, Bin, Service, Site, ValleyAggregate
 from twin.errors import InvalidInputError
+from twin.events import aggregate_event
 from twin.geography import LAMBERT_93, WGS84, Geography
 from twin.present import parse_instant
 
@@ -45,6 +46,8 @@ ASSET_CLASSES: dict[str, type[ValleyAggregate]] = {
     "service": Service,
 }
 ASSET_KINDS: tuple[str, ...] = tuple(ASSET_CLASSES)
+# The aggregates that are assets: each has a position (``x_l93``, ``y_l93``), unlike a citizen.
+Asset = Bin | Beacon | Site | Service
 PAGE_SIZE = 5_000
 
 
@@ -113,7 +116,7 @@ def check_instant(instant: Instant | None, name: str = "at") -> datetime | None:
 class AssetAsOf:
     """One asset as of an instant: the aggregate, and dated facts its state does not keep."""
 
-    aggregate: ValleyAggregate
+    aggregate: Asset
     # Keys: reading_at, battery_at, fault_at, interval_start, metering_started, meter_read_at,
     # occupancy_at, schedule_at.
     times: dict[str, datetime] = field(default_factory=dict)
@@ -125,7 +128,7 @@ class AssetAsOf:
 
     def observe(self, event: DomainEventProtocol[UUID]) -> None:
         """Remember when the facts exports date were last observed."""
-        when = event.timestamp
+        when = aggregate_event(event).timestamp
         if isinstance(event, Bin.FillLevelMeasured):
             self.times["reading_at"] = when  # a sensor's reading; an emptying also sets the fill
         elif isinstance(event, Bin.SensorBatteryReported | Beacon.BatteryReported):
@@ -149,15 +152,16 @@ def fold_events(
     """Fold events (in log order) into assets as of ``at``; events dated later are skipped."""
     assets: dict[UUID, AssetAsOf] = {}
     for event in events:
-        if at is not None and event.timestamp > at:
+        fact = aggregate_event(event)
+        if at is not None and fact.timestamp > at:
             continue  # and so is every later fact of this aggregate: histories are time-ordered
         current = assets.get(event.originator_id)
         if current is None:
-            aggregate = event.mutate(None)
-            assert isinstance(aggregate, ValleyAggregate)
+            aggregate: ValleyAggregate | None = fact.mutate(None)
+            assert isinstance(aggregate, Asset)
             current = assets[event.originator_id] = AssetAsOf(aggregate)
         else:
-            event.mutate(current.aggregate)
+            fact.mutate(current.aggregate)
         current.observe(event)
     return assets
 

@@ -13,6 +13,7 @@ from eventsourcing.domain import DomainEventProtocol
 
 from domain import ValleyAggregate, plain_value
 from twin.errors import InvalidInputError
+from twin.events import aggregate_event
 from twin.geography import Geography
 
 _EVENT_BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -34,7 +35,7 @@ def event_view(event: DomainEventProtocol[Any]) -> dict[str, Any]:
     return {
         "version": event.originator_version,
         "event": type(event).__qualname__,
-        "at": event.timestamp.isoformat(),
+        "at": aggregate_event(event).timestamp.isoformat(),
         **({"attributes": attributes} if attributes else {}),
     }
 

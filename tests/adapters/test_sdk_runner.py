@@ -544,6 +544,7 @@ def test_drain_empties_the_outbox(outbox: Outbox, clock: Clock) -> None:
     assert outbox.pending() == 0 and runner.stats.acknowledged == 7 and runner.in_flight == 0
 
 
+@pytest.mark.slow
 def test_drain_gives_up_when_nobody_answers(runner: AdapterRunner, outbox: Outbox) -> None:
     runner.submit(payload())
     assert runner.drain(timeout_s=0.1) is False

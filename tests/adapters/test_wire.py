@@ -451,6 +451,7 @@ BAD_IDENTIFIERS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", IDENTIFIERS)
 @pytest.mark.parametrize("value", BAD_IDENTIFIERS)
 def test_identifiers_must_be_1_to_64_printable_characters(name: str, value: str) -> None:
@@ -773,6 +774,7 @@ def _never_anything_but_wire_error(raw: Any) -> None:
     assert message is None or isinstance(message, str)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=1024))
 def test_arbitrary_bytes_only_ever_raise_wire_error(raw: bytes) -> None:
@@ -801,12 +803,14 @@ _OBJECTS = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(_OBJECTS)
 def test_arbitrary_msgpack_objects_only_ever_raise_wire_error(value: Any) -> None:
     _never_anything_but_wire_error(pack(value))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(
     st.sampled_from([*ENVELOPE_FIELDS, "extra"]),
@@ -826,6 +830,7 @@ def test_a_valid_message_with_one_arbitrary_value_only_ever_raises_wire_error(
     _never_anything_but_wire_error(pack(doc))
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(st.data())
 def test_corrupted_encodings_only_ever_raise_wire_error(data: st.DataObject) -> None:
@@ -885,6 +890,7 @@ def _envelopes(draw: st.DrawFn) -> Envelope:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(_envelopes())
 def test_valid_envelopes_round_trip(envelope: Envelope) -> None:

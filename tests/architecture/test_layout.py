@@ -28,6 +28,7 @@ def test_exports_are_complete_and_sorted(name: str) -> None:
     assert all(hasattr(module, symbol) for symbol in exported)
 
 
+@pytest.mark.slow
 def test_import_contracts_hold() -> None:
     lint_imports = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
     assert lint_imports, "import-linter is a test dependency: pip install -e '.[test]'"

@@ -89,6 +89,7 @@ def test_energy_index_may_only_decrease_after_a_meter_replacement() -> None:
     assert site.meter_replacements == 1
 
 
+@pytest.mark.slow
 @given(st.lists(st.floats(min_value=0, max_value=1e6), min_size=1, max_size=30))
 def test_consumption_is_last_minus_first_index_without_replacement(increments: list[float]) -> None:
     site = new_cabinet()

@@ -60,6 +60,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "report"
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_bad_scenario_names_file_key_and_value(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(

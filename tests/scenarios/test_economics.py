@@ -116,6 +116,7 @@ def shipped():  # noqa: ANN201
     return run_scenario(load_scenario(SHIPPED / "sensor-rollout.toml"))
 
 
+@pytest.mark.slow
 def test_the_shipped_rollout_runs_with_its_economics(shipped, tmp_path: Path) -> None:  # noqa: ANN001
     s = shipped.scenario
     assert s.rollout is not None and Path(s.rollout.baseline).name == "baseline-fixed.toml"

@@ -64,6 +64,7 @@ def shown(result: ScenarioResult) -> ReportInput:
     return report_input("columns", result)
 
 
+@pytest.mark.slow
 def test_each_container_carries_its_own_collections_and_overflows(
     result: ScenarioResult, shown: ReportInput
 ) -> None:
@@ -99,6 +100,7 @@ def test_the_tours_are_those_of_the_typical_day(result: ScenarioResult, shown: R
     assert shown.tours_day.startswith(f"{words}, {len(typical.codes)} containers emptied")
 
 
+@pytest.mark.slow
 def test_the_map_draws_the_tours_and_colours_containers_of_one_commune_apart(
     shown: ReportInput, tmp_path: Path
 ) -> None:

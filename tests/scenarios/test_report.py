@@ -14,6 +14,9 @@ from scenarios.report import BinOnMap, ReportInput, write_report
 from simulation import Estimate
 from twin import load_geography
 
+# The tests share one report of a Monte Carlo comparison, run once for the module.
+pytestmark = pytest.mark.slow
+
 GIGNAC = "34114"
 
 

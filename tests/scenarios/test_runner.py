@@ -35,6 +35,7 @@ def threshold() -> ScenarioResult:
     return run_scenario(tiny("threshold", threshold=0.8))
 
 
+@pytest.mark.slow
 def test_every_kpi_is_an_estimate_with_a_confidence_interval(fixed: ScenarioResult) -> None:
     assert set(fixed.kpis) == set(KPI_NAMES)
     for name, e in fixed.kpis.items():
@@ -55,17 +56,20 @@ def test_totals_per_stream_and_commune_for_one_replication(fixed: ScenarioResult
     assert plain["kpis"]["truck_km"]["n"] == 2
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_identical_numbers(fixed: ScenarioResult) -> None:
     again = run_scenario(tiny("fixed"))
     assert again.kpis == fixed.kpis
     assert again.replication_seeds == fixed.replication_seeds
 
 
+@pytest.mark.slow
 def test_another_seed_gives_other_numbers(fixed: ScenarioResult) -> None:
     other = run_scenario(tiny("fixed").reseeded(2))
     assert other.kpis["tonnes"].mean != fixed.kpis["tonnes"].mean
 
 
+@pytest.mark.slow
 def test_threshold_spreads_the_fixed_rounds_work_over_the_week(
     fixed: ScenarioResult, threshold: ScenarioResult
 ) -> None:
@@ -90,6 +94,7 @@ def test_predictive_runs_and_progress_is_reported() -> None:
     assert result.scenario.policy.kind == "predictive" and result.kpis["truck_km"].mean >= 0
 
 
+@pytest.mark.slow
 def test_a_selection_without_bins_is_refused() -> None:
     scenario = validate(
         {

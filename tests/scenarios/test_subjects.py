@@ -167,6 +167,7 @@ def test_every_shipped_scenario_is_valid() -> None:
 # --- lighting --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_todays_lamps_burn_every_night_hour_at_their_power_with_ballast() -> None:
     result = run_scenario(lighting(led=False))
     aniane = load_geography().commune(ANIANE)
@@ -187,6 +188,7 @@ def test_todays_lamps_burn_every_night_hour_at_their_power_with_ballast() -> Non
     assert {p.commune for p in result.places} == {ANIANE} and len(result.places) >= 1
 
 
+@pytest.mark.slow
 def test_an_led_retrofit_saves_the_ballast_and_60_percent_of_the_lamp_and_is_appraised() -> None:
     today, led = run_scenario(lighting(led=False)), run_scenario(lighting(led=True))
     before = today.kpis["electricity_kwh"].mean
@@ -203,6 +205,7 @@ def test_an_led_retrofit_saves_the_ballast_and_60_percent_of_the_lamp_and_is_app
     assert e.payback_years == pytest.approx(points * 600 / yearly)
 
 
+@pytest.mark.slow
 def test_dimming_and_switching_off_save_more_and_buy_a_controller_per_cabinet() -> None:
     led = run_scenario(lighting(led=True))
     dimmed = run_scenario(lighting(led=True, dim_percent=50, dim_from="23:00", dim_to="05:00"))
@@ -269,6 +272,7 @@ def test_footfall_runs_are_reproducible() -> None:
 # --- childcare -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_creche_queue_agrees_with_erlang_c_and_more_places_shorten_the_wait() -> None:
     places = known_creches()["CRECHE-34010"]  # Aniane: 18 places
     # 7 requests a year, 2-year stays: 14 erlangs on 18 places (utilisation 0.78).
@@ -310,6 +314,7 @@ def test_default_requests_follow_the_assumed_ratio_to_places() -> None:
 # --- the report ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_subject_reports_show_their_sentence_series_map_places_and_economics(tmp_path) -> None:  # noqa: ANN001
     import json
 

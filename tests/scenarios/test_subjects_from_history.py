@@ -12,6 +12,9 @@ from scenarios import run_scenario
 from scenarios.schema import Scenario, validate
 from twin import load_geography, open_twin, plan_inventory
 
+# Every test here reads one store holding months of recorded history, built once (about 3 s).
+pytestmark = pytest.mark.slow
+
 ANIANE = "34010"
 SITE = "SITE-SAINT-GUILHEM"
 DEVICES_PER_BEACON_HOUR = 11

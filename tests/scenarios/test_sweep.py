@@ -180,6 +180,7 @@ def test_run_checks_the_sweep_table_too(tmp_path: Path) -> None:
 # --- the numbers -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_point_of_the_sweep_is_run_scenario_of_that_point(
     small: Sweep, in_process: SweepResult
 ) -> None:
@@ -192,6 +193,7 @@ def test_a_point_of_the_sweep_is_run_scenario_of_that_point(
     assert len({p.kpis["collections"].mean for p in in_process.points}) > 1
 
 
+@pytest.mark.slow
 def test_a_local_pool_gives_the_in_process_numbers(small: Sweep, in_process: SweepResult) -> None:
     seen: list[tuple[int, int]] = []
     pooled = run_sweep(small, LocalExecutor(workers=2), progress=lambda d, of: seen.append((d, of)))
@@ -200,6 +202,7 @@ def test_a_local_pool_gives_the_in_process_numbers(small: Sweep, in_process: Swe
     assert seen == [(n, 6) for n in range(1, 7)]
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_gives_the_in_process_numbers(small: Sweep, in_process: SweepResult) -> None:
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(
@@ -213,6 +216,7 @@ def test_a_dask_cluster_gives_the_in_process_numbers(small: Sweep, in_process: S
     assert sorted(seen) == [1, 2, 3, 4, 5, 6]
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_is_a_clear_error(small: Sweep) -> None:
     with socket.socket() as probe:  # a port nobody listens on once closed
         probe.bind(("127.0.0.1", 0))
@@ -254,6 +258,8 @@ def test_results_are_gathered_by_task_not_by_completion() -> None:
 # --- the command -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_twin_scenario_sweep_writes_the_report_and_sweep_csv(tmp_path: Path) -> None:
     out = tmp_path / "report"
     result = subprocess.run(
@@ -305,6 +311,8 @@ def test_twin_scenario_sweep_writes_the_report_and_sweep_csv(tmp_path: Path) -> 
     assert "policy.threshold = 0.9, run.horizon_days = 8" in page  # each point titled by its values
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_twin_scenario_sweep_with_a_bad_value_names_it_and_writes_nothing(tmp_path: Path) -> None:
     bad = files(tmp_path, 'extends = "base.toml"\n[sweep]\n"policy.threshold" = [0.7, 1.5]\n')
     result = subprocess.run(
@@ -328,6 +336,7 @@ def test_twin_scenario_sweep_with_a_bad_value_names_it_and_writes_nothing(tmp_pa
     assert not (tmp_path / "report").exists()
 
 
+@pytest.mark.slow
 def test_a_childcare_sweep_runs_on_a_pool_with_the_numbers_of_run_scenario(tmp_path: Path) -> None:
     (tmp_path / "creche.toml").write_text(
         'subject = "childcare"\ntitle = "Aniane"\nquestion = "How many places?"\n'

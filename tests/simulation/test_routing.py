@@ -213,6 +213,7 @@ def test_random_days_keep_capacities_and_shift(seed: int) -> None:
     assert plan.unserved  # this day is more than two such trucks can do
 
 
+@pytest.mark.slow
 def test_same_day_twice_gives_the_same_plan() -> None:
     fleet = Fleet(trucks=3)
     stops = random_day(7, 80)
@@ -226,6 +227,7 @@ def test_same_day_twice_gives_the_same_plan() -> None:
     assert longer.stopped_by == "solution_limit" and longer.km <= first.km + 1e-9
 
 
+@pytest.mark.slow
 def test_a_truck_is_spared_when_the_others_can_do_its_work() -> None:
     # Local search seldom empties a tour: on this day it stops at three 3 h tours where two
     # can serve every stop (with more km: a crew costs more than the km it saves).

@@ -51,6 +51,7 @@ def test_erlang_formulas_match_the_hand_computation() -> None:
         erlang_c(2, 2.4, 1.0)
 
 
+@pytest.mark.slow
 def test_the_simulated_m_m_3_queue_agrees_with_erlang_c() -> None:
     model = ServiceModel(
         "M/M/3",
@@ -76,6 +77,7 @@ def test_the_simulated_m_m_3_queue_agrees_with_erlang_c() -> None:
     assert kpis["turned_away_share"].mean == 0.0
 
 
+@pytest.mark.slow
 def test_with_no_waiting_list_the_queue_loses_erlang_b_of_its_arrivals() -> None:
     model = ServiceModel(
         "M/M/3/3",

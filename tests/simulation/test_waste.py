@@ -170,6 +170,7 @@ def _run(policy, seed: int = 11, days: int = 28):  # type: ignore[no-untyped-def
     )
 
 
+@pytest.mark.slow
 def test_policies_behave_sensibly_on_a_small_valley() -> None:
     fixed = _run(FixedSchedule()).totals()
     threshold = _run(Threshold(0.75)).totals()
@@ -183,6 +184,7 @@ def test_policies_behave_sensibly_on_a_small_valley() -> None:
     assert threshold["mean_fill_at_emptying"] > fixed["mean_fill_at_emptying"]
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers_other_seed_other_numbers() -> None:
     a, b = _run(Threshold(0.75), seed=5, days=14), _run(Threshold(0.75), seed=5, days=14)
     assert a.totals() == b.totals() and a.by_day() == b.by_day()

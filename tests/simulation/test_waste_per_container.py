@@ -114,6 +114,7 @@ def test_the_typical_day_rule_by_hand() -> None:
     assert Ledger([GIGNAC]).result().typical_day is None  # nothing emptied, no typical day
 
 
+@pytest.mark.slow
 def test_per_container_and_typical_day_on_a_valley_with_real_tours() -> None:
     bins, models = _valley()
     kpis = simulate(

@@ -140,6 +140,7 @@ def test_unknown_references_raise_not_found(twin: ValleyTwin) -> None:
         twin.find("00000000-0000-0000-0000-000000000000")
 
 
+@pytest.mark.slow
 def test_time_travel_over_a_history_of_thousands_of_events(twin: ValleyTwin) -> None:
     bin_ = one_of_each()[0]
     twin.add(bin_)

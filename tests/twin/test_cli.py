@@ -40,6 +40,7 @@ def test_communes_json_lists_the_28_communes(capsys: pytest.CaptureFixture[str])
     assert {"insee": "34114", "name": "Gignac", "population": 6650, "area_km2": 29.87} in rows
 
 
+@pytest.mark.slow
 def test_init_twice_installs_nothing_twice(store: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, first, _ = run(capsys, "--store", store, "init", "--seed", "5")
     assert code == 0 and " 0 already present" in first
@@ -47,6 +48,7 @@ def test_init_twice_installs_nothing_twice(store: str, capsys: pytest.CaptureFix
     assert code == 0 and ": 0 assets installed" in second
 
 
+@pytest.mark.slow
 def test_show_and_at(valley: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--store", valley, "show", "b-34114-gla-0001", "--json")
     shown = json.loads(out)
@@ -66,6 +68,7 @@ def test_show_and_at(valley: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and "as of 2024-06-01T10:00:00+00:00" in out
 
 
+@pytest.mark.slow
 def test_near_lists_bins_by_distance(valley: str, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(
         capsys,
@@ -90,6 +93,7 @@ def test_where_names_the_commune(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "where", "3.5494", "43.7335") == (0, "34261 Saint-Guilhem-le-Désert\n", "")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -112,6 +116,7 @@ def test_user_mistakes_print_one_line_and_exit_1(
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_unreachable_database_exits_3(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(
         capsys, "--store", "postgresql://postgres@127.0.0.1:1/test?connect_timeout=1", "show", "X"
@@ -124,6 +129,7 @@ def test_unsupported_store_url_exits_3(capsys: pytest.CaptureFixture[str]) -> No
     assert code == 3 and "scheme 'mysql' is not supported" in err
 
 
+@pytest.mark.slow
 def test_store_comes_from_the_environment(
     valley: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -132,6 +138,8 @@ def test_store_comes_from_the_environment(
     assert code == 0 and "Mairie de Gignac" in out
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_installed_entry_point_runs_demo(tmp_path: Path) -> None:
     twin = Path(sys.executable).with_name("twin")
     environment = {**os.environ, "HOME": str(tmp_path)}
@@ -198,6 +206,7 @@ def test_ingest_stats_without_a_running_ingest(
     assert code == 1 and "is `twin ingest` running?" in err
 
 
+@pytest.mark.slow
 def test_deadletters_of_a_store_without_any(
     valley: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

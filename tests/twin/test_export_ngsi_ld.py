@@ -23,6 +23,9 @@ from twin.asof import AssetAsOf
 from twin.export import export_valley
 from twin.export.ngsi_ld import CONTEXTS, DuplicateEntityError, entities
 
+# The Smart Data Models' schemas and a seeded valley are built once for the module (about 3 s).
+pytestmark = pytest.mark.slow
+
 if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path

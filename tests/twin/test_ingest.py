@@ -295,6 +295,7 @@ _ENVELOPE_SHAPED = st.fixed_dictionaries(
 ).map(lambda value: msgpack.packb(value, use_bin_type=True))
 
 
+@pytest.mark.slow
 @settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

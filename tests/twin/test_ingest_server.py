@@ -11,6 +11,7 @@ from twin.ingest import IngestProcessor
 from twin.ingest_server import IngestBindError, IngestServer, ServerSettings
 
 
+@pytest.mark.slow
 def test_serve_in_thread_reports_its_endpoint_and_a_second_bind_fails_at_once(
     tmp_path: Path,
 ) -> None:

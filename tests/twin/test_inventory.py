@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import shapely
 
 from domain import Beacon, Bin, Service, Site
@@ -7,6 +8,7 @@ from twin import load_geography, plan_inventory, summarise
 from twin.inventory import CONTAINER_RULES
 
 
+@pytest.mark.slow
 def test_same_seed_same_valley_other_seed_other_positions() -> None:
     geography = load_geography()
     first = [a.as_dict() for a in plan_inventory(geography, 1)]
@@ -23,6 +25,7 @@ def test_a_few_thousand_assets_of_every_kind() -> None:
     assert all(summary[f"bin:{rule.stream.value}"] >= 28 for rule in CONTAINER_RULES)
 
 
+@pytest.mark.slow
 def test_containers_follow_population_and_stand_in_their_commune() -> None:
     geography = load_geography()
     assets = plan_inventory(geography, 1)
@@ -36,6 +39,7 @@ def test_containers_follow_population_and_stand_in_their_commune() -> None:
         assert all(shapely.Point(b.x_l93, b.y_l93).within(commune.boundary) for b in residual)
 
 
+@pytest.mark.slow
 def test_named_places_are_where_they_should_be() -> None:
     geography = load_geography()
     assets = {a.code: a for a in plan_inventory(geography, 1)}

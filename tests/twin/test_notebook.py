@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
+import pytest
 
 from tests.twin import valley_sample as sample
-
-if TYPE_CHECKING:
-    import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "docs" / "analyst.ipynb"
 
@@ -39,6 +37,7 @@ def test_the_notebook_is_nbformat_4_without_outputs() -> None:
             assert cell["outputs"] == [] and cell["execution_count"] is None  # committed clean
 
 
+@pytest.mark.slow
 def test_the_notebook_runs_against_a_small_store(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

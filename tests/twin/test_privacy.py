@@ -307,6 +307,7 @@ def test_ingest_records_only_tokens_and_forgetting_leaves_no_key(
     assert IDEA_MARKER.encode() not in store_bytes(sqlite_path)
 
 
+@pytest.mark.slow
 def test_no_forgotten_key_survives_page_splits(sqlite_twin: ValleyTwin, sqlite_path: Path) -> None:
     keys = CitizenKeys(sqlite_twin)
     people = [citizen_id(f"c-{n:04d}") for n in range(240)]  # ~7 pages of keys, split as they grew
@@ -344,6 +345,7 @@ def test_the_byte_search_would_find_a_key_left_behind(tmp_path: Path) -> None:
         connection.close()
 
 
+@pytest.mark.slow
 def test_a_busy_log_is_reported_and_forgetting_again_finishes(tmp_path: Path) -> None:
     path = tmp_path / "twin.sqlite"
     settings = {**parse_store_url(f"sqlite:///{path}").settings, "SQLITE_LOCK_TIMEOUT": "1"}

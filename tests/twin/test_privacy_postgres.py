@@ -52,6 +52,7 @@ def _message(number: int, kind: str, **body: Any) -> Incoming:
     )
 
 
+@pytest.mark.slow
 def test_only_tokens_reach_the_tables_and_forgetting_hides_the_text(
     twin: ValleyTwin, postgres_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -109,6 +110,7 @@ def test_only_tokens_reach_the_tables_and_forgetting_hides_the_text(
     assert twin.get(Citizen, "c-42").reports["R1"]["category"] == "overflowing_bin"
 
 
+@pytest.mark.slow
 def test_forgetting_removes_the_key_from_the_key_tables_file(
     twin: ValleyTwin, postgres_url: str
 ) -> None:

@@ -43,11 +43,13 @@ def random_points(count: int) -> list[tuple[float, float]]:
     return [(rng.uniform(minx, maxx), rng.uniform(miny, maxy)) for _ in range(count)]
 
 
+@pytest.mark.slow
 def test_index_holds_every_placed_asset(index: SpatialIndex, valley: ValleyTwin) -> None:
     counts = valley.count_by_kind()
     assert len(index) == counts["bin"] + counts["beacon"] + counts["site"] + counts["service"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stream", [None, "glass", "residual"])
 def test_nearest_bins_match_brute_force(
     index: SpatialIndex, valley: ValleyTwin, stream: str | None
@@ -69,6 +71,7 @@ def test_within_radius_matches_brute_force(index: SpatialIndex, valley: ValleyTw
         assert [d for _, d in found] == sorted(d for _, d in found)
 
 
+@pytest.mark.slow
 def test_inside_commune_matches_the_real_boundary(index: SpatialIndex, valley: ValleyTwin) -> None:
     geography = load_geography()
     bins = all_bins(valley)

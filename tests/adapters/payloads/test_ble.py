@@ -239,6 +239,7 @@ AD_STRUCTURE = st.one_of(
 )
 
 
+@pytest.mark.slow
 @given(st.lists(AD_STRUCTURE, max_size=3))
 def test_well_framed_lookalikes_only_ever_raise_payload_error(structures: list[bytes]) -> None:
     try:

@@ -404,6 +404,7 @@ def test_arbitrary_bytes_only_ever_raise_payload_error(document: bytes) -> None:
     _check(document)
 
 
+@pytest.mark.slow
 @given(st.text(max_size=256))
 def test_arbitrary_text_only_ever_raise_payload_error(document: str) -> None:
     _check(document)
@@ -424,6 +425,7 @@ _TTS_PATHS = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 @given(st.sampled_from(_CHIRPSTACK_PATHS), JSON)
 def test_chirpstack_with_any_value_in_a_used_field(path: str, value: object) -> None:
     document = chirpstack()
@@ -432,6 +434,7 @@ def test_chirpstack_with_any_value_in_a_used_field(path: str, value: object) -> 
     _check(json.dumps(document))
 
 
+@pytest.mark.slow
 @given(st.sampled_from(_TTS_PATHS), JSON)
 def test_tts_with_any_value_in_a_used_field(path: str, value: object) -> None:
     document = tts()
@@ -439,6 +442,7 @@ def test_tts_with_any_value_in_a_used_field(path: str, value: object) -> None:
     _check(document)
 
 
+@pytest.mark.slow
 @given(st.dictionaries(st.sampled_from(_TOP_KEYS), JSON))
 def test_arbitrary_objects_with_the_recognised_keys(document: dict[str, object]) -> None:
     _check(document)
