@@ -118,4 +118,5 @@ class EnergyMeterAdapter(Adapter):
             raise PayloadError(
                 "registers", registers, "must be two 16-bit unsigned integers [high, low]"
             )
-        return ((registers[0] << 16) | registers[1]) * self.kwh_per_unit
+        kwh: float = ((registers[0] << 16) | registers[1]) * self.kwh_per_unit
+        return kwh

@@ -171,11 +171,12 @@ def _mqtt_client(
     settings: Mapping[str, Any], runner: AdapterRunner, lock: threading.Lock, stop: threading.Event
 ) -> Any:
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     # A persistent session and QoS 1: what arrives while the adapter is down waits at the broker.
     # Each delivery is acknowledged by hand, once its readings are in the outbox.
     client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2,
+        CallbackAPIVersion.VERSION2,
         client_id=f"valley-twin-{runner.source}",
         clean_session=False,
         manual_ack=True,

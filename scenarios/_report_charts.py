@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
+from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
@@ -60,7 +61,8 @@ def kpi_bars(results: Sequence[ReportInput], kpis: Sequence[str]) -> str:
     figure = Figure(figsize=(3.2 * columns, 2.6 * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     for ax, kpi in zip(axes, kpis, strict=False):
-        means, errors = [], [[], []]
+        means: list[float] = []
+        errors: list[list[float]] = [[], []]
         for result in results:
             est = result.kpis.get(kpi)
             mean = shown(kpi, est.mean) if est else math.nan
@@ -157,7 +159,8 @@ def daily_series(results: Sequence[ReportInput]) -> str | None:
             loc="upper left",
             bbox_to_anchor=(1, 1),
         )
-    axes[-1].xaxis.set_major_formatter(mpl.dates.DateFormatter("%d/%m"))
+    date_format = DateFormatter("%d/%m")  # type: ignore[no-untyped-call]  # matplotlib.dates is unannotated
+    axes[-1].xaxis.set_major_formatter(date_format)
     return _svg(figure, "daily")
 
 
@@ -177,7 +180,7 @@ def _path(geometry: object) -> MplPath:
 def _nice_length(width_m: float) -> float:
     """A round scale-bar length near a fifth of the map's width, in metres."""
     target = width_m / 5
-    base = 10 ** math.floor(math.log10(target))
+    base: float = 10 ** math.floor(math.log10(target))
     return max(step * base for step in (1, 2, 5) if step * base <= target)
 
 

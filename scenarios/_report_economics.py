@@ -6,7 +6,7 @@ Reads the plain mapping ``ReportInput.economics`` (``Economics.as_dict()``); dra
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from scenarios._report_text import number
 
@@ -30,12 +30,17 @@ def _years(value: float | None) -> str:
     return "never" if value is None else f"{number(value, 1)} years"
 
 
+def _amount(e: Mapping[str, float | str | None], key: str) -> float | None:
+    """A sum, rate or duration of ``Economics.as_dict()``: only its descriptions are text."""
+    return cast("float | None", e.get(key))
+
+
 def verdict(e: Mapping[str, float | str | None]) -> str:
     """One sentence: does the investment pay for itself within its lifetime?"""
     who = str(e.get("who") or "the sensors")
     life = int(e.get("lifetime_years") or 0)
-    payback, npv = e.get("payback_years"), e.get("npv_eur") or 0.0
-    low, high = e.get("npv_low_eur"), e.get("npv_high_eur")
+    payback, npv = _amount(e, "payback_years"), _amount(e, "npv_eur") or 0.0
+    low, high = _amount(e, "npv_low_eur"), _amount(e, "npv_high_eur")
     if payback is None:
         return (
             f"No: {who} never pay for themselves — the change saves less each year than it costs "
@@ -67,25 +72,25 @@ def economics_section(result: ReportInput) -> str:
     """The HTML section for one scenario carrying economics."""
     e = result.economics or {}
     rate = 100 * float(e.get("discount_rate") or 0.0)
-    low, high = e.get("annual_savings_low_eur"), e.get("annual_savings_high_eur")
+    low, high = _amount(e, "annual_savings_low_eur"), _amount(e, "annual_savings_high_eur")
     savings_range = f" (likely between {_eur(low)} and {_eur(high)})" if low != high else ""
-    npv_low, npv_high = e.get("npv_low_eur"), e.get("npv_high_eur")
+    npv_low, npv_high = _amount(e, "npv_low_eur"), _amount(e, "npv_high_eur")
     npv_range = f" (between {_eur(npv_low)} and {_eur(npv_high)})" if npv_low != npv_high else ""
     rows = [
-        ("Investment", f"{_eur(e.get('investment_eur'))} — {e.get('investment_what') or ''}"),
+        ("Investment", f"{_eur(_amount(e, 'investment_eur'))} — {e.get('investment_what') or ''}"),
         (
             "Yearly savings",
-            f"{_eur(e.get('annual_savings_eur'))}{savings_range} {e.get('savings_what') or ''}",
+            f"{_eur(_amount(e, 'annual_savings_eur'))}{savings_range} {e.get('savings_what') or ''}",
         ),
         (
             "Yearly running costs (subscriptions, maintenance)",
-            _eur(e.get("annual_subscriptions_eur")),
+            _eur(_amount(e, "annual_subscriptions_eur")),
         ),
-        ("Net gain a year", _eur(e.get("net_annual_benefit_eur"))),
-        ("Payback", _years(e.get("payback_years"))),
+        ("Net gain a year", _eur(_amount(e, "net_annual_benefit_eur"))),
+        ("Payback", _years(_amount(e, "payback_years"))),
         (
             f"Net present value over {int(e.get('lifetime_years') or 0)} years",
-            f"{_eur(e.get('npv_eur'))}{npv_range}, "
+            f"{_eur(_amount(e, 'npv_eur'))}{npv_range}, "
             f"future money discounted at {number(rate, 1)} % a year",
         ),
     ]

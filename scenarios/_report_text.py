@@ -113,7 +113,7 @@ def rounded(value: float) -> float:
     """Two significant figures, for amounts quoted in a sentence ("about 4 100 €")."""
     if not math.isfinite(value) or value == 0:
         return value
-    magnitude = 10 ** (math.floor(math.log10(abs(value))) - 1)
+    magnitude: float = 10 ** (math.floor(math.log10(abs(value))) - 1)
     return round(value / magnitude) * magnitude
 
 

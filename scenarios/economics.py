@@ -59,9 +59,13 @@ COST_FIELDS: tuple[str, ...] = tuple(asdict(RolloutCosts()))
 
 
 class _Interval(Protocol):
-    mean: float
-    low: float
-    high: float
+    # Read-only, so that frozen dataclasses (an estimate, ``Annual``) satisfy it.
+    @property
+    def mean(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def high(self) -> float: ...
 
 
 @dataclass(frozen=True)

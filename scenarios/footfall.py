@@ -112,7 +112,8 @@ def _daily(arrivals: HourlySeries, stay_hours: float) -> tuple[dict[str, object]
 
 
 def _daily_max(series: HourlySeries) -> dict[date, float]:
-    zone, out = ZoneInfo(VALLEY_TIMEZONE), {}
+    zone = ZoneInfo(VALLEY_TIMEZONE)
+    out: dict[date, float] = {}
     for hour, value in enumerate(series.values):
         day = series.instant(hour).astimezone(zone).date()
         out[day] = max(out.get(day, 0.0), float(value))

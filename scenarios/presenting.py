@@ -15,7 +15,7 @@ of the same work, not the figures it was counted with. Not responsible for drawi
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 
@@ -27,9 +27,9 @@ from simulation.parameters import fleet as fp
 from simulation.parameters.waste import density_kg_per_l
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
-    from simulation import Bins, WasteKpis
+    from simulation import Bins, Estimate, WasteKpis
 
 __all__ = ["report_input", "typical_day_words", "typical_tours"]
 
@@ -53,9 +53,23 @@ _MONTHS = (
 )
 
 
+class _Common(TypedDict):
+    """The fields of ``ReportInput`` every kind of run fills, typed as there."""
+
+    name: str
+    title: str
+    question: str
+    kpis: Mapping[str, Estimate]
+    by_day: Sequence[Mapping[str, object]]
+    focus: Sequence[str]
+    economics: Mapping[str, float | str | None] | None
+    start: str
+    horizon_days: int
+
+
 def report_input(name: str, result: ScenarioResult) -> ReportInput:
     """The report's view of one scenario run (``name`` identifies it in files and ids)."""
-    common = {
+    common: _Common = {
         "name": name,
         "title": result.scenario.title,
         "question": result.scenario.question,

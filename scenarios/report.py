@@ -134,7 +134,7 @@ def _rows(results: Sequence[ReportInput]) -> list[dict[str, object]]:
 
 def _differences(results: Sequence[ReportInput]) -> list[dict[str, object]]:
     baseline = results[0]
-    out = []
+    out: list[dict[str, object]] = []
     for result in results[1:]:
         for kpi in kpi_order(results):
             if kpi in result.kpis and kpi in baseline.kpis:

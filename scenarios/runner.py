@@ -371,7 +371,8 @@ def _warm_levels(bins: Bins, rate: np.ndarray, start: date) -> np.ndarray:
         gap = next((g for g in range(1, 7 * 8 + 1) if rnd.runs_on(start - timedelta(days=g))), 0)
         since[stream] = max(gap - share, 0.0)
     days = np.array([since.get(s, 0.0) for s in bins.streams])
-    return np.minimum(rate * days, bins.capacity_l)
+    levels: np.ndarray = np.minimum(rate * days, bins.capacity_l)
+    return levels
 
 
 def _from_history(scenario: Scenario) -> Prepared:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from scipy.spatial import ConvexHull, QhullError
 
 from simulation.parameters import fleet as fp
 from simulation.routing import Stop, plan_tours
@@ -326,13 +325,14 @@ def estimated_tours(
 
 def _hull_area(x: np.ndarray, y: np.ndarray) -> float:
     """Square metres of the convex hull of the points (a small floor for a line or a point)."""
+    from scipy.spatial import ConvexHull, QhullError  # loaded where used: importing stays cheap
+
     floor = 250_000.0  # half a km²: a hamlet's streets
     if len(x) < 3:
         return floor
     try:
-        return max(
-            floor, float(ConvexHull(np.column_stack((x, y))).volume)
-        )  # volume is area in 2-D
+        area = float(ConvexHull(np.column_stack((x, y))).volume)  # a 2-D hull's volume is its area
+        return max(floor, area)
     except QhullError:
         return floor
 

@@ -72,19 +72,24 @@ class FillModels:
 
     def expected(self, day: date) -> np.ndarray:
         """Expected litres thrown into each container on ``day``."""
-        return self.mean * self.weekday[:, day.weekday()] * self.season[:, season_of(day)]
+        litres: np.ndarray = (
+            self.mean * self.weekday[:, day.weekday()] * self.season[:, season_of(day)]
+        )
+        return litres
 
     def expected_days(self, first: date, count: int) -> np.ndarray:
         """Expected litres per container for ``count`` days from ``first``, shape (bins, count)."""
         days = [first + timedelta(days=k) for k in range(count)]
         wd = self.weekday[:, [d.weekday() for d in days]]
         se = self.season[:, [season_of(d) for d in days]]
-        return self.mean[:, None] * wd * se
+        litres: np.ndarray = self.mean[:, None] * wd * se
+        return litres
 
     def sample(self, day: date, rng: np.random.Generator) -> np.ndarray:
         """Draw the litres thrown into each container on ``day`` (gamma around the expectation)."""
         shape = 1.0 / np.square(self.cv)
-        return rng.gamma(shape, self.expected(day) / shape)
+        litres: np.ndarray = rng.gamma(shape, self.expected(day) / shape)
+        return litres
 
     def model(self, index: int) -> FillModel:
         """The explainable model of one container."""
@@ -134,11 +139,11 @@ def fit_fill_models(inflow: Inflow, history: History) -> FillModels:
         cv[i] = max(MIN_CV, float(ratio.std(ddof=1)) if len(ratio) > 1 else MIN_CV)
     source = ["own data"] * n
     streams = tuple(r.stream for r in rows)
-    for i in np.flatnonzero(np.isnan(mean)):
-        pool = [j for j in range(n) if streams[j] == streams[i] and not np.isnan(mean[j])]
-        mean[i] = float(np.mean(mean[pool])) if pool else 0.0
-        cv[i] = float(np.mean(cv[pool])) if pool else MIN_CV
-        source[i] = "stream pool"
+    for k in np.flatnonzero(np.isnan(mean)):
+        pool = [j for j in range(n) if streams[j] == streams[k] and not np.isnan(mean[j])]
+        mean[k] = float(np.mean(mean[pool])) if pool else 0.0
+        cv[k] = float(np.mean(cv[pool])) if pool else MIN_CV
+        source[k] = "stream pool"
     return FillModels(
         tuple(r.code for r in rows),
         streams,
@@ -166,8 +171,8 @@ def constant_models(
     codes: Sequence[str],
     streams: Sequence[str],
     communes: Sequence[str],
-    capacity_l: Sequence[float],
-    mean_l_per_day: Sequence[float],
+    capacity_l: Sequence[float] | np.ndarray,
+    mean_l_per_day: Sequence[float] | np.ndarray,
     cv: float | Sequence[float] = MIN_CV,
 ) -> FillModels:
     """Models with given means, flat weekday and season factors (synthetic valleys, tests)."""

@@ -289,7 +289,8 @@ class WasteKpis:
         """One of ``CONTAINER_KPIS`` per container, aligned with ``containers`` (a copy)."""
         if kpi not in _C:
             raise KeyError(f"{kpi!r} is not kept per container; these are: {CONTAINER_KPIS}")
-        return self.container_cells[_C[kpi]].copy()
+        values: np.ndarray = self.container_cells[_C[kpi]].copy()
+        return values
 
     def by_container(self) -> dict[str, dict[str, float]]:
         """Per container code: collections, tonnes, overflow_events and overflow_bin_hours."""

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 CONFIDENCE = 0.95
 
@@ -63,6 +62,8 @@ def estimate(values: Sequence[float], confidence: float = CONFIDENCE) -> Estimat
     mean = float(data.mean())
     if len(data) == 1:
         return Estimate(mean, math.nan, math.nan, math.nan, 1)
+    from scipy import stats  # a quarter of a second to import: loaded where used
+
     std = float(data.std(ddof=1))
     half = float(stats.t.ppf((1 + confidence) / 2, len(data) - 1)) * std / math.sqrt(len(data))
     return Estimate(mean, mean - half, mean + half, std, len(data))

@@ -20,8 +20,6 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from scipy.spatial import cKDTree
-from scipy.special import ndtr
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,7 +49,10 @@ class DayView:
 class Policy(Protocol):
     """Decides which bins are emptied today."""
 
-    horizon: int
+    @property
+    def horizon(self) -> int:
+        """Days of forecast the policy reads (a frozen dataclass's field satisfies this)."""
+        ...
 
     def choose(self, view: DayView) -> np.ndarray:
         """Boolean mask of the bins to empty today."""
@@ -145,7 +146,8 @@ class Threshold:
         if view.day.weekday() not in self.round_days:
             return np.zeros(len(view.stream), dtype=bool)
         mean, _ = _expected_until(view, next_round_gap(view.day, self.round_days))
-        return view.levels_l + mean >= self.fill * view.capacity_l
+        chosen: np.ndarray = view.levels_l + mean >= self.fill * view.capacity_l
+        return chosen
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,8 @@ class Predictive:
         for stream in np.unique(streams[must]):
             near = np.flatnonzero(candidates & (streams == stream))
             anchors = np.flatnonzero(must & (streams == stream))
+            from scipy.spatial import cKDTree  # SciPy is loaded where used: importing stays cheap
+
             while near.size and anchors.size:  # chain: a pulled-in bin anchors its own neighbours
                 dist, _ = cKDTree(points[anchors]).query(points[near], k=1)
                 close = dist <= self.detour_m
@@ -195,7 +199,10 @@ class Predictive:
     @staticmethod
     def overflow_probability(view: DayView, gap: int) -> np.ndarray:
         """Probability that each bin passes its capacity before the collection ``gap`` days ahead."""
+        from scipy.special import ndtr  # SciPy is loaded where used: importing stays cheap
+
         mean, var = _expected_until(view, gap)
         room = view.capacity_l - view.levels_l - mean
         sd = np.sqrt(np.maximum(var, 1e-9))
-        return ndtr(-room / sd)
+        probability: np.ndarray = ndtr(-room / sd)  # SciPy is untyped
+        return probability

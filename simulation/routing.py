@@ -68,10 +68,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from ortools.constraint_solver import (  # type: ignore[import-untyped]
-    pywrapcp,
-    routing_enums_pb2,
-)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -85,7 +81,6 @@ __all__ = ["DayPlan", "Stop", "Tour", "plan_tours", "tour_costs"]
 MAX_STOPS_PER_SOLVE = 400
 
 _DEPOT, _TIP = 0, 1  # rows of the location matrix; stops follow from row 2
-_STATUS = routing_enums_pb2.RoutingSearchStatus
 # What ended a search, from the most to the least reproducible.
 _VERDICTS = ("nothing_to_do", "local_optimum", "solution_limit", "time_limit")
 # In the sector fallback, a tour this close to its shift or its capacity is full.
@@ -362,6 +357,9 @@ def _solve(
     if trucks == 0 or last_s < 0:  # no truck, or not even time to unload and drive back
         return [], [stop.bin_id for stop in stops], "nothing_to_do"
 
+    # OR-Tools takes half a second to import: loaded when a day is routed, not with the package.
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
     manager = pywrapcp.RoutingIndexManager(nodes, trucks, [0] * trucks, [1] * trucks)
     model = pywrapcp.RoutingModel(manager)
     arc = model.RegisterTransitMatrix(metres.tolist())
@@ -409,7 +407,10 @@ def _solve(
         raise RuntimeError(
             f"the routing solver found no plan for {n} stops (status {status}, {elapsed:.1f} s)"
         )
-    if status == _STATUS.ROUTING_FAIL_TIMEOUT or elapsed >= 0.95 * search.time_limit_s:
+    if (
+        status == routing_enums_pb2.RoutingSearchStatus.ROUTING_FAIL_TIMEOUT
+        or elapsed >= 0.95 * search.time_limit_s
+    ):
         stopped_by = "time_limit"
     elif search.solution_limit is None:
         stopped_by = "local_optimum"

@@ -66,9 +66,9 @@ class Bins:
         codes: Sequence[str],
         streams: Sequence[str],
         communes: Sequence[str],
-        capacity_l: Sequence[float],
-        x: Sequence[float],
-        y: Sequence[float],
+        capacity_l: Sequence[float] | np.ndarray,
+        x: Sequence[float] | np.ndarray,
+        y: Sequence[float] | np.ndarray,
     ) -> Bins:
         """Containers from plain sequences (checked to be of one length and known streams)."""
         n = len(codes)

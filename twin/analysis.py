@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is no dependency
 
 from domain import Beacon, Bin, Citizen, Service, Site, ValleyAggregate
 from twin.asof import (
@@ -38,6 +38,7 @@ from twin.asof import (
     valley_as_of,
 )
 from twin.errors import InvalidInputError
+from twin.events import aggregate_event
 from twin.geography import load_geography
 
 if TYPE_CHECKING:
@@ -229,7 +230,7 @@ def time_series(
             before = previous.get(event.originator_id)
             previous[event.originator_id] = value
             value = None if before is None or value is None else value - before
-        when = event.interval_start if measure.interval else fact.timestamp
+        when = event.interval_start if measure.interval else event.timestamp
         if (lower is not None and when < lower) or (upper is not None and when >= upper):
             continue
         row = {
@@ -242,7 +243,7 @@ def time_series(
             "value": value,
         }
         if measure.interval:
-            row["interval_end"] = fact.timestamp
+            row["interval_end"] = event.timestamp
         rows.append(row)
     intervals = any(measure.interval for measure in measures.values())
     frame = pd.DataFrame(rows, columns=[*SERIES_COLUMNS, *(["interval_end"] if intervals else [])])

@@ -37,7 +37,8 @@ class Commune:
     @property
     def area_km2(self) -> float:
         """Planimetric area in Lambert-93, in km²."""
-        return self.boundary.area / 1e6
+        area: float = self.boundary.area  # shapely is untyped
+        return area / 1e6
 
     def as_dict(self) -> dict[str, object]:
         """Plain values, as the CLI prints them."""

@@ -496,7 +496,7 @@ class IngestProcessor:
         if receipt.int in self._committed:
             return _Earlier(self._committed[receipt.int])
         if look_up and self.twin.exists(receipt):
-            found = self.twin.repository.get(receipt)
+            found: object = self.twin.repository.get(receipt)
             assert isinstance(found, MessageReceipt)
             return _Earlier(found.reason)
         return None
@@ -517,6 +517,8 @@ class IngestProcessor:
             # A citizen's words must not outlive their key: the reason, which goes to the store,
             # the logs and the app, names the field and the rule but not the value.
             reason = citizens.withheld_reason(error, personal.kind)
+        source: str | None
+        message_id: str | None
         if envelope is not None:
             source, message_id = envelope.source, envelope.message_id
         else:

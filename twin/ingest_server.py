@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import zmq
 from eventsourcing.utils import get_topic
@@ -253,7 +253,7 @@ class IngestServer:
                 parts = router.recv_multipart(flags=zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 remaining = min(deadline - time.monotonic(), self.settings.batch_idle_s)
-                if remaining <= 0 or not poller.poll(remaining * 1000):
+                if remaining <= 0 or not poller.poll(int(remaining * 1000)):
                     break
                 continue
             incoming = self._incoming(parts[1:])
@@ -273,7 +273,9 @@ class IngestServer:
         raw = b"".join(frame.bytes for frame in frames)
         peer = None
         if self.allow_list is not None:
-            peer = self.allow_list.name_of(frames[-1].get("User-Id") if frames else None)
+            # A metadata property is text; pyzmq types any string option as int | str.
+            user_id = cast("str", frames[-1].get("User-Id")) if frames else None
+            peer = self.allow_list.name_of(user_id)
             if peer is None:
                 # Admitted when it connected, struck off the list since: nothing of it gets in,
                 # not even a dead letter, and it gets no answer.

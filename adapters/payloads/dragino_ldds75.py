@@ -100,9 +100,8 @@ def decode_ldds75(payload: bytes) -> UltrasonicReading:
     elif raw_distance < MIN_VALID_DISTANCE_MM:
         distance, alarm = None, ALARM_INVALID_READING
 
-    temperature: float | None = raw_temperature / 10
-    if not _DS18B20_MIN_C <= temperature <= _DS18B20_MAX_C:
-        temperature = None
+    celsius = raw_temperature / 10
+    temperature = celsius if _DS18B20_MIN_C <= celsius <= _DS18B20_MAX_C else None
 
     return UltrasonicReading(
         distance_mm=distance,

@@ -29,12 +29,13 @@ def json_object(document: object, field: str = "document") -> dict[str, Any]:
         except UnicodeDecodeError as error:
             raise PayloadError(field, f"byte {error.start}", "document is not UTF-8") from None
     if isinstance(document, str):
+        text = document
         try:
-            document = json.loads(document)
+            document = json.loads(text)
         except RecursionError:
-            raise PayloadError(field, len(document), "JSON nested too deeply") from None
+            raise PayloadError(field, len(text), "JSON nested too deeply") from None
         except ValueError as error:  # JSONDecodeError, and over-long integer literals
-            raise PayloadError(field, document[:40], f"not JSON: {error}") from None
+            raise PayloadError(field, text[:40], f"not JSON: {error}") from None
     if not isinstance(document, dict):
         raise PayloadError(field, type(document).__name__, "document must be a JSON object")
     return document

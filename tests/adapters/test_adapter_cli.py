@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.cli import main
+from valley_twin.adapter_commands import main
 from tests.adapters.test_simulators import devices_file
 
 BUILT_IN_NAMES = {"lorawan-ultrasonic", "ble-footfall", "energy-meter", "citizen-app"}

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[2]
-PACKAGES = ("domain", "twin", "adapters", "simulation", "scenarios")
+PACKAGES = ("domain", "twin", "adapters", "simulation", "scenarios", "valley_twin")
 
 
 @pytest.mark.parametrize("name", PACKAGES)

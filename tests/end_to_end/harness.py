@@ -79,7 +79,7 @@ def write_keys(directory: Path, *clients: str) -> Path:
 
 
 def twin_command(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "twin.cli", *arguments]
+    return [sys.executable, "-m", "valley_twin", *arguments]
 
 
 @dataclass

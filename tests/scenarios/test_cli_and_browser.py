@@ -39,7 +39,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [
             sys.executable,
             "-m",
-            "twin.cli",
+            "valley_twin",
             "scenario",
             "compare",
             str(baseline),
@@ -68,7 +68,7 @@ def test_a_bad_scenario_names_file_key_and_value(tmp_path: Path) -> None:
         SCENARIO.replace('kind = "fixed"', 'kind = "fixed"\nthreshhold = 0.7'), encoding="utf-8"
     )
     result = subprocess.run(
-        [sys.executable, "-m", "twin.cli", "scenario", "run", str(bad)],
+        [sys.executable, "-m", "valley_twin", "scenario", "run", str(bad)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -153,7 +153,7 @@ def test_a_festival_report_shows_the_site_sized_by_its_visitors(
         [
             sys.executable,
             "-m",
-            "twin.cli",
+            "valley_twin",
             "scenario",
             "compare",
             str(shipped / "saint-guilhem-july.toml"),

@@ -266,7 +266,7 @@ def test_twin_scenario_sweep_writes_the_report_and_sweep_csv(tmp_path: Path) -> 
         [
             sys.executable,
             "-m",
-            "twin.cli",
+            "valley_twin",
             "scenario",
             "sweep",
             str(files(tmp_path)),
@@ -319,7 +319,7 @@ def test_twin_scenario_sweep_with_a_bad_value_names_it_and_writes_nothing(tmp_pa
         [
             sys.executable,
             "-m",
-            "twin.cli",
+            "valley_twin",
             "scenario",
             "sweep",
             str(bad),

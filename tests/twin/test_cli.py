@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from twin.cli import main
+from valley_twin.cli import main
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from tests.twin import valley_sample as sample
 from tests.twin.valley_sample import day
 from twin import load_geography, open_twin
 from twin.analysis import asset_history, time_series, valley_state
-from twin.cli import main
+from valley_twin.cli import main
 
 if TYPE_CHECKING:
     from pathlib import Path

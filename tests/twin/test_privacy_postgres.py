@@ -17,7 +17,7 @@ from adapters.wire import Envelope, encode
 from domain import Citizen
 from twin import ValleyTwin, load_geography, open_twin
 from twin.citizens import FORGOTTEN
-from twin.cli import main
+from valley_twin.cli import main
 from twin.ingest import Incoming, IngestProcessor
 from twin.privacy import CitizenKeys
 

@@ -15,7 +15,7 @@ import pytest
 from domain import Bin, Citizen
 from tests.twin.test_projections import record_valley, t
 from twin import ValleyTwin, open_twin
-from twin.cli import main
+from valley_twin.cli import main
 from twin.projections import (
     PROJECTIONS,
     ProjectionError,

@@ -4,7 +4,7 @@ The assets are folded from one read of the log (:mod:`twin.asof`); those retired
 are left out (an open-data portal lists what stands), as is everything about citizens. The file
 is written beside its destination and renamed into place, so a reader never sees half an export.
 Not responsible for the formats themselves (:mod:`twin.export.open_data`,
-:mod:`twin.export.ngsi_ld`) nor for parsing a command line (:mod:`twin.export.cli`).
+:mod:`twin.export.ngsi_ld`) nor for parsing a command line (:mod:`valley_twin.export_commands`).
 """
 
 from __future__ import annotations

@@ -80,7 +80,8 @@ def geometry_wgs84(asset: AssetAsOf) -> dict[str, Any]:
             projected = shapely.orient_polygons(
                 shapely.transform(shape, project), exterior_cw=False
             )
-            return _lists(mapping(projected))
+            geometry: dict[str, Any] = _lists(mapping(projected))
+            return geometry
     lon, lat = to_wgs84().transform(aggregate.x_l93, aggregate.y_l93)
     return {
         "type": "Point",

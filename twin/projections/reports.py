@@ -72,7 +72,8 @@ def coarse(position: Position, commune: Commune | None) -> Position:
 
 
 def _hours(start: Any, end: Any) -> float:
-    return (end - start).total_seconds() / 3600.0
+    hours: float = (end - start).total_seconds() / 3600.0
+    return hours
 
 
 class _ReportPage(Page):

@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +26,8 @@ from adapters.wire import AdapterError, create_keypair, load_keypair
 from domain import Bin, Citizen, DomainError, WasteStream
 from twin.application import ValleyTwin
 from twin.bootstrap import open_twin, store_config
-from twin.citizen_cli import add_commands as add_citizen_commands
 from twin.citizens import PersonalData
 from twin.errors import InvalidInputError, StoreConfigError, StoreUnavailableError, TwinError
-from twin.export.cli import add_commands as add_export_commands
 from twin.geography import Geography, load_geography
 from twin.ingest import IngestProcessor
 from twin.ingest_server import (
@@ -43,10 +40,13 @@ from twin.ingest_server import (
     read_status,
 )
 from twin.inventory import plan_inventory, summarise
-from twin.live_demo import FeedResult, run_live_feed
 from twin.present import asset_view, event_view, format_event, format_state, parse_instant
-from twin.projections.cli import add_commands as add_projection_commands
 from twin.spatial import SpatialIndex
+from valley_twin import adapter_commands, scenario_commands
+from valley_twin.citizen_commands import add_commands as add_citizen_commands
+from valley_twin.export_commands import add_commands as add_export_commands
+from valley_twin.live_demo import FeedResult, run_live_feed
+from valley_twin.projection_commands import add_commands as add_projection_commands
 
 DEFAULT_SEED = 42
 EXIT_USER_ERROR = 1
@@ -164,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     new_key.set_defaults(handler=_keys_new)
 
-    # Commands that live in other packages (the twin imports neither), found by entry point.
+    # These two parse their own command lines: `twin adapter run` also runs alone on a gateway.
     for name, summary in (
         ("adapter", "hardware adapters: list, run, simulate (see twin adapter -h)"),
         ("scenario", "what-if scenarios: run, compare (see twin scenario -h)"),
@@ -267,7 +267,7 @@ def _demo(args: argparse.Namespace) -> int:
         "\nwhat if: fixed rounds vs threshold vs predictive collection (the shipped scenarios)",
         flush=True,
     )
-    return _run_plugin("scenario", ["demo", "--out", str(args.report)])
+    return scenario_commands.main(["demo", "--out", str(args.report)])
 
 
 def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
@@ -555,16 +555,11 @@ def _keys_new(args: argparse.Namespace) -> int:
     return 0
 
 
+_COMMAND_LINES = {"adapter": adapter_commands.main, "scenario": scenario_commands.main}
+
+
 def _plugin_command(args: argparse.Namespace) -> int:
-    return _run_plugin(args.plugin, args.arguments)
-
-
-def _run_plugin(name: str, arguments: list[str]) -> int:
-    commands = [e for e in entry_points(group="valley_twin.commands") if e.name == name]
-    if not commands:
-        print(f"twin: no {name} command installed", file=sys.stderr)
-        return EXIT_USER_ERROR
-    return int(commands[0].load()(arguments))
+    return int(_COMMAND_LINES[args.plugin](args.arguments))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,8 +4,7 @@
 (``--workers``) or a Dask cluster (``--scheduler tcp://host:8786``) and writes ``sweep.csv``
 and ``sweep.json`` beside the usual report comparing the points.
 
-Reached from the ``twin`` program through the ``valley_twin.commands`` entry point (the twin
-never imports scenarios). Long runs show their progress on stderr; Ctrl-C stops between
+The ``twin`` program hands it the rest of its command line. Long runs show their progress on stderr; Ctrl-C stops between
 replications and says what was saved (nothing: a report is written only for complete runs).
 Exit codes: 0 success, 1 a scenario file at fault (the message names file, key and value),
 3 a sweep that cannot run where it was sent (no Dask, no scheduler), 130 interrupted.

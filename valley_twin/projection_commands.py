@@ -1,6 +1,6 @@
 """``twin projections status | rebuild [NAME] | run``: the projections on the command line.
 
-Handlers follow :mod:`twin.cli`'s conventions: they return the exit code; store failures
+Handlers follow :mod:`valley_twin.cli`'s conventions: they return the exit code; store failures
 raise ``StoreUnavailableError`` (exit 3) and a projection that cannot apply an event raises
 ``ProjectionError`` (a ``TwinError``: exit 1, one line on stderr). Ctrl-C during a rebuild
 or a run rolls back the page in hand, so tracking and views stay consistent; the command

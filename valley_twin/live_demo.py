@@ -3,8 +3,8 @@
 Simulated devices write payloads in their own formats; each reference adapter runs as its own
 process (``twin adapter run``), authenticates with its CURVE key and sends over ZeroMQ to an
 ingest service running here, which commits in batches and acknowledges. Nothing is faked
-between the payload and the store. The twin never imports device code: it starts the
-adapter command found under the ``valley_twin.commands`` entry point.
+between the payload and the store. The adapters run as ``python -m valley_twin adapter``, in
+processes of their own, as they would on a gateway.
 """
 
 from __future__ import annotations
@@ -226,9 +226,8 @@ def _adapter_process(
     arguments: list[str], log: TextIO | int = subprocess.PIPE
 ) -> subprocess.Popen[str]:
     # The log goes to a file: a chatty adapter must never block on a pipe nobody reads.
-    # Through `twin adapter`, which finds the adapters' command by its entry point.
     return subprocess.Popen(
-        [sys.executable, "-m", "twin.cli", "adapter", *arguments],
+        [sys.executable, "-m", "valley_twin", "adapter", *arguments],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,

@@ -1,7 +1,7 @@
 """``twin adapter list`` and ``twin adapter run NAME --config FILE``.
 
-Reached from the ``twin`` program through the ``valley_twin.commands`` entry point, so the
-twin never imports device code. Exit codes: 0 success, 1 a bad configuration, 3 ingest
+The ``twin`` program hands it the rest of its command line; the twin's own packages never
+import device code. Exit codes: 0 success, 1 a bad configuration, 3 ingest
 unreachable.
 """
 
