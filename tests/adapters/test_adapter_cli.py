@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from valley_twin.adapter_commands import main
 from tests.adapters.test_simulators import devices_file
+from valley_twin.adapter_commands import main
 
 BUILT_IN_NAMES = {"lorawan-ultrasonic", "ble-footfall", "energy-meter", "citizen-app"}
 

@@ -21,7 +21,6 @@ from domain._checks import stored_text_limit
 from domain.citizens import MAX_REPORT_TEXT
 from twin import ValleyTwin, load_geography, open_twin, parse_store_url
 from twin.citizens import FORGOTTEN, Citizens
-from valley_twin.cli import main
 from twin.ingest import Incoming, IngestProcessor
 from twin.privacy import (
     REPORT_GRID_M,
@@ -33,6 +32,7 @@ from twin.privacy import (
     snap_to_grid,
 )
 from twin.receipts import DeadLetter, MessageReceipt
+from valley_twin.cli import main
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

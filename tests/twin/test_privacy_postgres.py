@@ -17,9 +17,9 @@ from adapters.wire import Envelope, encode
 from domain import Citizen
 from twin import ValleyTwin, load_geography, open_twin
 from twin.citizens import FORGOTTEN
-from valley_twin.cli import main
 from twin.ingest import Incoming, IngestProcessor
 from twin.privacy import CitizenKeys
+from valley_twin.cli import main
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -15,7 +15,6 @@ import pytest
 from domain import Bin, Citizen
 from tests.twin.test_projections import record_valley, t
 from twin import ValleyTwin, open_twin
-from valley_twin.cli import main
 from twin.projections import (
     PROJECTIONS,
     ProjectionError,
@@ -26,6 +25,7 @@ from twin.projections import (
     view_store,
 )
 from twin.projections.assets import AssetState
+from valley_twin.cli import main
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
