@@ -159,7 +159,7 @@ def daily_series(results: Sequence[ReportInput]) -> str | None:
             loc="upper left",
             bbox_to_anchor=(1, 1),
         )
-    date_format = DateFormatter("%d/%m")  # type: ignore[no-untyped-call]  # matplotlib.dates is unannotated
+    date_format = DateFormatter("%d/%m")
     axes[-1].xaxis.set_major_formatter(date_format)
     return _svg(figure, "daily")
 

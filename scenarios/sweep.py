@@ -258,7 +258,7 @@ class DaskExecutor:
                 "pip install 'valley-twin[dask]'"
             ) from error
         try:
-            client = Client(self.address, timeout=self.timeout, set_as_default=False)  # type: ignore[no-untyped-call]  # distributed is unannotated
+            client = Client(self.address, timeout=self.timeout, set_as_default=False)
         except (OSError, ValueError, TimeoutError) as error:
             raise SweepError(
                 f"cannot reach the Dask scheduler at {self.address!r} ({error}); is `dask scheduler` "
@@ -270,17 +270,17 @@ class DaskExecutor:
             futures = client.map(fn, *zip(*tasks, strict=True), pure=False) if tasks else []
             where = {future.key: i for i, future in enumerate(futures)}
             out: list[Any] = [None] * len(tasks)
-            for done, future in enumerate(as_completed(futures, loop=client.loop), start=1):  # type: ignore[no-untyped-call]  # distributed is unannotated
+            for done, future in enumerate(as_completed(futures, loop=client.loop), start=1):
                 out[where[future.key]] = future.result()
                 if progress is not None:
                     progress(done, len(tasks))
             return out
         except BaseException:
             if futures:
-                client.cancel(futures)  # type: ignore[no-untyped-call]  # distributed is unannotated
+                client.cancel(futures)
             raise
         finally:
-            client.close()  # type: ignore[no-untyped-call]  # distributed is unannotated
+            client.close()
 
 
 # --- the sweep -------------------------------------------------------------------------------

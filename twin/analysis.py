@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd  # type: ignore[import-untyped]  # pandas ships no types; pandas-stubs is no dependency
+import pandas as pd
 
 from domain import Beacon, Bin, Citizen, Service, Site, ValleyAggregate
 from twin.asof import (

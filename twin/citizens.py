@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
-import msgpack
 from eventsourcing.utils import get_topic
 
-from adapters.wire import Envelope, WireError
+from adapters.wire import Envelope, WireError, peek_kind_and_asset
 from domain import Citizen, DomainError, Position
 from domain.citizens import (
     MAX_IDEA_TITLE,
@@ -390,17 +389,10 @@ def citizen_message(raw: bytes, envelope: Envelope | None) -> CitizenMessage | N
             if envelope.kind.startswith("citizen.")
             else None
         )
-    try:
-        document = msgpack.unpackb(raw, raw=False, strict_map_key=False)
-    except Exception:  # any undecodable bytes: nothing can be read from them, personal or not
+    kind, asset = peek_kind_and_asset(raw)
+    if kind is None or not kind.strip().lower().startswith("citizen"):
         return None
-    if not isinstance(document, dict):
-        return None
-    kind = document.get("kind")
-    if not isinstance(kind, str) or not kind.strip().lower().startswith("citizen"):
-        return None
-    asset = document.get("asset")
-    return CitizenMessage(kind, asset if isinstance(asset, str) else None)
+    return CitizenMessage(kind, asset)
 
 
 def withheld_reason(error: BaseException, kind: str) -> str:

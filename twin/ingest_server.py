@@ -1,9 +1,11 @@
-"""The ingest service on ZeroMQ: a ROUTER socket, CURVE allow-list, batching, status file.
+"""The ingest service: batching, the CURVE allow-list, the status file.
 
-Frames from adapters (DEALER sockets) are gathered into batches bounded by count and by time,
-handed to :class:`twin.ingest.IngestProcessor`, and answered only once committed. SIGINT and
-SIGTERM finish and acknowledge the batch in hand; SIGHUP (or editing the file) reloads the
-allow-list. Not responsible for what messages mean (:mod:`twin.ingest`).
+Messages from adapters come through a server transport (:mod:`adapters.wire`: a ZeroMQ
+ROUTER by default, an in-memory one in tests); they are gathered into batches bounded by
+count and by time, handed to :class:`twin.ingest.IngestProcessor`, and answered only once
+committed. SIGINT and SIGTERM finish and acknowledge the batch in hand; SIGHUP (or editing the
+file) reloads the allow-list. Not responsible for what messages mean (:mod:`twin.ingest`) nor
+for sockets (:mod:`adapters.wire`).
 """
 
 from __future__ import annotations
@@ -18,15 +20,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import zmq
 from eventsourcing.utils import get_topic
-from zmq.auth.thread import ThreadAuthenticator
-from zmq.utils import z85
 
-from adapters.wire import CurveKeyPair, encode_reply, load_keypair
-from adapters.wire.transport import SOCKET_MAX_FRAME_BYTES
+from adapters.wire import (
+    CurveKeyPair,
+    ServerFrame,
+    ServerTransport,
+    TransportError,
+    ZmqServerTransport,
+    encode_reply,
+    load_keypair,
+)
 from twin.application import ValleyTwin
 from twin.errors import TwinError
 from twin.ingest import Incoming, IngestProcessor
@@ -36,7 +42,6 @@ log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 _RELOAD_CHECK_S = 1.0
 _STATUS_EVERY_S = 1.0
-_REPLY_LINGER_MS = 2_000
 _Z85_DIGITS = frozenset(
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
 )
@@ -109,13 +114,9 @@ class AllowList:
         key = public_key.encode("ascii") if isinstance(public_key, str) else bytes(public_key)
         return self._names.get(key)
 
-    def callback(self, domain: str, key: bytes) -> bool:
-        """ZAP hook: admit only the keys on the list."""
-        z85_key = z85.encode(key) if len(key) == 32 else key
-        allowed = z85_key in self._names
-        if not allowed:
-            log.warning("refused CURVE key %s", z85_key.decode("ascii", "replace"))
-        return allowed
+    def admits(self, public_key: str) -> bool:
+        """Whether a Z85 public key is on the list (the transport's CURVE check asks this)."""
+        return public_key.encode("ascii", "replace") in self._names
 
 
 @dataclass
@@ -146,26 +147,29 @@ class IngestServer:
         settings: ServerSettings,
         server_keys: CurveKeyPair | None,
         allow_list: AllowList | None,
+        transport: ServerTransport | None = None,
     ) -> None:
+        """Serve on ``transport``; without one, on ZeroMQ at ``settings.endpoint``."""
         if (server_keys is None) != (allow_list is None):
             raise ValueError("CURVE needs both the server's keys and an allow-list")
         self.processor = processor
         self.settings = settings
         self.server_keys = server_keys
         self.allow_list = allow_list
+        self.transport = transport or ZmqServerTransport(
+            settings.endpoint,
+            server_keys=server_keys,
+            admit=None if allow_list is None else allow_list.admits,
+            reply_queue=settings.reply_queue,
+        )
         self.reload_requested = threading.Event()
-        self._context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
-        self._authenticator: ThreadAuthenticator | None = None
         self._started = time.time()
         self.bound_endpoint: str | None = None  # the real address once bound (port 0 or * resolved)
 
     def serve(self, stop: threading.Event, ready: threading.Event | None = None) -> None:
         """Bind, then batch, commit and reply until ``stop`` is set; flush the batch in hand."""
-        router: zmq.Socket[bytes] | None = None
         try:
-            router = self._bind()
-            poller = zmq.Poller()
-            poller.register(router, zmq.POLLIN)
+            self._bind()
             next_check = next_status = time.monotonic()
             if ready is not None:
                 ready.set()
@@ -183,16 +187,11 @@ class IngestServer:
                 if now >= next_status:
                     self.write_status()
                     next_status = now + _STATUS_EVERY_S
-                if poller.poll(100):
-                    self._serve_batch(router, poller)
+                if self.transport.wait(0.1):
+                    self._serve_batch()
         finally:
             self.write_status()
-            if router is not None:
-                # Replies to the last batch are committed facts: give them time to leave.
-                router.close(linger=_REPLY_LINGER_MS)
-            if self._authenticator is not None:
-                self._authenticator.stop()
-            self._context.term()
+            self.transport.close()
 
     def serve_in_thread(self, timeout_s: float = 10.0) -> Callable[[], None]:
         """Serve from a background thread; once bound, return the function that stops it."""
@@ -222,71 +221,52 @@ class IngestServer:
 
         return halt
 
-    def _bind(self) -> zmq.Socket[bytes]:
-        router = self._context.socket(zmq.ROUTER)
-        router.setsockopt(zmq.LINGER, 0)
-        router.setsockopt(zmq.MAXMSGSIZE, SOCKET_MAX_FRAME_BYTES)
-        router.setsockopt(zmq.ROUTER_MANDATORY, 0)
-        router.setsockopt(zmq.SNDHWM, self.settings.reply_queue)
-        if self.server_keys is not None and self.allow_list is not None:
-            self._authenticator = ThreadAuthenticator(self._context)
-            self._authenticator.start()
-            self._authenticator.configure_curve_callback("*", credentials_provider=self.allow_list)
-            router.curve_server = True
-            router.curve_publickey = self.server_keys.public
-            assert self.server_keys.secret is not None
-            router.curve_secretkey = self.server_keys.secret
+    def _bind(self) -> None:
         try:
-            router.bind(self.settings.endpoint)
-        except zmq.ZMQError as error:
-            router.close(linger=0)
+            self.bound_endpoint = self.transport.bind()
+        except TransportError as error:
             raise IngestBindError(f"cannot listen on {self.settings.endpoint}: {error}") from None
-        self.bound_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
-        return router
 
-    def _serve_batch(self, router: zmq.Socket[bytes], poller: zmq.Poller) -> None:
+    def _serve_batch(self) -> None:
         identities: list[bytes] = []
         messages: list[Incoming] = []
         deadline = time.monotonic() + self.settings.batch_wait_s
         while len(messages) < self.settings.batch_max:
-            try:
-                parts = router.recv_multipart(flags=zmq.NOBLOCK, copy=False)
-            except zmq.Again:
+            frame = self.transport.receive_nowait()
+            if frame is None:
                 remaining = min(deadline - time.monotonic(), self.settings.batch_idle_s)
-                if remaining <= 0 or not poller.poll(int(remaining * 1000)):
+                if remaining <= 0 or not self.transport.wait(remaining):
                     break
                 continue
-            incoming = self._incoming(parts[1:])
+            incoming = self._incoming(frame)
             if incoming is None:
                 continue
-            identities.append(parts[0].bytes)
+            identities.append(frame.peer)
             messages.append(incoming)
         if not messages:
             return
         replies = self.processor.process(messages)
         for identity, reply in zip(identities, replies, strict=True):
             if reply is not None:
-                router.send_multipart([identity, encode_reply(reply)])
+                self.transport.reply(identity, encode_reply(reply))
 
-    def _incoming(self, frames: list[zmq.Frame]) -> Incoming | None:
+    def _incoming(self, frame: ServerFrame) -> Incoming | None:
         """The message as ingest takes it, or None for one from a key no longer allowed."""
-        raw = b"".join(frame.bytes for frame in frames)
+        raw = frame.raw
         peer = None
         if self.allow_list is not None:
-            # A metadata property is text; pyzmq types any string option as int | str.
-            user_id = cast("str", frames[-1].get("User-Id")) if frames else None
-            peer = self.allow_list.name_of(user_id)
+            peer = self.allow_list.name_of(frame.sender_key)
             if peer is None:
                 # Admitted when it connected, struck off the list since: nothing of it gets in,
                 # not even a dead letter, and it gets no answer.
                 self.processor.stats.rejected["auth:key-not-allowed"] += 1
                 log.warning("message from a key no longer on the allow-list dropped")
                 return None
-        if len(frames) != 1:
+        if frame.frames != 1:
             return Incoming(
                 raw,
                 peer,
-                f"message: expected exactly one frame after the identity, got {len(frames)}",
+                f"message: expected exactly one frame after the identity, got {frame.frames}",
             )
         return Incoming(raw, peer)
 

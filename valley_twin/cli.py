@@ -28,6 +28,7 @@ from twin.application import ValleyTwin
 from twin.bootstrap import open_twin, store_config
 from twin.citizens import PersonalData
 from twin.errors import InvalidInputError, StoreConfigError, StoreUnavailableError, TwinError
+from twin.events import aggregate_event
 from twin.geography import Geography, load_geography
 from twin.ingest import IngestProcessor
 from twin.ingest_server import (
@@ -292,9 +293,9 @@ def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
         f"sensor {sample.sensor_device_id}, battery {sample.sensor_battery_percent} %, {sample.version} events"
     )
     events = twin.history(sample.id)
-    middle = events[len(events) // 2].timestamp + timedelta(minutes=1)
+    middle = aggregate_event(events[len(events) // 2]).timestamp + timedelta(minutes=1)
     past = twin.state_at(sample.id, middle)
-    if past is not None:
+    if isinstance(past, Bin):
         print(
             f"as of {middle.isoformat(timespec='minutes')}: fill {past.fill_percent} % (version {past.version})"
         )
@@ -343,7 +344,8 @@ def _print_demo(
 
 
 def _communes(args: argparse.Namespace) -> int:
-    rows = [c.as_dict() for c in load_geography().communes]
+    communes = load_geography().communes
+    rows = [c.as_dict() for c in communes]
     if args.json:
         _print_json(rows)
         return 0
@@ -353,8 +355,8 @@ def _communes(args: argparse.Namespace) -> int:
             f"{row['insee']:<6} {row['name']:<28} {row['population']:>10} {row['area_km2']:>9.2f}"
         )
     print(
-        f"{'':<6} {'total (28)':<28} {sum(r['population'] for r in rows):>10} "
-        f"{sum(r['area_km2'] for r in rows):>9.2f}"
+        f"{'':<6} {'total (28)':<28} {sum(c.population for c in communes):>10} "
+        f"{sum(round(c.area_km2, 2) for c in communes):>9.2f}"
     )
     return 0
 
@@ -388,6 +390,7 @@ def _at(args: argparse.Namespace) -> int:
     try:
         aggregate_id = twin.resolve(args.reference)
         aggregate = twin.state_at(aggregate_id, instant)
+        state: dict[str, Any] | None
         if isinstance(aggregate, Citizen):
             state = PersonalData(twin).view(aggregate)
         else:

@@ -13,6 +13,7 @@ from adapters.wire.codec import (
     encode_reply,
     from_epoch_ms,
     peek_identity,
+    peek_kind_and_asset,
     to_epoch_ms,
 )
 from adapters.wire.envelope import (
@@ -24,6 +25,13 @@ from adapters.wire.envelope import (
     Reply,
 )
 from adapters.wire.errors import AdapterError, TransportError, WireError
+from adapters.wire.server import (
+    CurveKeyCheck,
+    InMemoryServerTransport,
+    ServerFrame,
+    ServerTransport,
+    ZmqServerTransport,
+)
 from adapters.wire.transport import (
     AbstractTransport,
     CurveKeyPair,
@@ -34,18 +42,23 @@ from adapters.wire.transport import (
 )
 
 __all__ = [
+    "AbstractTransport",
+    "AdapterError",
     "BODY_SCHEMAS",
+    "CurveKeyCheck",
+    "CurveKeyPair",
+    "Envelope",
+    "InMemoryServerTransport",
+    "InMemoryTransport",
     "KINDS",
     "MAX_MESSAGE_BYTES",
     "PROTOCOL_VERSION",
-    "AbstractTransport",
-    "AdapterError",
-    "CurveKeyPair",
-    "Envelope",
-    "InMemoryTransport",
     "Reply",
+    "ServerFrame",
+    "ServerTransport",
     "TransportError",
     "WireError",
+    "ZmqServerTransport",
     "ZmqTransport",
     "create_keypair",
     "decode",
@@ -55,5 +68,6 @@ __all__ = [
     "from_epoch_ms",
     "load_keypair",
     "peek_identity",
+    "peek_kind_and_asset",
     "to_epoch_ms",
 ]

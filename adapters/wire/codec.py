@@ -147,6 +147,19 @@ def peek_identity(raw: bytes) -> tuple[str | None, str | None]:
     return found[0], found[1]
 
 
+def peek_kind_and_asset(raw: bytes) -> tuple[str | None, str | None]:
+    """Best effort (kind, asset) of a message that failed to decode, read leniently (any map
+    keys) so that a malformed message that may hold personal data is still recognised."""
+    try:
+        document = msgpack.unpackb(raw, raw=False, strict_map_key=False)
+    except Exception:  # any undecodable bytes: nothing can be read from them
+        return None, None
+    if not isinstance(document, dict):
+        return None, None
+    kind, asset = document.get("kind"), document.get("asset")
+    return (kind if isinstance(kind, str) else None, asset if isinstance(asset, str) else None)
+
+
 def encode_reply(reply: Reply) -> bytes:
     """Encode ingest's reply to one message."""
     raw: bytes = msgpack.packb(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from zmq.utils import z85
 
+from adapters.wire import CurveKeyCheck
 from twin.ingest_server import AllowList, AllowListError
 
 KEY_WITH_HASH = "uQMs7hI=VTK%8O7ymQK)hxu5K-Rj2&R&$d[!M3@#"  # '#' is a Z85 digit
@@ -24,9 +25,11 @@ def test_format_comments_and_keys_containing_hash(tmp_path: Path) -> None:
         allowed.name_of(KEY_WITH_HASH) == "gw-1" and allowed.name_of(OTHER_KEY.encode()) == "gw-2"
     )
     assert allowed.name_of("x" * 40) is None and allowed.name_of(None) is None
-    # The ZAP hook is handed raw 32-byte keys.
-    assert allowed.callback("*", z85.decode(KEY_WITH_HASH)) is True
-    assert allowed.callback("*", z85.decode("x" * 40)) is False
+    assert allowed.admits(KEY_WITH_HASH) is True and allowed.admits("x" * 40) is False
+    # The transport's ZAP hook is handed raw 32-byte keys and asks the list in Z85.
+    check = CurveKeyCheck(allowed.admits)
+    assert check.callback("*", z85.decode(KEY_WITH_HASH)) is True
+    assert check.callback("*", z85.decode("x" * 40)) is False
 
 
 @pytest.mark.parametrize(
