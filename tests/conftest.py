@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from twin.storage import drop_memory_store
+
 POSTGRES_URL_VAR = "TWIN_TEST_POSTGRES"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # CI sets this so that tests needing a server fail instead of skipping.
@@ -18,7 +20,7 @@ REQUIRE_SERVERS_VAR = "TWIN_REQUIRE_SERVERS"
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 # The fast tier, `python -m pytest`, leaves these out; `python -m pytest --full` runs them too.
-OUTSIDE_THE_FAST_TIER = ("slow", "subprocess", "live", "browser", "postgres", "mqtt")
+OUTSIDE_THE_FAST_TIER = ("slow", "sqlite", "subprocess", "live", "browser", "postgres", "mqtt")
 # A test asking for one of these fixtures needs what the fixture's marker names.
 MARKER_OF_FIXTURE = {
     "postgres_server": "postgres",
@@ -106,12 +108,23 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each twin test runs on the embedded SQLite store and on real PostgreSQL."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'twin.sqlite'}"
-    return request.getfixturevalue("postgres_url")
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("sqlite", marks=pytest.mark.sqlite),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each twin test runs in memory (the fast tier), on SQLite on disk and on real PostgreSQL."""
+    if request.param == "memory":
+        name = f"test-{uuid.uuid4().hex}"
+        yield f"memory://{name}"
+        drop_memory_store(name)
+    elif request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'twin.sqlite'}"
+    else:
+        yield request.getfixturevalue("postgres_url")
 
 
 MQTT_HOST_VAR = "TWIN_TEST_MQTT"

@@ -7,8 +7,9 @@ travel, the valley's real geography, spatial queries and the ``twin`` CLI. It im
 
 from __future__ import annotations
 
+from eventsourcing.utils import get_topic
+
 from twin.application import ValleyTwin
-from twin.bootstrap import open_twin, store_config
 from twin.config import StoreConfig, default_store_url, parse_store_url, resolve_store_url
 from twin.errors import (
     AlreadyExistsError,
@@ -22,6 +23,7 @@ from twin.errors import (
 )
 from twin.geography import Commune, Geography, load_geography
 from twin.inventory import plan_inventory, summarise
+from twin.opening import open_twin, store_config
 from twin.spatial import PlacedAsset, SpatialIndex
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "TwinError",
     "ValleyTwin",
     "default_store_url",
+    "event_topics",
     "load_geography",
     "open_twin",
     "parse_store_url",
@@ -48,3 +51,12 @@ __all__ = [
     "store_config",
     "summarise",
 ]
+
+
+def event_topics(*event_classes: type) -> tuple[str, ...]:
+    """The stored topics of these domain event classes, to read only them from the log.
+
+    ``twin.domain_events(topics=event_topics(Site.Registered, Site.Closed))``: a caller names
+    the events by their domain classes and never spells the event store's topics itself.
+    """
+    return tuple(get_topic(cls) for cls in event_classes)

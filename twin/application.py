@@ -15,13 +15,14 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Notification, Recording
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import EnvType, get_topic
 
 from domain import AGGREGATE_CLASSES, Beacon, Bin, Citizen, Service, Site, ValleyAggregate
 from domain.ids import normalise_code
 from twin.config import SNAPSHOT_INTERVAL
 from twin.errors import AlreadyExistsError, ConcurrentChangeError, InvalidInputError, NotFoundError
 from twin.events import aggregate_event
+from twin.storage import Storage, storage_for
 
 A = TypeVar("A", bound=ValleyAggregate)
 
@@ -33,6 +34,11 @@ class ValleyTwin(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
         cls: SNAPSHOT_INTERVAL for cls in AGGREGATE_CLASSES
     }
+
+    def __init__(self, env: EnvType | None = None) -> None:
+        """The twin on the store its settings name; its storage wing is chosen here, once."""
+        super().__init__(env)
+        self.storage: Storage = storage_for(self)
 
     # ---- saving -------------------------------------------------------------------------
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:

@@ -1,7 +1,8 @@
 """Which event store the twin uses, from a URL.
 
 ``sqlite:///path/to/file`` (the default, one file in the user's data directory) or
-``postgresql://user:password@host:port/dbname?schema=name``. The URL comes from the command
+``postgresql://user:password@host:port/dbname?schema=name``; ``memory://NAME`` for tests and
+benchmarks (gone with the process). The URL comes from the command
 line, else the ``TWIN_STORE`` environment variable, else the default. This module builds the
 ``eventsourcing`` settings; it opens no connection.
 """
@@ -25,7 +26,8 @@ SNAPSHOT_INTERVAL = 100
 SQLITE_JOURNAL_MODE = "wal"
 SQLITE_SYNCHRONOUS = "FULL"
 SQLITE_SYNCHRONOUS_LEVEL = 2  # what ``PRAGMA synchronous`` reads back for FULL
-SQLITE_FACTORY_TOPIC = "twin.sqlite_store:DurableSQLiteFactory"
+SQLITE_FACTORY_TOPIC = "twin.storage.sqlite:DurableSQLiteFactory"
+MEMORY_FACTORY_TOPIC = "twin.storage.memory:SharedMemoryFactory"
 
 
 def default_store_url() -> str:
@@ -99,6 +101,12 @@ def parse_store_url(url: str) -> StoreConfig:
         }
         if "schema" in query:
             settings["POSTGRES_SCHEMA"] = query["schema"][0]
+        return StoreConfig(url=url, settings=settings)
+    if parts.scheme == "memory":
+        settings = {"PERSISTENCE_MODULE": MEMORY_FACTORY_TOPIC}
+        name = unquote(parts.netloc + parts.path)
+        if name:
+            settings["MEMORY_STORE"] = name
         return StoreConfig(url=url, settings=settings)
     raise StoreConfigError(
         f"store URL {url!r}: scheme {parts.scheme!r} is not supported; "

@@ -31,6 +31,10 @@ class StoreUnavailableError(TwinError):
     """The event store cannot be reached."""
 
 
+class KeyScrubError(StoreUnavailableError):
+    """The key is erased, but its bytes could not yet be scrubbed from the store's files."""
+
+
 class NotFoundError(TwinError):
     """No aggregate has this id or external code."""
 

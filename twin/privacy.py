@@ -43,32 +43,26 @@ import base64
 import binascii
 import math
 import os
-import sqlite3
-import sys
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.persistence import IntegrityError, OperationalError, PersistenceError
-from eventsourcing.sqlite import SQLiteDatastore
 
 from domain import Position
-from twin.errors import StoreUnavailableError, TwinError
+from twin.errors import KeyScrubError as KeyScrubError  # raised by the key tables; named here too
+from twin.errors import TwinError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from uuid import UUID
 
-    from eventsourcing.application import Application
+    from twin.application import ValleyTwin
 
 TOKEN_PREFIX = "enc:v1:"
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # the 96-bit nonce GCM is specified for; random, so never reused in practice
-TABLE = "citizen_keys"
 # Binds a token to one citizen: a token copied into another citizen's event fails to open.
 _AAD_PREFIX = b"valley-twin/citizen/v1/"
 
@@ -97,10 +91,6 @@ class CitizenForgottenError(TwinError):
         )
 
 
-class KeyScrubError(StoreUnavailableError):
-    """The key is erased, but its bytes could not yet be scrubbed from the store's files."""
-
-
 @dataclass(frozen=True)
 class KeyState:
     """What the key table holds for one citizen (never the key itself)."""
@@ -115,23 +105,6 @@ class KeyState:
         return self.forgotten_at is not None
 
 
-@dataclass(frozen=True)
-class _Row:
-    key: bytes | None
-    created_at: datetime
-    forgotten_at: datetime | None
-
-
-class _KeyTable(Protocol):
-    def find(self, citizen_id: UUID) -> _Row | None: ...
-
-    def create(self, citizen_id: UUID, key: bytes, at: datetime) -> _Row: ...
-
-    def erase(self, citizen_id: UUID, at: datetime) -> None: ...
-
-    def scrub(self) -> None: ...
-
-
 def is_token(value: object) -> bool:
     """True if ``value`` is a sealed token (it may still fail to open)."""
     return isinstance(value, str) and value.startswith(TOKEN_PREFIX)
@@ -140,9 +113,9 @@ def is_token(value: object) -> bool:
 class CitizenKeys:
     """The key of each citizen, in the event store's own database, and sealing with it."""
 
-    def __init__(self, twin: Application[Any]) -> None:
-        """Use the database of ``twin`` (a :class:`twin.ValleyTwin`); create the table if needed."""
-        self._table = _table_for(getattr(twin.recorder, "datastore", None))
+    def __init__(self, twin: ValleyTwin) -> None:
+        """Use the key table of ``twin``'s store (its storage made it; created if needed)."""
+        self._table = twin.storage.key_table()
 
     # ---- sealing ------------------------------------------------------------------------
     def seal(self, citizen_id: UUID, text: str) -> str:
@@ -274,214 +247,3 @@ def _decode_token(token: object) -> bytes:
     if len(sealed) < NONCE_BYTES + 16:
         raise SealedTextError(f"token: {len(sealed)} bytes is too short to hold a nonce and a tag")
     return sealed
-
-
-def _table_for(datastore: object) -> _KeyTable:
-    if isinstance(datastore, SQLiteDatastore):
-        return _SQLiteKeyTable(datastore)
-    postgres = sys.modules.get("eventsourcing.postgres")  # imported only if the twin uses it
-    if postgres is not None and isinstance(datastore, postgres.PostgresDatastore):
-        return _PostgresKeyTable(datastore)
-    if datastore is None:
-        return _MemoryKeyTable()
-    raise TypeError(f"no key table for an event store of type {type(datastore).__name__}")
-
-
-def _instant(value: object) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
-
-
-class _SQLiteKeyTable:
-    """The key table in the SQLite file of the event store, through the store's own pool."""
-
-    def __init__(self, datastore: SQLiteDatastore) -> None:
-        self._datastore = datastore
-        with self._cursor(commit=True) as cursor:
-            # WITHOUT ROWID: each key lives in one b-tree, keyed by the citizen's id.
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (citizen_id TEXT PRIMARY KEY, key BLOB, "
-                "created_at TEXT NOT NULL, forgotten_at TEXT) WITHOUT ROWID"
-            )
-
-    @contextmanager
-    def _cursor(self, commit: bool) -> Iterator[Any]:
-        try:
-            with self._datastore.get_connection(commit=commit) as connection:
-                with connection.cursor() as pragma:
-                    # Per connection, and set before any write to the table (not only the
-                    # erasure): bytes freed when a page of keys is split or merged are zeroed too.
-                    pragma.execute("PRAGMA secure_delete=ON")
-                with connection.transaction(commit=commit) as cursor:
-                    yield cursor
-        except sqlite3.OperationalError as error:  # locked, busy: the store, not the caller
-            raise OperationalError(f"citizen keys: {error}") from error
-        except sqlite3.Error as error:
-            raise PersistenceError(f"citizen keys: {error}") from error
-
-    def find(self, citizen_id: UUID) -> _Row | None:
-        with self._cursor(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT key, created_at, forgotten_at FROM {TABLE} WHERE citizen_id = ?",
-                (str(citizen_id),),
-            )
-            found = cursor.fetchone()
-        return None if found is None else _Row(found[0], _instant(found[1]), _instant(found[2]))  # type: ignore[arg-type]
-
-    def create(self, citizen_id: UUID, key: bytes, at: datetime) -> _Row:
-        with self._cursor(commit=True) as cursor:
-            # The write comes first, so the transaction holds the write lock before it reads.
-            cursor.execute(
-                f"INSERT INTO {TABLE} (citizen_id, key, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (citizen_id) DO NOTHING",
-                (str(citizen_id), key, at.isoformat()),
-            )
-            cursor.execute(
-                f"SELECT key, created_at, forgotten_at FROM {TABLE} WHERE citizen_id = ?",
-                (str(citizen_id),),
-            )
-            found = cursor.fetchone()
-        return _Row(found[0], _instant(found[1]), _instant(found[2]))  # type: ignore[arg-type]
-
-    def erase(self, citizen_id: UUID, at: datetime) -> None:
-        with self._cursor(commit=True) as cursor:
-            cursor.execute(
-                f"INSERT INTO {TABLE} (citizen_id, key, created_at, forgotten_at) "
-                "VALUES (?, NULL, ?, ?) ON CONFLICT (citizen_id) DO UPDATE SET key = NULL, "
-                f"forgotten_at = coalesce({TABLE}.forgotten_at, excluded.forgotten_at)",
-                (str(citizen_id), at.isoformat(), at.isoformat()),
-            )
-
-    def scrub(self) -> None:
-        try:
-            with (
-                self._datastore.get_connection(commit=True) as connection,
-                connection.cursor() as cursor,
-            ):
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                busy, _, _ = cursor.fetchone()
-        except sqlite3.Error as error:
-            raise KeyScrubError(self._incomplete(str(error))) from error
-        if busy:
-            raise KeyScrubError(self._incomplete("another process is using the database"))
-
-    def _incomplete(self, why: str) -> str:
-        return (
-            f"the key is erased, but SQLite could not yet empty its write-ahead log ({why}): "
-            f"the key's bytes may remain in {self._datastore.pool.db_name}-wal until the next "
-            "checkpoint; forget the citizen again when ingest is idle to finish"
-        )
-
-
-class _PostgresKeyTable:
-    """The key table in the PostgreSQL schema of the event store, through the store's own pool."""
-
-    def __init__(self, datastore: Any) -> None:
-        from psycopg.sql import SQL, Identifier
-
-        self._datastore = datastore
-        self._sql = SQL
-        self._name = SQL("{}.{}").format(Identifier(datastore.schema), Identifier(TABLE))
-        statement = SQL(
-            "CREATE TABLE IF NOT EXISTS {} (citizen_id uuid PRIMARY KEY, key bytea, "
-            "created_at timestamptz NOT NULL, forgotten_at timestamptz)"
-        ).format(self._name)
-        try:
-            with datastore.transaction(commit=True) as cursor:
-                cursor.execute(statement)
-        except IntegrityError:
-            # Two processes created it at once (the catalogue refused the second): it exists.
-            pass
-
-    def find(self, citizen_id: UUID) -> _Row | None:
-        with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                self._sql(
-                    "SELECT key, created_at, forgotten_at FROM {} WHERE citizen_id = %s"
-                ).format(self._name),
-                (citizen_id,),
-            )
-            found = cursor.fetchone()
-        return (
-            None
-            if found is None
-            else _Row(_bytes(found["key"]), found["created_at"], found["forgotten_at"])
-        )
-
-    def create(self, citizen_id: UUID, key: bytes, at: datetime) -> _Row:
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                self._sql(
-                    "INSERT INTO {} (citizen_id, key, created_at) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (citizen_id) DO NOTHING"
-                ).format(self._name),
-                (citizen_id, key, at),
-            )
-            cursor.execute(
-                self._sql(
-                    "SELECT key, created_at, forgotten_at FROM {} WHERE citizen_id = %s"
-                ).format(self._name),
-                (citizen_id,),
-            )
-            found = cursor.fetchone()
-        return _Row(_bytes(found["key"]), found["created_at"], found["forgotten_at"])
-
-    def erase(self, citizen_id: UUID, at: datetime) -> None:
-        # One row per citizen, upserted: a concurrent first sealing either comes before (and is
-        # overwritten) or conflicts with the tombstone (and finds no key). No key can survive.
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                self._sql(
-                    "INSERT INTO {0} AS k (citizen_id, key, created_at, forgotten_at) "
-                    "VALUES (%s, NULL, %s, %s) ON CONFLICT (citizen_id) DO UPDATE SET key = NULL, "
-                    "forgotten_at = coalesce(k.forgotten_at, excluded.forgotten_at)"
-                ).format(self._name),
-                (citizen_id, at, at),
-            )
-
-    def scrub(self) -> None:
-        # An UPDATE leaves the old row version (with the key) in the page until it is reused;
-        # VACUUM FULL rewrites the table into a new file and drops the old one. The table is tiny,
-        # so its exclusive lock lasts milliseconds. VACUUM cannot run in a transaction: the
-        # store's connections are in autocommit mode.
-        try:
-            with self._datastore.get_connection() as connection:
-                connection.execute(self._sql("VACUUM FULL {}").format(self._name))
-        except PersistenceError as error:
-            raise KeyScrubError(
-                f"the key is erased, but VACUUM FULL of {self._datastore.schema}.{TABLE} failed "
-                f"({error}): the old row version may remain in the table's file until its space "
-                "is reused; forget the citizen again to finish"
-            ) from error
-
-
-def _bytes(value: object) -> bytes | None:
-    return None if value is None else bytes(value)  # type: ignore[call-overload]
-
-
-class _MemoryKeyTable:
-    """Keys in memory, for a twin on ``eventsourcing.popo`` (benchmarks, throwaway tests)."""
-
-    def __init__(self) -> None:
-        self._rows: dict[UUID, _Row] = {}
-        self._lock = threading.Lock()
-
-    def find(self, citizen_id: UUID) -> _Row | None:
-        return self._rows.get(citizen_id)
-
-    def create(self, citizen_id: UUID, key: bytes, at: datetime) -> _Row:
-        with self._lock:
-            return self._rows.setdefault(citizen_id, _Row(key, at, None))
-
-    def erase(self, citizen_id: UUID, at: datetime) -> None:
-        with self._lock:
-            row = self._rows.get(citizen_id)
-            created = at if row is None else row.created_at
-            forgotten = at if row is None or row.forgotten_at is None else row.forgotten_at
-            self._rows[citizen_id] = _Row(None, created, forgotten)
-
-    def scrub(self) -> None:
-        pass  # nothing was written anywhere

@@ -17,7 +17,7 @@ from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 
-from twin.bootstrap import open_twin
+from twin import open_twin
 from twin.citizens import Citizens, Forgotten, describe
 from twin.errors import StoreUnavailableError
 from twin.present import format_event, format_state

@@ -24,8 +24,8 @@ import platformdirs
 
 from adapters.wire import AdapterError, create_keypair, load_keypair
 from domain import Bin, Citizen, DomainError, WasteStream
+from twin import open_twin, store_config
 from twin.application import ValleyTwin
-from twin.bootstrap import open_twin, store_config
 from twin.citizens import PersonalData
 from twin.errors import InvalidInputError, StoreConfigError, StoreUnavailableError, TwinError
 from twin.events import aggregate_event

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from twin import open_twin
 from twin.asof import ASSET_KINDS
-from twin.bootstrap import open_twin
 from twin.export.files import FORMATS, STDOUT, ExportSummary, export_valley
 from twin.present import parse_instant
 

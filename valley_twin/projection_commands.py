@@ -16,7 +16,7 @@ import sys
 import threading
 from typing import Any
 
-from twin.bootstrap import open_twin
+from twin import open_twin
 from twin.projections.catalogue import PROJECTIONS
 from twin.projections.progress import ProgressBar
 from twin.projections.runner import DEFAULT_PAGE_SIZE, catch_up, follow, rebuild

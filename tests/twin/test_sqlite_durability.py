@@ -17,7 +17,7 @@ from twin.config import (
     SQLITE_SYNCHRONOUS_LEVEL,
     parse_store_url,
 )
-from twin.sqlite_store import DurableSQLiteConnectionPool, DurableSQLiteFactory
+from twin.storage.sqlite import DurableSQLiteConnectionPool, DurableSQLiteFactory
 
 
 def pragma(connection: object, name: str) -> object:

@@ -1,7 +1,7 @@
 """The views' side of the event store: their tables and tracking rows, in the events' database.
 
-Built on the library's tracking recorders (``SQLiteTrackingRecorder``,
-``PostgresTrackingRecorder``) over the application's own datastore, so the views live in the
+Each backend's store (:mod:`twin.storage`) is built on the library's tracking recorders
+(``SQLiteTrackingRecorder``, ``PostgresTrackingRecorder``) over the application's own datastore, so the views live in the
 same SQLite file or PostgreSQL schema as the events, with one tracking row per projection
 (``name:vN``; the library keeps it monotonic with its single-row upsert), and a page's view
 writes and its tracking commit in one transaction — the library's pattern for materialised
@@ -23,25 +23,19 @@ Not responsible for reading the log nor for what the views hold.
 
 from __future__ import annotations
 
-import functools
-import sqlite3
 import threading
-import weakref
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from eventsourcing import persistence
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
-from twin.errors import StoreUnavailableError
 from twin.projections.base import Projection, ProjectionError
 from twin.projections.rows import Db
-from twin.projections.sql import Dialect, PostgresDialect, SQLiteDialect
+from twin.projections.sql import Dialect
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Sequence
 
     from twin.application import ValleyTwin
 
@@ -185,117 +179,6 @@ class ViewStore(ABC):
             return int(db.fetch(f"SELECT COUNT(*) FROM {self.dialect.table(table_name)}")[0][0])
 
 
-_SQLITE_ERRORS: tuple[tuple[type[sqlite3.Error], type[persistence.PersistenceError]], ...] = (
-    (sqlite3.IntegrityError, persistence.IntegrityError),
-    (sqlite3.OperationalError, persistence.OperationalError),
-    (sqlite3.ProgrammingError, persistence.ProgrammingError),
-    (sqlite3.InterfaceError, persistence.InterfaceError),
-    (sqlite3.DatabaseError, persistence.DatabaseError),
-)
-
-
-def _persistence_error(error: sqlite3.Error) -> persistence.PersistenceError:
-    for sqlite_class, library_class in _SQLITE_ERRORS:
-        if isinstance(error, sqlite_class):
-            return library_class(error)
-    return persistence.PersistenceError(error)
-
-
-class SQLiteViewStore(SQLiteTrackingRecorder, ViewStore):
-    """Views in the SQLite file of the events; tracking in the library's ``tracking`` table."""
-
-    dialect = SQLiteDialect()
-    tracking_table = '"tracking"'
-
-    def __init__(self, datastore: SQLiteDatastore) -> None:
-        super().__init__(datastore)
-        self._init_views()
-
-    @contextmanager
-    def write(self) -> Iterator[Db]:
-        try:
-            with self.datastore.get_connection(commit=True) as connection:
-                cursor = connection.cursor()
-                cursor.execute("BEGIN IMMEDIATE")
-                try:
-                    yield Db(cursor, self.dialect)
-                    connection.commit()
-                except BaseException:
-                    connection.rollback()
-                    raise
-        except sqlite3.Error as error:
-            raise _persistence_error(error) from error
-
-    @contextmanager
-    def read(self) -> Iterator[Db]:
-        try:
-            with self.datastore.transaction(commit=False) as cursor:
-                yield Db(cursor, self.dialect)
-        except sqlite3.Error as error:
-            raise _persistence_error(error) from error
-
-
-@functools.cache
-def _postgres_store_class() -> Callable[[Any], ViewStore]:
-    # psycopg is an optional dependency (``.[postgres]``): import it only for a PostgreSQL store.
-    from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
-    from psycopg.rows import tuple_row
-
-    class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
-        """Views in the PostgreSQL schema of the events; tracking in ``projection_tracking``."""
-
-        def __init__(self, datastore: PostgresDatastore) -> None:
-            super().__init__(datastore, tracking_table_name=POSTGRES_TRACKING_TABLE)
-            self.dialect = PostgresDialect(datastore.schema)
-            self.tracking_table = f'"{datastore.schema}"."{POSTGRES_TRACKING_TABLE}"'
-            self._init_views()
-
-        @contextmanager
-        def write(self) -> Iterator[Db]:
-            with (
-                self.datastore.get_connection() as connection,
-                connection.transaction(),
-                connection.cursor(row_factory=tuple_row) as cursor,
-            ):
-                yield Db(cursor, self.dialect)
-
-        @contextmanager
-        def read(self) -> Iterator[Db]:
-            with (
-                self.datastore.get_connection() as connection,
-                connection.cursor(row_factory=tuple_row) as cursor,
-            ):
-                yield Db(cursor, self.dialect)
-
-    return PostgresViewStore
-
-
-_STORES: weakref.WeakKeyDictionary[ValleyTwin, ViewStore] = weakref.WeakKeyDictionary()
-_STORES_LOCK = threading.Lock()
-
-
 def view_store(twin: ValleyTwin) -> ViewStore:
-    """The views' store of this twin (one per twin, sharing its connections)."""
-    with _STORES_LOCK:
-        store = _STORES.get(twin)
-        if store is None:
-            datastore = getattr(twin.recorder, "datastore", None)
-            try:
-                if isinstance(datastore, SQLiteDatastore):
-                    store = SQLiteViewStore(datastore)
-                else:
-                    from eventsourcing.postgres import PostgresDatastore
-
-                    if not isinstance(datastore, PostgresDatastore):
-                        raise StoreUnavailableError(
-                            "projections need an SQLite or PostgreSQL store, "
-                            f"not {type(datastore).__name__}"
-                        )
-                    store = _postgres_store_class()(datastore)
-                store.create_table()
-            except persistence.PersistenceError as error:
-                raise StoreUnavailableError(
-                    f"projections: cannot prepare the tracking table: {error}"
-                ) from error
-            _STORES[twin] = store
-        return store
+    """The views' store of this twin (one per twin, sharing its connections; its storage made it)."""
+    return twin.storage.view_store()

@@ -1,7 +1,8 @@
-"""Building the twin from configuration: the one place that opens the event store.
+"""Opening the twin on the store a URL names: the one place the application is built from settings.
 
-Nothing is constructed at import time anywhere in the project; callers (the CLI, tests,
-benchmarks) come here with a store URL.
+Nothing is constructed at import time anywhere in the project; callers (the front door, tests,
+benchmarks) come here with a store URL. Not responsible for what each backend builds
+(:mod:`twin.storage`).
 """
 
 from __future__ import annotations

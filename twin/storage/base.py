@@ -1,0 +1,72 @@
+"""What a storage backend builds for a twin: its event store's settings, keys and views.
+
+One :class:`Storage` per twin, chosen once from the store's settings (:func:`twin.storage.storage_for`).
+The rest of the twin asks it for the citizens' key table and the read models' store and never
+asks which backend it is on. Not responsible for the SQL of the views (:mod:`twin.projections`)
+nor for encryption (:mod:`twin.privacy`).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import PersistenceError
+
+from twin.errors import StoreUnavailableError
+
+if TYPE_CHECKING:
+    from eventsourcing.application import Application
+
+    from twin.projections.store import ViewStore
+    from twin.storage.keys import KeyTable
+
+
+# Process-wide: two twins on one database create its views' tables one after the other.
+_VIEW_STORES_LOCK = threading.Lock()
+
+
+class Storage(ABC):
+    """The backend-specific parts of one twin's store, each made on first use."""
+
+    def __init__(self, application: Application[Any]) -> None:
+        self._application = application
+        self._lock = threading.Lock()
+        self._key_table: KeyTable | None = None
+        self._view_store: ViewStore | None = None
+
+    @property
+    def datastore(self) -> object:
+        """The library's datastore under the events (its connection pool)."""
+        return getattr(self._application.recorder, "datastore", None)
+
+    def key_table(self) -> KeyTable:
+        """The citizens' keys, beside the events (the table is created if needed)."""
+        with self._lock:
+            if self._key_table is None:
+                self._key_table = self._make_key_table()
+            return self._key_table
+
+    def view_store(self) -> ViewStore:
+        """The read models' tables and tracking, beside the events (created if needed)."""
+        with _VIEW_STORES_LOCK:
+            if self._view_store is None:
+                try:
+                    self._view_store = self._prepared_view_store()
+                except PersistenceError as error:
+                    raise StoreUnavailableError(
+                        f"projections: cannot prepare the tracking table: {error}"
+                    ) from error
+            return self._view_store
+
+    def _prepared_view_store(self) -> ViewStore:
+        store = self._make_view_store()
+        store.create_table()
+        return store
+
+    @abstractmethod
+    def _make_key_table(self) -> KeyTable: ...
+
+    @abstractmethod
+    def _make_view_store(self) -> ViewStore: ...
