@@ -19,6 +19,7 @@ from eventsourcing.utils import EnvType, get_topic
 
 from domain import AGGREGATE_CLASSES, Beacon, Bin, Citizen, Service, Site, ValleyAggregate
 from domain.ids import normalise_code
+from twin import commands
 from twin.config import SNAPSHOT_INTERVAL
 from twin.errors import AlreadyExistsError, ConcurrentChangeError, InvalidInputError, NotFoundError
 from twin.events import aggregate_event
@@ -188,21 +189,44 @@ class ValleyTwin(Application[UUID]):
 
     def measure_fill_level(self, bin_code: str, fill_percent: float, at: datetime) -> Bin:
         """Record a bin's fill level."""
-        return self.change(Bin, bin_code, lambda b: b.measure_fill_level(fill_percent, at))
+        return self._command(
+            lambda twin: commands.measure_fill_level(twin, bin_code, fill_percent, at)
+        )
 
     def empty_bin(self, bin_code: str, round_id: str, mass_kg: float, at: datetime) -> Bin:
         """Record a bin emptied by a collection round."""
-        return self.change(Bin, bin_code, lambda b: b.empty(round_id, mass_kg, at))
+        return self._command(lambda twin: commands.empty_bin(twin, bin_code, round_id, mass_kg, at))
 
     def count_footfall(
         self, beacon_code: str, start: datetime, end: datetime, count: int
     ) -> Beacon:
         """Record a beacon's footfall count over an interval."""
-        return self.change(Beacon, beacon_code, lambda b: b.count_footfall(start, end, count))
+        return self._command(
+            lambda twin: commands.count_footfall(twin, beacon_code, start, end, count)
+        )
 
     def meter_energy(self, site_code: str, index_kwh: float, at: datetime) -> Site:
         """Record a site's cumulative energy index."""
-        return self.change(Site, site_code, lambda s: s.meter_energy(index_kwh, at))
+        return self._command(lambda twin: commands.meter_energy(twin, site_code, index_kwh, at))
+
+    def load(self, aggregate_class: type[A], code: str) -> A:
+        """The aggregate of this class and code, for a command (:class:`twin.commands.Aggregates`)."""
+        return self.get(aggregate_class, code)
+
+    def create(self, aggregate: ValleyAggregate) -> None:
+        """Record a new aggregate at once, for a command (:class:`twin.commands.Aggregates`)."""
+        self.add(aggregate)
+
+    def _command(self, command: Callable[[ValleyTwin], A]) -> A:
+        """Run one of :mod:`twin.commands` on this twin and save what it recorded."""
+        aggregate = command(self)
+        try:
+            self.save(aggregate)
+        except IntegrityError:
+            raise ConcurrentChangeError(
+                f"{aggregate.KIND} {aggregate.code} was changed by another writer; retry"
+            ) from None
+        return aggregate
 
     # ---- the log ------------------------------------------------------------------------
     def notifications(

@@ -27,8 +27,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from adapters.wire import Envelope, Reply, WireError, decode, from_epoch_ms, peek_identity
-from domain import Beacon, Bin, Citizen, DomainError, Site, ValleyAggregate
-from twin import citizens
+from domain import DomainError, ValleyAggregate
+from twin import citizens, commands
 from twin.application import ValleyTwin
 from twin.errors import AlreadyExistsError, NotFoundError, TwinError
 from twin.geography import Geography
@@ -90,10 +90,6 @@ def _summary(values: list[float]) -> dict[str, float]:
         "p99": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))],
         "max": ordered[-1],
     }
-
-
-class _Rejected(Exception):
-    """A message refused for a reason that names the field and value."""
 
 
 class _Batch:
@@ -159,14 +155,6 @@ class _Batch:
         self._hand(aggregate_id, aggregate, len(aggregate.pending_events))
         return aggregate
 
-    def load_any(self, code: str, *classes: type[ValleyAggregate]) -> ValleyAggregate:
-        for aggregate_class in classes:
-            try:
-                return self.load(aggregate_class, code)
-            except NotFoundError:
-                continue
-        raise NotFoundError(code)
-
     def create(self, aggregate: ValleyAggregate) -> None:
         if (
             aggregate.id in self.touched
@@ -181,44 +169,40 @@ Handler = Callable[[_Batch, Envelope, Geography], None]
 
 
 def _bin_fill(batch: _Batch, message: Envelope, _: Geography) -> None:
-    bin_ = batch.load(Bin, message.asset)
-    bin_.measure_fill_level(
-        message.body["fill_percent"], message.observed_at, device_id=message.device
+    commands.measure_fill_level(
+        batch, message.asset, message.body["fill_percent"], message.observed_at, message.device
     )
 
 
 def _footfall(batch: _Batch, message: Envelope, _: Geography) -> None:
-    beacon = batch.load(Beacon, message.asset)
-    beacon.count_footfall(
-        from_epoch_ms(message.body["interval_start"]), message.observed_at, message.body["count"]
-    )
+    start = from_epoch_ms(message.body["interval_start"])
+    commands.count_footfall(batch, message.asset, start, message.observed_at, message.body["count"])
 
 
 def _energy(batch: _Batch, message: Envelope, _: Geography) -> None:
-    batch.load(Site, message.asset).meter_energy(message.body["index_kwh"], message.observed_at)
+    commands.meter_energy(batch, message.asset, message.body["index_kwh"], message.observed_at)
 
 
 def _meter_replaced(batch: _Batch, message: Envelope, _: Geography) -> None:
-    batch.load(Site, message.asset).replace_meter(
-        message.body["final_index_kwh"], message.body["new_index_kwh"], message.observed_at
+    body = message.body
+    commands.replace_meter(
+        batch, message.asset, body["final_index_kwh"], body["new_index_kwh"], message.observed_at
     )
 
 
 def _citizen_register(batch: _Batch, message: Envelope, geography: Geography) -> None:
-    commune = geography.commune(message.body["commune_insee"])
-    batch.create(
-        Citizen.register(
-            pseudonym=message.asset, commune_insee=commune.insee, at=message.observed_at
-        )
+    commands.register_citizen(
+        batch, geography, message.asset, message.body["commune_insee"], message.observed_at
     )
 
 
 def _citizen_report(batch: _Batch, message: Envelope, geography: Geography) -> None:
     body = message.body
-    citizens.file_report(
+    commands.file_report(
+        batch,
         batch.keys,
         geography,
-        batch.load(Citizen, message.asset),
+        message.asset,
         body["report_ref"],
         body["category"],
         body["lon"],
@@ -230,29 +214,27 @@ def _citizen_report(batch: _Batch, message: Envelope, geography: Geography) -> N
 
 
 def _citizen_idea(batch: _Batch, message: Envelope, _: Geography) -> None:
-    citizens.submit_idea(
+    body = message.body
+    commands.submit_idea(
+        batch,
         batch.keys,
-        batch.load(Citizen, message.asset),
-        message.body["idea_ref"],
-        message.body["title"],
-        message.body["text"],
+        message.asset,
+        body["idea_ref"],
+        body["title"],
+        body["text"],
         message.observed_at,
     )
 
 
 def _battery(batch: _Batch, message: Envelope, _: Geography) -> None:
-    asset = batch.load_any(message.asset, Beacon, Bin)
-    level = message.body["battery_percent"]
-    if isinstance(asset, Beacon):
-        asset.report_battery(level, message.observed_at)
-    else:
-        assert isinstance(asset, Bin)
-        asset.report_sensor_battery(level, message.observed_at, device_id=message.device)
+    commands.report_battery(
+        batch, message.asset, message.body["battery_percent"], message.observed_at, message.device
+    )
 
 
 def _fault(batch: _Batch, message: Envelope, _: Geography) -> None:
-    batch.load(Bin, message.asset).report_sensor_fault(
-        message.body["fault"], message.observed_at, device_id=message.device
+    commands.report_sensor_fault(
+        batch, message.asset, message.body["fault"], message.observed_at, message.device
     )
 
 

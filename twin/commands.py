@@ -1,0 +1,163 @@
+"""The field facts as commands: the one path from a fact to the aggregate that records it.
+
+Ingest (a batch of wire messages) and the Python API (:class:`twin.ValleyTwin`'s methods,
+which the command line calls) both run these functions, each handing over where aggregates
+are found and kept (:class:`Aggregates`): ingest's batch, saved in one transaction with the
+receipts, or the twin itself, saving at once. A command loads, checks through the domain and
+records; it never saves. Not responsible for transactions (the caller's) nor for decoding
+messages (:mod:`twin.ingest`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from domain import Beacon, Bin, Citizen, Site, ValleyAggregate
+from twin import citizens
+from twin.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from twin.geography import Geography
+    from twin.privacy import CitizenKeys
+
+A = TypeVar("A", bound=ValleyAggregate)
+
+
+class Aggregates(Protocol):
+    """Where a command finds the aggregates it changes, and puts the ones it creates."""
+
+    def load(self, aggregate_class: type[A], code: str) -> A:
+        """The aggregate of this class and code (``NotFoundError`` if there is none)."""
+        ...
+
+    def create(self, aggregate: ValleyAggregate) -> None:
+        """Take a new aggregate (``AlreadyExistsError`` if one with its id exists)."""
+        ...
+
+
+def measure_fill_level(
+    aggregates: Aggregates,
+    bin_code: str,
+    fill_percent: float,
+    at: datetime,
+    device_id: str | None = None,
+) -> Bin:
+    """A container's fill level, as its sensor measured it."""
+    bin_ = aggregates.load(Bin, bin_code)
+    bin_.measure_fill_level(fill_percent, at, device_id=device_id)
+    return bin_
+
+
+def empty_bin(
+    aggregates: Aggregates, bin_code: str, round_id: str, mass_kg: float, at: datetime
+) -> Bin:
+    """A container emptied by a collection round."""
+    bin_ = aggregates.load(Bin, bin_code)
+    bin_.empty(round_id, mass_kg, at)
+    return bin_
+
+
+def count_footfall(
+    aggregates: Aggregates, beacon_code: str, start: datetime, end: datetime, count: int
+) -> Beacon:
+    """A beacon's count of visitors over an interval."""
+    beacon = aggregates.load(Beacon, beacon_code)
+    beacon.count_footfall(start, end, count)
+    return beacon
+
+
+def meter_energy(aggregates: Aggregates, site_code: str, index_kwh: float, at: datetime) -> Site:
+    """A site's cumulative energy index."""
+    site = aggregates.load(Site, site_code)
+    site.meter_energy(index_kwh, at)
+    return site
+
+
+def replace_meter(
+    aggregates: Aggregates,
+    site_code: str,
+    final_index_kwh: float,
+    new_index_kwh: float,
+    at: datetime,
+) -> Site:
+    """A site's meter replaced: the old one's last index and the new one's first."""
+    site = aggregates.load(Site, site_code)
+    site.replace_meter(final_index_kwh, new_index_kwh, at)
+    return site
+
+
+def report_battery(
+    aggregates: Aggregates,
+    asset_code: str,
+    battery_percent: float,
+    at: datetime,
+    device_id: str | None = None,
+) -> Beacon | Bin:
+    """A device's battery level: a beacon's own, or a container's sensor's."""
+    asset: Beacon | Bin
+    try:
+        asset = aggregates.load(Beacon, asset_code)
+    except NotFoundError:
+        asset = aggregates.load(Bin, asset_code)
+    if isinstance(asset, Beacon):
+        asset.report_battery(battery_percent, at)
+    else:
+        asset.report_sensor_battery(battery_percent, at, device_id=device_id)
+    return asset
+
+
+def report_sensor_fault(
+    aggregates: Aggregates, bin_code: str, fault: str, at: datetime, device_id: str | None = None
+) -> Bin:
+    """A fault raised by a container's sensor."""
+    bin_ = aggregates.load(Bin, bin_code)
+    bin_.report_sensor_fault(fault, at, device_id=device_id)
+    return bin_
+
+
+def register_citizen(
+    aggregates: Aggregates, geography: Geography, pseudonym: str, commune_insee: str, at: datetime
+) -> Citizen:
+    """A citizen joining under a pseudonym, in one of the valley's communes."""
+    commune = geography.commune(commune_insee)
+    citizen = Citizen.register(pseudonym=pseudonym, commune_insee=commune.insee, at=at)
+    aggregates.create(citizen)
+    return citizen
+
+
+def file_report(
+    aggregates: Aggregates,
+    keys: CitizenKeys,
+    geography: Geography,
+    pseudonym: str,
+    report_ref: str,
+    category: str,
+    lon: object,
+    lat: object,
+    text: object,
+    at: datetime,
+    photo_ref: object = None,
+) -> Citizen:
+    """A citizen's report: its text sealed with their key, its place coarsened."""
+    citizen = aggregates.load(Citizen, pseudonym)
+    citizens.file_report(
+        keys, geography, citizen, report_ref, category, lon, lat, text, at, photo_ref=photo_ref
+    )
+    return citizen
+
+
+def submit_idea(
+    aggregates: Aggregates,
+    keys: CitizenKeys,
+    pseudonym: str,
+    idea_ref: str,
+    title: object,
+    text: object,
+    at: datetime,
+) -> Citizen:
+    """A citizen's idea, its title and text sealed with their key."""
+    citizen = aggregates.load(Citizen, pseudonym)
+    citizens.submit_idea(keys, citizen, idea_ref, title, text, at)
+    return citizen
