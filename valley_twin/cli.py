@@ -22,7 +22,7 @@ from typing import Any
 
 import platformdirs
 
-from adapters.wire import AdapterError, create_keypair, load_keypair
+from adapters.wire import AdapterError, create_keypair
 from domain import Bin, Citizen, DomainError, WasteStream
 from twin import open_twin, store_config
 from twin.application import ValleyTwin
@@ -30,11 +30,8 @@ from twin.citizens import PersonalData
 from twin.errors import InvalidInputError, StoreConfigError, StoreUnavailableError, TwinError
 from twin.events import aggregate_event
 from twin.geography import Geography, load_geography
-from twin.ingest import IngestProcessor
 from twin.ingest_server import (
     DEFAULT_ENDPOINT,
-    AllowList,
-    IngestServer,
     ServerSettings,
     allow_list_entry,
     dead_letters,
@@ -44,6 +41,7 @@ from twin.inventory import plan_inventory, summarise
 from twin.present import asset_view, event_view, format_event, format_state, parse_instant
 from twin.spatial import SpatialIndex
 from valley_twin import adapter_commands, scenario_commands
+from valley_twin.bootstrap import ingest_service, load_credentials
 from valley_twin.citizen_commands import add_commands as add_citizen_commands
 from valley_twin.export_commands import add_commands as add_export_commands
 from valley_twin.live_demo import FeedResult, run_live_feed
@@ -483,7 +481,7 @@ def _ingest(args: argparse.Namespace) -> int:
                 args.endpoint,
                 "a loopback, ipc:// or inproc:// endpoint with --plaintext",
             )
-        server_keys = allow_list = None
+        credentials = None
     else:
         secret = args.keys / "ingest.key_secret"
         if not secret.exists():
@@ -492,15 +490,14 @@ def _ingest(args: argparse.Namespace) -> int:
                 str(args.keys),
                 "a folder with ingest.key_secret: run `twin keys new ingest`",
             )
-        server_keys = load_keypair(secret)
-        allow_list = AllowList(args.allow or args.keys / "allowed")
+        credentials = load_credentials(secret, args.allow or args.keys / "allowed")
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    twin = open_twin(args.store)
-    processor = IngestProcessor(twin, load_geography())
     settings = ServerSettings(args.endpoint, args.batch_max, args.batch_wait_ms / 1000, status_path)
-    server = IngestServer(processor, settings, server_keys, allow_list)
+    twin = open_twin(args.store)
+    server = ingest_service(twin, load_geography(), settings, credentials)
+    processor = server.processor
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -21,14 +21,14 @@ from typing import Any, TextIO
 
 import tomli_w
 
-from adapters.wire import create_keypair, load_keypair
+from adapters.wire import create_keypair
 from domain import Beacon, Bin, Site, SiteKind, ValleyAggregate, WasteStream
 from twin.application import ValleyTwin
 from twin.errors import TwinError
 from twin.geography import Geography
-from twin.ingest import IngestProcessor
-from twin.ingest_server import AllowList, IngestServer, ServerSettings, allow_list_entry
+from twin.ingest_server import ServerSettings, allow_list_entry
 from twin.inventory import COMMISSIONED_AT, RULE_BY_STREAM
+from valley_twin.bootstrap import ingest_service, load_credentials
 
 SENSOR_STREAMS = (WasteStream.GLASS, WasteStream.PACKAGING, WasteStream.PAPER)
 COLLECTION_DAYS = {"glass": (1,), "packaging": (0, 3), "paper": (2,)}  # assumed rounds
@@ -170,13 +170,13 @@ def run_live_feed(
     allowed = [allow_list_entry(create_keypair(keys, name)[0], name) for name in ADAPTERS]
     (keys / "allowed").write_text("\n".join(allowed) + "\n", encoding="utf-8")
 
-    processor = IngestProcessor(twin, geography)
-    server = IngestServer(
-        processor,
+    server = ingest_service(
+        twin,
+        geography,
         ServerSettings(endpoint="tcp://127.0.0.1:*", status_path=workdir / "status.json"),
-        load_keypair(keys / "ingest.key_secret"),
-        AllowList(keys / "allowed"),
+        load_credentials(keys / "ingest.key_secret", keys / "allowed"),
     )
+    processor = server.processor
     stop_ingest = server.serve_in_thread()
     started = time.perf_counter()
     processes: list[subprocess.Popen[str]] = []
