@@ -34,12 +34,21 @@ import simpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from simulation._waste_routing import FleetRouter, default_fleets  # noqa: E402
-from simulation.fitting import constant_models  # noqa: E402
 from simulation.parameters import fleet as fp  # noqa: E402
 from simulation.parameters.waste import LITRES_PER_INHABITANT_DAY  # noqa: E402
-from simulation.policies import DEFAULT_ROUNDS, FixedSchedule, Predictive, Round, Threshold  # noqa: E402
-from simulation.waste import Bins, ProjectedInflow, simulate  # noqa: E402
+from simulation.waste import (  # noqa: E402
+    DEFAULT_ROUNDS,
+    Bins,
+    FixedSchedule,
+    FleetRouter,
+    Predictive,
+    ProjectedInflow,
+    Round,
+    Threshold,
+    constant_models,
+    default_fleets,
+    simulate,
+)
 
 SEED = 2024
 START = date(2024, 1, 1)

@@ -21,6 +21,7 @@ from scenarios.schema import known_creches
 from simulation import ServiceModel, run_service
 from simulation.parameters.services import CHILDCARE, HOURS_PER_DAY, HOURS_PER_YEAR
 from simulation.services import Exponential
+from twin import load_geography
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -116,8 +117,6 @@ def _waiting_list(
 
 
 def _creche_on_map(code: str, places: int) -> PlaceOnMap:
-    from twin import load_geography
-
     commune = load_geography().commune(code.removeprefix("CRECHE-"))
     centre = commune.boundary.representative_point()
     return PlaceOnMap(

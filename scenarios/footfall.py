@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from domain import Beacon
 from scenarios._subject_run import PlaceOnMap, SubjectRun, replicate_scenario
 from scenarios._subject_schema import PUBLISHED_VISITORS
 from simulation import (
@@ -30,6 +31,8 @@ from simulation import (
 from simulation.footfall import footfall_counts, occupancy
 from simulation.parameters.energy import VALLEY_TIMEZONE
 from simulation.parameters.footfall import WASTE_KG_PER_VISITOR
+from twin import event_topics, load_geography, open_twin
+from twin.inventory import ACTIVITY_ZONE, REMARKABLE_SITES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -142,16 +145,11 @@ def _arrival_model(scenario: Scenario) -> tuple[ArrivalModel, str]:
 
 def _fitted(scenario: Scenario) -> tuple[ArrivalModel, str]:
     """The site's arrival model fitted on the ``fit_days`` of counts before the start."""
-    from eventsourcing.utils import get_topic
-
-    from domain import Beacon
-    from twin import open_twin
-
     assert scenario.history is not None and scenario.footfall is not None
     site, store = scenario.footfall.site, scenario.history.store
     begin = _local_midnight(scenario.run.start)
     since = begin - timedelta(days=scenario.history.fit_days)
-    topics = tuple(get_topic(t) for t in (Beacon.Installed, Beacon.Moved, Beacon.FootfallCounted))
+    topics = event_topics(Beacon.Installed, Beacon.Moved, Beacon.FootfallCounted)
     twin = open_twin(store)
     try:
         counts = [
@@ -177,9 +175,6 @@ def _local_midnight(day: date) -> datetime:
 
 
 def _site_on_map(code: str, visitors: float) -> PlaceOnMap:
-    from twin import load_geography
-    from twin.inventory import ACTIVITY_ZONE, REMARKABLE_SITES
-
     place = next(p for p in (*REMARKABLE_SITES, ACTIVITY_ZONE) if p.code == code)
     position, commune = load_geography().locate(place.lon, place.lat)
     return PlaceOnMap(code, place.name, position.x, position.y, commune.insee, visitors)

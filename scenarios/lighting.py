@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import shapely
 
+from domain import Site
 from scenarios._subject_run import PlaceOnMap, SubjectRun
 from scenarios.economics import appraise
 from simulation import LightingSchedule, cabinets_from_events, estimate, led_retrofit
 from simulation.energy import lighting_kwh_per_night
 from simulation.parameters.energy import EnergyTariff
+from twin import event_topics, load_geography, open_twin, plan_inventory
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -133,23 +135,13 @@ def _investment_words(led: bool, schedule: bool, points: int, cabinets: int) -> 
 
 def _events(scenario: Scenario) -> tuple[list[object], str]:
     """The registrations (and schedule changes) the cabinets are read from, and their origin."""
-    from domain import Site
-
     if scenario.history is not None:
-        from eventsourcing.utils import get_topic
-
-        from twin import open_twin
-
-        topics = tuple(
-            get_topic(t) for t in (Site.Registered, Site.LightingScheduleChanged, Site.Closed)
-        )
+        topics = event_topics(Site.Registered, Site.LightingScheduleChanged, Site.Closed)
         twin = open_twin(scenario.history.store)
         try:
             return list(twin.domain_events(topics=topics)), scenario.history.store
         finally:
             twin.close()
-    from twin import load_geography, plan_inventory
-
     seed = scenario.inventory.seed
     assert seed is not None  # validation requires it without a history
     assets = plan_inventory(load_geography(), seed)
@@ -160,8 +152,6 @@ def _events(scenario: Scenario) -> tuple[list[object], str]:
 
 def _cabinet_positions(events: Iterable[object]) -> dict[str, tuple[float, float]]:
     """Lambert-93 position of every registered site (its geometry's centroid), by code."""
-    from domain import Site
-
     out = {}
     for event in events:
         if isinstance(event, Site.Registered):

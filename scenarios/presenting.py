@@ -4,7 +4,7 @@ Each container on the map carries its own collections and overflow events over t
 representative replication (``WasteKpis.by_container``), so the map shows which bins a policy
 leaves overflowing, not only in which commune. The tours drawn are those of the run's typical
 day (``WasteKpis.typical_day``: a working day whose number of emptied containers is close to
-the mean of the run's working days; the rule is in ``simulation.kpis``): its emptied
+the mean of the run's working days; the rule is in ``simulation.waste.kpis``): its emptied
 containers are routed again per stream with ``simulation.plan_tours`` (OR-Tools), with the
 scenario's fleet, from the depot to the tip as ``FleetRouter`` routes them, each tour drawn
 as one Lambert-93 polyline depot → stops → tip (→ stops → tip …) → depot. The simulation may
@@ -22,9 +22,9 @@ import numpy as np
 from scenarios.report import BinOnMap, ReportInput
 from scenarios.runner import ScenarioResult, prepare
 from simulation import Stop, default_fleets, plan_tours
-from simulation._waste_routing import service_minutes
 from simulation.parameters import fleet as fp
 from simulation.parameters.waste import density_kg_per_l
+from simulation.waste import service_minutes
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

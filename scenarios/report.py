@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from scenarios._report_text import KPI_SPECS, KpiSpec, difference
+from twin import Geography, load_geography
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from simulation import Estimate
-    from twin import Geography
 
 __all__ = [
     "BinOnMap",
@@ -202,8 +202,6 @@ def write_report(
     if len(set(names)) != len(names):
         raise ValueError(f"scenario names must be distinct, got {names}")
     if geography is None:
-        from twin import load_geography
-
         geography = load_geography()
     folder.mkdir(parents=True, exist_ok=True)
     _write_machine_files(folder, results)

@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from domain import Bin
+from scenarios.childcare import run_childcare
 from scenarios.economics import Economics, evaluate
+from scenarios.footfall import run_footfall
+from scenarios.lighting import run_lighting
+from scenarios.loader import load_scenario
 from scenarios.schema import Scenario, known_communes
 from simulation import (
     Bins,
@@ -45,14 +50,15 @@ from simulation import (
     replication_seeds,
     simulate,
 )
-from simulation.fitting import constant_models
 from simulation.parameters.waste import COLLECTION_HOUR
-from simulation.policies import DEFAULT_ROUNDS
+from simulation.waste import DEFAULT_ROUNDS, constant_models
+from twin import load_geography, open_twin, plan_inventory
+from twin.inventory import RULE_BY_STREAM
 
 if TYPE_CHECKING:
     from scenarios.report import PlaceOnMap
     from simulation import Estimate, History, WasteKpis
-    from simulation.policies import Policy
+    from simulation.waste import Policy
 
 __all__ = [
     "Annual",
@@ -273,10 +279,6 @@ def run_scenario(scenario: Scenario, *, progress: Progress | None = None) -> Sce
 
 def _run_subject(scenario: Scenario, progress: Progress | None) -> ScenarioResult:
     """A lighting, footfall or childcare scenario, by its own runner."""
-    from scenarios.childcare import run_childcare
-    from scenarios.footfall import run_footfall
-    from scenarios.lighting import run_lighting
-
     started = time.perf_counter()
     runner = {"lighting": run_lighting, "footfall": run_footfall, "childcare": run_childcare}[
         scenario.subject
@@ -306,8 +308,6 @@ def rollout_baseline(scenario: Scenario) -> Scenario:
     replications, start, horizon), inventory and history from ``scenario``, so the two differ
     only by how they collect (like is compared with like, common random numbers included).
     """
-    from scenarios.loader import load_scenario
-
     assert scenario.rollout is not None
     base = load_scenario(scenario.rollout.baseline)
     return replace(
@@ -341,16 +341,11 @@ def _subset_bins(bins: Bins, keep: np.ndarray) -> Bins:
 
 
 def _inventory_history(seed: int) -> History:
-    from domain import Bin
-    from twin import load_geography, plan_inventory
-
     assets = plan_inventory(load_geography(), seed)
     return read_history(e for a in assets if isinstance(a, Bin) for e in a.collect_events())
 
 
 def _from_inventory(scenario: Scenario) -> Prepared:
-    from twin.inventory import RULE_BY_STREAM
-
     inv = scenario.inventory
     assert inv.seed is not None  # validation requires it without a history
     everything = Bins.from_history(_inventory_history(inv.seed))
@@ -376,8 +371,6 @@ def _warm_levels(bins: Bins, rate: np.ndarray, start: date) -> np.ndarray:
 
 
 def _from_history(scenario: Scenario) -> Prepared:
-    from twin import open_twin
-
     assert scenario.history is not None
     twin = open_twin(scenario.history.store)
     try:

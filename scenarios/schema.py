@@ -33,8 +33,10 @@ from scenarios._subject_schema import (
 from scenarios.economics import RolloutCosts
 from scenarios.errors import ScenarioError
 from simulation import WasteKpis
-from simulation.kpis import KPIS
 from simulation.parameters.waste import STREAMS
+from simulation.waste import KPIS
+from twin import load_geography
+from twin.inventory import ACTIVITY_ZONE, REMARKABLE_SITES, creche_places
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -241,8 +243,6 @@ KPIS_TABLE = {"focus": Field("list", DEFAULT_FOCUS, bool, "a non-empty list of K
 @functools.cache
 def known_communes() -> dict[str, str]:
     """The valley's communes, INSEE code → name (read once from the twin's geography)."""
-    from twin import load_geography
-
     return {c.insee: c.name for c in load_geography().communes}
 
 
@@ -528,16 +528,11 @@ def _subject_settings(check: _Checker, doc: Mapping[str, Any], subject: str) -> 
 @functools.cache
 def known_sites() -> dict[str, str]:
     """Sites counted by footfall beacons, code → name (the twin's named places)."""
-    from twin.inventory import ACTIVITY_ZONE, REMARKABLE_SITES
-
     return {place.code: place.name for place in (*REMARKABLE_SITES, ACTIVITY_ZONE)}
 
 
 @functools.cache
 def known_creches() -> dict[str, int]:
     """The valley's crèches, code → places (the twin's inventory: one per town of 2,000+)."""
-    from twin import load_geography
-    from twin.inventory import creche_places
-
     places = {f"CRECHE-{c.insee}": creche_places(c) for c in load_geography().communes}
     return {code: n for code, n in places.items() if n is not None}

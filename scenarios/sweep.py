@@ -31,7 +31,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from scenarios.childcare import childcare_replication
 from scenarios.errors import SweepError
+from scenarios.footfall import footfall_replication
+from scenarios.lighting import lighting_replication
 from scenarios.report import ReportInput, kpi_order
 from scenarios.runner import Prepared, build_policy, prepare
 from simulation import (
@@ -100,10 +103,6 @@ def _one_replication(scenario: Scenario, seed: int, batch: str = "") -> dict[str
 
 
 def _subject_replication(scenario: Scenario, seed: int) -> dict[str, float]:
-    from scenarios.childcare import childcare_replication
-    from scenarios.footfall import footfall_replication
-    from scenarios.lighting import lighting_replication
-
     run = {
         "lighting": lighting_replication,
         "footfall": footfall_replication,

@@ -4,14 +4,14 @@ It is handed a plain iterable of domain events (the twin's log, in order) and ne
 ``twin``, ``adapters`` or ``scenarios``. Three ways to run time: **replay** the recorded events
 (reproducing the recorded figures), **counterfactual** replay (the waste inflow the log shows,
 re-run under another policy) and **projection** (models fitted on the log, sampled with a
-seed). Subjects: waste collection (policies, fleet, tours), footfall, public lighting and
-buildings' energy, public services as queues. Real-world figures live in
-:mod:`simulation.parameters`; Monte Carlo estimates in :mod:`simulation.montecarlo`.
+seed). Subjects: waste collection (its own wing, :mod:`simulation.waste`: history, inflow,
+fill models, policies, tours, KPIs), footfall, public lighting and buildings' energy, public
+services as queues. Real-world figures live in :mod:`simulation.parameters`; Monte Carlo
+estimates in :mod:`simulation.montecarlo`; vehicle routing in :mod:`simulation.routing`.
 """
 
 from __future__ import annotations
 
-from simulation._waste_routing import FleetRouter, default_fleets
 from simulation.clock import SimClock
 from simulation.energy import (
     EnergyReport,
@@ -26,7 +26,6 @@ from simulation.energy import (
     recorded_energy,
 )
 from simulation.energy_fit import LoadModel, fit_load, fit_loads
-from simulation.fitting import FillModel, FillModels, fit_fill_models, fit_table
 from simulation.footfall import (
     ArrivalModel,
     OneOffEvent,
@@ -39,11 +38,7 @@ from simulation.footfall import (
     sample_visitors,
     trail_visits,
 )
-from simulation.history import BinRecord, History, UnknownBinError, read_history
-from simulation.inflow import Inflow, derive_inflow
-from simulation.kpis import WasteKpis, monte_carlo
 from simulation.montecarlo import Estimate, estimate, replicate, replication_seeds
-from simulation.policies import FixedSchedule, Predictive, Round, Threshold
 from simulation.routing import DayPlan, Stop, Tour, plan_tours, tour_costs
 from simulation.services import (
     ServiceModel,
@@ -55,7 +50,32 @@ from simulation.services import (
     replicate_service,
     run_service,
 )
-from simulation.waste import Bins, ProjectedInflow, RecordedInflow, levels_at, replay, simulate
+from simulation.waste import (
+    BinRecord,
+    Bins,
+    FillModel,
+    FillModels,
+    FixedSchedule,
+    FleetRouter,
+    History,
+    Inflow,
+    Predictive,
+    ProjectedInflow,
+    RecordedInflow,
+    Round,
+    Threshold,
+    UnknownBinError,
+    WasteKpis,
+    default_fleets,
+    derive_inflow,
+    fit_fill_models,
+    fit_table,
+    levels_at,
+    monte_carlo,
+    read_history,
+    replay,
+    simulate,
+)
 
 __all__ = [
     "ArrivalModel",

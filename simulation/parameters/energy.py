@@ -27,20 +27,8 @@ SUNSET_SUN_ALTITUDE_DEG = -0.833
 
 # --- Street lighting ------------------------------------------------------------------------
 
-# Annual burning hours of a street light: 3,500–4,300 h, about 4,000.
-# Source: Syndicat de l'éclairage / Association française de l'éclairage (AFE).
-BURNING_HOURS_PER_YEAR = 4_000.0
-BURNING_HOURS_RANGE = (3_500.0, 4_300.0)
-
 # About one light point per 7 inhabitants in France. Source: Syndicat de l'éclairage / AFE.
 INHABITANTS_PER_LIGHT_POINT = 7.0
-# Average consumption per light point, derived from 5.6 TWh over 9–10.5 million points.
-# Source: same.
-KWH_PER_LIGHT_POINT_YEAR_RANGE = (530.0, 620.0)
-# Public lighting per inhabitant, 2012. Source: ADEME, "Énergie et patrimoine communal 2012".
-PUBLIC_LIGHTING_KWH_PER_INHABITANT_YEAR = 85.0
-# Lighting's share of a commune's electricity (ADEME 2012 survey). Source: lagazettedescommunes.com.
-LIGHTING_SHARE_OF_COMMUNE_ELECTRICITY = 0.41
 
 # Ballast (control gear) losses of discharge lamps, as a fraction of lamp power (≈10 %).
 # Source: common engineering figure (PARAMETERS.md). An LED luminaire's rated power already
@@ -52,22 +40,11 @@ BALLAST_LOSS_FRACTION = 0.10
 # same light on the road; 0.4 is the middle of that range. No public source is given in
 # PARAMETERS.md, so a scenario should set the real retrofit's wattage when it is known.
 LED_POWER_FACTOR = 0.4
-# The same assumption as a table of usual lamp ratings (W) → LED wattage (W).
-LED_EQUIVALENT_W: dict[float, float] = {
-    70.0: 28.0,
-    100.0: 40.0,
-    150.0: 60.0,
-    250.0: 100.0,
-    400.0: 160.0,
-}
 
 # A typical dimming profile: half power from 23:00 to 05:00 local time. Assumed: the example in
 # the issue; many French communes use this kind of night-time reduction, with varying hours.
 DEFAULT_DIM_PERCENT = 50.0
 DEFAULT_DIM_WINDOW = ("23:00", "05:00")
-# A typical part-night switch-off window. Assumed, for the same reason (communes choose their own
-# hours, often from about 23:00–01:00 to 05:00–06:00).
-DEFAULT_OFF_WINDOW = ("01:00", "05:00")
 
 # --- Public buildings -----------------------------------------------------------------------
 
@@ -81,7 +58,6 @@ BUILDING_KWH_PER_M2_YEAR = 150.0
 # Source: lagazettedescommunes.com; lalettredumaire.com. Regulated tariffs with caps apply since
 # 2023 and prices have risen since 2012: this is a scenario parameter, 0.11 only its default.
 ELECTRICITY_PRICE_EUR_PER_KWH = 0.11
-ELECTRICITY_PRICE_2005_EUR_PER_KWH = 0.077
 
 # CO2 emitted per kWh of electricity consumed in France: 0.048 kgCO2e/kWh.
 # Source: Arrêté du 26 avril 2017 (décret 2017-639), annex. ADEME Base Carbone gives other

@@ -25,12 +25,6 @@ DETECTION_RATIO_STUDIES: dict[str, float] = {
 # a manual count (``simulation.footfall.detection_ratio_from``) before trusting visitor figures.
 DEFAULT_DETECTION_RATIO = DETECTION_RATIO_STUDIES["ghent_festival"]
 
-# BLE random address rotation period: 5–15 min (Android CDD 7.4; AOSP 7–15 min). One phone shows
-# as several addresses unless the adapter deduplicates them.
-BLE_ADDRESS_ROTATION_MINUTES = (5.0, 15.0)
-# Detections shorter than 5 min are passers-by, not visitors. Source: "Mobility Data", ch. 14.
-PASSER_BY_MAX_MINUTES = 5.0
-
 # --- Seasons --------------------------------------------------------------------------------
 
 # Hérault overnight stays by season (2018): summer 58 %, spring 20 %, autumn 13 %, winter 7 %
@@ -88,7 +82,6 @@ PONT_DU_DIABLE = SiteVisitors(
     mean_stay_hours=2.0,
     stay_source="assumed: a bathing and picnic spot by the bridge, visited for a couple of hours",
 )
-PONT_DU_DIABLE_SEASON_MONTHS = 4.5
 
 # Grand Site Saint-Guilhem-le-Désert – Gorges de l'Hérault: 650,000–800,000 visitors/yr.
 # Source: saintguilhem-valleeherault.fr; francetvinfo.fr.
@@ -99,20 +92,6 @@ SAINT_GUILHEM_GRAND_SITE = SiteVisitors(
     mean_stay_hours=3.0,
     stay_source="assumed: a village walk with the abbey, half a day at most",
 )
-# Abbey church of Gellone alone: ≈265,000 visitors (2018). Source: francetvinfo.fr.
-GELLONE_ABBEY = SiteVisitors(
-    name="Abbaye de Gellone",
-    visitors_per_year=265_000.0,
-    source="francetvinfo.fr (2018)",
-    mean_stay_hours=0.75,
-    stay_source="assumed: a visit of the church and cloister",
-)
-
-# A trail between the two: visitors of the Pont du Diable going on to Saint-Guilhem-le-Désert,
-# 4 km up the gorge. Assumed (no public figure): 30 % continue, arriving an hour later. Replace
-# with the lag and ratio seen between the two sites' beacon counts when both are installed.
-PONT_DU_DIABLE_TO_SAINT_GUILHEM_PROBABILITY = 0.3
-PONT_DU_DIABLE_TO_SAINT_GUILHEM_DELAY_HOURS = 1
 
 # --- Shape of a day and a week, before any beacon has counted ----------------------------------
 

@@ -15,12 +15,11 @@ HOURS_PER_YEAR = 365.25 * HOURS_PER_DAY
 
 # --- Childcare (crèche) places --------------------------------------------------------------
 
-# A child cannot take a place before the end of maternity leave: 16 weeks for a first or second
-# child (Code du travail, art. L1225-17), of which 10 after birth — so from about 2.5 months.
-CHILDCARE_EARLIEST_ENTRY_YEARS = 10 * 7 / 365.25
-# Schooling is compulsory from age 3 (Loi n° 2019-791 du 26 juillet 2019), which ends a crèche
-# stay at the latest at the September after the third birthday.
-CHILDCARE_LATEST_EXIT_YEARS = 3.0 + 8 / 12
+# The legal bounds of a stay: a child cannot take a place before the end of maternity leave,
+# 16 weeks for a first or second child (Code du travail, art. L1225-17), of which 10 after
+# birth — so from about 2.5 months; schooling is compulsory from age 3 (Loi n° 2019-791 du
+# 26 juillet 2019), which ends a crèche stay at the latest at the September after the third
+# birthday.
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
-"""The waste-collection engine on SimPy: replay, counterfactual replay and projection.
+"""The waste-collection engine on SimPy: counterfactual replay and projection.
 
-* ``replay(events)`` feeds the recorded events, in log order, at their event times and counts
-  what they record (see ``simulation._waste_replay``): collections, tonnes and overflows are
-  the recorded figures, exactly.
+* The plain replay of the recorded log, ``replay(events)``, lives beside it in
+  ``simulation.waste.log_replay``: it feeds the recorded events, in log order, at their event
+  times and counts what they record (collections, tonnes and overflows are the recorded
+  figures, exactly).
 * ``simulate(...)`` runs one SimPy process that wakes once per day and updates every container
   at once with NumPy arrays (not one process per bin): the day's inflow is added, the policy
   chooses from the levels and forecasts, the chosen containers are routed per stream from the
-  depot through the tip (``simulation._waste_routing``), the served ones are emptied at the
+  depot through the tip (``simulation.waste.planning``), the served ones are emptied at the
   mean collection hour, and overflow events and bin-hours are counted assuming waste arrives
   evenly over the day. With a ``RecordedInflow`` it is the counterfactual replay; with a
   ``ProjectedInflow`` (fitted models and a seed) it is the projection.
@@ -14,10 +15,10 @@
   in the order of ``Bins``), and every day the levels are measured once, just before the
   collection hour's emptying (capped at capacity, so an overflowing bin reads 100 %): the
   day's ``mean_fill`` and ``share_above_80`` in ``WasteKpis.by_day``. The containers emptied
-  on a typical working day are kept for drawing its tours (rule in ``simulation.kpis``).
+  on a typical working day are kept for drawing its tours (rule in ``simulation.waste.kpis``).
 
 Same inputs and seed, same numbers: the only randomness is the generator made from ``seed``.
-Not responsible for reading history (``simulation.history``), deriving inflow or fitting.
+Not responsible for reading history (``simulation.waste.history``), deriving inflow or fitting.
 """
 
 from __future__ import annotations
@@ -29,21 +30,20 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import simpy
 
-from simulation._waste_replay import replay
-from simulation.kpis import Ledger, WasteKpis
 from simulation.parameters.waste import COLLECTION_HOUR, STREAMS, density_kg_per_l
-from simulation.policies import DayView
+from simulation.waste.kpis import Ledger, WasteKpis
+from simulation.waste.policies import DayView
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from simulation._waste_routing import Router
-    from simulation.fitting import FillModels
-    from simulation.history import History
-    from simulation.inflow import Inflow
-    from simulation.policies import Policy
+    from simulation.waste.fitting import FillModels
+    from simulation.waste.history import History
+    from simulation.waste.inflow import Inflow
+    from simulation.waste.planning import Router
+    from simulation.waste.policies import Policy
 
-__all__ = ["Bins", "ProjectedInflow", "RecordedInflow", "levels_at", "replay", "simulate"]
+__all__ = ["Bins", "ProjectedInflow", "RecordedInflow", "levels_at", "simulate"]
 
 
 @dataclass(frozen=True)

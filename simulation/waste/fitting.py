@@ -6,7 +6,7 @@ with the noise a gamma variable of mean 1 and coefficient of variation ``cv``. F
 shrunk towards 1 when few days back them (``SHRINK_DAYS`` pseudo-days at 1), and a container
 never observed takes the mean of its stream. Sampling takes an explicit generator.
 
-Not responsible for deriving the inflow (``simulation.inflow``) nor for deciding collections.
+Not responsible for deriving the inflow (``simulation.waste.inflow``) nor for deciding collections.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from simulation.history import History
-    from simulation.inflow import Inflow
+    from simulation.waste.history import History
+    from simulation.waste.inflow import Inflow
 
 SEASONS = ("winter", "spring", "summer", "autumn")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

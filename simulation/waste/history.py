@@ -4,7 +4,7 @@ Each container gets its static description (stream, capacity, position, commune)
 series: fill measurements, emptyings with their mass and overflow reports. Events of other
 aggregates are skipped; a bin event for a container never installed in the iterable stops the
 read (a log cut mid-history cannot be read silently wrong). Not responsible for deriving inflow
-(``simulation.inflow``) nor for replaying in simulated time (``simulation.waste``).
+(``simulation.waste.inflow``) nor for replaying in simulated time (``simulation.waste.engine``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ and is counted. A reading at 100 % is a lower bound (the container may have over
 counted as censored. Each stretch's litres are spread evenly over the hours it spans, giving
 litres per day per container on a UTC day grid.
 
-Not responsible for fitting models to the result (``simulation.fitting``).
+Not responsible for fitting models to the result (``simulation.waste.fitting``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from simulation.parameters.waste import density_kg_per_l
 if TYPE_CHECKING:
     from uuid import UUID
 
-    from simulation.history import BinRecord, History
+    from simulation.waste.history import BinRecord, History
 
 _DAY = timedelta(days=1)
 FULL_PERCENT = 99.5

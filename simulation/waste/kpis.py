@@ -23,7 +23,7 @@ far (the earlier day wins a tie). Memory: one day's containers at most. It is a 
 rule: the running mean settles within the first weeks, so the kept day is close to, but not
 always the closest to, the mean of the whole run.
 
-Not responsible for computing tours or levels (``simulation.waste``).
+Not responsible for computing tours or levels (``simulation.waste.engine``).
 """
 
 from __future__ import annotations

@@ -27,14 +27,14 @@ import simpy
 
 from domain.bins import Bin
 from simulation.clock import SimClock
-from simulation.history import UnknownBinError
-from simulation.kpis import Ledger, WasteKpis
 from simulation.parameters.waste import STREAMS, density_kg_per_l
+from simulation.waste.history import UnknownBinError
+from simulation.waste.kpis import Ledger, WasteKpis
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from simulation._waste_routing import Router
+    from simulation.waste.planning import Router
 
 
 # How far out of time order the log may be across bins (a gateway down for days then resending).

@@ -10,7 +10,8 @@ randomness (the engine does), so the same view always gives the same choice.
   risk, plus nearby bins of the same stream at risk within ``horizon`` days, pulled in when the
   detour to them is short (few extra km now instead of a dedicated trip later).
 
-Not responsible for routing (``simulation.routing``) nor for forecasting (``simulation.fitting``).
+Not responsible for routing (``simulation.routing``) nor for forecasting
+(``simulation.waste.fitting``).
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ from uuid import uuid4
 
 import numpy as np
 
-from simulation.fitting import constant_models, fit_fill_models, fit_table
-from simulation.history import BinRecord, History
-from simulation.inflow import Inflow
+from simulation.waste.fitting import constant_models, fit_fill_models, fit_table
+from simulation.waste.history import BinRecord, History
+from simulation.waste.inflow import Inflow
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
 

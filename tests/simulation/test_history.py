@@ -8,7 +8,7 @@ import pytest
 
 from domain.bins import Bin
 from domain.values import Position
-from simulation.history import UnknownBinError, read_history
+from simulation.waste.history import UnknownBinError, read_history
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ import numpy as np
 
 from domain.bins import Bin
 from domain.values import Position
-from simulation.history import read_history
-from simulation.inflow import derive_inflow
 from simulation.parameters.waste import density_kg_per_l
+from simulation.waste.history import read_history
+from simulation.waste.inflow import derive_inflow
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 RATE = 60.0  # litres per day, known

@@ -6,7 +6,14 @@ from datetime import date
 
 import numpy as np
 
-from simulation.policies import DayView, FixedSchedule, Predictive, Round, Threshold, next_round_gap
+from simulation.waste.policies import (
+    DayView,
+    FixedSchedule,
+    Predictive,
+    Round,
+    Threshold,
+    next_round_gap,
+)
 
 MONDAY, FRIDAY, SATURDAY = date(2024, 1, 1), date(2024, 1, 5), date(2024, 1, 6)
 
@@ -84,7 +91,7 @@ def test_predictive_takes_risky_bins_and_cheap_neighbours() -> None:
 def test_a_four_weekly_round_stays_four_weeks_apart_across_a_53_week_year() -> None:
     from datetime import date, timedelta
 
-    from simulation.policies import Round
+    from simulation.waste.policies import Round
 
     friday_every_four = Round(frozenset({4}), every_weeks=4)
     first = date(2026, 1, 1)  # 2026 has 53 ISO weeks

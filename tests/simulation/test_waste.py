@@ -10,13 +10,13 @@ import simpy
 
 from domain.bins import Bin
 from domain.values import Position
-from simulation._waste_routing import FleetRouter, Routed, nearest_neighbour_tours
-from simulation.fitting import constant_models
-from simulation.kpis import monte_carlo
 from simulation.parameters import fleet as fp
 from simulation.parameters.waste import density_kg_per_l
-from simulation.policies import FixedSchedule, Predictive, Round, Threshold
 from simulation.waste import Bins, ProjectedInflow, RecordedInflow, replay, simulate
+from simulation.waste.fitting import constant_models
+from simulation.waste.kpis import monte_carlo
+from simulation.waste.planning import FleetRouter, Routed, nearest_neighbour_tours
+from simulation.waste.policies import FixedSchedule, Predictive, Round, Threshold
 
 MONDAY = date(2024, 1, 1)
 MONDAY_T = datetime(2024, 1, 1, tzinfo=UTC)
@@ -258,7 +258,7 @@ def test_realtime_environment_can_drive_a_run() -> None:
 
 
 def test_continuous_approximation_matches_a_known_tour_length_and_serves_fullest_first() -> None:
-    from simulation._waste_routing import TOUR_CONSTANT, estimated_tours
+    from simulation.waste.planning import TOUR_CONSTANT, estimated_tours
 
     rng = np.random.default_rng(3)
     n = 400

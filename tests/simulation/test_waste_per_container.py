@@ -7,12 +7,12 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from simulation._waste_routing import FleetRouter
-from simulation.fitting import constant_models
-from simulation.kpis import CONTAINER_KPIS, Ledger
 from simulation.parameters.waste import density_kg_per_l
-from simulation.policies import FixedSchedule, Round, Threshold
 from simulation.waste import Bins, ProjectedInflow, RecordedInflow, replay, simulate
+from simulation.waste.fitting import constant_models
+from simulation.waste.kpis import CONTAINER_KPIS, Ledger
+from simulation.waste.planning import FleetRouter
+from simulation.waste.policies import FixedSchedule, Round, Threshold
 from tests.simulation.test_waste import MONDAY, FakeRouter, _recorded_log, _valley
 
 GIGNAC = "34114"
