@@ -902,6 +902,7 @@ def test_valid_envelopes_round_trip(envelope: Envelope) -> None:
     assert peek_identity(raw) == (envelope.source, envelope.message_id)
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(
     st.sampled_from(REPLY_STATUSES),

@@ -14,7 +14,6 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 import tomli_w
 
@@ -106,6 +105,8 @@ def test_uplinks_from_the_broker_reach_the_twin(
             "the adapter to subscribe",
             adapter_log.read_text,
         )
+        import paho.mqtt.client as mqtt  # loaded here: only the MQTT test needs it
+
         publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{application}")
         publisher.connect(*mqtt_broker)
         publisher.loop_start()

@@ -85,6 +85,7 @@ def test_each_container_carries_its_own_collections_and_overflows(
     assert all(len(values) > 1 for values in per_commune.values())
 
 
+@pytest.mark.slow
 def test_the_tours_are_those_of_the_typical_day(result: ScenarioResult, shown: ReportInput) -> None:
     typical = result.representative.typical_day
     assert typical is not None and shown.tours

@@ -45,6 +45,7 @@ def test_every_kpi_is_an_estimate_with_a_confidence_interval(fixed: ScenarioResu
     assert list(fixed.focus()) == list(fixed.scenario.focus)
 
 
+@pytest.mark.slow
 def test_totals_per_stream_and_commune_for_one_replication(fixed: ScenarioResult) -> None:
     assert fixed.bins_by_stream == {"glass": fixed.bins} and fixed.bins > 0
     assert set(fixed.by_stream()) == {"glass"}

@@ -23,6 +23,7 @@ def test_interval_matches_students_t_by_hand() -> None:
     assert result.half_width == pytest.approx(2.05426, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_the_interval_covers_the_true_mean_about_95_percent_of_the_time() -> None:
     rng = random.Random(7)
     intervals = [estimate([rng.gauss(10.0, 3.0) for _ in range(8)]) for _ in range(2_000)]

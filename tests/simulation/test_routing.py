@@ -197,6 +197,7 @@ def random_day(seed: int, n: int) -> list[Stop]:
     return stops
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_random_days_keep_capacities_and_shift(seed: int) -> None:
     # A small truck and a short shift, so that capacity, reloads and the shift all bind.

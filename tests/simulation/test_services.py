@@ -123,6 +123,7 @@ def test_the_drop_off_centre_and_the_creche_run_on_minutes_and_years() -> None:
     assert creche.waiting_list[1][0] == 24.0  # sampled daily
 
 
+@pytest.mark.slow
 def test_empirical_stays_are_resampled() -> None:
     model = ServiceModel("resampled", 50, 1.0, Empirical((2.0, 4.0)), horizon_hours=1_000)
     run = run_service(model, 3)

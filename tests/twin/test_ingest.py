@@ -237,6 +237,7 @@ def _containers_of(children: st.SearchStrategy[object]) -> st.SearchStrategy[obj
     )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import pytest
 
 from tests.twin import valley_sample as sample
@@ -45,6 +44,8 @@ def test_the_notebook_runs_against_a_small_store(
     sample.build_sample(url)
     monkeypatch.setenv("TWIN_STORE", url)
     monkeypatch.chdir(tmp_path)
+    import matplotlib  # loaded here: the fast tier, which leaves this test out, never pays for it
+
     matplotlib.use("Agg", force=True)  # no display: the plot cell draws off screen
     import matplotlib.pyplot as plt
 

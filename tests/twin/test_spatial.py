@@ -62,6 +62,7 @@ def test_nearest_bins_match_brute_force(
         assert all(stream is None or a.stream == stream for a, _ in found)
 
 
+@pytest.mark.slow
 def test_within_radius_matches_brute_force(index: SpatialIndex, valley: ValleyTwin) -> None:
     bins = all_bins(valley)
     for x, y in random_points(10):

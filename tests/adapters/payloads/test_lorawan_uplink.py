@@ -399,6 +399,7 @@ def _check(document: object) -> None:
     assert uplink.network in ("chirpstack", "ttn")
 
 
+@pytest.mark.slow
 @given(st.binary(max_size=256))
 def test_arbitrary_bytes_only_ever_raise_payload_error(document: bytes) -> None:
     _check(document)
