@@ -1,8 +1,10 @@
 """The twin: the valley's event store and what it answers.
 
-Applications over ``eventsourcing`` (SQLite embedded by default, PostgreSQL for scale), time
-travel, the valley's real geography, spatial queries and the ``twin`` CLI. It imports
-``domain`` (and, for ingest, ``adapters.wire``) — never ``simulation`` or ``scenarios``.
+The application over ``eventsourcing`` with its storage wing (SQLite embedded by default,
+PostgreSQL for scale, in memory for tests), the commands that record field facts, ingest,
+time travel, read models, exports, the valley's real geography and spatial queries. It
+imports ``domain`` and, for the wire, ``adapters.wire`` — never ``simulation``,
+``scenarios`` or the front door (``valley_twin``, which holds the ``twin`` command).
 """
 
 from __future__ import annotations
