@@ -11,12 +11,26 @@ from __future__ import annotations
 
 from scenarios.economics import Economics, RolloutCosts, evaluate
 from scenarios.errors import ScenarioError, SweepError
-from scenarios.loader import Sweep, SweepPoint, load_scenario, load_sweep, shipped_scenarios
+from scenarios.loader import (
+    SHIPPED,
+    Sweep,
+    SweepPoint,
+    load_scenario,
+    load_sweep,
+    shipped_scenarios,
+)
 from scenarios.presenting import report_input
 from scenarios.report import BinOnMap, ReportInput, write_report
 from scenarios.runner import ScenarioResult, run_scenario
 from scenarios.schema import Scenario
-from scenarios.sweep import DaskExecutor, LocalExecutor, SweepResult, run_sweep
+from scenarios.sweep import (
+    DaskExecutor,
+    LocalExecutor,
+    SweepResult,
+    report_inputs,
+    run_sweep,
+    write_sweep_tables,
+)
 
 __all__ = [
     "BinOnMap",
@@ -25,6 +39,7 @@ __all__ = [
     "LocalExecutor",
     "ReportInput",
     "RolloutCosts",
+    "SHIPPED",
     "Scenario",
     "ScenarioError",
     "ScenarioResult",
@@ -36,8 +51,10 @@ __all__ = [
     "load_scenario",
     "load_sweep",
     "report_input",
+    "report_inputs",
     "run_scenario",
     "run_sweep",
     "shipped_scenarios",
     "write_report",
+    "write_sweep_tables",
 ]

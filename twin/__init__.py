@@ -12,6 +12,8 @@ from __future__ import annotations
 from eventsourcing.utils import get_topic
 
 from twin.application import ValleyTwin
+from twin.asof import ASSET_KINDS
+from twin.citizens import Citizens, Forgotten, PersonalData, describe_personal_data
 from twin.config import StoreConfig, default_store_url, parse_store_url, resolve_store_url
 from twin.errors import (
     AlreadyExistsError,
@@ -23,32 +25,65 @@ from twin.errors import (
     StoreUnavailableError,
     TwinError,
 )
+from twin.events import aggregate_event
 from twin.geography import Commune, Geography, load_geography
-from twin.inventory import plan_inventory, summarise
+from twin.ingest import IngestProcessor
+from twin.ingest_server import (
+    DEFAULT_ENDPOINT,
+    AllowList,
+    IngestServer,
+    ServerSettings,
+    allow_list_entry,
+    dead_letters,
+    read_status,
+)
+from twin.inventory import COMMISSIONED_AT, RULE_BY_STREAM, plan_inventory, summarise
 from twin.opening import open_twin, store_config
+from twin.present import asset_view, event_view, format_event, format_state, parse_instant
 from twin.spatial import PlacedAsset, SpatialIndex
 
 __all__ = [
+    "ASSET_KINDS",
+    "AllowList",
     "AlreadyExistsError",
+    "COMMISSIONED_AT",
+    "Citizens",
     "Commune",
     "ConcurrentChangeError",
+    "DEFAULT_ENDPOINT",
+    "Forgotten",
     "Geography",
+    "IngestProcessor",
+    "IngestServer",
     "InvalidInputError",
     "NotFoundError",
     "OutsideValleyError",
+    "PersonalData",
     "PlacedAsset",
+    "RULE_BY_STREAM",
+    "ServerSettings",
     "SpatialIndex",
     "StoreConfig",
     "StoreConfigError",
     "StoreUnavailableError",
     "TwinError",
     "ValleyTwin",
+    "aggregate_event",
+    "allow_list_entry",
+    "asset_view",
+    "dead_letters",
     "default_store_url",
+    "describe_personal_data",
     "event_topics",
+    "event_view",
+    "format_event",
+    "format_state",
     "load_geography",
     "open_twin",
+    "parse_instant",
     "parse_store_url",
     "plan_inventory",
+    "read_status",
     "resolve_store_url",
     "store_config",
     "summarise",

@@ -193,7 +193,7 @@ class PersonalData:
             for name in PERSONAL_IDEA_FIELDS:
                 if name in idea:
                     idea[name] = shown(idea[name])
-        state["personal_data"] = describe(self.keys.state(citizen.id))
+        state["personal_data"] = describe_personal_data(self.keys.state(citizen.id))
         return state
 
     def event_view(
@@ -266,7 +266,7 @@ def is_citizen(twin: ValleyTwin, aggregate_id: UUID) -> bool:
     return bool(first) and first[0].topic == _REGISTERED_TOPIC
 
 
-def describe(state: KeyState | None) -> str:
+def describe_personal_data(state: KeyState | None) -> str:
     """One line on the state of a citizen's personal data."""
     if state is None:
         return "none sealed yet"

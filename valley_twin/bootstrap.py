@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from adapters.wire import CurveKeyPair, ZmqServerTransport, load_keypair
-from twin.ingest import IngestProcessor
-from twin.ingest_server import AllowList, IngestServer, ServerSettings
+from twin import AllowList, IngestProcessor, IngestServer, ServerSettings
 
 if TYPE_CHECKING:
     from pathlib import Path

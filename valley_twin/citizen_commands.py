@@ -17,10 +17,15 @@ from typing import Any
 
 from eventsourcing.persistence import PersistenceError
 
-from twin import open_twin
-from twin.citizens import Citizens, Forgotten, describe
-from twin.errors import StoreUnavailableError
-from twin.present import format_event, format_state
+from twin import (
+    Citizens,
+    Forgotten,
+    StoreUnavailableError,
+    describe_personal_data,
+    format_event,
+    format_state,
+    open_twin,
+)
 
 
 def add_commands(commands: Any) -> None:
@@ -95,7 +100,7 @@ def _citizen_show(args: argparse.Namespace) -> int:
         if citizen is None:  # only a key, for messages refused before any registration
             state: dict[str, Any] = {
                 "id": str(citizen_id),
-                "personal_data": describe(service.keys.state(citizen_id)),
+                "personal_data": describe_personal_data(service.keys.state(citizen_id)),
             }
             history: list[dict[str, Any]] = []
         else:

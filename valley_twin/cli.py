@@ -24,22 +24,32 @@ import platformdirs
 
 from adapters.wire import AdapterError, create_keypair
 from domain import Bin, Citizen, DomainError, WasteStream
-from twin import open_twin, store_config
-from twin.application import ValleyTwin
-from twin.citizens import PersonalData
-from twin.errors import InvalidInputError, StoreConfigError, StoreUnavailableError, TwinError
-from twin.events import aggregate_event
-from twin.geography import Geography, load_geography
-from twin.ingest_server import (
+from twin import (
     DEFAULT_ENDPOINT,
+    Geography,
+    InvalidInputError,
+    PersonalData,
     ServerSettings,
+    SpatialIndex,
+    StoreConfigError,
+    StoreUnavailableError,
+    TwinError,
+    ValleyTwin,
+    aggregate_event,
     allow_list_entry,
+    asset_view,
     dead_letters,
+    event_view,
+    format_event,
+    format_state,
+    load_geography,
+    open_twin,
+    parse_instant,
+    plan_inventory,
     read_status,
+    store_config,
+    summarise,
 )
-from twin.inventory import plan_inventory, summarise
-from twin.present import asset_view, event_view, format_event, format_state, parse_instant
-from twin.spatial import SpatialIndex
 from valley_twin import adapter_commands, scenario_commands
 from valley_twin.bootstrap import ingest_service, load_credentials
 from valley_twin.citizen_commands import add_commands as add_citizen_commands

@@ -10,10 +10,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from twin import open_twin
-from twin.asof import ASSET_KINDS
-from twin.export.files import FORMATS, STDOUT, ExportSummary, export_valley
-from twin.present import parse_instant
+from twin import ASSET_KINDS, open_twin, parse_instant
+from twin.export import FORMATS, STDOUT, ExportSummary, export_valley
 
 if TYPE_CHECKING:
     import argparse

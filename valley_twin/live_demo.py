@@ -23,11 +23,15 @@ import tomli_w
 
 from adapters.wire import create_keypair
 from domain import Beacon, Bin, Site, SiteKind, ValleyAggregate, WasteStream
-from twin.application import ValleyTwin
-from twin.errors import TwinError
-from twin.geography import Geography
-from twin.ingest_server import ServerSettings, allow_list_entry
-from twin.inventory import COMMISSIONED_AT, RULE_BY_STREAM
+from twin import (
+    COMMISSIONED_AT,
+    RULE_BY_STREAM,
+    Geography,
+    ServerSettings,
+    TwinError,
+    ValleyTwin,
+    allow_list_entry,
+)
 from valley_twin.bootstrap import ingest_service, load_credentials
 
 SENSOR_STREAMS = (WasteStream.GLASS, WasteStream.PACKAGING, WasteStream.PAPER)

@@ -17,10 +17,16 @@ import threading
 from typing import Any
 
 from twin import open_twin
-from twin.projections.catalogue import PROJECTIONS
-from twin.projections.progress import ProgressBar
-from twin.projections.runner import DEFAULT_PAGE_SIZE, catch_up, follow, rebuild
-from twin.projections.status import ProjectionStatus, status
+from twin.projections import (
+    DEFAULT_PAGE_SIZE,
+    PROJECTIONS,
+    ProgressBar,
+    ProjectionStatus,
+    catch_up,
+    follow,
+    rebuild,
+    status,
+)
 
 EXIT_INTERRUPTED = 130  # the shell's convention for a command ended by SIGINT
 

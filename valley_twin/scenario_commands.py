@@ -20,11 +20,23 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from scenarios.errors import ScenarioError
-from scenarios.loader import SHIPPED, load_scenario, shipped_scenarios
-from scenarios.presenting import report_input
-from scenarios.report import write_report
-from scenarios.runner import ScenarioResult, run_scenario
+from scenarios import (
+    SHIPPED,
+    DaskExecutor,
+    LocalExecutor,
+    ScenarioError,
+    ScenarioResult,
+    SweepError,
+    load_scenario,
+    load_sweep,
+    report_input,
+    report_inputs,
+    run_scenario,
+    run_sweep,
+    shipped_scenarios,
+    write_report,
+    write_sweep_tables,
+)
 
 EXIT_SCENARIO_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -131,16 +143,6 @@ def _positive_int(text: str) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     # Imported here so the other commands never pay for the sweep machinery.
-    from scenarios.errors import SweepError
-    from scenarios.loader import load_sweep
-    from scenarios.sweep import (
-        DaskExecutor,
-        LocalExecutor,
-        report_inputs,
-        run_sweep,
-        write_sweep_tables,
-    )
-
     try:
         sweep = load_sweep(args.file)  # every point checked before anything runs
         executor = DaskExecutor(args.scheduler) if args.scheduler else LocalExecutor(args.workers)

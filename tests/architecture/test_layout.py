@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import shutil
 import subprocess
@@ -48,3 +49,38 @@ def test_domain_reads_no_clock() -> None:
         assert "datetime.now" not in text and "utcnow" not in text and "time.time" not in text, (
             source
         )
+
+
+# What the front door may import of the rooms: their packages' public surfaces. The adapters'
+# package stays empty on purpose (a gateway or the twin importing the wire loads no device
+# code), so its public modules are named one by one.
+ROOMS_PUBLIC_MODULES = {
+    "domain",
+    "twin",
+    "twin.projections",
+    "twin.export",
+    "simulation",
+    "scenarios",
+    "adapters.wire",
+    "adapters.registry",
+    "adapters.service",
+    "adapters.simulators",
+}
+
+
+def test_the_front_door_reaches_the_rooms_only_through_their_public_apis() -> None:
+    rooms = {"domain", "twin", "simulation", "scenarios", "adapters"}
+    reached = set()
+    for source in (REPOSITORY / "valley_twin").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            reached.update(
+                (source.name, module) for module in modules if module.split(".")[0] in rooms
+            )
+    assert reached, "the front door imports the rooms"
+    assert {(name, m) for name, m in reached if m not in ROOMS_PUBLIC_MODULES} == set()

@@ -10,6 +10,12 @@ places, never who holds them. Not responsible for analysts' DataFrames (:mod:`tw
 
 from __future__ import annotations
 
-from twin.export.files import FORMATS, ExportSummary, export_valley, standing_assets
+from twin.export.files import FORMATS, STDOUT, ExportSummary, export_valley, standing_assets
 
-__all__ = ["ExportSummary", "FORMATS", "export_valley", "standing_assets"]
+__all__ = [
+    "ExportSummary",
+    "FORMATS",
+    "STDOUT",
+    "export_valley",
+    "standing_assets",
+]

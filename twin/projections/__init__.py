@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from twin.projections.base import Projection, ProjectionError
 from twin.projections.catalogue import PROJECTIONS
+from twin.projections.progress import ProgressBar
 from twin.projections.runner import DEFAULT_PAGE_SIZE, Progress, catch_up, follow, rebuild
 from twin.projections.status import ProjectionStatus, status
 from twin.projections.store import view_store
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "PROJECTIONS",
     "Progress",
+    "ProgressBar",
     "Projection",
     "ProjectionError",
     "ProjectionStatus",
