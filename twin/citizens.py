@@ -380,6 +380,37 @@ class CitizenMessage:
     pseudonym: str | None
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A refused message as ingest may tell it and keep it: a citizen's without its values."""
+
+    reason: str  # for the reply, the logs and the store: a citizen's names no value
+    raw: bytes
+    citizen: CitizenMessage | None
+
+    def kept(self, keys: CitizenKeys) -> tuple[bytes, str]:
+        """The bytes to store and the reason to store with them: a citizen's bytes are sealed
+        with their key, so that forgetting them erases this copy too, or not kept at all when
+        there is no key to seal them with. Call it only for a dead letter that will be stored:
+        sealing makes the citizen's key if they have none yet."""
+        if self.citizen is None:
+            return self.raw, self.reason
+        sealed = sealed_dead_letter(keys, self.citizen, self.raw)
+        if sealed is None:
+            return b"", self.reason + " [message not kept: personal data]"
+        return sealed, self.reason
+
+
+def refusal(
+    raw: bytes, envelope: Envelope | None, reason: str, error: BaseException | None
+) -> Refusal:
+    """How a refused message is told and kept, once ingest knows why it refused it."""
+    personal = citizen_message(raw, envelope)
+    if personal is not None and error is not None:
+        reason = withheld_reason(error, personal.kind)
+    return Refusal(reason, raw, personal)
+
+
 def citizen_message(raw: bytes, envelope: Envelope | None) -> CitizenMessage | None:
     """Whether a refused message is a citizen's (so personal), from its envelope or, if it did
     not decode, from a lenient look at its bytes; None if it is not, or cannot be read at all."""

@@ -494,11 +494,10 @@ class IngestProcessor:
         envelope: Envelope | None = None,
         error: BaseException | None = None,
     ) -> tuple[Reply, str | None]:
-        personal = citizens.citizen_message(message.raw, envelope)
-        if personal is not None and error is not None:
-            # A citizen's words must not outlive their key: the reason, which goes to the store,
-            # the logs and the app, names the field and the rule but not the value.
-            reason = citizens.withheld_reason(error, personal.kind)
+        # A citizen's words must not outlive their key: the reason, which goes to the store,
+        # the logs and the app, names the field and the rule but not the value.
+        refused = citizens.refusal(message.raw, envelope, reason, error)
+        reason = refused.reason
         source: str | None
         message_id: str | None
         if envelope is not None:
@@ -520,14 +519,7 @@ class IngestProcessor:
             or (look_up and self.twin.exists(receipt))
         ):
             return Reply("rejected", message_id, reason), None
-        raw = message.raw
-        if personal is not None:
-            # ... and its bytes are kept sealed with the citizen's key, so that forgetting them
-            # erases this copy too, or not kept at all when there is no key to seal them with.
-            sealed = citizens.sealed_dead_letter(self.keys, personal, raw)
-            if sealed is None:
-                reason += " [message not kept: personal data]"
-            raw = sealed or b""
+        raw, reason = refused.kept(self.keys)
         receipts[receipt] = MessageReceipt.dead_letter(
             receipt,
             raw,
