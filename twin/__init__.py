@@ -27,6 +27,9 @@ from twin.errors import (
 )
 from twin.events import aggregate_event
 from twin.geography import Commune, Geography, load_geography
+from twin.importing import DEFAULT_SOURCE as DEFAULT_IMPORT_SOURCE
+from twin.importing import FILE_FORMATS as IMPORT_FILE_FORMATS
+from twin.importing import Fact, ImportFileError, ImportSummary, import_facts, read_facts
 from twin.ingest import IngestProcessor
 from twin.ingest_server import (
     DEFAULT_ENDPOINT,
@@ -51,8 +54,13 @@ __all__ = [
     "Commune",
     "ConcurrentChangeError",
     "DEFAULT_ENDPOINT",
+    "DEFAULT_IMPORT_SOURCE",
+    "Fact",
     "Forgotten",
     "Geography",
+    "IMPORT_FILE_FORMATS",
+    "ImportFileError",
+    "ImportSummary",
     "IngestProcessor",
     "IngestServer",
     "InvalidInputError",
@@ -78,11 +86,13 @@ __all__ = [
     "event_view",
     "format_event",
     "format_state",
+    "import_facts",
     "load_geography",
     "open_twin",
     "parse_instant",
     "parse_store_url",
     "plan_inventory",
+    "read_facts",
     "read_status",
     "resolve_store_url",
     "store_config",

@@ -54,6 +54,7 @@ from valley_twin import adapter_commands, scenario_commands
 from valley_twin.bootstrap import ingest_service, load_credentials
 from valley_twin.citizen_commands import add_commands as add_citizen_commands
 from valley_twin.export_commands import add_commands as add_export_commands
+from valley_twin.import_commands import add_commands as add_import_commands
 from valley_twin.live_demo import FeedResult, run_live_feed
 from valley_twin.projection_commands import add_commands as add_projection_commands
 
@@ -216,6 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     where.set_defaults(handler=_where)
     add_citizen_commands(commands)  # `twin citizen forget | show`
     add_export_commands(commands)  # `twin export`: CSV, GeoJSON, NGSI-LD as of an instant
+    add_import_commands(commands)  # `twin import`: backfill from CSV, JSON Lines or a device export
     add_projection_commands(commands)  # `twin projections status | rebuild | run`
     return parser
 

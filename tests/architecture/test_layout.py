@@ -62,6 +62,7 @@ ROOMS_PUBLIC_MODULES = {
     "simulation",
     "scenarios",
     "adapters.wire",
+    "adapters.sdk",
     "adapters.registry",
     "adapters.service",
     "adapters.simulators",
