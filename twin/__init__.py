@@ -15,6 +15,14 @@ from twin.application import ValleyTwin
 from twin.asof import ASSET_KINDS
 from twin.citizens import Citizens, Forgotten, PersonalData, describe_personal_data
 from twin.config import StoreConfig, default_store_url, parse_store_url, resolve_store_url
+from twin.dead_letters import (
+    LetterFilter,
+    RetryOutcome,
+    dead_letters,
+    discard,
+    parse_receipt_id,
+    retry,
+)
 from twin.errors import (
     AlreadyExistsError,
     ConcurrentChangeError,
@@ -37,7 +45,6 @@ from twin.ingest_server import (
     IngestServer,
     ServerSettings,
     allow_list_entry,
-    dead_letters,
     read_status,
 )
 from twin.inventory import COMMISSIONED_AT, RULE_BY_STREAM, plan_inventory, summarise
@@ -64,11 +71,13 @@ __all__ = [
     "IngestProcessor",
     "IngestServer",
     "InvalidInputError",
+    "LetterFilter",
     "NotFoundError",
     "OutsideValleyError",
     "PersonalData",
     "PlacedAsset",
     "RULE_BY_STREAM",
+    "RetryOutcome",
     "ServerSettings",
     "SpatialIndex",
     "StoreConfig",
@@ -82,6 +91,7 @@ __all__ = [
     "dead_letters",
     "default_store_url",
     "describe_personal_data",
+    "discard",
     "event_topics",
     "event_view",
     "format_event",
@@ -90,11 +100,13 @@ __all__ = [
     "load_geography",
     "open_twin",
     "parse_instant",
+    "parse_receipt_id",
     "parse_store_url",
     "plan_inventory",
     "read_facts",
     "read_status",
     "resolve_store_url",
+    "retry",
     "store_config",
     "summarise",
 ]

@@ -32,7 +32,7 @@ from twin import citizens, commands
 from twin.application import ValleyTwin
 from twin.errors import AlreadyExistsError, NotFoundError, TwinError
 from twin.geography import Geography
-from twin.privacy import CitizenKeys
+from twin.privacy import CitizenKeys, is_token
 from twin.receipts import MessageReceipt, raw_receipt_id, receipt_id
 
 log = logging.getLogger(__name__)
@@ -385,6 +385,33 @@ class IngestProcessor:
         if sum(map(len, self._ids.values())) > self.cache_size:
             self._ids.clear()
         return replies
+
+    def rejudge(self, raw: bytes, receipt: MessageReceipt) -> str | None:
+        """Judge a dead letter's message again, now: None once applied (its events and the
+        receipt's ``Retried`` saved in one transaction), else why it is still refused (and
+        nothing is saved)."""
+        if is_token(raw.decode("ascii", "replace")):
+            return "a citizen's message is kept sealed, not retried: ask them to send it again"
+        received_at = self.clock()
+        try:
+            envelope = decode(raw, now=received_at)
+        except WireError as error:
+            return str(error)
+        batch = _Batch(self.twin, self._cache, self._ids, self.keys)
+        batch.begin_message()
+        try:
+            HANDLERS[envelope.kind](batch, envelope, self.geography)
+            receipt.retried(received_at)
+            self.twin.save(*batch.touched.values(), receipt)
+        except (DomainError, TwinError) as error:
+            for aggregate_id in batch.touched:
+                self._cache.pop(aggregate_id, None)
+            return citizens.refusal(raw, envelope, str(error), error).reason
+        except BaseException:
+            for aggregate_id in batch.touched:
+                self._cache.pop(aggregate_id, None)
+            raise
+        return None
 
     def _remember(self, receipts: dict[UUID, MessageReceipt]) -> None:
         """Note receipts just committed, forgetting the oldest beyond ``remembered_receipts``."""

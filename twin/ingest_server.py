@@ -10,19 +10,16 @@ for sockets (:mod:`adapters.wire`).
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from eventsourcing.utils import get_topic
 
 from adapters.wire import (
     CurveKeyPair,
@@ -33,10 +30,8 @@ from adapters.wire import (
     encode_reply,
     load_keypair,
 )
-from twin.application import ValleyTwin
 from twin.errors import TwinError
 from twin.ingest import Incoming, IngestProcessor
-from twin.receipts import DeadLetter, MessageReceipt
 
 log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
@@ -298,14 +293,6 @@ def read_status(path: Path) -> dict[str, Any]:
             f"no ingest status at {path} ({error}); is `twin ingest` running?"
         ) from None
     return status
-
-
-def dead_letters(twin: ValleyTwin, limit: int | None = None) -> Iterator[DeadLetter]:
-    """Every rejected message, oldest first."""
-    events = twin.domain_events(topics=(get_topic(MessageReceipt.DeadLettered),))
-    for event in itertools.islice(events, limit):
-        assert isinstance(event, MessageReceipt.DeadLettered)
-        yield DeadLetter.from_event(event)
 
 
 def allow_list_entry(public_key_file: Path, name: str) -> str:

@@ -63,11 +63,42 @@ class MessageReceipt(Aggregate):
         self.device = device
         self.reason = reason
         self.raw_base64 = raw_base64
+        self.settled: str | None = None  # how a dead letter was settled: retried or discarded
 
     @property
     def rejected(self) -> bool:
-        """True for a dead letter."""
+        """True for a dead letter (still refused: not applied on a retry)."""
         return self.reason is not None
+
+    @property
+    def open(self) -> bool:
+        """True for a dead letter nobody settled yet."""
+        return self.rejected and self.settled is None
+
+    class Retried(Aggregate.Event):
+        """The dead letter was judged again and applied: its events are saved with this."""
+
+        note: str
+
+        def apply(self, aggregate: MessageReceipt) -> None:
+            aggregate.reason = None
+            aggregate.settled = "retried"
+
+    class Discarded(Aggregate.Event):
+        """The dead letter was looked at and set aside, with a note saying why."""
+
+        note: str
+
+        def apply(self, aggregate: MessageReceipt) -> None:
+            aggregate.settled = "discarded"
+
+    def retried(self, at: datetime, note: str = "") -> None:
+        """Record that the message, judged again, was applied."""
+        self.trigger_event(self.Retried, timestamp=at, note=note)
+
+    def discard(self, note: str, at: datetime) -> None:
+        """Set the dead letter aside, saying why."""
+        self.trigger_event(self.Discarded, timestamp=at, note=note)
 
     @classmethod
     def applied(
@@ -114,6 +145,7 @@ class MessageReceipt(Aggregate):
 class DeadLetter:
     """A rejected message as `twin deadletters` shows it."""
 
+    receipt: UUID  # what `twin deadletters retry` and `discard` take
     received_at: datetime
     source: str
     message_id: str | None
@@ -121,10 +153,13 @@ class DeadLetter:
     device: str | None
     reason: str
     raw: bytes
+    settled: str | None = None  # retried, discarded, or None while open
+    note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values; the raw bytes in hexadecimal."""
         return {
+            "id": str(self.receipt),
             "received_at": self.received_at.isoformat(),
             "source": self.source,
             "message_id": self.message_id,
@@ -132,12 +167,15 @@ class DeadLetter:
             "device": self.device,
             "reason": self.reason,
             "raw_hex": self.raw.hex(),
+            "settled": self.settled,
+            "note": self.note,
         }
 
     @classmethod
     def from_event(cls, event: MessageReceipt.DeadLettered) -> DeadLetter:
         """The dead letter recorded by a rejected receipt."""
         return cls(
+            receipt=event.originator_id,
             received_at=event.timestamp,
             source=event.source,
             message_id=event.message_id,

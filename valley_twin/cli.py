@@ -38,7 +38,6 @@ from twin import (
     aggregate_event,
     allow_list_entry,
     asset_view,
-    dead_letters,
     event_view,
     format_event,
     format_state,
@@ -53,6 +52,7 @@ from twin import (
 from valley_twin import adapter_commands, scenario_commands
 from valley_twin.bootstrap import ingest_service, load_credentials
 from valley_twin.citizen_commands import add_commands as add_citizen_commands
+from valley_twin.deadletter_commands import add_commands as add_deadletter_commands
 from valley_twin.export_commands import add_commands as add_export_commands
 from valley_twin.import_commands import add_commands as add_import_commands
 from valley_twin.live_demo import FeedResult, run_live_feed
@@ -158,12 +158,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.set_defaults(handler=_ingest)
 
-    letters = commands.add_parser(
-        "deadletters", help="list the messages ingest rejected, with reasons"
-    )
-    letters.add_argument("--limit", type=int, help="at most this many")
-    letters.add_argument("--json", action="store_true", help="print JSON (raw bytes in hex)")
-    letters.set_defaults(handler=_deadletters)
+    add_deadletter_commands(commands)  # `twin deadletters [retry | discard]`
 
     keys = commands.add_parser("keys", help="CURVE key pairs for ingest and adapters")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -535,24 +530,6 @@ def _is_local(endpoint: str) -> bool:
         return True
     host = address.rsplit(":", 1)[0].strip("[]")
     return scheme == "tcp" and host in ("127.0.0.1", "localhost", "::1")
-
-
-def _deadletters(args: argparse.Namespace) -> int:
-    twin = open_twin(args.store)
-    try:
-        letters = [letter.as_dict() for letter in dead_letters(twin, args.limit)]
-    finally:
-        twin.close()
-    if args.json:
-        _print_json(letters)
-        return 0
-    if not letters:
-        print("no dead letters")
-    for letter in letters:
-        print(
-            f"{letter['received_at']}  {letter['source']:<20} {letter['message_id'] or '-':<34} {letter['reason']}"
-        )
-    return 0
 
 
 def _keys_new(args: argparse.Namespace) -> int:

@@ -12,8 +12,15 @@ import pytest
 from domain import Beacon, Bin, Position, Site
 from tests.adapters.test_fill_level_adapter import EM310, chirpstack, frame, tts
 from tests.conftest import T0
-from twin import ImportFileError, ValleyTwin, import_facts, load_geography, open_twin, read_facts
-from twin.ingest_server import dead_letters
+from twin import (
+    ImportFileError,
+    ValleyTwin,
+    dead_letters,
+    import_facts,
+    load_geography,
+    open_twin,
+    read_facts,
+)
 from valley_twin.cli import main
 
 HERE = Position(752000.0, 6283000.0)

@@ -128,7 +128,7 @@ def test_bad_messages_are_dead_lettered_and_the_rest_land(
 
 
 def twin_dead_letters(twin: ValleyTwin) -> list:  # type: ignore[type-arg]
-    from twin.ingest_server import dead_letters
+    from twin import dead_letters
 
     return list(dead_letters(twin))
 
