@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import shapely
 from shapely.errors import ShapelyError
@@ -61,6 +61,12 @@ class Site(ValleyAggregate):
     """A place the twin follows: a building, a lighting cabinet, a tourist site, a zone."""
 
     KIND = "site"
+    # When the meter was last read (its index or a replacement); a class-level default, not an
+    # annotation, so that it is no field of any event and a snapshot taken before it existed
+    # still loads (as "not known yet"). Private: the state a site shows is unchanged.
+    if TYPE_CHECKING:
+        _meter_read_at: datetime | None
+    _meter_read_at = None
 
     class Registered(ValleyAggregate.Created):
         code: str
@@ -153,6 +159,12 @@ class Site(ValleyAggregate):
             if aggregate.meter_index_kwh is not None:
                 aggregate.consumption_kwh += self.index_kwh - aggregate.meter_index_kwh
             aggregate.meter_index_kwh = self.index_kwh
+            aggregate._meter_read_at = self.timestamp
+
+    @property
+    def meter_read_at(self) -> datetime | None:
+        """When the meter was last read (an index or a replacement); None before."""
+        return self._meter_read_at
 
     def meter_energy(self, index_kwh: float, at: datetime) -> None:
         """Record a cumulative meter index; it may only go down after a meter replacement."""
@@ -174,6 +186,7 @@ class Site(ValleyAggregate):
                 aggregate.consumption_kwh += self.final_index_kwh - aggregate.meter_index_kwh
             aggregate.meter_index_kwh = self.new_index_kwh
             aggregate.meter_replacements += 1
+            aggregate._meter_read_at = self.timestamp
 
     def replace_meter(self, final_index_kwh: float, new_index_kwh: float, at: datetime) -> None:
         """Record a meter swap: the old meter's last index and the new meter's first."""

@@ -49,6 +49,7 @@ from twin.ingest_server import (
 )
 from twin.inventory import COMMISSIONED_AT, RULE_BY_STREAM, plan_inventory, summarise
 from twin.opening import open_twin, store_config
+from twin.plausibility import ImplausibleFactError, Plausibility, load_plausibility
 from twin.present import asset_view, event_view, format_event, format_state, parse_instant
 from twin.spatial import PlacedAsset, SpatialIndex
 
@@ -66,6 +67,7 @@ __all__ = [
     "Forgotten",
     "Geography",
     "IMPORT_FILE_FORMATS",
+    "ImplausibleFactError",
     "ImportFileError",
     "ImportSummary",
     "IngestProcessor",
@@ -76,6 +78,7 @@ __all__ = [
     "OutsideValleyError",
     "PersonalData",
     "PlacedAsset",
+    "Plausibility",
     "RULE_BY_STREAM",
     "RetryOutcome",
     "ServerSettings",
@@ -98,6 +101,7 @@ __all__ = [
     "format_state",
     "import_facts",
     "load_geography",
+    "load_plausibility",
     "open_twin",
     "parse_instant",
     "parse_receipt_id",

@@ -24,6 +24,7 @@ from eventsourcing.utils import get_topic
 from twin.errors import InvalidInputError, NotFoundError
 from twin.events import aggregate_event
 from twin.ingest import IngestProcessor
+from twin.plausibility import Plausibility
 from twin.receipts import DeadLetter, MessageReceipt
 
 if TYPE_CHECKING:
@@ -97,9 +98,10 @@ def retry(
     geography: Geography,
     receipts: Sequence[UUID],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    plausibility: Plausibility | None = None,
 ) -> list[RetryOutcome]:
     """Judge these dead letters again, one transaction each; see the module's docstring."""
-    processor = IngestProcessor(twin, geography, clock=clock)
+    processor = IngestProcessor(twin, geography, clock=clock, plausibility=plausibility)
     outcomes = []
     for receipt_id in receipts:
         receipt = _receipt(twin, receipt_id)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from adapters.wire import BODY_SCHEMAS, Envelope, Reply, encode, to_epoch_ms
 from twin.errors import TwinError
 from twin.ingest import Incoming, IngestProcessor
+from twin.plausibility import Plausibility
 
 if TYPE_CHECKING:
     from twin.application import ValleyTwin
@@ -137,10 +138,11 @@ def import_facts(
     source: str = DEFAULT_SOURCE,
     progress: Callable[[int, int], None] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    plausibility: Plausibility | None = None,
 ) -> ImportSummary:
     """Record the facts in world-time order through ingest; return what happened to them."""
     ordered = sorted(facts, key=lambda fact: (fact.observed_at, fact.line))
-    processor = IngestProcessor(twin, geography, clock=clock)
+    processor = IngestProcessor(twin, geography, clock=clock, plausibility=plausibility)
     summary = ImportSummary(read=len(ordered))
     refused = 0
     for start in range(0, len(ordered), BATCH_SIZE):

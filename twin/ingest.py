@@ -27,11 +27,12 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from adapters.wire import Envelope, Reply, WireError, decode, from_epoch_ms, peek_identity
-from domain import DomainError, ValleyAggregate
+from domain import Bin, DomainError, Site, ValleyAggregate
 from twin import citizens, commands
 from twin.application import ValleyTwin
 from twin.errors import AlreadyExistsError, NotFoundError, TwinError
 from twin.geography import Geography
+from twin.plausibility import Plausibility
 from twin.privacy import CitizenKeys, is_token
 from twin.receipts import MessageReceipt, raw_receipt_id, receipt_id
 
@@ -101,9 +102,11 @@ class _Batch:
         cache: OrderedDict[UUID, Aggregate],
         ids: dict[type, dict[str, UUID]],
         keys: CitizenKeys,
+        plausibility: Plausibility,
     ) -> None:
         self.twin = twin
         self.keys = keys
+        self.plausibility = plausibility
         self.cache = cache
         self.ids = (
             ids  # class -> code -> id of the aggregate, found before: deriving one costs a UUID5
@@ -169,6 +172,8 @@ Handler = Callable[[_Batch, Envelope, Geography], None]
 
 
 def _bin_fill(batch: _Batch, message: Envelope, _: Geography) -> None:
+    bin_ = batch.load(Bin, message.asset)
+    batch.plausibility.check_fill(bin_, message.body["fill_percent"], message.observed_at)
     commands.measure_fill_level(
         batch, message.asset, message.body["fill_percent"], message.observed_at, message.device
     )
@@ -180,6 +185,8 @@ def _footfall(batch: _Batch, message: Envelope, _: Geography) -> None:
 
 
 def _energy(batch: _Batch, message: Envelope, _: Geography) -> None:
+    site = batch.load(Site, message.asset)
+    batch.plausibility.check_index(site, message.body["index_kwh"], message.observed_at)
     commands.meter_energy(batch, message.asset, message.body["index_kwh"], message.observed_at)
 
 
@@ -268,8 +275,10 @@ class IngestProcessor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         cache_size: int = 100_000,
         remembered_receipts: int = 100_000,  # ~200 bytes each
+        plausibility: Plausibility | None = None,
     ) -> None:
         self.twin = twin
+        self.plausibility = plausibility or Plausibility()
         self.geography = geography
         self.clock = clock
         self.cache_size = cache_size
@@ -345,7 +354,7 @@ class IngestProcessor:
     def _commit(
         self, messages: Sequence[Incoming], look_up: bool, fail_safe: bool = False
     ) -> list[Reply | None]:
-        batch = _Batch(self.twin, self._cache, self._ids, self.keys)
+        batch = _Batch(self.twin, self._cache, self._ids, self.keys, self.plausibility)
         received_at = self.clock()
         receipts: dict[UUID, MessageReceipt] = {}
         replies: list[Reply | None] = []
@@ -397,7 +406,7 @@ class IngestProcessor:
             envelope = decode(raw, now=received_at)
         except WireError as error:
             return str(error)
-        batch = _Batch(self.twin, self._cache, self._ids, self.keys)
+        batch = _Batch(self.twin, self._cache, self._ids, self.keys, self.plausibility)
         batch.begin_message()
         try:
             HANDLERS[envelope.kind](batch, envelope, self.geography)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from adapters.wire import CurveKeyPair, ZmqServerTransport, load_keypair
-from twin import AllowList, IngestProcessor, IngestServer, ServerSettings
+from twin import AllowList, IngestProcessor, IngestServer, Plausibility, ServerSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -39,6 +39,7 @@ def ingest_service(
     geography: Geography,
     settings: ServerSettings,
     credentials: Credentials | None,
+    plausibility: Plausibility | None = None,
 ) -> IngestServer:
     """Ingest on ZeroMQ: CURVE with the credentials, or plain text without (the caller checks
     plain text is only ever local)."""
@@ -50,4 +51,5 @@ def ingest_service(
         admit=None if allowed is None else allowed.admits,
         reply_queue=settings.reply_queue,
     )
-    return IngestServer(IngestProcessor(twin, geography), settings, server_keys, allowed, transport)
+    processor = IngestProcessor(twin, geography, plausibility=plausibility)
+    return IngestServer(processor, settings, server_keys, allowed, transport)

@@ -42,6 +42,7 @@ from twin import (
     format_event,
     format_state,
     load_geography,
+    load_plausibility,
     open_twin,
     parse_instant,
     plan_inventory,
@@ -155,6 +156,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument(
         "--stats", action="store_true", help="print the counters of the running ingest and exit"
+    )
+    ingest.add_argument(
+        "--plausibility",
+        type=Path,
+        metavar="FILE",
+        help="TOML file of plausibility limits (default: the built-in ones)",
     )
     ingest.set_defaults(handler=_ingest)
 
@@ -502,8 +509,9 @@ def _ingest(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = ServerSettings(args.endpoint, args.batch_max, args.batch_wait_ms / 1000, status_path)
+    plausibility = load_plausibility(args.plausibility)
     twin = open_twin(args.store)
-    server = ingest_service(twin, load_geography(), settings, credentials)
+    server = ingest_service(twin, load_geography(), settings, credentials, plausibility)
     processor = server.processor
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

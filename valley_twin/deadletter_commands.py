@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twin import (
@@ -18,6 +19,7 @@ from twin import (
     dead_letters,
     discard,
     load_geography,
+    load_plausibility,
     open_twin,
     parse_instant,
     parse_receipt_id,
@@ -46,6 +48,9 @@ def add_commands(subparsers: Any) -> None:
         "ids", nargs="*", metavar="ID", help="dead letters' ids (default: the filter's)"
     )
     _add_filters(again)
+    again.add_argument(
+        "--plausibility", type=Path, metavar="FILE", help="TOML file of plausibility limits"
+    )
     again.add_argument("--json", action="store_true", help="print JSON")
     again.set_defaults(handler=_retry)
     aside = actions.add_parser("discard", help="set them aside, saying why")
@@ -97,7 +102,8 @@ def _retry(args: argparse.Namespace) -> int:
             receipts = [letter.receipt for letter in dead_letters(twin, None, _filter(args))]
         else:
             raise InvalidInputError("ID", None, "dead letters' ids, or --reason/--source/--since")
-        outcomes = retry(twin, load_geography(), receipts)
+        plausibility = load_plausibility(args.plausibility)
+        outcomes = retry(twin, load_geography(), receipts, plausibility=plausibility)
     finally:
         twin.close()
     if args.json:

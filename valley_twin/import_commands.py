@@ -28,6 +28,7 @@ from twin import (
     InvalidInputError,
     import_facts,
     load_geography,
+    load_plausibility,
     open_twin,
     read_facts,
 )
@@ -64,6 +65,9 @@ def add_commands(subparsers: Any) -> None:
     command.add_argument(
         "--source", default=DEFAULT_IMPORT_SOURCE, help="who sent these facts (default %(default)s)"
     )
+    command.add_argument(
+        "--plausibility", type=Path, metavar="FILE", help="TOML file of plausibility limits"
+    )
     command.add_argument("--json", action="store_true", help="print the summary as JSON")
     command.set_defaults(handler=_import)
 
@@ -82,7 +86,14 @@ def _import(args: argparse.Namespace) -> int:
     twin = open_twin(args.store)
     progress = _Progress(sys.stderr)
     try:
-        summary = import_facts(twin, load_geography(), facts, args.source, progress)
+        summary = import_facts(
+            twin,
+            load_geography(),
+            facts,
+            args.source,
+            progress,
+            plausibility=load_plausibility(args.plausibility),
+        )
     finally:
         progress.close()
         twin.close()
