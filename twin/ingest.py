@@ -197,6 +197,11 @@ def _meter_replaced(batch: _Batch, message: Envelope, _: Geography) -> None:
     )
 
 
+def _emptied(batch: _Batch, message: Envelope, _: Geography) -> None:
+    body = message.body
+    commands.empty_bin(batch, message.asset, body["round_id"], body["mass_kg"], message.observed_at)
+
+
 def _citizen_register(batch: _Batch, message: Envelope, geography: Geography) -> None:
     commands.register_citizen(
         batch, geography, message.asset, message.body["commune_insee"], message.observed_at
@@ -255,6 +260,7 @@ HANDLERS: dict[str, Handler] = {
     "citizen.idea": _citizen_idea,
     "device.battery": _battery,
     "device.fault": _fault,
+    "bin.emptied": _emptied,
 }
 
 

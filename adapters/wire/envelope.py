@@ -63,6 +63,7 @@ BODY_SCHEMAS: dict[str, tuple[BodyField, ...]] = {
     "citizen.idea": (_str("idea_ref"), _str("title", 120), _str("text", 2_000)),
     "device.battery": (_number("battery_percent", 0, 100),),
     "device.fault": (_str("fault", 120),),
+    "bin.emptied": (_str("round_id", 64), _number("mass_kg", 0, 2_500)),
 }
 KINDS = frozenset(BODY_SCHEMAS)
 

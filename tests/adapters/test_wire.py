@@ -81,6 +81,7 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "citizen.idea": {"idea_ref": "I-7", "title": "Plus de bancs", "text": "Sur la place."},
     "device.battery": {"battery_percent": 87},
     "device.fault": {"fault": "tilt"},
+    "bin.emptied": {"round_id": "GLA-2024-06-03", "mass_kg": 152.4},
 }
 
 

@@ -149,6 +149,7 @@ def test_every_kind_reaches_its_aggregate(twin: ValleyTwin, processor: IngestPro
             ),
             message(5, kind="bin.fill", asset="B-1", fill_percent=10.0),
             message(6, kind="device.fault", asset="B-1", fault="tilt"),
+            message(11, kind="bin.emptied", asset="B-1", minutes=6, round_id="R-1", mass_kg=42.5),
             message(7, kind="citizen.register", asset="c-42", commune_insee="34114"),
             message(
                 8,
@@ -181,7 +182,7 @@ def test_every_kind_reaches_its_aggregate(twin: ValleyTwin, processor: IngestPro
             ),
         ]
     )
-    assert [r.status for r in replies] == ["ack"] * 9 + ["rejected"]
+    assert [r.status for r in replies] == ["ack"] * 10 + ["rejected"]
     assert "outside the 28 communes" in replies[-1].reason
     assert set(HANDLERS) == {
         "bin.fill",
@@ -193,7 +194,10 @@ def test_every_kind_reaches_its_aggregate(twin: ValleyTwin, processor: IngestPro
         "citizen.idea",
         "device.battery",
         "device.fault",
+        "bin.emptied",
     }
+    emptied = twin.get(Bin, "B-1")
+    assert (emptied.emptied_count, emptied.emptied_mass_kg, emptied.fill_percent) == (1, 42.5, 0.0)
     assert (
         twin.get(Beacon, "BLE-1").total_count == 12
         and twin.get(Beacon, "BLE-1").battery_percent == 77.0
