@@ -18,6 +18,7 @@ BUILT_IN = {
     "ble-footfall": "adapters.ble_footfall:BleFootfallAdapter",
     "energy-meter": "adapters.energy_meter:EnergyMeterAdapter",
     "citizen-app": "adapters.citizen_app:CitizenAppAdapter",
+    "truck-lifts": "adapters.truck_lifts:TruckLiftsAdapter",
 }
 
 

@@ -10,7 +10,7 @@ Configuration (TOML)::
     outbox = "state/gw-lorawan-1.outbox"
     rate_per_s = 500
 
-    [input]                                # mqtt: a broker; jsonl: a file of JSON lines, "-" = stdin
+    [input]                                # mqtt: a broker; jsonl or lines: a file, a payload a line ("-" = stdin)
     type = "mqtt"
     host = "127.0.0.1"
     port = 1883
@@ -59,6 +59,11 @@ class AdapterService:
     input: Mapping[str, Any]
 
 
+# A file read line by line, one payload a line: JSON documents ("jsonl") or any text ("lines",
+# e.g. a truck's lift log, header line first).
+_FILE_INPUTS = ("jsonl", "lines")
+
+
 def load_config(path: Path) -> dict[str, Any]:
     """Read an adapter configuration file."""
     try:
@@ -92,7 +97,7 @@ def build_service(name: str, config: Mapping[str, Any], base: Path = Path(".")) 
     outbox = Outbox(_path(base, config.get("outbox", f"{source}.outbox")))
     runner = AdapterRunner(adapter, transport, outbox, source, rate_per_s=config.get("rate_per_s"))
     source_settings = dict(config.get("input", {"type": "jsonl", "path": "-"}))
-    if source_settings.get("type") == "jsonl" and source_settings.get("path", "-") != "-":
+    if source_settings.get("type") in _FILE_INPUTS and source_settings.get("path", "-") != "-":
         source_settings["path"] = str(_path(base, source_settings["path"]))
     return AdapterService(runner, source_settings)
 
@@ -111,10 +116,10 @@ def run_service(service: AdapterService, stop: threading.Event, stdin: TextIO = 
     kind = service.input.get("type")
     if kind == "mqtt":
         _run_live(service, stop)
-    elif kind == "jsonl":
+    elif kind in _FILE_INPUTS:
         _run_replay(service, stop, stdin)
     else:
-        raise ValueError(f"config: input.type must be 'mqtt' or 'jsonl', not {kind!r}")
+        raise ValueError(f"config: input.type must be 'mqtt', 'jsonl' or 'lines', not {kind!r}")
 
 
 def _run_live(service: AdapterService, stop: threading.Event) -> None:

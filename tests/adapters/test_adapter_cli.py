@@ -11,7 +11,13 @@ import pytest
 from tests.adapters.test_simulators import devices_file
 from valley_twin.adapter_commands import main
 
-BUILT_IN_NAMES = {"lorawan-ultrasonic", "ble-footfall", "energy-meter", "citizen-app"}
+BUILT_IN_NAMES = {
+    "lorawan-ultrasonic",
+    "ble-footfall",
+    "energy-meter",
+    "citizen-app",
+    "truck-lifts",
+}
 
 
 @pytest.fixture(autouse=True)

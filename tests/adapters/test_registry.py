@@ -14,7 +14,13 @@ from adapters.registry import BUILT_IN, ENTRY_POINT_GROUP, adapter_named, availa
 from adapters.sdk import Adapter, AdapterManifest, Reading
 from adapters.wire import KINDS, PROTOCOL_VERSION
 
-BUILT_IN_NAMES = {"lorawan-ultrasonic", "ble-footfall", "energy-meter", "citizen-app"}
+BUILT_IN_NAMES = {
+    "lorawan-ultrasonic",
+    "ble-footfall",
+    "energy-meter",
+    "citizen-app",
+    "truck-lifts",
+}
 
 
 class ParkingAdapter(Adapter):
@@ -63,7 +69,7 @@ def fake_entry_points(*references: str) -> Any:
     return entry_points
 
 
-def test_the_four_built_ins_are_listed_with_valid_manifests(
+def test_the_five_built_ins_are_listed_with_valid_manifests(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(registry, "entry_points", fake_entry_points())

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import tomllib
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -21,9 +22,11 @@ from adapters.fill_level import LorawanUltrasonicAdapter
 from adapters.sdk import AdapterRunner, Outbox
 from adapters.simulators import em310_udl_frame, lorawan_uplink
 from adapters.wire import create_keypair, load_keypair
+from domain import Bin
 from tests.conftest import T0
 from tests.end_to_end.harness import (
     DEPTH_MM,
+    GIGNAC,
     Ingest,
     bin_code,
     client_transport,
@@ -36,6 +39,7 @@ from tests.end_to_end.harness import (
     wait_for,
     write_keys,
 )
+from twin import open_twin
 
 pytestmark = pytest.mark.live
 START = T0 + timedelta(days=30)
@@ -347,3 +351,56 @@ def test_a_key_struck_off_the_list_gets_nothing_more_in(store: str, tmp_path: Pa
         check=True,
     )
     assert json.loads(letters.stdout) == []
+
+
+def test_a_trucks_lift_log_reaches_the_twin_as_bins_emptied(store: str, tmp_path: Path) -> None:
+    # The documented example export, replayed by the truck adapter in its own process.
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    twin = open_twin(store)
+    try:
+        twin.add(
+            *[
+                Bin.install(
+                    code=f"B-34114-OMR-000{n}",
+                    stream="residual",
+                    capacity_l=660,
+                    position=GIGNAC,
+                    commune_insee="34114",
+                    at=T0,
+                )
+                for n in (1, 2, 3)
+            ]
+        )
+    finally:
+        twin.close()
+    keys = write_keys(tmp_path / "keys", "truck-1")
+    ingest = Ingest(store, keys, free_endpoint(), tmp_path).start()
+    config = tomllib.loads((example / "truck-lifts.toml").read_text(encoding="utf-8"))
+    config.update(
+        source="truck-1",
+        endpoint=ingest.endpoint,
+        client_key=str(keys / "truck-1.key_secret"),
+        server_key=str(keys / "ingest.key"),
+        outbox=str(tmp_path / "truck.outbox"),
+        input={"type": "lines", "path": str(example / "truck-lifts.csv")},
+    )
+    config_path = tmp_path / "truck.toml"
+    config_path.write_text(tomli_w.dumps(config), encoding="utf-8")
+    try:
+        adapter = subprocess.run(
+            twin_command("adapter", "run", "truck-lifts", "--config", str(config_path)),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert adapter.returncode == 0, adapter.stderr
+    finally:
+        assert ingest.stop() == 0
+    twin = open_twin(store)
+    try:
+        emptied = {n: twin.get(Bin, f"B-34114-OMR-000{n}") for n in (1, 2, 3)}
+        assert {n: b.emptied_mass_kg for n, b in emptied.items()} == {1: 150.4, 2: 126.4, 3: 110.0}
+        assert all(b.emptied_count == 1 and b.fill_percent == 0.0 for b in emptied.values())
+    finally:
+        twin.close()
