@@ -16,16 +16,21 @@ Shapes, from the public figures in ``../shared/data/PARAMETERS.md``:
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 LATITUDE_DEG = 43.65
+# The valley's local time, as the trucks' on-board units stamp their logs (CET / CEST; the
+# exact switch dates do not matter to a simulation).
+_PARIS_WINTER = timezone(timedelta(hours=1))
+_PARIS_SUMMER = timezone(timedelta(hours=2))
 COLLECTION_HOUR = 6  # rounds start early in the morning
 SEASON_FACTOR = {
     12: 0.7,
@@ -53,6 +58,8 @@ class SimulatedBin:
     depth_mm: int
     litres_per_day: float
     collection_weekdays: tuple[int, ...]  # Monday = 0
+    kg_per_litre: float = 0.1  # loose density of its waste, for the truck's weighing
+    tag: str = ""  # the RFID tag on the container (made from its code when empty)
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,88 @@ def fill_uplinks(
     bins: Sequence[SimulatedBin], start: datetime, days: int, every_hours: int, seed: int
 ) -> Iterator[tuple[datetime, str]]:
     """Uplinks of every bin over ``days``, in time order; bins are emptied on collection days."""
+    for step in _fill_simulation(bins, start, days, every_hours, seed):
+        if isinstance(step, _Reading):
+            frame = em310_udl_frame(step.distance_mm, step.battery_percent)
+            network = "chirpstack" if step.counter % 2 else "ttn"
+            yield step.at, lorawan_uplink(step.bin.dev_eui, frame, step.at, step.counter, network)
+
+
+LIFT_LOG_HEADER = "vehicle;tour;lift_time;tag;lat;lon;gross_kg;tare_kg;net_kg;side;status"
+TRUCK = "GE-482-KT"
+TARE_KG = 62.0  # the lifter's cradle and the container's own weight, as the weighing sees them
+
+
+def truck_lift_log(
+    bins: Sequence[SimulatedBin], start: datetime, days: int, every_hours: int, seed: int
+) -> Iterator[tuple[datetime, str]]:
+    """The collection truck's lift log over the same days: a header, then one line per
+    container emptied, with the waste the fill simulation had put in it (same seed, same
+    collections as :func:`fill_uplinks`), its tag and its weighing; times in Paris time."""
+    yield start, LIFT_LOG_HEADER
+    order = {spec.code: number for number, spec in enumerate(bins)}
+    for step in _fill_simulation(bins, start, days, every_hours, seed):
+        if isinstance(step, _Collection):
+            # The round visits the containers in the plan's order, two minutes apart.
+            lifted_at = step.at + timedelta(minutes=2 * order[step.bin.code])
+            net = round(step.litres * step.bin.kg_per_litre, 1)
+            local = lifted_at.astimezone(
+                _PARIS_SUMMER if 4 <= lifted_at.month <= 10 else _PARIS_WINTER
+            )
+            weekdays = "".join(str(d) for d in step.bin.collection_weekdays)
+            tour = f"R{weekdays}-{local:%Y-%m-%d}"
+            yield (
+                lifted_at,
+                ";".join(
+                    [
+                        TRUCK,
+                        tour,
+                        local.isoformat(timespec="seconds"),
+                        tag_of(step.bin),
+                        "",
+                        "",
+                        _comma(net + TARE_KG),
+                        _comma(TARE_KG),
+                        _comma(net),
+                        "L" if order[step.bin.code] % 2 else "R",
+                        "OK",
+                    ]
+                ),
+            )
+
+
+def tag_of(spec: SimulatedBin) -> str:
+    """The container's RFID tag: its own, or a stable FDX-B number (15 digits) from its code."""
+    if spec.tag:
+        return spec.tag
+    digest = int(hashlib.sha256(spec.code.encode()).hexdigest()[:12], 16) % 10**12
+    return f"982{digest:012d}"  # 982: a manufacturer code, as ISO 11784 tags carry
+
+
+def _comma(kilograms: float) -> str:
+    return f"{kilograms:.1f}".replace(".", ",")  # French exports write decimal commas
+
+
+@dataclass(frozen=True)
+class _Reading:
+    at: datetime
+    bin: SimulatedBin
+    distance_mm: int
+    battery_percent: int
+    counter: int
+
+
+@dataclass(frozen=True)
+class _Collection:
+    at: datetime  # the round's start (06:00) that day
+    bin: SimulatedBin
+    litres: float  # what the truck lifted out
+
+
+def _fill_simulation(
+    bins: Sequence[SimulatedBin], start: datetime, days: int, every_hours: int, seed: int
+) -> Iterator[_Reading | _Collection]:
+    """What the bins hold, reading by reading, with the collections that emptied them."""
     rng = random.Random(seed)
     fill_l = {b.code: rng.uniform(0, 0.3) * b.capacity_l for b in bins}
     counters = dict.fromkeys((b.code for b in bins), 0)
@@ -142,35 +231,27 @@ def fill_uplinks(
                 spec.litres_per_day * every_hours / 24 * weekend * season * rng.uniform(0.75, 1.25)
             )
             fill_l[spec.code] = min(spec.capacity_l * 1.1, fill_l[spec.code] + added)
-            if _collected_since(at - step, at, spec.collection_weekdays):
+            collected = _collection_in(at - step, at, spec.collection_weekdays)
+            if collected is not None:
+                yield _Collection(collected, spec, fill_l[spec.code])
                 fill_l[spec.code] = rng.uniform(0.0, 0.03) * spec.capacity_l
             level = min(1.0, fill_l[spec.code] / spec.capacity_l)
             distance = max(250, int(spec.depth_mm * (1 - level) + rng.gauss(0, 8)))
             counters[spec.code] += 1
             battery = max(1, 100 - counters[spec.code] // 400)
-            network = "chirpstack" if counters[spec.code] % 2 else "ttn"
-            yield (
-                at,
-                lorawan_uplink(
-                    spec.dev_eui,
-                    em310_udl_frame(distance, battery),
-                    at,
-                    counters[spec.code],
-                    network,
-                ),
-            )
+            yield _Reading(at, spec, distance, battery, counters[spec.code])
         at += step
 
 
-def _collected_since(after: datetime, until: datetime, weekdays: tuple[int, ...]) -> bool:
-    """Whether a collection round (06:00 on a collection weekday) falls in ``(after, until]``."""
+def _collection_in(after: datetime, until: datetime, weekdays: tuple[int, ...]) -> datetime | None:
+    """The collection round (06:00 on a collection weekday) in ``(after, until]``, if any."""
     day = after.replace(hour=0, minute=0, second=0, microsecond=0)
     while day <= until:
         collection = day.replace(hour=COLLECTION_HOUR)
         if day.weekday() in weekdays and after < collection <= until:
-            return True
+            return collection
         day += timedelta(days=1)
-    return False
+    return None
 
 
 def ble_sightings(
@@ -296,7 +377,7 @@ def utc(year: int, month: int, day: int) -> datetime:
 
 
 def write_simulated_payloads(devices: dict[str, Any], out: Path) -> dict[str, int]:
-    """Write one JSON-lines payload file per adapter for the devices described; return line counts.
+    """Write one payload file per adapter for the devices described; return line counts.
 
     ``devices`` holds ``start`` (ISO instant), ``days``, ``seed``, ``fill_every_hours`` and lists
     ``bins``, ``scanners``, ``meters`` (fields of the Simulated* classes) and ``citizens``
@@ -306,17 +387,13 @@ def write_simulated_payloads(devices: dict[str, Any], out: Path) -> dict[str, in
     # Devices and network servers stamp in UTC; an instant without an offset is taken as UTC.
     start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
     days, seed = int(devices["days"]), int(devices["seed"])
+    bins = [
+        SimulatedBin(**{**b, "collection_weekdays": tuple(b["collection_weekdays"])})
+        for b in devices["bins"]
+    ]
+    every_hours = int(devices.get("fill_every_hours", 12))
     streams = {
-        "fill.jsonl": fill_uplinks(
-            [
-                SimulatedBin(**{**b, "collection_weekdays": tuple(b["collection_weekdays"])})
-                for b in devices["bins"]
-            ],
-            start,
-            days,
-            int(devices.get("fill_every_hours", 12)),
-            seed,
-        ),
+        "fill.jsonl": fill_uplinks(bins, start, days, every_hours, seed),
         "ble.jsonl": ble_sightings(
             [SimulatedScanner(**s) for s in devices["scanners"]], start, days, seed + 1
         ),
@@ -326,6 +403,8 @@ def write_simulated_payloads(devices: dict[str, Any], out: Path) -> dict[str, in
         "citizen.jsonl": citizen_posts(
             [tuple(c) for c in devices["citizens"]], start, days, seed + 3
         ),
+        # The trucks that emptied the same bins, on the same days: the same simulation.
+        "lifts.csv": truck_lift_log(bins, start, days, every_hours, seed),
     }
     out.mkdir(parents=True, exist_ok=True)
     counts = {}

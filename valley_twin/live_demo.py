@@ -163,11 +163,15 @@ def run_live_feed(
     start = COMMISSIONED_AT + timedelta(days=120)
     plan = device_plan(assets, geography, start, days, seed)
     (workdir / "devices.json").write_text(json.dumps(plan), encoding="utf-8")
-    lines = json.loads(
+    written = json.loads(
         _adapter_command(
             ["simulate", "--devices", str(workdir / "devices.json"), "--out", str(workdir)]
         )
     )
+    # The trucks' lift log is simulated too but not fed yet: a lift and a sensor's reading of
+    # one bin come through different adapters, so they reach ingest out of world-time order,
+    # which the log refuses until it accepts late facts.
+    lines = {name: count for name, count in written.items() if name in ADAPTERS.values()}
 
     keys = workdir / "keys"
     create_keypair(keys, "ingest")

@@ -52,7 +52,7 @@ def test_simulate_writes_the_files_and_prints_the_counts(
     devices.write_text(json.dumps(devices_file()), encoding="utf-8")
     assert main(["simulate", "--devices", str(devices), "--out", str(tmp_path / "payloads")]) == 0
     counts = json.loads(capsys.readouterr().out)
-    assert set(counts) == {"fill.jsonl", "ble.jsonl", "energy.jsonl", "citizen.jsonl"}
+    assert set(counts) == {"fill.jsonl", "ble.jsonl", "energy.jsonl", "citizen.jsonl", "lifts.csv"}
     for name, count in counts.items():
         assert count > 0
         assert len((tmp_path / "payloads" / name).read_text(encoding="utf-8").splitlines()) == count

@@ -18,6 +18,7 @@ from adapters.fill_level import LorawanUltrasonicAdapter
 from adapters.payloads import parse_uplink
 from adapters.sdk import Adapter, AdapterRunner, Outbox
 from adapters.simulators import (
+    LIFT_LOG_HEADER,
     SimulatedBin,
     SimulatedMeter,
     SimulatedScanner,
@@ -26,9 +27,12 @@ from adapters.simulators import (
     fill_uplinks,
     meter_readings,
     night_hours,
+    tag_of,
+    truck_lift_log,
     utc,
     write_simulated_payloads,
 )
+from adapters.truck_lifts import TruckLiftsAdapter
 from adapters.wire import InMemoryTransport
 
 START = utc(2024, 5, 6)  # a Monday
@@ -228,11 +232,14 @@ def devices_file() -> dict[str, Any]:
 
 def test_write_simulated_payloads_counts_lines(tmp_path: Path) -> None:
     counts = write_simulated_payloads(devices_file(), tmp_path / "out")
-    assert set(counts) == {"fill.jsonl", "ble.jsonl", "energy.jsonl", "citizen.jsonl"}
+    assert set(counts) == {"fill.jsonl", "ble.jsonl", "energy.jsonl", "citizen.jsonl", "lifts.csv"}
     for name, count in counts.items():
         lines = (tmp_path / "out" / name).read_text(encoding="utf-8").splitlines()
         assert len(lines) == count
-        assert all(json.loads(line) for line in lines)
+        if name.endswith(".jsonl"):
+            assert all(json.loads(line) for line in lines)
+    lifts = (tmp_path / "out" / "lifts.csv").read_text(encoding="utf-8").splitlines()
+    assert lifts[0] == LIFT_LOG_HEADER
     assert counts["fill.jsonl"] == 2 * 3 * 2  # two bins, three days, twice a day
     assert counts["energy.jsonl"] == 2 * 3
 
@@ -251,3 +258,25 @@ def test_a_start_without_offset_is_utc(tmp_path: Path) -> None:
 
 def test_module_exposes_the_valleys_latitude() -> None:
     assert simulators.LATITUDE_DEG == pytest.approx(43.65)
+
+
+def test_the_truck_empties_what_the_sensors_saw_fill_up() -> None:
+    # Two weeks: every collection the fill stream shows (a drop after 06:00 on a collection
+    # day) is one lift in the truck's log, whose net mass is the litres lifted × the density.
+    uplinks = [(at, parse_uplink(line)) for at, line in fill_uplinks(BINS, START, 14, 12, 5)]
+    lifts = [line for _, line in truck_lift_log(BINS, START, 14, 12, 5)]
+    adapter = TruckLiftsAdapter({"tags": {tag_of(b): b.code for b in BINS}})
+    readings = [r for line in lifts for r in adapter.readings(line, NOW)]
+    assert readings and all(r.kind == "bin.emptied" for r in readings)
+    for spec in BINS:
+        times = sorted(r.observed_at for r in readings if r.asset == spec.code)
+        expected = [
+            day.replace(hour=6) + timedelta(minutes=2 * BINS.index(spec))
+            for day in (START + timedelta(days=n) for n in range(14))
+            if day.weekday() in spec.collection_weekdays
+        ]
+        assert times == expected
+    masses = [r.body["mass_kg"] for r in readings]
+    assert all(0 < mass <= 2_500 for mass in masses)
+    assert len(uplinks) == 14 * 2 * len(BINS)
+    assert lifts == [line for _, line in truck_lift_log(BINS, START, 14, 12, 5)]  # same seed
