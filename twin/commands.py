@@ -10,11 +10,13 @@ messages (:mod:`twin.ingest`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
-from domain import Beacon, Bin, Citizen, Site, ValleyAggregate
+from domain import Beacon, Bin, Citizen, Service, Site, ValleyAggregate
+from domain.citizens import idea_id
+from domain.ids import normalise_code
 from twin import citizens
-from twin.errors import NotFoundError
+from twin.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -161,3 +163,93 @@ def submit_idea(
     citizen = aggregates.load(Citizen, pseudonym)
     citizens.submit_idea(keys, citizen, idea_ref, title, text, at)
     return citizen
+
+
+REPORT_STATUSES = ("acknowledged", "resolved", "rejected")
+PLACE_ACTIONS = ("requested", "granted", "released")
+ATTENDANCE_ACTIONS = ("enrolled", "attended")
+
+
+def move_report(
+    aggregates: Aggregates,
+    keys: CitizenKeys,
+    pseudonym: str,
+    report_ref: str,
+    status: str,
+    at: datetime,
+    note: object = "",
+) -> Citizen:
+    """The service desk's answer to a citizen's report; its note sealed with their key."""
+    if status not in REPORT_STATUSES:
+        raise InvalidInputError("status", status, " or ".join(REPORT_STATUSES))
+    citizen = aggregates.load(Citizen, pseudonym)
+    citizens.move_report(keys, citizen, cast("citizens.ReportStatus", status), report_ref, at, note)
+    return citizen
+
+
+def vote_idea(
+    aggregates: Aggregates, voter: str, author: str, idea_ref: str, at: datetime
+) -> Citizen:
+    """A citizen's vote for another's idea, which must exist; once per idea."""
+    submitted = aggregates.load(Citizen, author)
+    if normalise_code("idea_ref", idea_ref) not in submitted.ideas:
+        raise NotFoundError(f"idea {idea_ref} of {author}")
+    citizen = aggregates.load(Citizen, voter)
+    citizen.vote_idea(idea_id(author, idea_ref), at)
+    return citizen
+
+
+def move_place(
+    aggregates: Aggregates, service_code: str, request_ref: str, action: str, at: datetime
+) -> Service:
+    """A place at a service (a crèche): requested, granted within capacity, or released."""
+    service = aggregates.load(Service, service_code)
+    if action == "requested":
+        service.request_place(request_ref, at)
+    elif action == "granted":
+        service.grant_place(request_ref, at)
+    elif action == "released":
+        service.release_place(request_ref, at)
+    else:
+        raise InvalidInputError("action", action, " or ".join(PLACE_ACTIONS))
+    return service
+
+
+def schedule_session(
+    aggregates: Aggregates,
+    service_code: str,
+    session_ref: str,
+    starts_at: datetime,
+    seats: int,
+    at: datetime,
+) -> Service:
+    """A session of a service (a digital-skills workshop) with its seats."""
+    service = aggregates.load(Service, service_code)
+    service.schedule_session(session_ref, starts_at, seats, at)
+    return service
+
+
+def record_participation(
+    aggregates: Aggregates,
+    service_code: str,
+    session_ref: str,
+    participant_ref: str,
+    action: str,
+    at: datetime,
+) -> Service:
+    """A participant enrolled in a session, or attending it once it has started."""
+    service = aggregates.load(Service, service_code)
+    if action == "enrolled":
+        service.enrol(session_ref, participant_ref, at)
+    elif action == "attended":
+        service.record_attendance(session_ref, participant_ref, at)
+    else:
+        raise InvalidInputError("action", action, " or ".join(ATTENDANCE_ACTIONS))
+    return service
+
+
+def count_occupancy(aggregates: Aggregates, site_code: str, occupancy: int, at: datetime) -> Site:
+    """How many people are on a site (a third place, a coworking space), by its door counter."""
+    site = aggregates.load(Site, site_code)
+    site.count_occupancy(occupancy, at)
+    return site

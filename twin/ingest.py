@@ -202,6 +202,59 @@ def _emptied(batch: _Batch, message: Envelope, _: Geography) -> None:
     commands.empty_bin(batch, message.asset, body["round_id"], body["mass_kg"], message.observed_at)
 
 
+def _report_status(batch: _Batch, message: Envelope, _: Geography) -> None:
+    body = message.body
+    commands.move_report(
+        batch,
+        batch.keys,
+        message.asset,
+        body["report_ref"],
+        body["status"],
+        message.observed_at,
+        body.get("note", ""),
+    )
+
+
+def _vote(batch: _Batch, message: Envelope, _: Geography) -> None:
+    body = message.body
+    commands.vote_idea(batch, message.asset, body["author"], body["idea_ref"], message.observed_at)
+
+
+def _place(batch: _Batch, message: Envelope, _: Geography) -> None:
+    body = message.body
+    commands.move_place(
+        batch, message.asset, body["request_ref"], body["action"], message.observed_at
+    )
+
+
+def _session(batch: _Batch, message: Envelope, _: Geography) -> None:
+    body = message.body
+    commands.schedule_session(
+        batch,
+        message.asset,
+        body["session_ref"],
+        from_epoch_ms(body["starts_at"]),
+        body["seats"],
+        message.observed_at,
+    )
+
+
+def _attendance(batch: _Batch, message: Envelope, _: Geography) -> None:
+    body = message.body
+    commands.record_participation(
+        batch,
+        message.asset,
+        body["session_ref"],
+        body["participant_ref"],
+        body["action"],
+        message.observed_at,
+    )
+
+
+def _occupancy(batch: _Batch, message: Envelope, _: Geography) -> None:
+    commands.count_occupancy(batch, message.asset, message.body["occupancy"], message.observed_at)
+
+
 def _citizen_register(batch: _Batch, message: Envelope, geography: Geography) -> None:
     commands.register_citizen(
         batch, geography, message.asset, message.body["commune_insee"], message.observed_at
@@ -261,6 +314,12 @@ HANDLERS: dict[str, Handler] = {
     "device.battery": _battery,
     "device.fault": _fault,
     "bin.emptied": _emptied,
+    "citizen.report_status": _report_status,
+    "citizen.vote": _vote,
+    "service.place": _place,
+    "service.session": _session,
+    "service.attendance": _attendance,
+    "site.occupancy": _occupancy,
 }
 
 

@@ -64,6 +64,20 @@ BODY_SCHEMAS: dict[str, tuple[BodyField, ...]] = {
     "device.battery": (_number("battery_percent", 0, 100),),
     "device.fault": (_str("fault", 120),),
     "bin.emptied": (_str("round_id", 64), _number("mass_kg", 0, 2_500)),
+    "citizen.report_status": (
+        _str("report_ref"),
+        _str("status", 16),
+        _str("note", 500, required=False),
+    ),
+    "citizen.vote": (_str("author"), _str("idea_ref")),
+    "service.place": (_str("request_ref"), _str("action", 16)),
+    "service.session": (
+        _str("session_ref"),
+        _int("starts_at", EARLIEST_OBSERVATION_MS, 2**53),
+        _int("seats", 1, 100_000),
+    ),
+    "service.attendance": (_str("session_ref"), _str("participant_ref"), _str("action", 16)),
+    "site.occupancy": (_int("occupancy", 0, 1_000_000),),
 }
 KINDS = frozenset(BODY_SCHEMAS)
 

@@ -82,6 +82,12 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "device.battery": {"battery_percent": 87},
     "device.fault": {"fault": "tilt"},
     "bin.emptied": {"round_id": "GLA-2024-06-03", "mass_kg": 152.4},
+    "citizen.report_status": {"report_ref": "R-1", "status": "acknowledged", "note": "Vu."},
+    "citizen.vote": {"author": "c-8f3a", "idea_ref": "I-7"},
+    "service.place": {"request_ref": "REQ-12", "action": "requested"},
+    "service.session": {"session_ref": "S-3", "starts_at": 1717225200000, "seats": 12},
+    "service.attendance": {"session_ref": "S-3", "participant_ref": "P-9", "action": "enrolled"},
+    "site.occupancy": {"occupancy": 23},
 }
 
 

@@ -195,7 +195,13 @@ def test_every_kind_reaches_its_aggregate(twin: ValleyTwin, processor: IngestPro
         "device.battery",
         "device.fault",
         "bin.emptied",
-    }
+        "citizen.report_status",
+        "citizen.vote",
+        "service.place",
+        "service.session",
+        "service.attendance",
+        "site.occupancy",
+    }  # each of the last six is followed to its aggregate in test_desk_facts.py
     emptied = twin.get(Bin, "B-1")
     assert (emptied.emptied_count, emptied.emptied_mass_kg, emptied.fill_percent) == (1, 42.5, 0.0)
     assert (
