@@ -9,6 +9,7 @@ Payload::
     {"type": "report", "citizen": "c-8f3a", "sent_at": "...", "report_ref": "r-1", "category": "overflowing_bin",
      "lon": 3.5489, "lat": 43.6535, "text": "...", "photo_ref": "photos/r-1.jpg"}
     {"type": "idea", "citizen": "c-8f3a", "sent_at": "...", "idea_ref": "i-1", "title": "...", "text": "..."}
+    {"type": "vote", "citizen": "c-77b1", "sent_at": "...", "author": "c-8f3a", "idea_ref": "i-1"}
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from adapters.sdk.json_payload import instant_field, json_object, number_field, 
 MANIFEST = AdapterManifest(
     name="citizen-app",
     device="citizen mobile app backend",
-    kinds=("citizen.register", "citizen.report", "citizen.idea"),
+    kinds=("citizen.register", "citizen.report", "citizen.idea", "citizen.vote"),
     mode="push",
     owner="valley-twin core team",
-    description="citizen registrations, reports and ideas",
+    description="citizen registrations, reports, ideas and votes",
 )
 CATEGORIES = (
     "overflowing_bin",
@@ -90,8 +91,13 @@ class CitizenAppAdapter(Adapter):
                 "title": self._free_text(document, "title"),
                 "text": self._free_text(document, "text"),
             }
+        elif kind == "vote":
+            author = text_field(document, "author")
+            if author is None or not _PSEUDONYM.fullmatch(author):
+                raise PayloadError("author", author, "must be the idea's author's pseudonym")
+            body = {"author": author, "idea_ref": text_field(document, "idea_ref")}
         else:
-            raise PayloadError("type", kind, "must be register, report or idea")
+            raise PayloadError("type", kind, "must be register, report, idea or vote")
         return [Reading(self.app_id, citizen, f"citizen.{kind}", at, body)]
 
     @staticmethod

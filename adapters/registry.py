@@ -19,6 +19,8 @@ BUILT_IN = {
     "energy-meter": "adapters.energy_meter:EnergyMeterAdapter",
     "citizen-app": "adapters.citizen_app:CitizenAppAdapter",
     "truck-lifts": "adapters.truck_lifts:TruckLiftsAdapter",
+    "service-desk": "adapters.service_desk:ServiceDeskAdapter",
+    "door-counter": "adapters.door_counter:DoorCounterAdapter",
 }
 
 

@@ -17,6 +17,8 @@ BUILT_IN_NAMES = {
     "energy-meter",
     "citizen-app",
     "truck-lifts",
+    "service-desk",
+    "door-counter",
 }
 
 

@@ -22,7 +22,7 @@ from adapters.fill_level import LorawanUltrasonicAdapter
 from adapters.sdk import AdapterRunner, Outbox
 from adapters.simulators import em310_udl_frame, lorawan_uplink
 from adapters.wire import create_keypair, load_keypair
-from domain import Bin
+from domain import Bin, Citizen, Service, Site
 from tests.conftest import T0
 from tests.end_to_end.harness import (
     DEPTH_MM,
@@ -402,5 +402,112 @@ def test_a_trucks_lift_log_reaches_the_twin_as_bins_emptied(store: str, tmp_path
         emptied = {n: twin.get(Bin, f"B-34114-OMR-000{n}") for n in (1, 2, 3)}
         assert {n: b.emptied_mass_kg for n, b in emptied.items()} == {1: 150.4, 2: 126.4, 3: 110.0}
         assert all(b.emptied_count == 1 and b.fill_percent == 0.0 for b in emptied.values())
+    finally:
+        twin.close()
+
+
+def test_the_desk_the_door_counter_and_the_apps_votes_reach_the_twin(
+    store: str, tmp_path: Path
+) -> None:
+    twin = open_twin(store)
+    try:
+        twin.add(
+            Service.open(
+                code="CRECHE-1",
+                name="Crèche",
+                service_kind="childcare",
+                capacity=2,
+                position=GIGNAC,
+                commune_insee="34114",
+                at=T0,
+            ),
+            Site.register(
+                code="TL-1",
+                name="Tiers-lieu",
+                site_kind="public_building",
+                geometry_wkt="POINT (752000 6283000)",
+                commune_insee="34114",
+                at=T0,
+            ),
+        )
+    finally:
+        twin.close()
+    at = (START + timedelta(hours=9)).isoformat()
+    later = (START + timedelta(hours=10)).isoformat()
+    feeds = {
+        "citizen-app": [
+            {"type": "register", "citizen": "c-1", "sent_at": at, "commune_insee": "34114"},
+            {"type": "register", "citizen": "c-2", "sent_at": at, "commune_insee": "34114"},
+            {
+                "type": "idea",
+                "citizen": "c-1",
+                "sent_at": at,
+                "idea_ref": "i-1",
+                "title": "Bancs",
+                "text": "Place",
+            },
+            {
+                "type": "vote",
+                "citizen": "c-2",
+                "sent_at": later,
+                "author": "c-1",
+                "idea_ref": "i-1",
+            },
+        ],
+        "service-desk": [
+            {
+                "type": "place",
+                "service": "CRECHE-1",
+                "request_ref": "F-1",
+                "action": "requested",
+                "at": at,
+            },
+            {
+                "type": "place",
+                "service": "CRECHE-1",
+                "request_ref": "F-1",
+                "action": "granted",
+                "at": later,
+            },
+        ],
+        "door-counter": [
+            {"counter": "DC-1", "site": "TL-1", "at": at, "entries": 30, "exits": 12},
+        ],
+    }
+    keys = write_keys(tmp_path / "keys", *feeds)
+    ingest = Ingest(store, keys, free_endpoint(), tmp_path).start()
+    try:
+        for name, documents in feeds.items():
+            payloads = tmp_path / f"{name}.jsonl"
+            payloads.write_text("".join(json.dumps(d) + "\n" for d in documents), encoding="utf-8")
+            config = tmp_path / f"{name}.toml"
+            config.write_text(
+                tomli_w.dumps(
+                    {
+                        "source": name,
+                        "endpoint": ingest.endpoint,
+                        "client_key": str(keys / f"{name}.key_secret"),
+                        "server_key": str(keys / "ingest.key"),
+                        "outbox": str(tmp_path / f"{name}.outbox"),
+                        "input": {"type": "jsonl", "path": str(payloads)},
+                    }
+                ),
+                encoding="utf-8",
+            )
+            run = subprocess.run(
+                twin_command("adapter", "run", name, "--config", str(config)),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert run.returncode == 0, run.stderr
+    finally:
+        assert ingest.stop() == 0
+    twin = open_twin(store)
+    try:
+        assert len(twin.get(Citizen, "c-2").votes) == 1
+        assert twin.get(Service, "CRECHE-1").granted == ["F-1"]
+        assert twin.get(Site, "TL-1").occupancy == 18
     finally:
         twin.close()
