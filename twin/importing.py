@@ -52,7 +52,8 @@ class ImportFileError(TwinError):
         self.line = line
         self.field = field
         shown = value if not isinstance(value, str) or len(value) <= 60 else value[:57] + "..."
-        super().__init__(f"{source}:{line}: {field}={shown!r}: expected {expected}")
+        where = source if line == 0 else f"{source}:{line}"  # line 0: the file as a whole
+        super().__init__(f"{where}: {field}={shown!r}: expected {expected}")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -76,6 +77,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TwinError, DomainError, AdapterError) as error:
         print(f"twin: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError:
+        # The reader stopped early (`twin show … | head`): what it read was what it wanted.
+        # Python would still try to flush stdout at exit and print a traceback; point it away.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:

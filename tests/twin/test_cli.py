@@ -240,3 +240,19 @@ def test_ingest_on_an_endpoint_in_use_says_so(
     assert (
         code == 1 and f"cannot listen on tcp://127.0.0.1:{port}" in err and "Traceback" not in err
     )
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    # `twin communes | head -1`: the pipe closes before twin writes; no traceback, exit 0.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "valley_twin", "communes"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.close()
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 0 and "Traceback" not in errors, errors
