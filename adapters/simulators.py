@@ -145,7 +145,8 @@ def fill_uplinks(
 
 LIFT_LOG_HEADER = "vehicle;tour;lift_time;tag;lat;lon;gross_kg;tare_kg;net_kg;side;status"
 TRUCK = "GE-482-KT"
-TARE_KG = 62.0  # the lifter's cradle and the container's own weight, as the weighing sees them
+TARE_KG = 62.0
+ROUND_STOPS = 120  # containers one truck empties in a morning's round  # the lifter's cradle and the container's own weight, as the weighing sees them
 
 
 def truck_lift_log(
@@ -158,8 +159,9 @@ def truck_lift_log(
     order = {spec.code: number for number, spec in enumerate(bins)}
     for step in _fill_simulation(bins, start, days, every_hours, seed):
         if isinstance(step, _Collection):
-            # The round visits the containers in the plan's order, two minutes apart.
-            lifted_at = step.at + timedelta(minutes=2 * order[step.bin.code])
+            # The rounds visit the containers in the plan's order, two minutes apart, each truck
+            # taking up to 120 containers (four hours) from 06:00.
+            lifted_at = step.at + timedelta(minutes=2 * (order[step.bin.code] % ROUND_STOPS))
             net = round(step.litres * step.bin.kg_per_litre, 1)
             local = lifted_at.astimezone(
                 _PARIS_SUMMER if 4 <= lifted_at.month <= 10 else _PARIS_WINTER

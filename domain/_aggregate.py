@@ -1,9 +1,14 @@
 """The base of the valley's aggregates: event time and retirement rules shared by all five.
 
-Every fact carries the instant it happened in the world (``timestamp``). Facts on one
-aggregate are recorded in world-time order, which is what makes "state as of an instant" a
-prefix of its history. Once retired (removed, decommissioned, closed) an aggregate accepts
-nothing more. Persistence is not this module's business.
+Every fact carries the instant it happened in the world (``timestamp``, its valid time); the
+log's order is the order facts were recorded. Facts whose meaning does not depend on what came
+before them (a measurement: a fill level, a battery level, a lift, an occupancy) may arrive
+late: their event class says so (``LATE_ALLOWED``), they are recorded, and the aggregate's
+state stays the one the facts say in world-time order (a late reading never overwrites a
+newer one; counts still count it). Every other fact must be dated at or after the
+aggregate's newest fact, and no fact may predate the aggregate itself. Once retired
+(removed, decommissioned, closed) an aggregate accepts nothing more. Persistence is not this
+module's business.
 """
 
 from __future__ import annotations
@@ -30,6 +35,35 @@ class ValleyAggregate(Aggregate):
         code: str
         commune_insee: str
         retired: bool
+        _late_facts: int
+    # How many facts arrived after a newer one: a class-level default, not an annotation, so
+    # that it is no event's field and a snapshot taken before it existed still loads.
+    _late_facts = 0
+
+    class Event(Aggregate.Event):
+        """A fact about an aggregate, dated when it happened in the world."""
+
+        # Whether a fact of this kind may be recorded after newer ones (see the module).
+        LATE_ALLOWED: ClassVar[bool] = False
+
+        def mutate(self, aggregate: Any) -> Any:
+            """The library's mutation, keeping ``modified_on`` the newest fact's time."""
+            newest = None if aggregate is None else aggregate.modified_on
+            mutated = super().mutate(aggregate)
+            if newest is not None and mutated is not None and self.timestamp < newest:
+                mutated.modified_on = newest
+                mutated._late_facts += 1
+            return mutated
+
+        def fold_onto(self, aggregate: Any) -> None:
+            """Apply this fact to ``aggregate`` when only some of its facts are folded (its
+            state as of an instant), without the library's check that versions follow."""
+            newest = aggregate.modified_on
+            self.apply(aggregate)
+            aggregate.version = self.originator_version
+            aggregate.modified_on = max(newest, self.timestamp)
+            if self.timestamp < newest:
+                aggregate._late_facts += 1
 
     @classmethod
     def id_for(cls, code: str) -> UUID:
@@ -43,6 +77,15 @@ class ValleyAggregate(Aggregate):
             event_class, id=cls.id_for(attributes["code"]), timestamp=at, **attributes
         )
 
+    def _newest(self, name: str, at: datetime) -> bool:
+        """Whether a fact dated ``at`` is the newest about ``name`` so far (noted if so): a late
+        measurement is history, never the current value."""
+        latest: dict[str, datetime] = self.__dict__.setdefault("_latest_at", {})
+        if name in latest and at < latest[name]:
+            return False
+        latest[name] = at
+        return True
+
     def _record(self, event_class: type[Aggregate.Event], at: datetime, **attributes: Any) -> None:
         """Check the common rules, then record the fact dated ``at``."""
         at = utc_instant("at", at)
@@ -50,7 +93,14 @@ class ValleyAggregate(Aggregate):
             raise RetiredAssetError(
                 f"{self.KIND} {self.code} is retired and accepts no more changes", "code", self.code
             )
-        if at < self.modified_on:
+        if at < self.created_on:
+            raise OutOfOrderError(
+                f"{self.KIND} {self.code} exists since {self.created_on.isoformat()}; "
+                "no fact about it can be older",
+                "at",
+                at.isoformat(),
+            )
+        if at < self.modified_on and not getattr(event_class, "LATE_ALLOWED", False):
             raise OutOfOrderError(
                 f"facts are recorded in time order; last fact of {self.KIND} {self.code} is dated "
                 f"{self.modified_on.isoformat()}",

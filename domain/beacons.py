@@ -95,10 +95,12 @@ class Beacon(ValleyAggregate):
         )
 
     class BatteryReported(ValleyAggregate.Event):
+        LATE_ALLOWED = True
         battery_percent: float
 
         def apply(self, aggregate: Beacon) -> None:
-            aggregate.battery_percent = self.battery_percent
+            if aggregate._newest("battery_percent", self.timestamp):
+                aggregate.battery_percent = self.battery_percent
 
     def report_battery(self, battery_percent: float, at: datetime) -> None:
         """Record the scanner's battery level in percent."""

@@ -91,6 +91,8 @@ class Bin(ValleyAggregate):
         )
 
     class SensorAttached(ValleyAggregate.Event):
+        # A sensor's first reading fits it to its bin; that reading may come after a lift.
+        LATE_ALLOWED = True
         device_id: str
 
         def apply(self, aggregate: Bin) -> None:
@@ -120,11 +122,13 @@ class Bin(ValleyAggregate):
         self._record(self.SensorDetached, at, device_id=self.sensor_device_id)
 
     class FillLevelMeasured(ValleyAggregate.Event):
+        LATE_ALLOWED = True
         fill_percent: float
 
         def apply(self, aggregate: Bin) -> None:
-            aggregate.fill_percent = self.fill_percent
-            aggregate.fill_measured_at = self.timestamp
+            if aggregate.fill_measured_at is None or self.timestamp >= aggregate.fill_measured_at:
+                aggregate.fill_percent = self.fill_percent
+                aggregate.fill_measured_at = self.timestamp
 
     def measure_fill_level(
         self, fill_percent: float, at: datetime, device_id: str | None = None
@@ -156,10 +160,12 @@ class Bin(ValleyAggregate):
         return device
 
     class SensorBatteryReported(ValleyAggregate.Event):
+        LATE_ALLOWED = True
         battery_percent: float
 
         def apply(self, aggregate: Bin) -> None:
-            aggregate.sensor_battery_percent = self.battery_percent
+            if aggregate._newest("sensor_battery_percent", self.timestamp):
+                aggregate.sensor_battery_percent = self.battery_percent
 
     def report_sensor_battery(
         self, battery_percent: float, at: datetime, device_id: str | None = None
@@ -173,15 +179,18 @@ class Bin(ValleyAggregate):
         self._record(self.SensorBatteryReported, at, battery_percent=level)
 
     class Emptied(ValleyAggregate.Event):
+        LATE_ALLOWED = True
         round_id: str
         mass_kg: float
 
         def apply(self, aggregate: Bin) -> None:
             aggregate.emptied_count += 1
             aggregate.emptied_mass_kg += self.mass_kg
-            aggregate.last_emptied_at = self.timestamp
-            aggregate.fill_percent = 0.0
-            aggregate.fill_measured_at = self.timestamp
+            if aggregate.last_emptied_at is None or self.timestamp > aggregate.last_emptied_at:
+                aggregate.last_emptied_at = self.timestamp
+            if aggregate.fill_measured_at is None or self.timestamp >= aggregate.fill_measured_at:
+                aggregate.fill_percent = 0.0
+                aggregate.fill_measured_at = self.timestamp
 
     def empty(self, round_id: str, mass_kg: float, at: datetime) -> None:
         """Record that a collection round emptied the container, with its estimated mass."""
@@ -193,6 +202,7 @@ class Bin(ValleyAggregate):
         )
 
     class OverflowReported(ValleyAggregate.Event):
+        LATE_ALLOWED = True
         reported_by: str
 
         def apply(self, aggregate: Bin) -> None:
@@ -225,11 +235,13 @@ class Bin(ValleyAggregate):
         )
 
     class SensorFaultReported(ValleyAggregate.Event):
+        LATE_ALLOWED = True
         fault: str
 
         def apply(self, aggregate: Bin) -> None:
             aggregate.sensor_fault_count += 1
-            aggregate.last_sensor_fault = self.fault
+            if aggregate._newest("last_sensor_fault", self.timestamp):
+                aggregate.last_sensor_fault = self.fault
 
     def report_sensor_fault(self, fault: str, at: datetime, device_id: str | None = None) -> None:
         """Record a fault raised by the sensor (tilt, reading error, …); ``device_id`` as in :meth:`measure_fill_level`."""

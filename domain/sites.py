@@ -201,10 +201,12 @@ class Site(ValleyAggregate):
         self._record(self.MeterReplaced, at, final_index_kwh=final, new_index_kwh=new)
 
     class OccupancyCounted(ValleyAggregate.Event):
+        LATE_ALLOWED = True
         occupancy: int
 
         def apply(self, aggregate: Site) -> None:
-            aggregate.occupancy = self.occupancy
+            if aggregate._newest("occupancy", self.timestamp):
+                aggregate.occupancy = self.occupancy
 
     def count_occupancy(self, occupancy: int, at: datetime) -> None:
         """Record how many people are on the site."""

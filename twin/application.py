@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -147,8 +147,9 @@ class ValleyTwin(Application[UUID]):
     def version_at(self, aggregate_id: UUID, instant: datetime) -> int | None:
         """Return the aggregate's version as of ``instant`` (None if it did not exist yet).
 
-        Facts on one aggregate are recorded in world-time order (a domain rule), so the
-        version is found by bisection over stored events: O(log n) single-row reads.
+        For an aggregate whose facts all came in world-time order (no late fact), its state
+        as of an instant is a prefix of its history, found by bisection over stored events:
+        O(log n) single-row reads. With late facts it is not a prefix (see :meth:`state_at`).
         """
         _check_instant(instant)
         last = self.recorder.select_events(aggregate_id, desc=True, limit=1)
@@ -164,11 +165,35 @@ class ValleyTwin(Application[UUID]):
         return low or None
 
     def state_at(self, aggregate_id: UUID, instant: datetime) -> ValleyAggregate | None:
-        """Return the aggregate as it was at ``instant`` (by event time), None before it existed."""
+        """Return the aggregate as the facts dated at or before ``instant`` say, whatever order
+        they arrived in; None before it existed.
+
+        Facts in world-time order (the usual case): by bisection and the nearest snapshot.
+        Once a late fact arrived, the facts of the aggregate are folded, those dated after
+        ``instant`` left out: linear in the aggregate's history.
+        """
+        _check_instant(instant)
+        current = self._get_by_id(aggregate_id, reference=str(aggregate_id))
+        if current._late_facts:
+            return self._fold_as_of(aggregate_id, instant)
         version = self.version_at(aggregate_id, instant)
         if version is None:
             return None
         return self._get_by_id(aggregate_id, reference=str(aggregate_id), version=version)
+
+    def _fold_as_of(self, aggregate_id: UUID, instant: datetime) -> ValleyAggregate | None:
+        folded: ValleyAggregate | None = None
+        for stored in self.events.get(aggregate_id):
+            fact = aggregate_event(stored)
+            if folded is None:
+                if fact.timestamp > instant:
+                    return None  # created after the instant: nothing existed yet
+                created = fact.mutate(None)
+                assert isinstance(created, ValleyAggregate)
+                folded = created
+            elif fact.timestamp <= instant:
+                cast("ValleyAggregate.Event", fact).fold_onto(folded)
+        return folded
 
     def _event_time(self, aggregate_id: UUID, version: int) -> datetime:
         (stored,) = self.recorder.select_events(aggregate_id, gt=version - 1, lte=version)

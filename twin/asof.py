@@ -3,9 +3,9 @@
 ``ValleyTwin.state_at`` answers for one aggregate by bisection over its stored events; asking
 it for each of the valley's ~3,500 assets costs thousands of small reads. Here the log is
 streamed once, only the topics of the asset kinds asked for, and each aggregate is folded with
-the domain's own events (``event.mutate``) up to the instant. Facts on one aggregate are
-recorded in world-time order (a domain rule), so "every event dated at or before the instant"
-is a prefix of each aggregate's history: the result equals ``state_at`` asset by asset.
+the domain's own events up to the instant: every fact dated at or before it, whatever order
+the facts arrived in (a late measurement never overwrites a newer one), so the result equals
+``state_at`` asset by asset.
 
 Alongside each aggregate the fold keeps a few times its state does not (when the battery or
 the meter was last read, the start of the last footfall interval…), which exports need to date
@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from eventsourcing.utils import get_topic
 from pyproj import Transformer
@@ -126,22 +126,27 @@ class AssetAsOf:
         """bin, beacon, site or service."""
         return self.aggregate.KIND
 
+    def _newest(self, name: str, when: datetime) -> None:
+        # A late fact (arrived after a newer one) is history, as in the aggregate.
+        if name not in self.times or when >= self.times[name]:
+            self.times[name] = when
+
     def observe(self, event: DomainEventProtocol[UUID]) -> None:
         """Remember when the facts exports date were last observed."""
         when = aggregate_event(event).timestamp
         if isinstance(event, Bin.FillLevelMeasured):
-            self.times["reading_at"] = when  # a sensor's reading; an emptying also sets the fill
+            self._newest("reading_at", when)  # a sensor's reading; an emptying also sets the fill
         elif isinstance(event, Bin.SensorBatteryReported | Beacon.BatteryReported):
-            self.times["battery_at"] = when
+            self._newest("battery_at", when)
         elif isinstance(event, Bin.SensorFaultReported):
-            self.times["fault_at"] = when
+            self._newest("fault_at", when)
         elif isinstance(event, Beacon.FootfallCounted):
             self.times["interval_start"] = event.interval_start
         elif isinstance(event, Site.EnergyMetered | Site.MeterReplaced):
             self.times.setdefault("metering_started", when)
             self.times["meter_read_at"] = when
         elif isinstance(event, Site.OccupancyCounted):
-            self.times["occupancy_at"] = when
+            self._newest("occupancy_at", when)
         elif isinstance(event, Site.LightingScheduleChanged):
             self.times["schedule_at"] = when
 
@@ -149,19 +154,19 @@ class AssetAsOf:
 def fold_events(
     events: Iterable[DomainEventProtocol[UUID]], at: datetime | None = None
 ) -> dict[UUID, AssetAsOf]:
-    """Fold events (in log order) into assets as of ``at``; events dated later are skipped."""
+    """Fold events (in log order) into assets as of ``at``; facts dated later are left out."""
     assets: dict[UUID, AssetAsOf] = {}
     for event in events:
         fact = aggregate_event(event)
         if at is not None and fact.timestamp > at:
-            continue  # and so is every later fact of this aggregate: histories are time-ordered
+            continue  # a fact dated later; a late fact after it may still be dated earlier
         current = assets.get(event.originator_id)
         if current is None:
             aggregate: ValleyAggregate | None = fact.mutate(None)
             assert isinstance(aggregate, Asset)
             current = assets[event.originator_id] = AssetAsOf(aggregate)
         else:
-            fact.mutate(current.aggregate)
+            cast("ValleyAggregate.Event", fact).fold_onto(current.aggregate)
         current.observe(event)
     return assets
 

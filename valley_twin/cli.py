@@ -39,6 +39,7 @@ from twin import (
     aggregate_event,
     allow_list_entry,
     asset_view,
+    event_topics,
     event_view,
     format_event,
     format_state,
@@ -305,6 +306,12 @@ def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
         )
     for reason, count in list(stats["rejected_by_reason"].items())[:5]:
         print(f"  rejected {count} x {reason}")
+    lifts = [
+        aggregate_event(event) for event in twin.domain_events(topics=event_topics(Bin.Emptied))
+    ]
+    if lifts:
+        tonnes = sum(lift.mass_kg for lift in lifts) / 1000  # type: ignore[attr-defined]
+        print(f"trucks (recorded lifts): {len(lifts)} containers emptied, {tonnes:.1f} t lifted")
     sample = twin.get(Bin, "B-34114-GLA-0001")
     print(
         f"\nB-34114-GLA-0001 now: fill {sample.fill_percent} % measured {sample.fill_measured_at}, "

@@ -21,8 +21,10 @@ from typing import Any, TextIO
 
 import tomli_w
 
+from adapters.simulators import SimulatedBin, tag_of
 from adapters.wire import create_keypair
 from domain import Beacon, Bin, Site, SiteKind, ValleyAggregate, WasteStream
+from simulation.parameters import waste as waste_figures
 from twin import (
     COMMISSIONED_AT,
     RULE_BY_STREAM,
@@ -50,6 +52,7 @@ ADAPTERS = {
     "ble-footfall": "ble.jsonl",
     "energy-meter": "energy.jsonl",
     "citizen-app": "citizen.jsonl",
+    "truck-lifts": "lifts.csv",
 }
 
 
@@ -79,6 +82,7 @@ def device_plan(
             "capacity_l": a.capacity_l,
             "depth_mm": int((a.depth_cm or 100) * 10),
             "litres_per_day": RULE_BY_STREAM[a.stream].litres_per_container_day,
+            "kg_per_litre": waste_figures.density_kg_per_l(a.stream),
             "collection_weekdays": list(COLLECTION_DAYS[a.stream]),
         }
         for a in assets
@@ -148,7 +152,12 @@ def adapter_configs(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
         },
         "energy-meter": {},
         "citizen-app": {"app_id": "ccvh-app"},
+        "truck-lifts": {"tags": {tag_of(_simulated(b)): b["code"] for b in plan["bins"]}},
     }
+
+
+def _simulated(spec: dict[str, Any]) -> SimulatedBin:
+    return SimulatedBin(**{**spec, "collection_weekdays": tuple(spec["collection_weekdays"])})
 
 
 def run_live_feed(
@@ -163,15 +172,13 @@ def run_live_feed(
     start = COMMISSIONED_AT + timedelta(days=120)
     plan = device_plan(assets, geography, start, days, seed)
     (workdir / "devices.json").write_text(json.dumps(plan), encoding="utf-8")
-    written = json.loads(
+    # A lift and a sensor's reading of one bin come through different adapters, so they reach
+    # ingest out of world-time order: the log takes such late facts in their place.
+    lines = json.loads(
         _adapter_command(
             ["simulate", "--devices", str(workdir / "devices.json"), "--out", str(workdir)]
         )
     )
-    # The trucks' lift log is simulated too but not fed yet: a lift and a sensor's reading of
-    # one bin come through different adapters, so they reach ingest out of world-time order,
-    # which the log refuses until it accepts late facts.
-    lines = {name: count for name, count in written.items() if name in ADAPTERS.values()}
 
     keys = workdir / "keys"
     create_keypair(keys, "ingest")
@@ -224,7 +231,10 @@ def _toml(name: str, endpoint: str, adapter: dict[str, Any], workdir: Path) -> s
             "client_key": f"keys/{name}.key_secret",
             "server_key": "keys/ingest.key",
             "outbox": f"{name}.outbox",
-            "input": {"type": "jsonl", "path": str(workdir / ADAPTERS[name])},
+            "input": {
+                "type": "jsonl" if ADAPTERS[name].endswith(".jsonl") else "lines",
+                "path": str(workdir / ADAPTERS[name]),
+            },
             "adapter": adapter,
         }
     )

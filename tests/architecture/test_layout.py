@@ -60,6 +60,7 @@ ROOMS_PUBLIC_MODULES = {
     "twin.projections",
     "twin.export",
     "simulation",
+    "simulation.parameters",  # the public figures, with their sources
     "scenarios",
     "adapters.wire",
     "adapters.sdk",

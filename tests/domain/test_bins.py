@@ -103,13 +103,28 @@ def test_installation_rejects_bad_values_naming_the_field(
     assert raised.value.field == field
 
 
-def test_facts_must_come_in_world_time_order() -> None:
+def test_a_late_measurement_is_kept_but_never_overwrites_a_newer_one() -> None:
+    bin_ = new_bin()
+    bin_.measure_fill_level(10, at(2))
+    bin_.measure_fill_level(20, at(1))  # arrives late: history, not the current level
+    assert (bin_.fill_percent, bin_.fill_measured_at) == (10, at(2))
+    assert bin_.modified_on == at(2) and bin_.version == 3
+    bin_.empty("R-1", 40.0, at(1.5))  # a late lift still counts, and leaves the newer level
+    assert (bin_.emptied_count, bin_.emptied_mass_kg, bin_.fill_percent) == (1, 40.0, 10)
+    bin_.report_sensor_battery(80, at(3), device_id="A84041000181C9B2")
+    bin_.report_sensor_battery(90, at(2.5))
+    assert bin_.sensor_battery_percent == 80
+
+
+def test_facts_that_depend_on_order_must_come_in_world_time_order() -> None:
     bin_ = new_bin()
     bin_.measure_fill_level(10, at(2))
     with pytest.raises(OutOfOrderError) as raised:
-        bin_.measure_fill_level(20, at(1))
+        bin_.remove("worn out", at(1))  # removing it changes what every later fact means
     assert raised.value.field == "at"
-    assert bin_.fill_percent == 10
+    with pytest.raises(OutOfOrderError, match="exists since"):
+        bin_.measure_fill_level(20, at(-1))  # before the bin was installed
+    assert bin_.fill_percent == 10 and not bin_.retired
 
 
 def test_sensor_lifecycle() -> None:

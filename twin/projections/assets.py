@@ -39,6 +39,7 @@ ASSET_STATE = Table(
         Column("overflow_count", "int"),
         Column("sensor_device_id", "text"),
         Column("battery_percent", "real"),  # a bin's sensor or a beacon
+        Column("battery_at", "instant"),  # when that level was measured (late ones are history)
         Column("sensor_fault_count", "int"),
         Column("footfall_total", "int"),
         Column("counted_until", "instant"),
@@ -46,6 +47,7 @@ ASSET_STATE = Table(
         Column("consumption_kwh", "real"),
         Column("meter_replacements", "int"),
         Column("occupancy", "int"),  # sites: people counted on the site
+        Column("occupancy_at", "instant"),
         Column("retired", "bool"),
         Column("created_at", "instant"),
         Column("last_event_at", "instant"),
@@ -109,7 +111,7 @@ class _AssetPage(Page):
                 f"an event of version {event.originator_version} cannot follow it"
             )
         row["version"] = event.originator_version
-        row["last_event_at"] = event.timestamp
+        row["last_event_at"] = _newest(row["last_event_at"], event.timestamp)
         self.rows.put(key, row)
         return row
 
@@ -146,18 +148,20 @@ class _AssetPage(Page):
             row = self._next(event)
         else:
             row["version"] = event.originator_version
-            row["last_event_at"] = event.timestamp
+            row["last_event_at"] = _newest(row["last_event_at"], event.timestamp)
             self.hot_dirty.add(row["aggregate_id"])
-        row["fill_percent"] = event.fill_percent
-        row["fill_measured_at"] = event.timestamp
+        if _is_newest(row["fill_measured_at"], event.timestamp):  # a late reading is history
+            row["fill_percent"] = event.fill_percent
+            row["fill_measured_at"] = event.timestamp
 
     def emptied(self, event: Any) -> None:
         row = self._next(event)
         row["emptied_count"] += 1
         row["emptied_mass_kg"] += event.mass_kg
-        row["last_emptied_at"] = event.timestamp
-        row["fill_percent"] = 0.0  # as the aggregate does: an emptied bin is empty
-        row["fill_measured_at"] = event.timestamp
+        row["last_emptied_at"] = _newest(row["last_emptied_at"], event.timestamp)
+        if _is_newest(row["fill_measured_at"], event.timestamp):
+            row["fill_percent"] = 0.0  # as the aggregate does: an emptied bin is empty
+            row["fill_measured_at"] = event.timestamp
 
     def overflow(self, event: Any) -> None:
         self._next(event)["overflow_count"] += 1
@@ -172,7 +176,10 @@ class _AssetPage(Page):
         self._next(event)["sensor_fault_count"] += 1
 
     def battery(self, event: Any) -> None:
-        self._next(event)["battery_percent"] = event.battery_percent
+        row = self._next(event)
+        if _is_newest(row["battery_at"], event.timestamp):
+            row["battery_percent"] = event.battery_percent
+            row["battery_at"] = event.timestamp
 
     # ---- beacons ------------------------------------------------------------------------
     def beacon_installed(self, event: Any) -> None:
@@ -203,7 +210,10 @@ class _AssetPage(Page):
         row["meter_replacements"] += 1
 
     def occupancy(self, event: Any) -> None:
-        self._next(event)["occupancy"] = event.occupancy
+        row = self._next(event)
+        if _is_newest(row["occupancy_at"], event.timestamp):
+            row["occupancy"] = event.occupancy
+            row["occupancy_at"] = event.timestamp
 
     # ---- services -----------------------------------------------------------------------
     def service_opened(self, event: Any) -> None:
@@ -211,6 +221,15 @@ class _AssetPage(Page):
 
     def capacity(self, event: Any) -> None:
         self._next(event)["capacity"] = event.capacity
+
+
+def _is_newest(current: Any, at: Any) -> bool:
+    # Facts may arrive late: the row keeps the newest value, as the aggregate does.
+    return current is None or at >= current
+
+
+def _newest(current: Any, at: Any) -> Any:
+    return at if current is None or at > current else current
 
 
 def _event_classes(aggregate_class: type[ValleyAggregate]) -> list[type[Any]]:
@@ -268,6 +287,7 @@ class AssetState(Projection):
     """Current state of every asset."""
 
     name = "asset_state"
+    version = 2  # 2: battery and occupancy dated, so that a late one never overwrites a newer
     description = "current state of every bin, beacon, site and service"
     tables = (ASSET_STATE,)
     page_class = _AssetPage
