@@ -8,7 +8,10 @@ measurements in a fresh embedded SQLite store, then times, in the same run:
   snapshots;
 * how the time of "state as of an instant" grows with the length of the history: the ratio of
   each history's time to the 1,000-event bin's (the baseline of the same run). Flat means a
-  ratio near 1 while the history grows a hundredfold.
+  ratio near 1 while the history grows a hundredfold;
+* the same for bins where 10 % of the readings arrive late (each held back for 50 readings):
+  such a bin's state as of an instant is folded from its whole history today, so this shows
+  how far that is from flat.
 
 Prints median milliseconds over repeated runs and the ratios. Not a test: figures depend on
 the machine, and this one is shared.
@@ -70,6 +73,33 @@ def median_ms(action: Callable[[], object], repeats: int) -> float:
     return statistics.median(samples)
 
 
+def build_late_history(twin: ValleyTwin, code: str, readings: int) -> Bin:
+    """A bin whose every tenth reading arrives 50 readings late."""
+    bin_ = Bin.install(
+        code=code,
+        stream="residual",
+        capacity_l=660,
+        position=Position(752_000.0, 6_283_000.0),
+        commune_insee="34114",
+        at=T0,
+    )
+    held: list[int] = []
+    for number in range(1, readings + 1):
+        if number % 10 == 0:
+            held.append(number)
+        else:
+            bin_.measure_fill_level(float(number % 101), T0 + timedelta(minutes=15 * number))
+        while held and held[0] <= number - 50:
+            late = held.pop(0)
+            bin_.measure_fill_level(float(late % 101), T0 + timedelta(minutes=15 * late))
+        if number % 1_000 == 0:
+            twin.save(bin_)
+    for late in held:
+        bin_.measure_fill_level(float(late % 101), T0 + timedelta(minutes=15 * late))
+    twin.save(bin_)
+    return bin_
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
@@ -120,6 +150,23 @@ def main() -> None:
         )
         for readings, ms in state_at_ms.items():
             print(f"{readings + 1:>8} events: {ms:6.2f} ms  ({ms / baseline:4.2f}x the baseline)")
+        print("\nthe same with 10 % of the readings arriving late (state at mid-history):")
+        late_ms: dict[int, float] = {}
+        for readings in args.sizes:
+            bin_ = build_late_history(twin, f"LATE-{readings}", readings)
+            instant = T0 + timedelta(minutes=15 * (readings // 2) + 1)
+            folded = twin.state_at(bin_.id, instant)
+            assert isinstance(folded, Bin) and folded.fill_percent == float((readings // 2) % 101)
+            late_ms[readings] = median_ms(
+                lambda at=instant, bin_id=bin_.id: twin.state_at(bin_id, at),
+                args.repeats if readings <= 10_000 else 3,
+            )
+        late_baseline = late_ms[args.sizes[0]]
+        for readings, ms in late_ms.items():
+            print(
+                f"{readings + 1:>8} events: {ms:8.2f} ms  ({ms / late_baseline:6.2f}x its baseline, "
+                f"{ms / state_at_ms[readings]:6.1f}x the same bin without late facts)"
+            )
         twin.close()
         plain.close()
 
