@@ -20,6 +20,7 @@ from twin import ValleyTwin, open_twin
 from twin.asof import valley_as_of
 from twin.projections import catch_up
 from twin.projections.assets import ASSET_STATE
+from twin.projections.fill import BIN_FILL_HOURLY
 from twin.storage import drop_memory_store
 
 HERE = Position(752000.0, 6283000.0)
@@ -196,5 +197,31 @@ def test_the_asset_state_view_keeps_the_newest_values_too(store_url: str) -> Non
             )
             == (60.0, 70.0, 1)
         )
+    finally:
+        twin.close()
+
+
+def test_the_hourly_view_keeps_the_hours_latest_reading_as_its_last(store_url: str) -> None:
+    twin = open_twin(store_url)
+    try:
+        twin.add(
+            Bin.install(
+                code="B-1",
+                stream="glass",
+                capacity_l=3000,
+                position=HERE,
+                commune_insee="34114",
+                at=T0,
+            )
+        )
+        hour = T0 + timedelta(days=1, hours=10)
+        twin.measure_fill_level("B-1", 30.0, hour + timedelta(minutes=40))
+        catch_up(twin)  # the stored row has the 10:40 reading, then one of 10:10 comes late
+        twin.measure_fill_level("B-1", 10.0, hour + timedelta(minutes=10))
+        twin.measure_fill_level("B-1", 12.0, hour + timedelta(minutes=20))  # late too, same page
+        catch_up(twin)
+        (row,) = dump(twin)["bin_fill_hourly"]
+        view = dict(zip([c.name for c in BIN_FILL_HOURLY.columns], row, strict=True))
+        assert (view["readings"], view["fill_last"], view["fill_max"]) == (3, 30.0, 30.0)
     finally:
         twin.close()

@@ -45,8 +45,8 @@ BIN_FILL_HOURLY = Table(
 _MERGES: dict[str, Merge] = {
     "readings": "add",
     "fill_sum_micro": "add",
-    "fill_last": "last",
-    "fill_last_at": "last",
+    "fill_last": "newest",  # a late reading is not the hour's last one
+    "fill_last_at": "max",
     "fill_max": "max",
     "emptied": "add",
 }
@@ -81,8 +81,9 @@ class _FillPage(Page):
             totals[_READINGS] += 1
         value = event.fill_percent
         totals[_SUM] += round(value * MICRO)
-        totals[_LAST] = value
-        totals[_LAST_AT] = instant
+        if totals[_LAST_AT] is None or instant >= totals[_LAST_AT]:
+            totals[_LAST] = value
+            totals[_LAST_AT] = instant
         if totals[_MAX] is None or value > totals[_MAX]:
             totals[_MAX] = value
 
@@ -102,6 +103,7 @@ class BinFillHourly(Projection):
     """Fill per bin per hour."""
 
     name = "bin_fill_hourly"
+    version = 2  # 2: the hour's last reading is the latest in world time, not in arrival
     description = "fill readings per bin per UTC hour: count, mean, last, max, emptyings"
     tables = (BIN_FILL_HOURLY,)
     page_class = _FillPage

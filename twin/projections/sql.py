@@ -23,7 +23,7 @@ from typing import Any, Literal
 ColumnType = Literal["text", "int", "real", "instant", "day", "bool"]
 Converter = Callable[[Any], Any]
 # What an accumulating upsert does with a column already in the table.
-Merge = Literal["add", "last", "max", "set"]
+Merge = Literal["add", "last", "max", "set", "newest"]
 
 
 @dataclass(frozen=True)
@@ -189,7 +189,8 @@ class Dialect(ABC):
         """Insert rows, or merge them into the row with the same key, column by column.
 
         ``add`` adds to what is there, ``last`` overwrites unless the new value is NULL,
-        ``max`` keeps the larger, ``set`` overwrites. Columns are written in
+        ``max`` keeps the larger, ``set`` overwrites, ``newest`` keeps the value whose
+        ``<name>_at`` column is the later (facts may arrive late; that column merges by ``max``). Columns are written in
         :attr:`Table.names` order.
         """
         names = table.names
@@ -205,6 +206,12 @@ class Dialect(ABC):
                 updates.append(f'"{name}" = {old} + {new}')
             elif merge == "last":
                 updates.append(f'"{name}" = COALESCE({new}, {old})')
+            elif merge == "newest":
+                new_at, old_at = f'excluded."{name}_at"', f'cur."{name}_at"'
+                updates.append(
+                    f'"{name}" = CASE WHEN {old_at} IS NULL OR {new_at} >= {old_at} '
+                    f"THEN {new} ELSE {old} END"
+                )
             elif merge == "max":
                 updates.append(
                     f'"{name}" = CASE WHEN {old} IS NULL OR {new} > {old} THEN {new} ELSE {old} END'
