@@ -10,7 +10,7 @@ read (a log cut mid-history cannot be read silently wrong). Not responsible for 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from domain.bins import Bin
 
@@ -91,7 +91,17 @@ def read_history(events: Iterable[object]) -> History:
                 "which these events never installed"
             )
         _apply(record, event, at)
+    for record in bins.values():
+        # Facts may be recorded late: each series in world-time order (nearly sorted: cheap).
+        record.fills.sort(key=_when)
+        record.emptyings.sort(key=_when)
+        record.overflows.sort()
     return History(bins, first, last, count)
+
+
+def _when(fact: tuple[Any, ...]) -> datetime:
+    when: datetime = fact[0]
+    return when
 
 
 def _apply(record: BinRecord, event: object, at: datetime) -> None:

@@ -60,3 +60,22 @@ def test_it_streams_over_a_generator_once() -> None:
     b.measure_fill_level(10.0, T0 + timedelta(hours=1))
     history = read_history(e for e in b.collect_events())
     assert len(history.bins[b.id].fills) == 1
+
+
+def test_a_late_fact_takes_its_place_in_the_bins_series() -> None:
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    bin_ = Bin.install(
+        code="B-1",
+        stream="glass",
+        capacity_l=3000,
+        position=Position(752000.0, 6283000.0),
+        commune_insee="34114",
+        at=t0,
+    )
+    bin_.measure_fill_level(50.0, t0 + timedelta(hours=12))
+    bin_.measure_fill_level(30.0, t0 + timedelta(hours=6))  # recorded late
+    bin_.empty("R-1", 20.0, t0 + timedelta(hours=9))
+    bin_.empty("R-0", 10.0, t0 + timedelta(hours=3))  # recorded late
+    (record,) = read_history(bin_.collect_events()).bins.values()
+    assert [fill for _, fill in record.fills] == [30.0, 50.0]
+    assert [round_id for _, round_id, _ in record.emptyings] == ["R-0", "R-1"]
