@@ -61,6 +61,9 @@ class ServiceDeskAdapter(Adapter):
                 "report_ref": text_field(document, "report_ref"),
                 "status": status,
             }
+            raw_note = document.get("note")
+            if raw_note is not None and not isinstance(raw_note, str):
+                raise PayloadError("note", "(withheld)", "must be text")
             note = text_field(document, "note", required=False)
             if note is not None:
                 if _CONTACT.search(note):

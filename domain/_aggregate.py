@@ -39,31 +39,53 @@ class ValleyAggregate(Aggregate):
     # How many facts arrived after a newer one: a class-level default, not an annotation, so
     # that it is no event's field and a snapshot taken before it existed still loads.
     _late_facts = 0
+    if TYPE_CHECKING:
+        _ordered_at: datetime | None
+        DATED: tuple[str, ...]
+    # The newest fact whose meaning depends on order (not LATE_ALLOWED): what a new such fact
+    # must not predate. None in a snapshot taken before it existed: then ``modified_on``.
+    _ordered_at = None
+    # Attributes set by late-allowed facts, each with the time of its current value (see
+    # ``_newest``); an aggregate class names its own. (No annotations at run time: they would
+    # become fields of every Created event.)
+    DATED = ()
 
     class Event(Aggregate.Event):
         """A fact about an aggregate, dated when it happened in the world."""
 
         # Whether a fact of this kind may be recorded after newer ones (see the module).
         LATE_ALLOWED: ClassVar[bool] = False
+        # Whether it retires the aggregate (then it must follow every fact, late ones too).
+        RETIRES: ClassVar[bool] = False
 
         def mutate(self, aggregate: Any) -> Any:
             """The library's mutation, keeping ``modified_on`` the newest fact's time."""
             newest = None if aggregate is None else aggregate.modified_on
+            ordered = None if aggregate is None else aggregate._ordered_since()
             mutated = super().mutate(aggregate)
-            if newest is not None and mutated is not None and self.timestamp < newest:
+            if mutated is None:
+                return mutated
+            if newest is not None and self.timestamp < newest:
                 mutated.modified_on = newest
                 mutated._late_facts += 1
+            if not self.LATE_ALLOWED:
+                mutated._ordered_at = (
+                    self.timestamp if ordered is None else max(ordered, self.timestamp)
+                )
             return mutated
 
         def fold_onto(self, aggregate: Any) -> None:
             """Apply this fact to ``aggregate`` when only some of its facts are folded (its
             state as of an instant), without the library's check that versions follow."""
             newest = aggregate.modified_on
+            ordered = aggregate._ordered_since()
             self.apply(aggregate)
             aggregate.version = self.originator_version
             aggregate.modified_on = max(newest, self.timestamp)
             if self.timestamp < newest:
                 aggregate._late_facts += 1
+            if not self.LATE_ALLOWED:
+                aggregate._ordered_at = max(ordered, self.timestamp)
 
     @classmethod
     def id_for(cls, code: str) -> UUID:
@@ -77,10 +99,20 @@ class ValleyAggregate(Aggregate):
             event_class, id=cls.id_for(attributes["code"]), timestamp=at, **attributes
         )
 
+    def _ordered_since(self) -> datetime:
+        """The time a fact that depends on order may not predate."""
+        return self._ordered_at if self._ordered_at is not None else self.modified_on
+
     def _newest(self, name: str, at: datetime) -> bool:
         """Whether a fact dated ``at`` is the newest about ``name`` so far (noted if so): a late
         measurement is history, never the current value."""
-        latest: dict[str, datetime] = self.__dict__.setdefault("_latest_at", {})
+        latest: dict[str, datetime] | None = self.__dict__.get("_latest_at")
+        if latest is None:
+            # First use, or a snapshot taken before these times were kept: a value already
+            # there is dated at the latest by the newest fact (an upper bound, never overwritten
+            # by an older one).
+            latest = {n: self.modified_on for n in self.DATED if getattr(self, n, None) is not None}
+            self.__dict__["_latest_at"] = latest
         if name in latest and at < latest[name]:
             return False
         latest[name] = at
@@ -100,10 +132,14 @@ class ValleyAggregate(Aggregate):
                 "at",
                 at.isoformat(),
             )
-        if at < self.modified_on and not getattr(event_class, "LATE_ALLOWED", False):
+        # Retiring an asset must follow every fact about it; other facts that depend on
+        # order must follow the newest such fact (a late measurement does not count).
+        retires = getattr(event_class, "RETIRES", False)
+        ordered = self.modified_on if retires else self._ordered_since()
+        if at < ordered and not getattr(event_class, "LATE_ALLOWED", False):
             raise OutOfOrderError(
                 f"facts are recorded in time order; last fact of {self.KIND} {self.code} is dated "
-                f"{self.modified_on.isoformat()}",
+                f"{ordered.isoformat()}",
                 "at",
                 at.isoformat(),
             )

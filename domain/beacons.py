@@ -23,6 +23,7 @@ class Beacon(ValleyAggregate):
     """A footfall scanner installed in an activity zone or at a remarkable site."""
 
     KIND = "beacon"
+    DATED = ("battery_percent",)  # set by late-allowed facts: kept with their times
 
     class Installed(ValleyAggregate.Created):
         code: str
@@ -131,6 +132,7 @@ class Beacon(ValleyAggregate):
         )
 
     class Decommissioned(ValleyAggregate.Event):
+        RETIRES = True  # nothing may follow it: checked against every fact, late ones too
         reason: str
 
         def apply(self, aggregate: Beacon) -> None:

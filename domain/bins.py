@@ -7,7 +7,7 @@ finding which commune a position lies in (the twin's geography does).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from domain._aggregate import ValleyAggregate
 from domain._checks import member, number_in_range, text, whole_number
@@ -24,6 +24,13 @@ class Bin(ValleyAggregate):
     """A waste container: a wheeled bin or a drop-off column."""
 
     KIND = "bin"
+
+    DATED = ("sensor_battery_percent", "last_sensor_fault")
+    if TYPE_CHECKING:
+        _sensor_periods: list[tuple[str, datetime, datetime | None]] | None
+    # Which sensor was fitted when (device, since, until): a late reading is checked against
+    # its own time. None in a snapshot taken before it was kept: then the current sensor.
+    _sensor_periods = None
 
     class Installed(ValleyAggregate.Created):
         code: str
@@ -62,6 +69,7 @@ class Bin(ValleyAggregate):
         self.sensor_fault_count = 0
         self.last_sensor_fault: str | None = None
         self.retired = False
+        self._sensor_periods = []
 
     @classmethod
     def install(
@@ -91,12 +99,15 @@ class Bin(ValleyAggregate):
         )
 
     class SensorAttached(ValleyAggregate.Event):
-        # A sensor's first reading fits it to its bin; that reading may come after a lift.
-        LATE_ALLOWED = True
         device_id: str
 
         def apply(self, aggregate: Bin) -> None:
             aggregate.sensor_device_id = self.device_id
+            if aggregate._sensor_periods is not None:
+                aggregate._sensor_periods = [
+                    *aggregate._sensor_periods,
+                    (self.device_id, self.timestamp, None),
+                ]
 
     def attach_sensor(self, device_id: str, at: datetime) -> None:
         """Fit a fill-level sensor (e.g. a LoRaWAN DevEUI) to the container."""
@@ -114,6 +125,10 @@ class Bin(ValleyAggregate):
 
         def apply(self, aggregate: Bin) -> None:
             aggregate.sensor_device_id = None
+            periods = aggregate._sensor_periods
+            if periods:
+                device, since, _ = periods[-1]
+                aggregate._sensor_periods = [*periods[:-1], (device, since, self.timestamp)]
 
     def detach_sensor(self, at: datetime) -> None:
         """Take the sensor off the container."""
@@ -126,7 +141,14 @@ class Bin(ValleyAggregate):
         fill_percent: float
 
         def apply(self, aggregate: Bin) -> None:
-            if aggregate.fill_measured_at is None or self.timestamp >= aggregate.fill_measured_at:
+            current = aggregate.fill_measured_at
+            # A reading and a lift at the same instant: the lift wins, whatever came first.
+            tie = self.timestamp == current and aggregate.last_emptied_at == current
+            if (
+                current is None
+                or self.timestamp > current
+                or (self.timestamp == current and not tie)
+            ):
                 aggregate.fill_percent = self.fill_percent
                 aggregate.fill_measured_at = self.timestamp
 
@@ -144,10 +166,29 @@ class Bin(ValleyAggregate):
         self._record(self.FillLevelMeasured, at, fill_percent=fill)
 
     def _attach_reporting_device(self, device_id: str, at: datetime) -> None:
-        # The first message a sensor sends about a bin is what fits it in the twin.
+        # The first message a sensor sends about a bin is what fits it in the twin. A late one
+        # fits nothing: it is checked against the sensor fitted at its own time, if any.
+        if at < self.modified_on and self._sensor_periods is not None:
+            device = normalise_code("device_id", device_id)
+            fitted = self._sensor_at(at)
+            if fitted not in (None, device):
+                raise InvalidValueError(
+                    f"bin {self.code} reported through sensor {fitted} at {at.isoformat()}, "
+                    "not this device",
+                    "device_id",
+                    device,
+                )
+            return
         device = self._check_reporting_device(device_id)
         if self.sensor_device_id is None:
             self.attach_sensor(device, at)
+
+    def _sensor_at(self, at: datetime) -> str | None:
+        """The sensor fitted to the bin at ``at``, if any."""
+        for device, since, until in reversed(self._sensor_periods or []):
+            if since <= at and (until is None or at < until):
+                return device
+        return None
 
     def _check_reporting_device(self, device_id: str) -> str:
         device = normalise_code("device_id", device_id)
@@ -253,6 +294,7 @@ class Bin(ValleyAggregate):
         self._record(self.SensorFaultReported, at, fault=checked)
 
     class Removed(ValleyAggregate.Event):
+        RETIRES = True  # nothing may follow it: checked against every fact, late ones too
         reason: str
 
         def apply(self, aggregate: Bin) -> None:

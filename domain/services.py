@@ -232,6 +232,7 @@ class Service(ValleyAggregate):
             ) from None
 
     class Closed(ValleyAggregate.Event):
+        RETIRES = True  # nothing may follow it: checked against every fact, late ones too
         reason: str
 
         def apply(self, aggregate: Service) -> None:

@@ -61,6 +61,7 @@ class Site(ValleyAggregate):
     """A place the twin follows: a building, a lighting cabinet, a tourist site, a zone."""
 
     KIND = "site"
+    DATED = ("occupancy",)  # set by late-allowed facts: kept with their times
     # When the meter was last read (its index or a replacement); a class-level default, not an
     # annotation, so that it is no field of any event and a snapshot taken before it existed
     # still loads (as "not known yet"). Private: the state a site shows is unchanged.
@@ -260,6 +261,7 @@ class Site(ValleyAggregate):
         self._record(self.OpeningHoursChanged, at, hours=_opening_hours(hours))
 
     class Closed(ValleyAggregate.Event):
+        RETIRES = True  # nothing may follow it: checked against every fact, late ones too
         reason: str
 
         def apply(self, aggregate: Site) -> None:

@@ -193,7 +193,7 @@ def vote_idea(
     """A citizen's vote for another's idea, which must exist; once per idea."""
     submitted = aggregates.load(Citizen, author)
     if normalise_code("idea_ref", idea_ref) not in submitted.ideas:
-        raise NotFoundError(f"idea {idea_ref} of {author}")
+        raise InvalidInputError("idea_ref", idea_ref, f"an idea {author} submitted")
     citizen = aggregates.load(Citizen, voter)
     citizen.vote_idea(idea_id(author, idea_ref), at)
     return citizen

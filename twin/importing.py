@@ -42,7 +42,7 @@ _ATTEMPTS = 3
 # to it): a made-up device would shut the real sensor out, so these rows must name theirs.
 KINDS_NEEDING_A_DEVICE = frozenset({"bin.fill", "device.battery", "device.fault"})
 _COMMON_COLUMNS = ("asset", "observed_at", "device")
-_INSTANT_BODY_FIELDS = frozenset({"interval_start"})  # epoch milliseconds on the wire
+_INSTANT_BODY_FIELDS = frozenset({"interval_start", "starts_at"})  # epoch ms on the wire
 
 
 class ImportFileError(TwinError):
@@ -51,6 +51,7 @@ class ImportFileError(TwinError):
     def __init__(self, source: str, line: int, field: str, value: object, expected: str) -> None:
         self.line = line
         self.field = field
+        self.expected = expected
         shown = value if not isinstance(value, str) or len(value) <= 60 else value[:57] + "..."
         where = source if line == 0 else f"{source}:{line}"  # line 0: the file as a whole
         super().__init__(f"{where}: {field}={shown!r}: expected {expected}")
@@ -272,7 +273,14 @@ def _fact(source: str, kind: str, line: int, row: dict[str, Any]) -> Fact:
             if spec.required:
                 raise ImportFileError(source, line, name, None, f"a value: {kind} requires it")
             continue
-        body[name] = _typed(source, line, name, spec.kind, value)
+        try:
+            body[name] = _typed(source, line, name, spec.kind, value)
+        except ImportFileError as error:
+            if not kind.startswith("citizen."):
+                raise
+            # A citizen's words never reach an error message, a log or a terminal.
+            withheld = "(withheld: personal data)"
+            raise ImportFileError(source, line, name, withheld, error.expected) from None
     return Fact(line, asset, kind, observed_at, _text(source, line, "device", device), body)
 
 

@@ -31,6 +31,7 @@ from domain import Bin, DomainError, Site, ValleyAggregate
 from twin import citizens, commands
 from twin.application import ValleyTwin
 from twin.errors import AlreadyExistsError, NotFoundError, TwinError
+from twin.events import aggregate_event
 from twin.geography import Geography
 from twin.plausibility import Plausibility
 from twin.privacy import CitizenKeys, is_token
@@ -173,10 +174,28 @@ Handler = Callable[[_Batch, Envelope, Geography], None]
 
 def _bin_fill(batch: _Batch, message: Envelope, _: Geography) -> None:
     bin_ = batch.load(Bin, message.asset)
-    batch.plausibility.check_fill(bin_, message.body["fill_percent"], message.observed_at)
+    at = message.observed_at
+    late = bin_.fill_measured_at is not None and at <= bin_.fill_measured_at
+    before = _fill_before(batch, bin_, at) if late else None
+    batch.plausibility.check_fill(bin_, message.body["fill_percent"], at, before)
     commands.measure_fill_level(
         batch, message.asset, message.body["fill_percent"], message.observed_at, message.device
     )
+
+
+def _fill_before(batch: _Batch, bin_: Bin, at: datetime) -> tuple[float, datetime] | None:
+    """The bin's fill just before ``at`` in world time (a lift empties it): a late reading is
+    judged against it. Reads the bin's history: late readings are the exception."""
+    found: tuple[float, datetime] | None = None
+    for stored in (*batch.twin.history(bin_.id), *bin_.pending_events):
+        fact = aggregate_event(stored)
+        if fact.timestamp >= at or (found is not None and fact.timestamp < found[1]):
+            continue
+        if isinstance(fact, Bin.FillLevelMeasured):
+            found = (fact.fill_percent, fact.timestamp)
+        elif isinstance(fact, Bin.Emptied):
+            found = (0.0, fact.timestamp)
+    return found
 
 
 def _footfall(batch: _Batch, message: Envelope, _: Geography) -> None:
@@ -471,6 +490,13 @@ class IngestProcessor:
             envelope = decode(raw, now=received_at)
         except WireError as error:
             return str(error)
+        if receipt.id != receipt_id(envelope.source, envelope.message_id):
+            # Refused before it could be tied to its sender (a key sending under another's
+            # name, a message that broke ingest): only the sender can vouch for it again.
+            return (
+                "not retried: this dead letter is not filed under its sender's message id; "
+                "the sender must send the message again"
+            )
         batch = _Batch(self.twin, self._cache, self._ids, self.keys, self.plausibility)
         batch.begin_message()
         try:

@@ -55,9 +55,20 @@ class Plausibility:
     step_factor: float = 10.0
     step_floor_kwh: float = 100.0
 
-    def check_fill(self, bin_: Bin, fill_percent: float, at: datetime) -> None:
-        """Quarantine a fill level rising faster than the container can fill."""
+    def check_fill(
+        self,
+        bin_: Bin,
+        fill_percent: float,
+        at: datetime,
+        before: tuple[float, datetime] | None = None,
+    ) -> None:
+        """Quarantine a fill level rising faster than the container can fill since the reading
+        before it in world time: the bin's newest, or ``before`` for a late reading."""
         last, last_at = bin_.fill_percent, bin_.fill_measured_at
+        if last_at is not None and at <= last_at:
+            if before is None:
+                return
+            last, last_at = before
         if last is None or last_at is None or at <= last_at or fill_percent <= last:
             return
         hours = (at - last_at).total_seconds() / 3600.0

@@ -142,3 +142,19 @@ def test_the_commands_list_retry_and_discard(
     assert "ID='not-an-id'" in capsys.readouterr().err
     assert main(["--store", store_url, "deadletters", "retry"]) == 1
     capsys.readouterr()
+
+
+def test_a_message_sent_under_another_keys_name_is_never_retried(twin: ValleyTwin) -> None:
+    install(twin)
+    processor = IngestProcessor(twin, load_geography(), clock=lambda: NOW)
+    forged = Incoming(reading(1).raw, peer="intruder")  # says it is gw-1
+    (reply,) = processor.process([forged])
+    assert reply is not None and reply.status == "rejected"
+    (letter,) = dead_letters(twin)
+    (outcome,) = retry(twin, load_geography(), [letter.receipt], clock=lambda: NOW)
+    assert outcome.status == "refused" and "must send the message again" in (outcome.reason or "")
+    # The real gw-1 sends it: recorded once, as if the forgery had never been.
+    (real,) = processor.process([reading(1)])
+    assert real is not None and real.status == "ack"
+    history = [type(e).__name__ for e in twin.history(Bin.id_for("B-1"))]
+    assert history.count("FillLevelMeasured") == 1

@@ -13,11 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.wire import Envelope, encode
 from domain import Bin, OutOfOrderError, Position, Site
 from tests.conftest import T0
 from tests.twin.test_projections_runs import dump
-from twin import ValleyTwin, open_twin
+from twin import ValleyTwin, load_geography, open_twin
 from twin.asof import valley_as_of
+from twin.ingest import Incoming, IngestProcessor
 from twin.projections import catch_up
 from twin.projections.assets import ASSET_STATE
 from twin.projections.fill import BIN_FILL_HOURLY
@@ -225,3 +227,99 @@ def test_the_hourly_view_keeps_the_hours_latest_reading_as_its_last(store_url: s
         assert (view["readings"], view["fill_last"], view["fill_max"]) == (3, 30.0, 30.0)
     finally:
         twin.close()
+
+
+def test_a_late_reading_fits_no_sensor_and_is_checked_against_the_one_fitted_then() -> None:
+    bin_ = Bin.install(
+        code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
+    )
+    day = T0 + timedelta(days=1)
+    bin_.measure_fill_level(10.0, day + timedelta(hours=10), device_id="AAAA0001")
+    bin_.detach_sensor(day + timedelta(hours=20))
+    bin_.measure_fill_level(15.0, day + timedelta(hours=15), device_id="AAAA0001")  # late
+    assert bin_.sensor_device_id is None  # the late reading fitted nothing back
+    bin_.attach_sensor("BBBB0002", day + timedelta(hours=21))
+    bin_.measure_fill_level(12.0, day + timedelta(hours=16), device_id="AAAA0001")  # old sensor
+    with pytest.raises(Exception, match="reported through sensor AAAA0001"):
+        bin_.measure_fill_level(12.0, day + timedelta(hours=16), device_id="BBBB0002")
+    assert bin_.sensor_device_id == "BBBB0002"
+
+
+def test_a_measurement_does_not_hold_back_a_fact_that_depends_on_order() -> None:
+    site = Site.register(
+        code="EP-1",
+        name="Tiers-lieu",
+        site_kind="public_building",
+        geometry_wkt="POINT (752000 6283000)",
+        commune_insee="34114",
+        at=T0,
+    )
+    site.meter_energy(100.0, T0 + timedelta(hours=1))
+    site.count_occupancy(12, T0 + timedelta(hours=2, minutes=5))  # from the door counter
+    site.meter_energy(101.0, T0 + timedelta(hours=2))  # from the meter's own adapter
+    assert site.meter_index_kwh == 101.0 and site.occupancy == 12
+    with pytest.raises(OutOfOrderError):
+        site.close("sold", T0 + timedelta(hours=2))  # closing must follow every fact
+
+
+def test_a_reading_and_a_lift_at_the_same_instant_leave_the_bin_empty_either_way() -> None:
+    for lift_first in (True, False):
+        bin_ = Bin.install(
+            code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
+        )
+        at = T0 + timedelta(days=1)
+        bin_.measure_fill_level(10.0, at - timedelta(hours=1))
+        if lift_first:
+            bin_.empty("R-1", 50.0, at)
+            bin_.measure_fill_level(70.0, at)
+        else:
+            bin_.measure_fill_level(70.0, at)
+            bin_.empty("R-1", 50.0, at)
+        assert bin_.fill_percent == 0.0, lift_first
+
+
+def test_a_late_implausible_reading_is_judged_against_the_reading_before_it(
+    store_url: str,
+) -> None:
+    twin = open_twin(store_url)
+    try:
+        twin.add(
+            Bin.install(
+                code="B-1",
+                stream="glass",
+                capacity_l=3000,
+                position=HERE,
+                commune_insee="34114",
+                at=T0,
+            )
+        )
+        start = T0 + timedelta(days=1)
+
+        def reading(number: int, minutes: int, fill: float) -> Incoming:
+            at = start + timedelta(minutes=minutes)
+            envelope = Envelope(
+                f"m-{number}", "gw", SENSOR, "B-1", "bin.fill", at, {"fill_percent": fill}
+            )
+            return Incoming(encode(envelope))
+
+        processor = IngestProcessor(twin, load_geography(), clock=lambda: start + timedelta(days=5))
+        replies = processor.process(
+            [reading(1, 0, 10.0), reading(3, 60, 12.0), reading(2, 30, 95.0)]
+        )
+        # In world-time order the 95 % (10 → 95 in half an hour) is refused: late, it is too.
+        assert [r.status for r in replies if r] == ["ack", "ack", "rejected"]
+        assert "implausible" in (replies[2].reason if replies[2] else "")
+    finally:
+        twin.close()
+
+
+def test_a_bin_from_a_snapshot_of_before_keeps_its_values_against_late_ones() -> None:
+    bin_ = Bin.install(
+        code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
+    )
+    bin_.attach_sensor(SENSOR, T0)
+    bin_.report_sensor_battery(50.0, T0 + timedelta(hours=50))
+    # What a snapshot taken before these times were kept restores: no times at all.
+    del bin_.__dict__["_latest_at"]
+    bin_.report_sensor_battery(99.0, T0 + timedelta(hours=30))  # late
+    assert bin_.sensor_battery_percent == 50.0

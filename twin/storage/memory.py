@@ -69,8 +69,9 @@ class SharedMemoryFactory(POPOFactory):
     """``eventsourcing``'s in-memory persistence, its recorders shared by store name."""
 
     def _store(self) -> _MemoryStore:
-        name = self.env.get(MEMORY_STORE_SETTING) or f"anonymous-{uuid.uuid4().hex}"
-        return memory_store(name)
+        name = self.env.get(MEMORY_STORE_SETTING)
+        # Unnamed: this twin's own, gone with it (never registered, so never kept alive).
+        return memory_store(name) if name else _MemoryStore()
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         store = self._store()
