@@ -25,6 +25,7 @@ import platformdirs
 
 from adapters.wire import AdapterError, create_keypair
 from domain import Bin, Citizen, DomainError, WasteStream
+from simulation import FleetRouter, lateness_needed, replay
 from twin import (
     DEFAULT_ENDPOINT,
     Geography,
@@ -311,7 +312,15 @@ def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
     ]
     if lifts:
         tonnes = sum(lift.mass_kg for lift in lifts) / 1000  # type: ignore[attr-defined]
-        print(f"trucks (recorded lifts): {len(lifts)} containers emptied, {tonnes:.1f} t lifted")
+        # The log keeps the lifts, not the tours: each day's lifts are routed again. Lifts and
+        # readings came through different adapters, so the replay needs the log's lateness.
+        lateness = lateness_needed(twin.domain_events())
+        driven = replay(twin.domain_events(), router=FleetRouter(), lateness=lateness).totals()
+        print(
+            f"trucks (recorded lifts): {len(lifts)} containers emptied, {tonnes:.1f} t lifted; "
+            f"their days routed again: {driven['truck_km']:,.0f} km, "
+            f"{driven['driving_hours']:.0f} h of driving"
+        )
     sample = twin.get(Bin, "B-34114-GLA-0001")
     print(
         f"\nB-34114-GLA-0001 now: fill {sample.fill_percent} % measured {sample.fill_measured_at}, "

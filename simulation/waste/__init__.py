@@ -29,7 +29,7 @@ from simulation.waste.fitting import (
 from simulation.waste.history import BinRecord, History, UnknownBinError, read_history
 from simulation.waste.inflow import Inflow, derive_inflow
 from simulation.waste.kpis import KPIS, WasteKpis, monte_carlo
-from simulation.waste.log_replay import replay
+from simulation.waste.log_replay import lateness_needed, replay
 from simulation.waste.planning import FleetRouter, Routed, Router, default_fleets, service_minutes
 from simulation.waste.policies import (
     DEFAULT_ROUNDS,
@@ -68,6 +68,7 @@ __all__ = [
     "derive_inflow",
     "fit_fill_models",
     "fit_table",
+    "lateness_needed",
     "levels_at",
     "monte_carlo",
     "read_history",

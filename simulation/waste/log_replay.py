@@ -86,6 +86,22 @@ def replay(
     return run.ledger.result()
 
 
+def lateness_needed(events: Iterable[object]) -> timedelta:
+    """How late, at most, a bin's fact was recorded after a later-dated fact of the log: the
+    ``lateness`` that replays these events (a first pass over the log, holding nothing)."""
+    newest: datetime | None = None
+    needed = timedelta(0)
+    for event in events:
+        if not isinstance(event, Bin.Event):
+            continue
+        at: datetime = event.timestamp
+        if newest is None or at > newest:
+            newest = at
+        elif newest - at >= needed:
+            needed = newest - at + timedelta(microseconds=1)
+    return needed
+
+
 def _in_time_order(events: Iterator[object], lateness: timedelta) -> Iterator[object]:
     """The bin events of ``events`` sorted by time, holding back at most ``lateness`` of them."""
     buffer: list[tuple[datetime, int, object]] = []

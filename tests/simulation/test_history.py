@@ -79,3 +79,21 @@ def test_a_late_fact_takes_its_place_in_the_bins_series() -> None:
     (record,) = read_history(bin_.collect_events()).bins.values()
     assert [fill for _, fill in record.fills] == [30.0, 50.0]
     assert [round_id for _, round_id, _ in record.emptyings] == ["R-0", "R-1"]
+
+
+def test_a_log_with_facts_recorded_weeks_late_replays_with_the_lateness_it_needs() -> None:
+    from simulation import lateness_needed, replay
+
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    bins = [_bin("B-1"), _bin("B-2")]
+    for day in (5, 10, 20):
+        bins[0].measure_fill_level(10.0 + day, t0 + timedelta(days=day))
+    bins[1].empty("R-1", 30.0, t0 + timedelta(days=2))
+    first, second = (list(bin_.collect_events()) for bin_ in bins)
+    # B-2's lift is recorded after B-1's reading of day 20: 18 days late.
+    log = [second[0], *first, *second[1:]]
+    with pytest.raises(ValueError, match="larger lateness"):
+        replay(log)
+    needed = lateness_needed(log)
+    assert timedelta(days=18) < needed <= timedelta(days=18, seconds=1)
+    assert replay(log, lateness=needed).totals()["collections"] == 1
