@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -158,15 +158,4 @@ def _receipt(twin: ValleyTwin, receipt_id: UUID) -> MessageReceipt:
 
 
 def _settled(letter: DeadLetter, settled: str, note: str) -> DeadLetter:
-    return DeadLetter(
-        receipt=letter.receipt,
-        received_at=letter.received_at,
-        source=letter.source,
-        message_id=letter.message_id,
-        kind=letter.kind,
-        device=letter.device,
-        reason=letter.reason,
-        raw=letter.raw,
-        settled=settled,
-        note=note or None,
-    )
+    return replace(letter, settled=settled, note=note or None)
