@@ -11,11 +11,14 @@ entries minus exits, never below zero (a counter misses a few people in a crowd)
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from adapters.payloads import PayloadError
 from adapters.sdk import Adapter, AdapterManifest, Reading
-from adapters.sdk.json_payload import instant_field, json_object, number_field, text_field
+from adapters.sdk.json_payload import (
+    instant_field,
+    json_object,
+    text_field,
+    whole_number_field,
+)
 
 MANIFEST = AdapterManifest(
     name="door-counter",
@@ -39,14 +42,8 @@ class DoorCounterAdapter(Adapter):
         assert counter is not None and site is not None
         at = instant_field(document, "at")
         if "inside" in document:
-            inside = _count(document, "inside")
+            inside = whole_number_field(document, "inside", 0, "people")
         else:
-            inside = max(0, _count(document, "entries") - _count(document, "exits"))
+            entries = whole_number_field(document, "entries", 0, "people")
+            inside = max(0, entries - whole_number_field(document, "exits", 0, "people"))
         return [Reading(counter, site, "site.occupancy", at, {"occupancy": inside})]
-
-
-def _count(document: dict[str, Any], name: str) -> int:
-    value = number_field(document, name)
-    if value is None or not float(value).is_integer() or value < 0:
-        raise PayloadError(name, value, "must be a whole number of people, 0 or more")
-    return int(value)

@@ -18,14 +18,19 @@ Payload::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from adapters.payloads import PayloadError
 from adapters.sdk import Adapter, AdapterManifest, Reading
-from adapters.sdk.json_payload import instant_field, json_object, number_field, text_field
+from adapters.sdk.json_payload import (
+    free_text_field,
+    instant_field,
+    json_object,
+    text_field,
+    whole_number_field,
+)
 from adapters.wire import to_epoch_ms
 
 MANIFEST = AdapterManifest(
@@ -39,7 +44,6 @@ MANIFEST = AdapterManifest(
 STATUSES = ("acknowledged", "resolved", "rejected")
 PLACE_ACTIONS = ("requested", "granted", "released")
 ATTENDANCE_ACTIONS = ("enrolled", "attended")
-_CONTACT = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?:\+33|0)\s?[1-9](?:[\s.-]?\d{2}){4}")
 
 
 class ServiceDeskAdapter(Adapter):
@@ -61,17 +65,8 @@ class ServiceDeskAdapter(Adapter):
                 "report_ref": text_field(document, "report_ref"),
                 "status": status,
             }
-            raw_note = document.get("note")
-            if raw_note is not None and not isinstance(raw_note, str):
-                raise PayloadError("note", "(withheld)", "must be text")
-            note = text_field(document, "note", required=False)
+            note = free_text_field(document, "note", required=False)
             if note is not None:
-                if _CONTACT.search(note):
-                    raise PayloadError(
-                        "note",
-                        f"{len(note)} characters",
-                        "must not contain an e-mail address or phone number",
-                    )
                 body["note"] = note
             asset = text_field(document, "citizen")
             wire_kind = "citizen.report_status"
@@ -82,13 +77,11 @@ class ServiceDeskAdapter(Adapter):
             }
             asset, wire_kind = text_field(document, "service"), "service.place"
         elif kind == "session":
-            seats = number_field(document, "seats")
-            if seats is None or not float(seats).is_integer() or seats < 1:
-                raise PayloadError("seats", seats, "must be a whole number of seats, 1 or more")
+            seats = whole_number_field(document, "seats", 1, "seats")
             body = {
                 "session_ref": text_field(document, "session_ref"),
                 "starts_at": to_epoch_ms(instant_field(document, "starts_at")),
-                "seats": int(seats),
+                "seats": seats,
             }
             asset, wire_kind = text_field(document, "service"), "service.session"
         elif kind == "attendance":

@@ -6,6 +6,7 @@ Shared by the adapters whose devices speak JSON. Not responsible for what the fi
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +38,33 @@ def number_field(document: dict[str, Any], name: str, required: bool = True) -> 
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise PayloadError(name, value, "must be a finite number")
     return float(value)
+
+
+# An e-mail address or a French phone number: contact details a person may type into free text.
+CONTACT_DETAILS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?:\+33|0)\s?[1-9](?:[\s.-]?\d{2}){4}")
+
+
+def free_text_field(document: dict[str, Any], name: str, required: bool = True) -> str | None:
+    """Text a person wrote: never contact details, and never echoed in an error (errors are
+    logged; what a person wrote must not be)."""
+    value = document.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise PayloadError(name, "(withheld)", "must be a non-empty string")
+    if CONTACT_DETAILS.search(value):
+        raise PayloadError(
+            name, f"{len(value)} characters", "must not contain an e-mail address or phone number"
+        )
+    return value.strip()
+
+
+def whole_number_field(document: dict[str, Any], name: str, minimum: int, unit: str) -> int:
+    """A whole number of ``unit``, ``minimum`` or more (a JSON number, ``12.0`` accepted)."""
+    value = number_field(document, name)
+    if value is None or not value.is_integer() or value < minimum:
+        raise PayloadError(name, value, f"must be a whole number of {unit}, {minimum} or more")
+    return int(value)
 
 
 def instant_field(document: dict[str, Any], name: str) -> datetime:
