@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -32,6 +31,7 @@ from twin import (
     open_twin,
     read_facts,
 )
+from twin.projections import StatusLine
 
 if TYPE_CHECKING:
     import argparse
@@ -167,30 +167,14 @@ def _print_summary(summary: ImportSummary) -> None:
 
 
 class _Progress:
-    """Facts recorded so far, on stderr: redrawn on a terminal, a line every 5 s elsewhere."""
+    """``import_facts``' progress callable: facts recorded so far, on a status line."""
 
     def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.every = 0.2 if self.tty else 5.0
-        self._shown_at = time.monotonic()
-        self._last: tuple[int, int] | None = None
+        self.line = StatusLine("import", stream)
 
     def __call__(self, done: int, total: int) -> None:
-        self._last = (done, total)
-        now = time.monotonic()
-        if now - self._shown_at >= self.every:
-            self._shown_at = now
-            self._show(done, total)
-
-    def _show(self, done: int, total: int) -> None:
         filled = 20 * done // max(total, 1)
-        line = f"import [{'#' * filled}{' ' * (20 - filled)}] {done:,}/{total:,} facts"
-        self.stream.write(f"\r\x1b[K{line}" if self.tty else line + "\n")
-        self.stream.flush()
+        self.line.update(f"[{'#' * filled}{' ' * (20 - filled)}] {done:,}/{total:,} facts")
 
     def close(self) -> None:
-        if self._last is not None:
-            self._show(*self._last)
-            if self.tty:
-                self.stream.write("\n")
+        self.line.close()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from twin.projections.base import Projection, ProjectionError
 from twin.projections.catalogue import PROJECTIONS
-from twin.projections.progress import ProgressBar
+from twin.projections.progress import ProgressBar, StatusLine
 from twin.projections.runner import DEFAULT_PAGE_SIZE, Progress, catch_up, follow, rebuild
 from twin.projections.status import ProjectionStatus, status
 from twin.projections.store import view_store
@@ -35,6 +35,7 @@ __all__ = [
     "Projection",
     "ProjectionError",
     "ProjectionStatus",
+    "StatusLine",
     "catch_up",
     "follow",
     "rebuild",

@@ -37,8 +37,9 @@ def describe(report: Progress) -> str:
     )
 
 
-class ProgressBar:
-    """The ``progress`` callable of ``catch_up``/``rebuild``; call :meth:`close` at the end."""
+class StatusLine:
+    """One line of status on a stream: redrawn a few times a second on a terminal, written
+    every few seconds elsewhere; :meth:`close` shows the last status and ends the line."""
 
     def __init__(self, label: str, stream: TextIO | None = None) -> None:
         self.label = label
@@ -46,17 +47,18 @@ class ProgressBar:
         self.tty = self.stream.isatty()
         self.every = 0.2 if self.tty else 5.0
         self._shown_at = 0.0
-        self._last: Progress | None = None
+        self._last: str | None = None
 
-    def __call__(self, report: Progress) -> None:
-        self._last = report
+    def update(self, text: str) -> None:
+        """The new status, shown if the last one was shown long enough ago."""
+        self._last = text
         now = time.monotonic()
         if now - self._shown_at >= self.every:
             self._shown_at = now
-            self._show(report)
+            self._show(text)
 
-    def _show(self, report: Progress) -> None:
-        line = f"{self.label}: {describe(report)}"
+    def _show(self, text: str) -> None:
+        line = f"{self.label}: {text}"
         if self.tty:
             self.stream.write(f"\r\x1b[K{line}")
         else:
@@ -70,3 +72,10 @@ class ProgressBar:
         if self.tty:
             self.stream.write("\n")
             self.stream.flush()
+
+
+class ProgressBar(StatusLine):
+    """The ``progress`` callable of ``catch_up``/``rebuild``; call :meth:`close` at the end."""
+
+    def __call__(self, report: Progress) -> None:
+        self.update(describe(report))
