@@ -40,7 +40,6 @@ from twin import (
     aggregate_event,
     allow_list_entry,
     asset_view,
-    event_topics,
     event_view,
     format_event,
     format_state,
@@ -307,19 +306,16 @@ def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
         )
     for reason, count in list(stats["rejected_by_reason"].items())[:5]:
         print(f"  rejected {count} x {reason}")
-    lifts = [
-        aggregate_event(event) for event in twin.domain_events(topics=event_topics(Bin.Emptied))
-    ]
-    if lifts:
-        tonnes = sum(lift.mass_kg for lift in lifts) / 1000  # type: ignore[attr-defined]
-        # The log keeps the lifts, not the tours: each day's lifts are routed again. Lifts and
-        # readings came through different adapters, so the replay needs the log's lateness.
-        lateness = lateness_needed(twin.domain_events())
-        driven = replay(twin.domain_events(), router=FleetRouter(), lateness=lateness).totals()
+    # The log keeps the lifts, not the tours: the replay counts the recorded lifts and routes
+    # each day's again. Lifts and readings came through different adapters, so the replay
+    # needs the log's lateness.
+    lateness = lateness_needed(twin.domain_events())
+    driven = replay(twin.domain_events(), router=FleetRouter(), lateness=lateness).totals()
+    if driven["collections"]:
         print(
-            f"trucks (recorded lifts): {len(lifts)} containers emptied, {tonnes:.1f} t lifted; "
-            f"their days routed again: {driven['truck_km']:,.0f} km, "
-            f"{driven['driving_hours']:.0f} h of driving"
+            f"trucks (recorded lifts): {driven['collections']:.0f} containers emptied, "
+            f"{driven['tonnes']:.1f} t lifted; their days routed again: "
+            f"{driven['truck_km']:,.0f} km, {driven['driving_hours']:.0f} h of driving"
         )
     sample = twin.get(Bin, "B-34114-GLA-0001")
     print(
