@@ -41,6 +41,13 @@ STATE = (
 Fact = tuple[str, int, float]  # kind, minutes after the sensor was fitted, value
 
 
+def new_bin() -> Bin:
+    """The bin every test here records facts on (installed at T0, no sensor yet)."""
+    return Bin.install(
+        code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
+    )
+
+
 def command(fact: Fact) -> Callable[[Bin], None]:
     kind, minutes, value = fact
     at = T0 + timedelta(days=1, minutes=minutes)
@@ -59,9 +66,7 @@ def command(fact: Fact) -> Callable[[Bin], None]:
 def recorded(facts: list[Fact]) -> Iterator[ValleyTwin]:
     name = f"late-{uuid.uuid4().hex}"
     twin = open_twin(f"memory://{name}")
-    bin_ = Bin.install(
-        code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
-    )
+    bin_ = new_bin()
     bin_.attach_sensor(SENSOR, T0 + timedelta(days=1))
     twin.add(bin_)
     for fact in facts:
@@ -123,9 +128,7 @@ def test_a_late_reading_and_a_late_lift_count_without_overwriting_the_newest(
 ) -> None:
     twin = open_twin(store_url)
     try:
-        bin_ = Bin.install(
-            code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
-        )
+        bin_ = new_bin()
         twin.add(bin_)
         day = T0 + timedelta(days=1)
         twin.measure_fill_level("B-1", 60.0, day + timedelta(hours=12))
@@ -174,9 +177,7 @@ def test_the_asset_state_view_keeps_the_newest_values_too(store_url: str) -> Non
 
     twin = open_twin(store_url)
     try:
-        bin_ = Bin.install(
-            code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
-        )
+        bin_ = new_bin()
         bin_.attach_sensor(SENSOR, T0)
         twin.add(bin_)
         day = T0 + timedelta(days=1)
@@ -206,16 +207,7 @@ def test_the_asset_state_view_keeps_the_newest_values_too(store_url: str) -> Non
 def test_the_hourly_view_keeps_the_hours_latest_reading_as_its_last(store_url: str) -> None:
     twin = open_twin(store_url)
     try:
-        twin.add(
-            Bin.install(
-                code="B-1",
-                stream="glass",
-                capacity_l=3000,
-                position=HERE,
-                commune_insee="34114",
-                at=T0,
-            )
-        )
+        twin.add(new_bin())
         hour = T0 + timedelta(days=1, hours=10)
         twin.measure_fill_level("B-1", 30.0, hour + timedelta(minutes=40))
         catch_up(twin)  # the stored row has the 10:40 reading, then one of 10:10 comes late
@@ -230,9 +222,7 @@ def test_the_hourly_view_keeps_the_hours_latest_reading_as_its_last(store_url: s
 
 
 def test_a_late_reading_fits_no_sensor_and_is_checked_against_the_one_fitted_then() -> None:
-    bin_ = Bin.install(
-        code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
-    )
+    bin_ = new_bin()
     day = T0 + timedelta(days=1)
     bin_.measure_fill_level(10.0, day + timedelta(hours=10), device_id="AAAA0001")
     bin_.detach_sensor(day + timedelta(hours=20))
@@ -264,9 +254,7 @@ def test_a_measurement_does_not_hold_back_a_fact_that_depends_on_order() -> None
 
 def test_a_reading_and_a_lift_at_the_same_instant_leave_the_bin_empty_either_way() -> None:
     for lift_first in (True, False):
-        bin_ = Bin.install(
-            code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
-        )
+        bin_ = new_bin()
         at = T0 + timedelta(days=1)
         bin_.measure_fill_level(10.0, at - timedelta(hours=1))
         if lift_first:
@@ -283,16 +271,7 @@ def test_a_late_implausible_reading_is_judged_against_the_reading_before_it(
 ) -> None:
     twin = open_twin(store_url)
     try:
-        twin.add(
-            Bin.install(
-                code="B-1",
-                stream="glass",
-                capacity_l=3000,
-                position=HERE,
-                commune_insee="34114",
-                at=T0,
-            )
-        )
+        twin.add(new_bin())
         start = T0 + timedelta(days=1)
 
         def reading(number: int, minutes: int, fill: float) -> Incoming:
@@ -314,9 +293,7 @@ def test_a_late_implausible_reading_is_judged_against_the_reading_before_it(
 
 
 def test_a_bin_from_a_snapshot_of_before_keeps_its_values_against_late_ones() -> None:
-    bin_ = Bin.install(
-        code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
-    )
+    bin_ = new_bin()
     bin_.attach_sensor(SENSOR, T0)
     bin_.report_sensor_battery(50.0, T0 + timedelta(hours=50))
     # What a snapshot taken before these times were kept restores: no times at all.
