@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from domain import Beacon, Bin, Position, Site
+from domain import Beacon, Bin, Site
 from tests.adapters.test_fill_level_adapter import EM310, chirpstack, frame, tts
 from tests.conftest import T0
+from tests.twin.test_ingest import a_bin_a_beacon_and_a_site
 from twin import (
     ImportFileError,
     ValleyTwin,
@@ -23,28 +24,13 @@ from twin import (
 )
 from valley_twin.cli import main
 
-HERE = Position(752000.0, 6283000.0)
 SENSOR = "A84041000181C9B2"
 
 
 @pytest.fixture
 def twin(store_url: str) -> Iterator[ValleyTwin]:
     application = open_twin(store_url)
-    application.add(
-        Bin.install(
-            code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
-        ),
-        Beacon.install(code="BLE-1", zone_code="ZAE", position=HERE, commune_insee="34114", at=T0),
-        Site.register(
-            code="EP-1",
-            name="Armoire",
-            site_kind="lighting_cabinet",
-            geometry_wkt="POINT (752000 6283000)",
-            commune_insee="34114",
-            at=T0,
-            light_points=5,
-        ),
-    )
+    application.add(*a_bin_a_beacon_and_a_site())
     yield application
     application.close()
 

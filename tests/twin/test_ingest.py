@@ -24,10 +24,9 @@ NOW = datetime(2024, 3, 1, tzinfo=UTC)
 HERE = Position(752_000.0, 6_283_000.0)
 
 
-@pytest.fixture
-def twin(store_url: str) -> Iterator[ValleyTwin]:
-    application = open_twin(store_url)
-    application.add(
+def a_bin_a_beacon_and_a_site() -> list[Bin | Beacon | Site]:
+    """The assets ingest's tests (and the import's) send facts about."""
+    return [
         Bin.install(
             code="B-1", stream="glass", capacity_l=3000, position=HERE, commune_insee="34114", at=T0
         ),
@@ -41,7 +40,13 @@ def twin(store_url: str) -> Iterator[ValleyTwin]:
             at=T0,
             light_points=5,
         ),
-    )
+    ]
+
+
+@pytest.fixture
+def twin(store_url: str) -> Iterator[ValleyTwin]:
+    application = open_twin(store_url)
+    application.add(*a_bin_a_beacon_and_a_site())
     yield application
     application.close()
 
