@@ -13,6 +13,14 @@ from domain._aggregate import ValleyAggregate
 from domain._checks import member, number_in_range, text, whole_number
 from domain.errors import InvalidValueError
 from domain.ids import normalise_code
+from domain.overflows import (
+    Episode,
+    add_emptying,
+    add_sign,
+    episodes,
+    is_overflow_reading,
+    open_since,
+)
 from domain.values import Position, WasteStream
 
 MAX_CAPACITY_L = 5_000  # largest buried column is about 5 m³
@@ -31,6 +39,15 @@ class Bin(ValleyAggregate):
     # Which sensor was fitted when (device, since, until): a late reading is checked against
     # its own time. None in a snapshot taken before it was kept: then the current sensor.
     _sensor_periods = None
+    if TYPE_CHECKING:
+        _emptyings: list[datetime] | None
+        _overflow_signs: list[datetime] | None
+    # What counting overflow episodes needs (domain.overflows), rebuilt by applying events: the
+    # instants of every emptying and of every sign of overflowing, sorted. None in a snapshot
+    # taken before they were kept: then counting goes on from that snapshot's count, knowing
+    # only its last emptying.
+    _emptyings = None
+    _overflow_signs = None
 
     class Installed(ValleyAggregate.Created):
         code: str
@@ -70,6 +87,8 @@ class Bin(ValleyAggregate):
         self.last_sensor_fault: str | None = None
         self.retired = False
         self._sensor_periods = []
+        self._emptyings = []
+        self._overflow_signs = []
 
     @classmethod
     def install(
@@ -138,6 +157,9 @@ class Bin(ValleyAggregate):
 
     class FillLevelMeasured(ValleyAggregate.Event):
         LATE_ALLOWED = True
+        CORRECTABLE = {
+            "fill_percent": lambda field, value: number_in_range(field, value, 0.0, 100.0)
+        }
         fill_percent: float
 
         def apply(self, aggregate: Bin) -> None:
@@ -151,11 +173,14 @@ class Bin(ValleyAggregate):
             ):
                 aggregate.fill_percent = self.fill_percent
                 aggregate.fill_measured_at = self.timestamp
+            if is_overflow_reading(self.fill_percent):
+                aggregate._note_overflow_sign(self.timestamp)
 
     def measure_fill_level(
         self, fill_percent: float, at: datetime, device_id: str | None = None
     ) -> None:
-        """Record a fill level between 0 and 100 %.
+        """Record a fill level between 0 and 100 % (100 % is a sign of overflowing: see
+        :mod:`domain.overflows`).
 
         With ``device_id``, the reading comes from that sensor: the first reading of a bin
         without a sensor attaches it; a reading from any other device is refused.
@@ -202,6 +227,9 @@ class Bin(ValleyAggregate):
 
     class SensorBatteryReported(ValleyAggregate.Event):
         LATE_ALLOWED = True
+        CORRECTABLE = {
+            "battery_percent": lambda field, value: number_in_range(field, value, 0.0, 100.0)
+        }
         battery_percent: float
 
         def apply(self, aggregate: Bin) -> None:
@@ -221,10 +249,14 @@ class Bin(ValleyAggregate):
 
     class Emptied(ValleyAggregate.Event):
         LATE_ALLOWED = True
+        CORRECTABLE = {
+            "mass_kg": lambda field, value: number_in_range(field, value, 0.0, MAX_EMPTIED_MASS_KG)
+        }
         round_id: str
         mass_kg: float
 
         def apply(self, aggregate: Bin) -> None:
+            aggregate._note_emptying(self.timestamp)
             aggregate.emptied_count += 1
             aggregate.emptied_mass_kg += self.mass_kg
             if aggregate.last_emptied_at is None or self.timestamp > aggregate.last_emptied_at:
@@ -247,10 +279,14 @@ class Bin(ValleyAggregate):
         reported_by: str
 
         def apply(self, aggregate: Bin) -> None:
-            aggregate.overflow_count += 1
+            aggregate._note_overflow_sign(self.timestamp)
 
     def report_overflow(self, reported_by: str, at: datetime) -> None:
-        """Record that the container was seen overflowing (by a sensor, a crew or a citizen)."""
+        """Record that the container was seen overflowing (by a sensor, a crew or a citizen).
+
+        ``overflow_count`` counts episodes, not reports: a report in an episode already
+        counted (by another report or a full reading) adds nothing (see :mod:`domain.overflows`).
+        """
         self._record(
             self.OverflowReported, at, reported_by=text("reported_by", reported_by, max_length=64)
         )
@@ -303,6 +339,33 @@ class Bin(ValleyAggregate):
     def remove(self, reason: str, at: datetime) -> None:
         """Take the container out of service for good."""
         self._record(self.Removed, at, reason=text("reason", reason, max_length=200))
+
+    # ---- overflow episodes (domain.overflows) ------------------------------------------------
+    def _overflow_memory(self) -> tuple[list[datetime], list[datetime]]:
+        """Copies of the emptyings and signs kept so far (a snapshot of before they were kept:
+        its last emptying only), to change and set back: events share no list with a snapshot."""
+        if self._emptyings is None or self._overflow_signs is None:
+            since = self.last_emptied_at
+            return ([] if since is None else [since]), []
+        return list(self._emptyings), list(self._overflow_signs)
+
+    def _note_overflow_sign(self, at: datetime) -> None:
+        emptyings, signs = self._overflow_memory()
+        self.overflow_count += add_sign(emptyings, signs, at)
+        self._emptyings, self._overflow_signs = emptyings, signs
+
+    def _note_emptying(self, at: datetime) -> None:
+        emptyings, signs = self._overflow_memory()
+        self.overflow_count += add_emptying(emptyings, signs, at)
+        self._emptyings, self._overflow_signs = emptyings, signs
+
+    def overflow_episodes(self) -> list[Episode]:
+        """Every overflow episode, oldest first: its first sign and the emptying that ended it."""
+        return episodes(*self._overflow_memory())
+
+    def overflowing_since(self) -> datetime | None:
+        """The first sign of the episode still open (none since the last emptying: None)."""
+        return open_since(*self._overflow_memory())
 
     def fill_litres(self) -> float | None:
         """Return the measured fill in litres, if any measurement exists."""
