@@ -13,15 +13,26 @@ module's business.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain._checks import utc_instant
-from domain.errors import OutOfOrderError, RetiredAssetError
+from domain._checks import text, utc_instant
+from domain.errors import InvalidValueError, OutOfOrderError, RetiredAssetError
 from domain.ids import aggregate_id
+
+# A correctable field's check: (field name, proposed value) -> the value to record.
+FieldCheck = Callable[[str, object], object]
+
+
+def recorded_at(event: object) -> datetime | None:
+    """When ``event`` was recorded (its transaction time, stamped by whoever stores it: the
+    domain reads no clock); None until then, and for facts stored before the twin kept it."""
+    value = vars(event).get("recorded_at")
+    return value if isinstance(value, datetime) else None
 
 
 class ValleyAggregate(Aggregate):
@@ -51,12 +62,16 @@ class ValleyAggregate(Aggregate):
     DATED = ()
 
     class Event(Aggregate.Event):
-        """A fact about an aggregate, dated when it happened in the world."""
+        """A fact about an aggregate, dated when it happened in the world (``timestamp``);
+        the store adds when it was recorded (see :func:`recorded_at`)."""
 
         # Whether a fact of this kind may be recorded after newer ones (see the module).
         LATE_ALLOWED: ClassVar[bool] = False
         # Whether it retires the aggregate (then it must follow every fact, late ones too).
         RETIRES: ClassVar[bool] = False
+        # The fields a correction may change, each with its check; none: the fact can be
+        # neither corrected nor retracted (only measurements can: see ``correct``).
+        CORRECTABLE: ClassVar[Mapping[str, FieldCheck]] = {}
 
         def mutate(self, aggregate: Any) -> Any:
             """The library's mutation, keeping ``modified_on`` the newest fact's time."""
@@ -96,7 +111,10 @@ class ValleyAggregate(Aggregate):
     def _begin(cls, event_class: type[Aggregate.Created], at: datetime, **attributes: Any) -> Self:
         at = utc_instant("at", at)
         return cls._create(
-            event_class, id=cls.id_for(attributes["code"]), timestamp=at, **attributes
+            event_class,
+            id=cls.id_for(attributes["code"]),
+            timestamp=at,
+            **attributes,
         )
 
     def _ordered_since(self) -> datetime:
@@ -144,6 +162,108 @@ class ValleyAggregate(Aggregate):
                 at.isoformat(),
             )
         self.trigger_event(event_class, timestamp=at, **attributes)
+
+    # ---- corrections and retractions ------------------------------------------------------
+    class FactCorrected(Event):
+        """An earlier fact's values corrected, dated at that fact's own world time."""
+
+        LATE_ALLOWED = True
+        original_version: int
+        changes: dict[str, Any]
+        corrected_by: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._note_amendment(self.original_version, "corrected")
+
+    class FactRetracted(Event):
+        """An earlier fact withdrawn (it never happened), dated at that fact's world time."""
+
+        LATE_ALLOWED = True
+        original_version: int
+        retracted_by: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate._note_amendment(self.original_version, "retracted")
+
+    @property
+    def amendments(self) -> dict[int, str]:
+        """The versions of facts corrected or retracted so far, with which it was."""
+        noted: dict[str, str] = self.__dict__.get("_amended") or {}
+        return {int(version): what for version, what in noted.items()}
+
+    def _note_amendment(self, version: int, what: str) -> None:
+        # String keys: a snapshot's JSON keeps them as they are.
+        noted: dict[str, str] = self.__dict__.setdefault("_amended", {})
+        noted[str(version)] = what
+
+    def correct(self, original: Any, changes: Mapping[str, object], by: str, reason: str) -> None:
+        """Correct the values of an earlier fact (``original``, one of this aggregate's events):
+        the fact keeps its world time; history keeps both, and state follows the correction."""
+        correctable = self._amendable(original, "corrected")
+        if not changes:
+            raise InvalidValueError("names no field to correct", "changes", dict(changes))
+        checked: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in correctable:
+                allowed = ", ".join(sorted(correctable))
+                raise InvalidValueError(
+                    f"is not a correctable field of {type(original).__name__} (only {allowed})",
+                    name,
+                    value,
+                )
+            checked[name] = correctable[name](name, value)
+        self._check_correction(original, checked)
+        self._amend(
+            self.FactCorrected,
+            original,
+            changes=checked,
+            corrected_by=text("by", by, max_length=64),
+            reason=text("reason", reason, max_length=500),
+        )
+
+    def retract(self, original: Any, by: str, reason: str) -> None:
+        """Withdraw an earlier fact: history keeps it, state is as if it never arrived."""
+        self._amendable(original, "retracted")
+        self._amend(
+            self.FactRetracted,
+            original,
+            retracted_by=text("by", by, max_length=64),
+            reason=text("reason", reason, max_length=500),
+        )
+
+    def _amendable(self, original: Any, what: str) -> Mapping[str, FieldCheck]:
+        version = getattr(original, "originator_version", None)
+        if getattr(original, "originator_id", None) != self.id:
+            raise InvalidValueError(
+                f"is not a fact of {self.KIND} {self.code}", "original_version", version
+            )
+        correctable: Mapping[str, FieldCheck] = getattr(original, "CORRECTABLE", {})
+        if not correctable:
+            raise InvalidValueError(
+                f"is a {type(original).__name__} fact, which cannot be {what}: record a new fact",
+                "original_version",
+                version,
+            )
+        if isinstance(version, int) and self.amendments.get(version) == "retracted":
+            raise InvalidValueError(
+                f"was retracted already; it cannot be {what}", "original_version", version
+            )
+        return correctable
+
+    def _check_correction(self, original: Any, changes: Mapping[str, Any]) -> None:
+        """Refuse a correction that breaks a rule depending on the facts around it (an
+        aggregate with such rules, a meter's rising index, says so here)."""
+
+    def _amend(self, event_class: type[Aggregate.Event], original: Any, **attributes: Any) -> None:
+        # A retired asset's past can still be put right: no retirement check here.
+        self.trigger_event(
+            event_class,
+            timestamp=original.timestamp,
+            original_version=original.originator_version,
+            **attributes,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Return the current state as plain JSON-ready values."""

@@ -13,7 +13,7 @@ from domain._checks import text
 
 VALLEY_NAMESPACE = UUID("6f1c2a4e-3b7d-5e8f-9a0b-1c2d3e4f5a6b")
 
-KINDS = ("bin", "beacon", "site", "service", "citizen", "idea", "device")
+KINDS = ("bin", "beacon", "site", "service", "citizen", "idea", "device", "truck")
 
 
 def normalise_code(field: str, code: object) -> str:

@@ -7,14 +7,16 @@ point is decided once, at registration. Not responsible for projecting coordinat
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 import shapely
 from shapely.errors import ShapelyError
 
 from domain._aggregate import ValleyAggregate
-from domain._checks import member, number_in_range, text, whole_number
+from domain._checks import member, number_in_range, text, utc_instant, whole_number
 from domain.errors import InvalidValueError, OutOfRangeError
 from domain.ids import normalise_code
 from domain.values import Position, SiteKind
@@ -154,28 +156,39 @@ class Site(ValleyAggregate):
         )
 
     class EnergyMetered(ValleyAggregate.Event):
+        # A meter read late (a backfill, a delayed upload) lands among the others in world
+        # time: it must fit between its neighbours there (see ``meter_energy``).
+        LATE_ALLOWED = True
+        CORRECTABLE = {
+            "index_kwh": lambda field, value: number_in_range(
+                field, value, 0.0, MAX_METER_INDEX_KWH
+            )
+        }
         index_kwh: float
 
         def apply(self, aggregate: Site) -> None:
-            if aggregate.meter_index_kwh is not None:
-                aggregate.consumption_kwh += self.index_kwh - aggregate.meter_index_kwh
-            aggregate.meter_index_kwh = self.index_kwh
-            aggregate._meter_read_at = self.timestamp
+            aggregate._add_meter_mark(self.timestamp, self.index_kwh, self.index_kwh)
 
     @property
     def meter_read_at(self) -> datetime | None:
         """When the meter was last read (an index or a replacement); None before."""
         return self._meter_read_at
 
+    def meter_reading_before(self, at: datetime) -> tuple[float, datetime] | None:
+        """The meter's index just before ``at`` in world time, with when it was read (after a
+        replacement, the new meter's first index); None if no reading is older."""
+        marks = self._meter_marks()
+        position = bisect_left(marks, at.timestamp(), key=_mark_time)
+        if position == 0:
+            return None
+        time, _, index_after = marks[position - 1]
+        return index_after, datetime.fromtimestamp(time, UTC)
+
     def meter_energy(self, index_kwh: float, at: datetime) -> None:
-        """Record a cumulative meter index; it may only go down after a meter replacement."""
+        """Record a cumulative meter index, in world-time order or late: it may not be below
+        the index read before it nor above the one read after it (a replacement aside)."""
         index = number_in_range("index_kwh", index_kwh, 0.0, MAX_METER_INDEX_KWH)
-        if self.meter_index_kwh is not None and index < self.meter_index_kwh:
-            raise OutOfRangeError(
-                f"meter index decreased below {self.meter_index_kwh}; record a meter replacement first",
-                "index_kwh",
-                index,
-            )
+        self._check_meter_mark(utc_instant("at", at), index, index, "index_kwh")
         self._record(self.EnergyMetered, at, index_kwh=index)
 
     class MeterReplaced(ValleyAggregate.Event):
@@ -183,26 +196,98 @@ class Site(ValleyAggregate):
         new_index_kwh: float
 
         def apply(self, aggregate: Site) -> None:
-            if aggregate.meter_index_kwh is not None:
-                aggregate.consumption_kwh += self.final_index_kwh - aggregate.meter_index_kwh
-            aggregate.meter_index_kwh = self.new_index_kwh
+            aggregate._add_meter_mark(self.timestamp, self.final_index_kwh, self.new_index_kwh)
             aggregate.meter_replacements += 1
-            aggregate._meter_read_at = self.timestamp
 
     def replace_meter(self, final_index_kwh: float, new_index_kwh: float, at: datetime) -> None:
         """Record a meter swap: the old meter's last index and the new meter's first."""
         final = number_in_range("final_index_kwh", final_index_kwh, 0.0, MAX_METER_INDEX_KWH)
-        if self.meter_index_kwh is not None and final < self.meter_index_kwh:
-            raise OutOfRangeError(
-                f"final index is below the last reading {self.meter_index_kwh}",
-                "final_index_kwh",
-                final,
-            )
         new = number_in_range("new_index_kwh", new_index_kwh, 0.0, MAX_METER_INDEX_KWH)
+        self._check_meter_mark(utc_instant("at", at), final, new, "final_index_kwh")
         self._record(self.MeterReplaced, at, final_index_kwh=final, new_index_kwh=new)
+
+    # ---- the meter's marks in world time ----------------------------------------------------
+    # Each mark is [epoch seconds, index coming in, index going out]: a reading has one index,
+    # a replacement the old meter's final and the new meter's first. Plain numbers, so that a
+    # snapshot's JSON keeps them; derived from the events, never a field of one.
+    def _meter_marks(self) -> list[list[float]]:
+        marks: list[list[float]] | None = self.__dict__.get("_meter_marks_kwh")
+        if marks is None:
+            # First use, or a snapshot taken before the marks were kept: the last index is all
+            # that is known of the meter's past.
+            marks = []
+            if self.meter_index_kwh is not None:
+                read_at = self._meter_read_at or self.modified_on
+                marks.append([read_at.timestamp(), self.meter_index_kwh, self.meter_index_kwh])
+            self.__dict__["_meter_marks_kwh"] = marks
+        return marks
+
+    def _add_meter_mark(self, at: datetime, index_in: float, index_out: float) -> None:
+        marks = self._meter_marks()
+        time = at.timestamp()
+        position = bisect_right(marks, time, key=_mark_time)
+        before = marks[position - 1] if position > 0 else None
+        after = marks[position] if position < len(marks) else None
+        # Consumption is the sum, over consecutive marks, of the next one's index coming in
+        # minus this one's going out; a mark between two changes it by what it adds.
+        if before is not None:
+            self.consumption_kwh += index_in - before[2]
+        if after is not None:
+            self.consumption_kwh += after[1] - index_out
+        if before is not None and after is not None:
+            self.consumption_kwh -= after[1] - before[2]
+        marks.insert(position, [time, index_in, index_out])
+        if after is None:
+            self.meter_index_kwh = index_out
+            self._meter_read_at = at
+
+    def _check_meter_mark(
+        self,
+        at: datetime,
+        index_in: float,
+        index_out: float,
+        field: str,
+        leaving: float | None = None,
+    ) -> None:
+        """Refuse a mark that would make the index fall in world time; ``leaving``: the time of
+        a mark being corrected, not its own neighbour."""
+        marks = [m for m in self._meter_marks() if leaving is None or m[0] != leaving]
+        time = at.timestamp()
+        position = bisect_right(marks, time, key=_mark_time)
+        if position > 0 and index_in < marks[position - 1][2]:
+            before = marks[position - 1]
+            raise OutOfRangeError(
+                f"meter index decreased below {before[2]} (read at "
+                f"{datetime.fromtimestamp(before[0], UTC).isoformat()}); record a meter "
+                "replacement first",
+                field,
+                index_in,
+            )
+        if position < len(marks) and index_out > marks[position][1]:
+            after = marks[position]
+            raise OutOfRangeError(
+                f"meter index above the later reading {after[1]} (read at "
+                f"{datetime.fromtimestamp(after[0], UTC).isoformat()})",
+                "index_kwh" if field == "index_kwh" else "new_index_kwh",
+                index_out,
+            )
+
+    def _check_correction(self, original: Any, changes: Mapping[str, Any]) -> None:
+        if isinstance(original, Site.EnergyMetered):
+            index = changes["index_kwh"]
+            self._check_meter_mark(
+                original.timestamp,
+                index,
+                index,
+                "index_kwh",
+                leaving=original.timestamp.timestamp(),
+            )
 
     class OccupancyCounted(ValleyAggregate.Event):
         LATE_ALLOWED = True
+        CORRECTABLE = {
+            "occupancy": lambda field, value: whole_number(field, value, high=MAX_OCCUPANCY)
+        }
         occupancy: int
 
         def apply(self, aggregate: Site) -> None:
@@ -270,3 +355,7 @@ class Site(ValleyAggregate):
     def close(self, reason: str, at: datetime) -> None:
         """Close the site for good."""
         self._record(self.Closed, at, reason=text("reason", reason))
+
+
+def _mark_time(mark: list[float]) -> float:
+    return mark[0]

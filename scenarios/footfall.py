@@ -154,7 +154,7 @@ def _fitted(scenario: Scenario) -> tuple[ArrivalModel, str]:
     try:
         counts = [
             c
-            for c in footfall_counts(twin.domain_events(topics=topics))
+            for c in footfall_counts(twin.facts(topics=topics))
             if c.zone == site and since <= c.start and c.end <= begin
         ]
     finally:

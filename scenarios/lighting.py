@@ -139,7 +139,7 @@ def _events(scenario: Scenario) -> tuple[list[object], str]:
         topics = event_topics(Site.Registered, Site.LightingScheduleChanged, Site.Closed)
         twin = open_twin(scenario.history.store)
         try:
-            return list(twin.domain_events(topics=topics)), scenario.history.store
+            return list(twin.facts(topics=topics)), scenario.history.store
         finally:
             twin.close()
     seed = scenario.inventory.seed

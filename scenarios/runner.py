@@ -374,7 +374,7 @@ def _from_history(scenario: Scenario) -> Prepared:
     assert scenario.history is not None
     twin = open_twin(scenario.history.store)
     try:
-        history = read_history(twin.domain_events())
+        history = read_history(twin.facts())
     finally:
         twin.close()
     start = datetime.combine(scenario.run.start, datetime.min.time(), UTC)

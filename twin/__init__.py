@@ -50,7 +50,14 @@ from twin.ingest_server import (
 from twin.inventory import COMMISSIONED_AT, RULE_BY_STREAM, plan_inventory, summarise
 from twin.opening import open_twin, store_config
 from twin.plausibility import ImplausibleFactError, Plausibility, load_plausibility
-from twin.present import asset_view, event_view, format_event, format_state, parse_instant
+from twin.present import (
+    asset_view,
+    event_view,
+    format_event,
+    format_state,
+    history_view,
+    parse_instant,
+)
 from twin.spatial import PlacedAsset, SpatialIndex
 
 __all__ = [
@@ -99,6 +106,7 @@ __all__ = [
     "event_view",
     "format_event",
     "format_state",
+    "history_view",
     "import_facts",
     "load_geography",
     "load_plausibility",

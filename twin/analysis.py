@@ -68,6 +68,9 @@ class Measure:
     unit: str
     delta: bool = False  # the value is the change since the previous reading (NaN for the first)
     interval: bool = False  # counted over an interval: dated at its start, its end in interval_end
+    # One row per overflow episode at its first sign, from the bin's whole history (a late
+    # emptying may split an episode, a late sign move its start: no single event says it).
+    episodes: bool = False
 
 
 MEASURES: dict[tuple[str, str], Measure] = {
@@ -76,7 +79,12 @@ MEASURES: dict[tuple[str, str], Measure] = {
     ),
     ("bin", "emptied_mass_kg"): Measure("bin", (Bin.Emptied,), lambda e, a: e.mass_kg, "sum", "kg"),
     ("bin", "overflows"): Measure(
-        "bin", (Bin.OverflowReported,), lambda e, a: 1.0, "sum", "reports"
+        "bin",
+        (Bin.OverflowReported, Bin.FillLevelMeasured, Bin.Emptied),
+        lambda e, a: 1.0,
+        "sum",
+        "episodes",
+        episodes=True,
     ),
     ("bin", "battery_percent"): Measure(
         "bin", (Bin.SensorBatteryReported,), lambda e, a: e.battery_percent, "mean", "%"
@@ -198,7 +206,9 @@ def time_series(
     ``commune_insee``, ``field``, ``value``. Footfall is counted over intervals: its ``time``
     is the interval's start (so an hour binned by day falls in the day it began) and an extra
     column ``interval_end`` gives its end. ``fill_percent`` includes the 0 % each emptying
-    sets; ``consumption_kwh`` is the energy used since the previous index reading.
+    sets; ``consumption_kwh`` is the energy used since the previous index reading;
+    ``overflows`` is one row (value 1) per overflow episode, dated at its first sign, as
+    ``overflow_count`` counts them (:mod:`domain.overflows`).
     """
     lower, upper = check_instant(start, "start"), check_instant(end, "end")
     if lower is not None and upper is not None and upper <= lower:
@@ -210,7 +220,7 @@ def time_series(
     if ids is not None and len(ids) <= _HISTORIES_UP_TO:
         events: Iterable[DomainEventProtocol[UUID]] = asset_events(twin, ids)
     else:
-        events = twin.domain_events(topics=kind_topics(kinds), page_size=PAGE_SIZE)
+        events = twin.facts(topics=kind_topics(kinds), page_size=PAGE_SIZE)
     wanted = None if ids is None else set(ids)
     states: dict[UUID, ValleyAggregate] = {}
     previous: dict[UUID, float | None] = {}
@@ -223,7 +233,7 @@ def time_series(
         assert aggregate is not None  # an aggregate's event returns the aggregate it changed
         states[event.originator_id] = aggregate
         measure = measures[aggregate.KIND]
-        if not isinstance(event, measure.events):
+        if measure.episodes or not isinstance(event, measure.events):
             continue
         value = measure.read(event, aggregate)
         if measure.delta:
@@ -245,6 +255,9 @@ def time_series(
         if measure.interval:
             row["interval_end"] = event.timestamp
         rows.append(row)
+    for aggregate in states.values():
+        if isinstance(aggregate, Bin) and measures[aggregate.KIND].episodes:
+            rows.extend(_episode_rows(aggregate, field, lower, upper))
     intervals = any(measure.interval for measure in measures.values())
     frame = pd.DataFrame(rows, columns=[*SERIES_COLUMNS, *(["interval_end"] if intervals else [])])
     frame["value"] = frame["value"].astype("float64")
@@ -253,6 +266,25 @@ def time_series(
         field=field, how=next(iter(measures.values())).how, unit=next(iter(measures.values())).unit
     )
     return frame
+
+
+def _episode_rows(
+    bin_: Bin, field: str, lower: datetime | None, upper: datetime | None
+) -> list[dict[str, Any]]:
+    """A bin's overflow episodes begun in [lower, upper), one row each (where the bin is now)."""
+    return [
+        {
+            "time": episode.began,
+            "kind": bin_.KIND,
+            "code": bin_.code,
+            "group": bin_.stream,
+            "commune_insee": bin_.commune_insee,
+            "field": field,
+            "value": 1.0,
+        }
+        for episode in bin_.overflow_episodes()
+        if (lower is None or episode.began >= lower) and (upper is None or episode.began < upper)
+    ]
 
 
 def _select(
@@ -319,9 +351,13 @@ def pivot(
 
 # ---- the valley as of an instant --------------------------------------------------------------
 def valley_state(
-    twin: ValleyTwin, at: Instant | None = None, kinds: Iterable[str] | str | None = None
+    twin: ValleyTwin,
+    at: Instant | None = None,
+    kinds: Iterable[str] | str | None = None,
+    known_at: Instant | None = None,
 ) -> pd.DataFrame:
-    """One row per asset as it was at ``at`` (default: now), assets created later absent.
+    """One row per asset as it was at ``at`` (default: now), assets created later absent;
+    ``known_at``: as the twin knew it at that recording instant.
 
     Columns: kind, code, name, commune_insee, commune, lon, lat (WGS84), x_l93, y_l93
     (Lambert-93), installed_at, updated_at, version, retired, then each kind's key fields
@@ -329,7 +365,9 @@ def valley_state(
     for services); fields of other kinds are empty. Retired assets are kept, flagged.
     """
     geography = load_geography()
-    rows = [asset_row(asset, geography) for asset in valley_as_of(twin, at, kinds)]
+    rows = [
+        asset_row(asset, geography) for asset in valley_as_of(twin, at, kinds, known_at=known_at)
+    ]
     frame = _with_utc_times(pd.DataFrame(rows, columns=row_fields(check_kinds(kinds))))
     for column in _COUNT_COLUMNS.intersection(frame.columns):
         frame[column] = frame[column].astype(

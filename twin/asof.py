@@ -141,10 +141,14 @@ class AssetAsOf:
         elif isinstance(event, Bin.SensorFaultReported):
             self._newest("fault_at", when)
         elif isinstance(event, Beacon.FootfallCounted):
-            self.times["interval_start"] = event.interval_start
+            # The newest interval's start (a late interval is history, as in the aggregate).
+            if when == getattr(self.aggregate, "counted_until", None):
+                self.times["interval_start"] = event.interval_start
         elif isinstance(event, Site.EnergyMetered | Site.MeterReplaced):
-            self.times.setdefault("metering_started", when)
-            self.times["meter_read_at"] = when
+            # A meter index may arrive late too: the first and the newest in world time.
+            started = self.times.get("metering_started")
+            self.times["metering_started"] = when if started is None else min(started, when)
+            self._newest("meter_read_at", when)
         elif isinstance(event, Site.OccupancyCounted):
             self._newest("occupancy_at", when)
         elif isinstance(event, Site.LightingScheduleChanged):
@@ -172,22 +176,28 @@ def fold_events(
 
 
 def valley_as_of(
-    twin: ValleyTwin, at: Instant | None = None, kinds: Iterable[str] | str | None = None
+    twin: ValleyTwin,
+    at: Instant | None = None,
+    kinds: Iterable[str] | str | None = None,
+    known_at: Instant | None = None,
 ) -> list[AssetAsOf]:
-    """Every asset of these kinds existing at ``at`` (default: now), ordered by kind and code."""
+    """Every asset of these kinds existing at ``at`` (default: now), ordered by kind and code,
+    corrections applied; ``known_at``: as the twin knew it at that recording instant."""
     instant = check_instant(at)
+    known = None if known_at is None else check_instant(known_at)
     chosen = check_kinds(kinds)
     assets = fold_events(
-        twin.domain_events(topics=kind_topics(chosen), page_size=PAGE_SIZE), instant
+        twin.facts(topics=kind_topics(chosen), known_at=known, page_size=PAGE_SIZE), instant
     )
     order = {kind: number for number, kind in enumerate(ASSET_KINDS)}
     return sorted(assets.values(), key=lambda a: (order[a.kind], a.aggregate.code))
 
 
 def asset_events(twin: ValleyTwin, ids: Sequence[UUID]) -> Iterator[DomainEventProtocol[UUID]]:
-    """The events of a few aggregates, each history read on its own (cheaper than the log)."""
+    """The facts of a few aggregates as they now stand, each history read on its own (cheaper
+    than the log)."""
     for aggregate_id in ids:
-        yield from twin.history(aggregate_id)
+        yield from twin.facts_of(aggregate_id)
 
 
 BASE_FIELDS: tuple[str, ...] = (

@@ -10,15 +10,19 @@ messages (:mod:`twin.ingest`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeVar, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
-from domain import Beacon, Bin, Citizen, Service, Site, ValleyAggregate
+from domain import AGGREGATE_CLASSES, Beacon, Bin, Citizen, Service, Site, ValleyAggregate
 from domain.citizens import idea_id
+from domain.history import refresh
 from domain.ids import normalise_code
+from domain.trucks import Truck
 from twin import citizens
 from twin.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from twin.geography import Geography
@@ -36,6 +40,14 @@ class Aggregates(Protocol):
 
     def create(self, aggregate: ValleyAggregate) -> None:
         """Take a new aggregate (``AlreadyExistsError`` if one with its id exists)."""
+        ...
+
+
+class RecordedAggregates(Aggregates, Protocol):
+    """Aggregates whose recorded history can be read: what corrections need."""
+
+    def recorded_facts(self, aggregate: ValleyAggregate) -> list[Any]:
+        """Every event of ``aggregate``, recorded or pending, in recorded order."""
         ...
 
 
@@ -253,3 +265,143 @@ def count_occupancy(aggregates: Aggregates, site_code: str, occupancy: int, at: 
     site = aggregates.load(Site, site_code)
     site.count_occupancy(occupancy, at)
     return site
+
+
+def record_tour(
+    aggregates: Aggregates,
+    geography: Geography,
+    truck_code: str,
+    *,
+    round_id: str,
+    stream: str,
+    started_at: datetime,
+    ended_at: datetime,
+    km: float | None = None,
+    odometer_start_km: float | None = None,
+    odometer_end_km: float | None = None,
+    tips: Sequence[tuple[str, datetime, float]] = (),
+    depot_insee: str | None = None,
+) -> Truck:
+    """A collection truck's tour, once over: its km and its tip tickets.
+
+    A truck the twin does not know yet is registered by its first tour if the tour names its
+    depot's commune (``depot_insee``), and refused otherwise, as an unknown bin is. For a known
+    truck, a ``depot_insee`` other than its depot's is refused: the twin never guesses which.
+    """
+
+    def record(truck: Truck) -> None:
+        truck.record_tour(
+            round_id=round_id,
+            stream=stream,
+            started_at=started_at,
+            ended_at=ended_at,
+            km=km,
+            odometer_start_km=odometer_start_km,
+            odometer_end_km=odometer_end_km,
+            tips=tips,
+        )
+
+    try:
+        truck = aggregates.load(Truck, truck_code)
+    except NotFoundError:
+        if depot_insee is None:
+            raise NotFoundError(
+                truck_code, "a truck's first tour registers it when it names its depot's commune"
+            ) from None
+        try:
+            depot = geography.commune(depot_insee)
+        except InvalidInputError:
+            raise InvalidInputError(
+                "depot_insee", depot_insee, "the INSEE code of one of the 28 communes"
+            ) from None
+        truck = Truck.register(code=truck_code, commune_insee=depot.insee, at=started_at)
+        record(truck)  # before the truck is handed over: a refused tour registers nothing
+        aggregates.create(truck)
+        return truck
+    if depot_insee is not None and depot_insee != truck.commune_insee:
+        raise InvalidInputError(
+            "depot_insee", depot_insee, f"{truck.commune_insee}, where truck {truck.code} is based"
+        )
+    record(truck)
+    return truck
+
+
+# ---- corrections and retractions ---------------------------------------------------------
+# A fact is named by its version in the asset's history or by the wire message that brought it
+# ("SOURCE/MESSAGE_ID"; ingest stamps each fact with it, see ``message_of``).
+def correct_fact(
+    aggregates: RecordedAggregates,
+    asset_code: str,
+    changes: Mapping[str, object],
+    by: str,
+    reason: str,
+    *,
+    version: int | None = None,
+    message: str | None = None,
+) -> ValleyAggregate:
+    """Correct the values of an asset's earlier fact; state follows at once."""
+    aggregate = _load_asset(aggregates, asset_code)
+    original = _original_fact(aggregates, aggregate, version, message)
+    aggregate.correct(original, changes, by, reason)
+    refresh(aggregate, aggregates.recorded_facts(aggregate))
+    return aggregate
+
+
+def retract_fact(
+    aggregates: RecordedAggregates,
+    asset_code: str,
+    by: str,
+    reason: str,
+    *,
+    version: int | None = None,
+    message: str | None = None,
+) -> ValleyAggregate:
+    """Withdraw an asset's earlier fact; state follows at once, history keeps both."""
+    aggregate = _load_asset(aggregates, asset_code)
+    original = _original_fact(aggregates, aggregate, version, message)
+    aggregate.retract(original, by, reason)
+    refresh(aggregate, aggregates.recorded_facts(aggregate))
+    return aggregate
+
+
+def message_of(fact: object) -> str | None:
+    """The wire message that brought ``fact`` ("SOURCE/MESSAGE_ID"), if it came by wire."""
+    value = vars(fact).get("message")
+    return value if isinstance(value, str) else None
+
+
+def _load_asset(aggregates: Aggregates, code: str) -> ValleyAggregate:
+    for aggregate_class in AGGREGATE_CLASSES:
+        if aggregate_class is Citizen:
+            continue  # what a citizen wrote is theirs to change, through their own commands
+        try:
+            return aggregates.load(aggregate_class, code)
+        except NotFoundError:
+            continue
+    raise NotFoundError(code)
+
+
+def _original_fact(
+    aggregates: RecordedAggregates,
+    aggregate: ValleyAggregate,
+    version: int | None,
+    message: str | None,
+) -> object:
+    if (version is None) == (message is None):
+        raise InvalidInputError(
+            "original",
+            f"version={version} message={message}",
+            "exactly one of a version or a message",
+        )
+    for fact in aggregates.recorded_facts(aggregate):
+        if version is not None and fact.originator_version == version:
+            return fact
+        if message is not None and message_of(fact) == message:
+            return fact
+    if version is not None:
+        raise InvalidInputError(
+            "original_version", version, f"a version of {aggregate.KIND} {aggregate.code}'s history"
+        )
+    raise InvalidInputError(
+        "original_message", message, f"a message that recorded a fact of {aggregate.code}"
+    )

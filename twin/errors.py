@@ -38,9 +38,10 @@ class KeyScrubError(StoreUnavailableError):
 class NotFoundError(TwinError):
     """No aggregate has this id or external code."""
 
-    def __init__(self, reference: str) -> None:
+    def __init__(self, reference: str, hint: str = "") -> None:
         self.reference = reference
-        super().__init__(f"no bin, beacon, site, service or citizen is known as {reference!r}")
+        known = f"no bin, beacon, site, service, citizen or truck is known as {reference!r}"
+        super().__init__(f"{known}; {hint}" if hint else known)
 
 
 class AlreadyExistsError(TwinError):

@@ -26,7 +26,15 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, PersistenceError
 
-from adapters.wire import Envelope, Reply, WireError, decode, from_epoch_ms, peek_identity
+from adapters.wire import (
+    Envelope,
+    Reply,
+    WireError,
+    decode,
+    from_epoch_ms,
+    parse_tips,
+    peek_identity,
+)
 from domain import Bin, DomainError, Site, ValleyAggregate
 from twin import citizens, commands
 from twin.application import ValleyTwin
@@ -150,7 +158,7 @@ class _Batch:
         aggregate = self.touched.get(aggregate_id) or self.cache.get(aggregate_id)
         if aggregate is None:
             try:
-                aggregate = self.twin.repository.get(aggregate_id)
+                aggregate = self.twin.current(aggregate_id)
             except AggregateNotFoundError:
                 raise NotFoundError(code) from None
         if not isinstance(aggregate, aggregate_class):
@@ -158,6 +166,19 @@ class _Batch:
         known[code] = aggregate.id  # the aggregate's own UUID: no extra object for the collector
         self._hand(aggregate_id, aggregate, len(aggregate.pending_events))
         return aggregate
+
+    def recorded_facts(self, aggregate: ValleyAggregate) -> list[Any]:
+        """Every event of ``aggregate``, committed then pending in this batch."""
+        return self.twin.recorded_facts(aggregate)
+
+    def stamp(self, message: str) -> None:
+        """Mark the facts the message in hand recorded with it ("SOURCE/MESSAGE_ID"), so that a
+        correction can name them by it; it is stored with them, beside their fields."""
+        for aggregate_id, count in self._handed.items():
+            aggregate = self.touched.get(aggregate_id)
+            if aggregate is not None:
+                for event in aggregate.pending_events[count:]:
+                    vars(event).setdefault("message", message)
 
     def create(self, aggregate: ValleyAggregate) -> None:
         if (
@@ -274,6 +295,29 @@ def _occupancy(batch: _Batch, message: Envelope, _: Geography) -> None:
     commands.count_occupancy(batch, message.asset, message.body["occupancy"], message.observed_at)
 
 
+def _tour(batch: _Batch, message: Envelope, geography: Geography) -> None:
+    body = message.body
+    commands.record_tour(
+        batch,
+        geography,
+        message.asset,
+        round_id=body["round_id"],
+        stream=body["stream"],
+        started_at=from_epoch_ms(body["started_at"]),
+        ended_at=message.observed_at,
+        km=body.get("km"),
+        odometer_start_km=body.get("odometer_start_km"),
+        odometer_end_km=body.get("odometer_end_km"),
+        tips=[(site, from_epoch_ms(ms), tonnes) for site, ms, tonnes in _tips(body)],
+        depot_insee=body.get("depot_insee"),
+    )
+
+
+def _tips(body: dict[str, Any]) -> list[tuple[str, int, float]]:
+    """A tour's tip tickets (the codec checked their grammar already)."""
+    return parse_tips(body["tips"]) if "tips" in body else []
+
+
 def _citizen_register(batch: _Batch, message: Envelope, geography: Geography) -> None:
     commands.register_citizen(
         batch, geography, message.asset, message.body["commune_insee"], message.observed_at
@@ -310,6 +354,33 @@ def _citizen_idea(batch: _Batch, message: Envelope, _: Geography) -> None:
     )
 
 
+def _original(message: Envelope) -> dict[str, Any]:
+    """Which fact a correction or retraction names: its version, or the message that brought
+    it ("SOURCE/MESSAGE_ID"; a bare id is one of the correcting source's own messages)."""
+    body = message.body
+    named = body.get("original_message")
+    if isinstance(named, str) and "/" not in named:
+        named = f"{message.source}/{named}"
+    return {"version": body.get("original_version"), "message": named}
+
+
+def _correct(batch: _Batch, message: Envelope, _: Geography) -> None:
+    body = message.body
+    commands.correct_fact(
+        batch,
+        message.asset,
+        {body["field"]: body["value"]},
+        body["by"],
+        body["reason"],
+        **_original(message),
+    )
+
+
+def _retract(batch: _Batch, message: Envelope, _: Geography) -> None:
+    body = message.body
+    commands.retract_fact(batch, message.asset, body["by"], body["reason"], **_original(message))
+
+
 def _battery(batch: _Batch, message: Envelope, _: Geography) -> None:
     commands.report_battery(
         batch, message.asset, message.body["battery_percent"], message.observed_at, message.device
@@ -327,6 +398,8 @@ HANDLERS: dict[str, Handler] = {
     "footfall.count": _footfall,
     "site.energy": _energy,
     "site.meter_replaced": _meter_replaced,
+    "fact.correct": _correct,
+    "fact.retract": _retract,
     "citizen.register": _citizen_register,
     "citizen.report": _citizen_report,
     "citizen.idea": _citizen_idea,
@@ -339,6 +412,7 @@ HANDLERS: dict[str, Handler] = {
     "service.session": _session,
     "service.attendance": _attendance,
     "site.occupancy": _occupancy,
+    "truck.tour": _tour,
 }
 
 
@@ -501,6 +575,7 @@ class IngestProcessor:
         batch.begin_message()
         try:
             HANDLERS[envelope.kind](batch, envelope, self.geography)
+            batch.stamp(f"{envelope.source}/{envelope.message_id}")
             receipt.retried(received_at)
             self.twin.save(*batch.touched.values(), receipt)
         except (DomainError, TwinError) as error:
@@ -585,6 +660,7 @@ class IngestProcessor:
             return self._dead_letter(
                 message, receipts, received_at, reason, "internal", look_up, envelope, error
             )
+        batch.stamp(f"{envelope.source}/{envelope.message_id}")
         receipts[receipt] = MessageReceipt.applied(
             receipt,
             envelope.source,

@@ -84,9 +84,13 @@ class Plausibility:
             )
 
     def check_index(self, site: Site, index_kwh: float, at: datetime) -> None:
-        """Quarantine an index a digit too long, or implying more power than the site has."""
-        last, last_at = site.meter_index_kwh, site.meter_read_at
-        if last is None or index_kwh <= last:
+        """Quarantine an index a digit too long, or implying more power than the site has,
+        judged against the index read before it in world time (a late one too)."""
+        before = site.meter_reading_before(at)
+        if before is None:
+            return
+        last, last_at = before
+        if index_kwh <= last:
             return
         if last >= self.step_floor_kwh and index_kwh >= self.step_factor * last:
             raise ImplausibleFactError(
@@ -95,7 +99,7 @@ class Plausibility:
                 f"{index_kwh / last:.1f} times the last index {last} "
                 f"(step_factor={self.step_factor:g} from step_floor_kwh={self.step_floor_kwh:g})",
             )
-        if last_at is None or at <= last_at:
+        if at <= last_at:
             return
         hours = (at - last_at).total_seconds() / 3600.0
         rated_kw = site.light_points * site.point_power_w / 1000.0

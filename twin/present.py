@@ -11,12 +11,20 @@ from typing import Any
 
 from eventsourcing.domain import DomainEventProtocol
 
-from domain import ValleyAggregate, plain_value
+from domain import ValleyAggregate, plain_value, recorded_at
+from domain.history import latest_amendments
 from twin.errors import InvalidInputError
 from twin.events import aggregate_event
 from twin.geography import Geography
 
-_EVENT_BOOKKEEPING = {"originator_id", "originator_version", "timestamp", "originator_topic"}
+_EVENT_BOOKKEEPING = {
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "originator_topic",
+    "recorded_at",
+    "message",
+}
 
 
 def asset_view(aggregate: ValleyAggregate, geography: Geography) -> dict[str, Any]:
@@ -29,15 +37,32 @@ def asset_view(aggregate: ValleyAggregate, geography: Geography) -> dict[str, An
     return state
 
 
-def event_view(event: DomainEventProtocol[Any]) -> dict[str, Any]:
-    """One event: its name, version, world time and own attributes."""
+def event_view(event: DomainEventProtocol[Any], amended: str | None = None) -> dict[str, Any]:
+    """One event: its name, version, world time, when it was recorded (and by which wire
+    message), its own attributes, and whether a later one ``amended`` it (corrected,
+    retracted)."""
     attributes = {k: plain_value(v) for k, v in vars(event).items() if k not in _EVENT_BOOKKEEPING}
+    recorded = recorded_at(event)
+    message = vars(event).get("message")
     return {
         "version": event.originator_version,
         "event": type(event).__qualname__,
         "at": aggregate_event(event).timestamp.isoformat(),
+        "recorded_at": None if recorded is None else recorded.isoformat(),
+        **({"message": message} if message else {}),
+        **({"amended": amended} if amended else {}),
         **({"attributes": attributes} if attributes else {}),
     }
+
+
+def history_view(history: list[DomainEventProtocol[Any]]) -> list[dict[str, Any]]:
+    """An aggregate's history, each fact marked if a later amendment corrected or retracted it."""
+    amendments = latest_amendments(history)
+    marks = {
+        version: "retracted" if isinstance(a, ValleyAggregate.FactRetracted) else "corrected"
+        for version, a in amendments.items()
+    }
+    return [event_view(event, marks.get(event.originator_version)) for event in history]
 
 
 def format_state(state: dict[str, Any]) -> list[str]:
@@ -49,7 +74,12 @@ def format_state(state: dict[str, Any]) -> list[str]:
 def format_event(event: dict[str, Any]) -> str:
     """One history line."""
     attributes = " ".join(f"{k}={_short(v)}" for k, v in event.get("attributes", {}).items())
-    return f"v{event['version']:<5} {event['at']}  {event['event']:<28} {attributes}".rstrip()
+    amended = f" [{event['amended']}]" if event.get("amended") else ""
+    recorded = f"  (recorded {event['recorded_at']})" if event.get("recorded_at") else ""
+    return (
+        f"v{event['version']:<5} {event['at']}  {event['event']:<28} {attributes}{amended}"
+        f"{recorded}"
+    ).rstrip()
 
 
 def parse_instant(text: str) -> datetime:

@@ -40,9 +40,9 @@ from twin import (
     aggregate_event,
     allow_list_entry,
     asset_view,
-    event_view,
     format_event,
     format_state,
+    history_view,
     load_geography,
     load_plausibility,
     open_twin,
@@ -206,8 +206,35 @@ def _parser() -> argparse.ArgumentParser:
     at.add_argument(
         "instant", metavar="INSTANT", help="ISO-8601 with offset, e.g. 2024-06-01T12:00:00Z"
     )
+    at.add_argument(
+        "--known-at",
+        metavar="INSTANT",
+        help="as the twin knew it at this recording instant, before later facts and corrections",
+    )
     at.add_argument("--json", action="store_true", help="print JSON")
     at.set_defaults(handler=_at)
+
+    correct = commands.add_parser(
+        "correct", help="correct a value of an asset's earlier fact (history keeps both)"
+    )
+    retract = commands.add_parser(
+        "retract", help="withdraw an asset's earlier fact (history keeps it, marked)"
+    )
+    for amend in (correct, retract):
+        amend.add_argument("reference", metavar="ASSET_CODE")
+        named = amend.add_mutually_exclusive_group(required=True)
+        named.add_argument(
+            "--version", type=int, help="the fact's version in the asset's history (twin show)"
+        )
+        named.add_argument(
+            "--message", metavar="SOURCE/ID", help="the wire message that brought the fact"
+        )
+        amend.add_argument("--by", required=True, help="who makes the amendment")
+        amend.add_argument("--reason", required=True, help="why")
+        amend.add_argument("--json", action="store_true", help="print JSON")
+    correct.add_argument("changes", nargs="+", metavar="FIELD=VALUE", help="e.g. index_kwh=16355")
+    correct.set_defaults(handler=_amend, amendment="correct")
+    retract.set_defaults(handler=_amend, amendment="retract", changes=None)
 
     near = commands.add_parser("near", help="the nearest bins to a point, with distances in metres")
     near.add_argument("lon", type=float, metavar="LON")
@@ -309,8 +336,8 @@ def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
     # The log keeps the lifts, not the tours: the replay counts the recorded lifts and routes
     # each day's again. Lifts and readings came through different adapters, so the replay
     # needs the log's lateness.
-    lateness = lateness_needed(twin.domain_events())
-    driven = replay(twin.domain_events(), router=FleetRouter(), lateness=lateness).totals()
+    lateness = lateness_needed(twin.facts())
+    driven = replay(twin.facts(), router=FleetRouter(), lateness=lateness).totals()
     if driven["collections"]:
         print(
             f"trucks (recorded lifts): {driven['collections']:.0f} containers emptied, "
@@ -402,7 +429,7 @@ def _show(args: argparse.Namespace) -> int:
             state, history = personal.view(aggregate), personal.history(aggregate.id)
         else:
             state = asset_view(aggregate, load_geography())
-            history = [event_view(e) for e in twin.history(aggregate.id)]
+            history = history_view(twin.history(aggregate.id))
     finally:
         twin.close()
     if args.json:
@@ -416,10 +443,11 @@ def _show(args: argparse.Namespace) -> int:
 
 def _at(args: argparse.Namespace) -> int:
     instant = parse_instant(args.instant)
+    known_at = None if args.known_at is None else parse_instant(args.known_at)
     twin = open_twin(args.store)
     try:
         aggregate_id = twin.resolve(args.reference)
-        aggregate = twin.state_at(aggregate_id, instant)
+        aggregate = twin.state_at(aggregate_id, instant, known_at=known_at)
         state: dict[str, Any] | None
         if isinstance(aggregate, Citizen):
             state = PersonalData(twin).view(aggregate)
@@ -427,14 +455,56 @@ def _at(args: argparse.Namespace) -> int:
             state = None if aggregate is None else asset_view(aggregate, load_geography())
     finally:
         twin.close()
+    known = "" if known_at is None else f", as known at {known_at.isoformat()}"
     if args.json:
-        _print_json({"reference": args.reference, "instant": instant.isoformat(), "state": state})
+        _print_json(
+            {
+                "reference": args.reference,
+                "instant": instant.isoformat(),
+                "known_at": None if known_at is None else known_at.isoformat(),
+                "state": state,
+            }
+        )
     elif state is None:
-        print(f"{args.reference} did not exist yet at {instant.isoformat()}")
+        print(f"{args.reference} did not exist yet at {instant.isoformat()}{known}")
     else:
-        print(f"{args.reference} as of {instant.isoformat()}:")
+        print(f"{args.reference} as of {instant.isoformat()}{known}:")
         print("\n".join(format_state(state)))
     return 0
+
+
+def _amend(args: argparse.Namespace) -> int:
+    named = {"version": args.version, "message": args.message}
+    twin = open_twin(args.store)
+    try:
+        if args.amendment == "correct":
+            changes = dict(_field_value(text) for text in args.changes)
+            aggregate = twin.correct_fact(args.reference, changes, args.by, args.reason, **named)
+        else:
+            aggregate = twin.retract_fact(args.reference, args.by, args.reason, **named)
+        state = asset_view(aggregate, load_geography())
+    finally:
+        twin.close()
+    if args.json:
+        _print_json({"reference": args.reference, "version": aggregate.version, "state": state})
+        return 0
+    print(f"{args.reference}: {args.amendment}ed (v{aggregate.version}); now:")
+    print("\n".join(format_state(state)))
+    return 0
+
+
+def _field_value(text: str) -> tuple[str, float | int]:
+    name, equals, value = text.partition("=")
+    try:
+        if not equals or not name.strip():
+            raise ValueError
+        number = float(value)
+        # Counts are whole numbers: 12 stays 12, not 12.0 (which a count would refuse).
+        return name.strip(), int(number) if value.strip().isdigit() else number
+    except ValueError:
+        raise InvalidInputError(
+            "FIELD=VALUE", text, "a field and a number, e.g. index_kwh=16355"
+        ) from None
 
 
 def _near(args: argparse.Namespace) -> int:

@@ -30,6 +30,11 @@ def add_commands(subparsers: Any) -> None:
         "--at", metavar="INSTANT", help="ISO-8601 instant with offset (default: now)"
     )
     export.add_argument(
+        "--known-at",
+        metavar="INSTANT",
+        help="as the twin knew it at this recording instant, before later facts and corrections",
+    )
+    export.add_argument(
         "--kind",
         action="append",
         choices=ASSET_KINDS,
@@ -43,9 +48,12 @@ def add_commands(subparsers: Any) -> None:
 
 def _export(args: argparse.Namespace) -> int:
     at = None if args.at is None else parse_instant(args.at)
+    known_at = None if args.known_at is None else parse_instant(args.known_at)
     twin = open_twin(args.store)
     try:
-        summary = export_valley(twin, args.format, args.out, at=at, kinds=args.kind)
+        summary = export_valley(
+            twin, args.format, args.out, at=at, kinds=args.kind, known_at=known_at
+        )
     finally:
         twin.close()
     # The summary goes where it cannot mix with an export written to standard output.

@@ -32,6 +32,7 @@ from adapters.wire.server import (
     ServerTransport,
     ZmqServerTransport,
 )
+from adapters.wire.tours import format_tips, parse_tips
 from adapters.wire.transport import (
     AbstractTransport,
     CurveKeyPair,
@@ -65,8 +66,10 @@ __all__ = [
     "decode_reply",
     "encode",
     "encode_reply",
+    "format_tips",
     "from_epoch_ms",
     "load_keypair",
+    "parse_tips",
     "peek_identity",
     "peek_kind_and_asset",
     "to_epoch_ms",

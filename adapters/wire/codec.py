@@ -28,6 +28,7 @@ from adapters.wire.envelope import (
     Reply,
 )
 from adapters.wire.errors import WireError
+from adapters.wire.tours import check_tour
 
 ENVELOPE_FIELDS = ("version", "id", "source", "device", "asset", "kind", "observed_at", "body")
 _UNPACK_LIMITS = {
@@ -120,6 +121,8 @@ def decode(raw: bytes, now: datetime) -> Envelope:
             body["interval_start"],
             "must be within the day before observed_at",
         )
+    if kind == "truck.tour":
+        check_tour(body, observed_ms)
     return Envelope(
         message_id=message_id,
         source=source,

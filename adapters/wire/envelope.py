@@ -78,6 +78,33 @@ BODY_SCHEMAS: dict[str, tuple[BodyField, ...]] = {
     ),
     "service.attendance": (_str("session_ref"), _str("participant_ref"), _str("action", 16)),
     "site.occupancy": (_int("occupancy", 0, 1_000_000),),
+    # A collection truck's tour, dated at its end; its tip tickets in one text field (see
+    # adapters.wire.tours: the wire has no arrays).
+    "truck.tour": (
+        _str("round_id", 64),
+        _str("stream", 16),
+        _int("started_at", EARLIEST_OBSERVATION_MS, 2**53),
+        _number("km", 0, 1_000, required=False),
+        _number("odometer_start_km", 0, 5_000_000, required=False),
+        _number("odometer_end_km", 0, 5_000_000, required=False),
+        _str("tips", 1_000, required=False),
+        _str("depot_insee", 5, required=False),
+    ),
+    # Amendments name an earlier fact of the envelope's asset by exactly one of these two.
+    "fact.correct": (
+        _str("original_message", 130, required=False),
+        _int("original_version", 1, 2**31, required=False),
+        _str("field", 32),
+        _number("value", -1e12, 1e12),
+        _str("by"),
+        _str("reason", 500),
+    ),
+    "fact.retract": (
+        _str("original_message", 130, required=False),
+        _int("original_version", 1, 2**31, required=False),
+        _str("by"),
+        _str("reason", 500),
+    ),
 }
 KINDS = frozenset(BODY_SCHEMAS)
 

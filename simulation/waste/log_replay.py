@@ -3,8 +3,11 @@
 Streaming: one pass over the iterable, state per container (stream, commune, capacity, last
 fill, overflow start) and the current day's emptyings only — memory is bounded by the number of
 bins, not by the length of the log. Counts are the recorded facts: one collection per
-``Bin.Emptied`` with its recorded mass, one overflow event per ``Bin.OverflowReported``.
-Overflow bin-hours run from the first report to the next emptying (or the end of the log). The
+``Bin.Emptied`` with its recorded mass, one overflow event per overflow episode, as the bin's
+``overflow_count`` counts them (:mod:`domain.overflows`: from the first sign, a report or a
+100 % reading, to the next emptying, however many signs). Overflow bin-hours run from the
+first sign to the next emptying (or the end of the log). At one instant, an emptying comes
+after the bin's other facts (a sign at a lift's instant belongs to the episode it ends). The
 fill at emptying is the last measured fill since the previous emptying, or, when there was none,
 the emptied mass over the loose density. With a router, each day's emptied containers of one
 stream are routed as that day's tours, an estimate of km the log does not record.
@@ -26,6 +29,7 @@ import numpy as np
 import simpy
 
 from domain.bins import Bin
+from domain.overflows import is_overflow_reading
 from simulation.clock import SimClock
 from simulation.parameters.waste import STREAMS, density_kg_per_l
 from simulation.waste.history import UnknownBinError
@@ -102,9 +106,14 @@ def lateness_needed(events: Iterable[object]) -> timedelta:
     return needed
 
 
+def _rank(event: object) -> int:
+    """Order at one instant: a lift after the bin's other facts, a removal last."""
+    return 1 if isinstance(event, Bin.Emptied) else 2 if isinstance(event, Bin.Removed) else 0
+
+
 def _in_time_order(events: Iterator[object], lateness: timedelta) -> Iterator[object]:
     """The bin events of ``events`` sorted by time, holding back at most ``lateness`` of them."""
-    buffer: list[tuple[datetime, int, object]] = []
+    buffer: list[tuple[datetime, int, int, object]] = []
     released: datetime | None = None
     for number, event in enumerate(events):
         if not isinstance(event, Bin.Event):
@@ -115,12 +124,12 @@ def _in_time_order(events: Iterator[object], lateness: timedelta) -> Iterator[ob
                 f"{type(event).__qualname__} of bin {event.originator_id} at {at.isoformat()} comes "
                 f"more than {lateness} after later facts in the log; replay with a larger lateness"
             )
-        heapq.heappush(buffer, (at, number, event))
+        heapq.heappush(buffer, (at, _rank(event), number, event))
         while buffer and buffer[0][0] <= at - lateness:
-            released, _, ready = heapq.heappop(buffer)
+            released, _, _, ready = heapq.heappop(buffer)
             yield ready
     while buffer:
-        yield heapq.heappop(buffer)[2]
+        yield heapq.heappop(buffer)[3]
 
 
 def _chain(first: object, rest: Iterator[object]) -> Iterator[object]:
@@ -168,6 +177,8 @@ class _Replay:
         one = np.array([state.stream]), np.array([self.ledger.commune_index(state.commune)])
         if isinstance(event, Bin.FillLevelMeasured):
             state.fill = float(event.fill_percent)
+            if is_overflow_reading(state.fill):
+                self._overflow_sign(state, at, one)
         elif isinstance(event, Bin.Emptied):
             mass = float(event.mass_kg)
             litres = min(mass / density_kg_per_l(STREAMS[state.stream]), state.capacity)
@@ -179,16 +190,21 @@ class _Replay:
             state.fill = None
             self.emptied.append((state, litres, mass))
         elif isinstance(event, Bin.OverflowReported):
-            # One overflow episode however many report it (a sensor, then citizens), as the
-            # simulation counts them, so that recorded and simulated figures compare.
-            if state.over_since is None:
-                self.ledger.add("overflow_events", *one, 1.0, state.row)
-                state.over_since = at
+            self._overflow_sign(state, at, one)
         elif isinstance(event, Bin.Moved):
             state.x, state.y, state.commune = event.x_l93, event.y_l93, event.commune_insee
         elif isinstance(event, Bin.Removed):
             self._end_overflow(state, at)
             del self.bins[event.originator_id]
+
+    def _overflow_sign(
+        self, state: _BinState, at: float, one: tuple[np.ndarray, np.ndarray]
+    ) -> None:
+        # One overflow episode however many signs it has (a sensor, then citizens), as the
+        # bin's overflow_count and the simulation count them, so that the figures compare.
+        if state.over_since is None:
+            self.ledger.add("overflow_events", *one, 1.0, state.row)
+            state.over_since = at
 
     def _end_overflow(self, state: _BinState, at: float) -> None:
         if state.over_since is not None:

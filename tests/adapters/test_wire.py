@@ -88,6 +88,30 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "service.session": {"session_ref": "S-3", "starts_at": 1717225200000, "seats": 12},
     "service.attendance": {"session_ref": "S-3", "participant_ref": "P-9", "action": "enrolled"},
     "site.occupancy": {"occupancy": 23},
+    "truck.tour": {
+        "round_id": "VER-2024-06-01-1",
+        "stream": "glass",
+        "started_at": NOW_MS - 6 * 3_600_000,
+        "km": 131.5,
+        "odometer_start_km": 184_210,
+        "odometer_end_km": 184_342,
+        "tips": "SCH-ASPIRAN@1717230000000=7.94;SCH-ASPIRAN@1717239000000=5.12",
+        "depot_insee": "34114",
+    },
+    "fact.correct": {
+        "original_message": "meters/m-41",
+        "original_version": 12,
+        "field": "index_kwh",
+        "value": 16_355.0,
+        "by": "agent-technique",
+        "reason": "index typed with an extra digit",
+    },
+    "fact.retract": {
+        "original_message": "meters/m-41",
+        "original_version": 12,
+        "by": "agent-technique",
+        "reason": "reading from another meter",
+    },
 }
 
 
@@ -886,6 +910,11 @@ def _envelopes(draw: st.DrawFn) -> Envelope:
     if kind == "footfall.count":
         longest = min(MAX_INTERVAL_MS, observed_ms - EARLIEST_OBSERVATION_MS)
         body["interval_start"] = observed_ms - draw(st.integers(1, longest))
+    if kind == "truck.tour":
+        longest = min(MAX_INTERVAL_MS, observed_ms - EARLIEST_OBSERVATION_MS)
+        body["started_at"] = observed_ms - draw(st.integers(1, longest))
+        if "tips" in body:
+            body["tips"] = f"SCH-ASPIRAN@{body['started_at']}=7.94"
     return Envelope(
         message_id=draw(_IDENTIFIERS),
         source=draw(_IDENTIFIERS),

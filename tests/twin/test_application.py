@@ -115,7 +115,14 @@ def test_adding_an_existing_aggregate_fails_whole(twin: ValleyTwin) -> None:
 def test_add_missing_records_each_aggregate_once(twin: ValleyTwin) -> None:
     assert twin.add_missing(one_of_each(), batch_size=2) == 5
     assert twin.add_missing(one_of_each(), batch_size=2) == 0
-    assert twin.count_by_kind() == {"bin": 1, "beacon": 1, "site": 1, "service": 1, "citizen": 1}
+    assert twin.count_by_kind() == {
+        "bin": 1,
+        "beacon": 1,
+        "site": 1,
+        "service": 1,
+        "citizen": 1,
+        "truck": 0,
+    }
 
 
 def test_commands_reload_change_and_save(twin: ValleyTwin) -> None:

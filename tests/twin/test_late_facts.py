@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.wire import Envelope, encode
-from domain import Bin, OutOfOrderError, Position, Site
+from domain import Bin, OutOfOrderError, OutOfRangeError, Position, Site
 from tests.conftest import T0
 from tests.twin.test_projections_runs import dump
 from twin import ValleyTwin, load_geography, open_twin
@@ -152,23 +152,79 @@ def test_a_late_reading_and_a_late_lift_count_without_overwriting_the_newest(
         twin.close()
 
 
-@pytest.mark.parametrize("late_minutes", [30, 90])
-def test_a_meter_index_still_needs_world_time_order(store_url: str, late_minutes: int) -> None:
+def a_town_hall() -> Site:
+    return Site.register(
+        code="EP-1",
+        name="Mairie",
+        site_kind="public_building",
+        geometry_wkt="POINT (752000 6283000)",
+        commune_insee="34114",
+        at=T0,
+    )
+
+
+def test_a_late_meter_index_lands_between_its_neighbours_in_world_time(store_url: str) -> None:
     twin = open_twin(store_url)
     try:
-        twin.add(
-            Site.register(
-                code="EP-1",
-                name="Mairie",
-                site_kind="public_building",
-                geometry_wkt="POINT (752000 6283000)",
-                commune_insee="34114",
-                at=T0,
-            )
-        )
+        twin.add(a_town_hall())
+        twin.meter_energy("EP-1", 100.0, T0 + timedelta(hours=1))
+        twin.meter_energy("EP-1", 160.0, T0 + timedelta(hours=3))
+        twin.meter_energy("EP-1", 130.0, T0 + timedelta(hours=2))  # late, fits between
+        twin.meter_energy("EP-1", 90.0, T0 + timedelta(minutes=30))  # late, before them all
+        site = twin.get(Site, "EP-1")
+        assert site.meter_index_kwh == 160.0
+        assert site.meter_read_at == T0 + timedelta(hours=3)
+        assert site.consumption_kwh == pytest.approx(70.0)
+        as_of = twin.state_at(site.id, T0 + timedelta(hours=2, minutes=30))
+        assert isinstance(as_of, Site)
+        assert as_of.meter_index_kwh == 130.0
+        assert as_of.consumption_kwh == pytest.approx(40.0)
+    finally:
+        twin.close()
+
+
+@pytest.mark.parametrize(
+    ("index", "minutes", "reason"),
+    [
+        (101.0, 30, "above the later reading 100.0"),
+        (99.0, 150, "decreased below 100.0"),
+        (161.0, 150, "above the later reading 160.0"),
+    ],
+)
+def test_a_late_meter_index_that_breaks_world_time_order_is_refused(
+    store_url: str, index: float, minutes: int, reason: str
+) -> None:
+    twin = open_twin(store_url)
+    try:
+        twin.add(a_town_hall())
         twin.meter_energy("EP-1", 100.0, T0 + timedelta(hours=2))
-        with pytest.raises(OutOfOrderError):
-            twin.meter_energy("EP-1", 101.0, T0 + timedelta(minutes=late_minutes))
+        twin.meter_energy("EP-1", 160.0, T0 + timedelta(hours=3))
+        with pytest.raises(OutOfRangeError, match=reason) as refused:
+            twin.meter_energy("EP-1", index, T0 + timedelta(minutes=minutes))
+        assert refused.value.field == "index_kwh"
+        assert refused.value.value == index
+        assert twin.get(Site, "EP-1").consumption_kwh == pytest.approx(60.0)
+    finally:
+        twin.close()
+
+
+def test_a_meter_replacement_splits_the_index_in_world_time(store_url: str) -> None:
+    twin = open_twin(store_url)
+    try:
+        twin.add(a_town_hall())
+        twin.meter_energy("EP-1", 1_000.0, T0 + timedelta(hours=1))
+        twin.change(
+            Site, "EP-1", lambda site: site.replace_meter(1_050.0, 0.0, T0 + timedelta(hours=2))
+        )
+        twin.meter_energy("EP-1", 30.0, T0 + timedelta(hours=4))
+        # Late readings on either meter: each judged against its own meter's indexes.
+        twin.meter_energy("EP-1", 1_020.0, T0 + timedelta(hours=1, minutes=30))
+        twin.meter_energy("EP-1", 10.0, T0 + timedelta(hours=3))
+        with pytest.raises(OutOfRangeError):
+            twin.meter_energy("EP-1", 1_040.0, T0 + timedelta(hours=3, minutes=30))
+        site = twin.get(Site, "EP-1")
+        assert site.consumption_kwh == pytest.approx(80.0)
+        assert site.meter_index_kwh == 30.0
     finally:
         twin.close()
 

@@ -324,6 +324,7 @@ def test_status_says_caught_up_projections_have_no_lag(caught_up: ValleyTwin) ->
     assert all(
         s.position == head and s.lag == 0 and s.state == "up to date" for s in report.values()
     )
-    assert report["asset_state"].rows == {"asset_state": 7}
+    # Marks of emptyings and signs of overflowing: bin 1's emptying, bin 2's overflow report.
+    assert report["asset_state"].rows == {"asset_state": 7, "bin_overflow_marks": 2}
     assert report["footfall_hourly"].rows["footfall_scanner_hourly"] == 4
     assert catch_up(caught_up) == dict.fromkeys(PROJECTIONS, 0)

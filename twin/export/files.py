@@ -46,10 +46,18 @@ class ExportSummary:
 
 
 def standing_assets(
-    twin: ValleyTwin, at: Instant | None = None, kinds: Iterable[str] | str | None = None
+    twin: ValleyTwin,
+    at: Instant | None = None,
+    kinds: Iterable[str] | str | None = None,
+    known_at: Instant | None = None,
 ) -> list[AssetAsOf]:
-    """The assets that stood at ``at`` (existing, not retired), ordered by kind and code."""
-    return [asset for asset in valley_as_of(twin, at, kinds) if not asset.aggregate.retired]
+    """The assets that stood at ``at`` (existing, not retired), ordered by kind and code; as
+    the twin knew them at ``known_at`` if given."""
+    return [
+        asset
+        for asset in valley_as_of(twin, at, kinds, known_at=known_at)
+        if not asset.aggregate.retired
+    ]
 
 
 def render(
@@ -75,15 +83,17 @@ def export_valley(
     out: str | Path,
     at: Instant | None = None,
     kinds: Iterable[str] | str | None = None,
+    known_at: Instant | None = None,
 ) -> ExportSummary:
     """Export the assets standing at ``at`` (default: now) of these kinds (default: all) to ``out``.
 
-    ``out`` is a file path, or ``"-"`` for standard output.
+    ``out`` is a file path, or ``"-"`` for standard output. ``known_at``: as the twin knew them
+    at that recording instant (an audit of what an earlier export said).
     """
     if fmt not in FORMATS:
         raise InvalidInputError("format", fmt, f"one of {', '.join(FORMATS)}")
     instant = check_instant(at)
-    assets = standing_assets(twin, instant, kinds)
+    assets = standing_assets(twin, instant, kinds, known_at=known_at)
     geography = load_geography()
     per_kind = dict(Counter(asset.kind for asset in assets))
     if str(out) == STDOUT:

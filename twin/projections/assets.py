@@ -5,16 +5,26 @@ Kind, code, sub-kind (waste stream, site kind or service kind), zone, commune, p
 and the time of its last event. Every event of those four aggregates is applied, so the row's
 version must be the previous one plus one: a gap or a repeat stops the projection (it would
 mean an event was missed or applied twice). Citizens are not assets and have no row here.
+
+A bin's ``overflow_count`` counts overflow episodes as the aggregate does
+(:mod:`domain.overflows`), with the episode still open in ``overflowing_since`` (its first
+sign) and ``overflow_last_sign_at``. Facts in world-time order are counted from the row alone;
+a late sign or emptying, which may land inside an episode already counted or split one, is
+counted again from the bin's marks: the working table ``bin_overflow_marks`` keeps the instant
+of every emptying and every sign of overflowing (reports, 100 % readings), read only then.
 Not responsible for time series (the other views) nor for history (the event store).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 
 from domain import Beacon, Bin, Service, Site, ValleyAggregate
+from domain.overflows import OVERFLOW_FILL_PERCENT, count_episodes, open_since
 from twin.projections.base import CannotApply, Handler, Notes, Page, Projection, id_text
 from twin.projections.rows import Db, KeyedRows
 from twin.projections.sql import Column, Table
@@ -36,7 +46,9 @@ ASSET_STATE = Table(
         Column("emptied_count", "int"),
         Column("emptied_mass_kg", "real"),
         Column("last_emptied_at", "instant"),
-        Column("overflow_count", "int"),
+        Column("overflow_count", "int"),  # episodes (domain.overflows), not reports
+        Column("overflowing_since", "instant"),  # first sign of the episode still open
+        Column("overflow_last_sign_at", "instant"),  # its newest sign
         Column("sensor_device_id", "text"),
         Column("battery_percent", "real"),  # a bin's sensor or a beacon
         Column("battery_at", "instant"),  # when that level was measured (late ones are history)
@@ -58,6 +70,12 @@ ASSET_STATE = Table(
     fixed=("kind", "code", "subkind", "created_at"),
 )
 _BLANK = dict.fromkeys(ASSET_STATE.names)
+BIN_OVERFLOW_MARKS = Table(
+    "bin_overflow_marks",
+    (Column("bin_id", "text"), Column("at", "instant"), Column("mark", "text")),
+    key=("bin_id", "at", "mark"),
+)
+EMPTIED, SIGN = "emptied", "sign"  # the two kinds of mark
 # What a fill reading changes (most of the log): such rows are updated in these columns only.
 _FILL_COLUMNS = ("fill_percent", "fill_measured_at", "version", "last_event_at")
 
@@ -70,9 +88,15 @@ class _AssetPage(Page):
         # The same rows by the id's integer, for the fill readings' fast path.
         self.by_int = {u.int: row for u in ids if (row := self.rows.get(id_text(u))) is not None}
         self.hot_dirty = self.rows.hot_dirty
+        self.db = db
+        # Marks of this page, written at flush (a set: a mark recorded twice is one row).
+        self.new_marks: set[tuple[str, Any, str]] = set()
+        # (emptyings, signs), sorted, of the bins a late fact made this page read: kept in step.
+        self.marks: dict[str, tuple[list[Any], list[Any]]] = {}
 
     def flush(self) -> None:
         self.rows.flush()
+        self.db.upsert(BIN_OVERFLOW_MARKS, sorted(self.new_marks))
 
     # ---- the two moves every event makes ----------------------------------------------
     def _create(self, event: Any, kind: str, **fields: Any) -> None:
@@ -153,9 +177,13 @@ class _AssetPage(Page):
         if _is_newest(row["fill_measured_at"], event.timestamp):  # a late reading is history
             row["fill_percent"] = event.fill_percent
             row["fill_measured_at"] = event.timestamp
+        if event.fill_percent >= OVERFLOW_FILL_PERCENT:  # a sign of overflowing
+            self._overflow_sign(row, event.timestamp)
+            self.rows.put(row["aggregate_id"], row)  # more than the hot columns changed
 
     def emptied(self, event: Any) -> None:
         row = self._next(event)
+        self._overflow_emptying(row, event.timestamp)
         row["emptied_count"] += 1
         row["emptied_mass_kg"] += event.mass_kg
         row["last_emptied_at"] = _newest(row["last_emptied_at"], event.timestamp)
@@ -164,7 +192,69 @@ class _AssetPage(Page):
             row["fill_measured_at"] = event.timestamp
 
     def overflow(self, event: Any) -> None:
-        self._next(event)["overflow_count"] += 1
+        self._overflow_sign(self._next(event), event.timestamp)
+
+    # ---- overflow episodes (domain.overflows) -------------------------------------------
+    def _overflow_sign(self, row: dict[str, Any], at: Any) -> None:
+        self._mark(row, at, SIGN)
+        last_emptied = row["last_emptied_at"]
+        if last_emptied is not None and at <= last_emptied:
+            self._recount(row)  # late: its stretch between emptyings may be counted already
+            return
+        since = row["overflowing_since"]
+        if since is None:
+            row["overflow_count"] += 1
+            row["overflowing_since"] = row["overflow_last_sign_at"] = at
+        else:
+            row["overflowing_since"] = min(since, at)
+            row["overflow_last_sign_at"] = max(row["overflow_last_sign_at"], at)
+
+    def _overflow_emptying(self, row: dict[str, Any], at: Any) -> None:
+        """Before the row's ``last_emptied_at`` takes the emptying into account."""
+        self._mark(row, at, EMPTIED)
+        last_emptied, since = row["last_emptied_at"], row["overflowing_since"]
+        if last_emptied is not None and at < last_emptied:
+            self._recount(row)  # late: it may split an episode already counted
+        elif since is not None and since <= at:
+            if row["overflow_last_sign_at"] <= at:
+                row["overflowing_since"] = row["overflow_last_sign_at"] = None  # it ends
+            else:
+                self._recount(row)  # signs on both sides of it: the episode splits
+        # else: no episode open, or all its signs come after this emptying: nothing changes
+
+    def _mark(self, row: dict[str, Any], at: Any, mark: str) -> None:
+        key = row["aggregate_id"]
+        self.new_marks.add((key, at, mark))
+        known = self.marks.get(key)
+        if known is not None:
+            instants = known[0] if mark == EMPTIED else known[1]
+            place = bisect_left(instants, at)
+            if place == len(instants) or instants[place] != at:
+                instants.insert(place, at)
+
+    def _recount(self, row: dict[str, Any]) -> None:
+        """Count the bin's episodes again from all its marks (this page's included)."""
+        key = row["aggregate_id"]
+        known = self.marks.get(key)
+        if known is None:
+            emptyings: set[datetime] = set()
+            signs: set[datetime] = set()
+            dialect = self.db.dialect
+            read = dialect.reader(BIN_OVERFLOW_MARKS)
+            statement = dialect.keyed_select(BIN_OVERFLOW_MARKS, "bin_id", 1)
+            for params in dialect.key_chunks([key]):
+                for raw in self.db.fetch(statement, params):
+                    _, at, mark = read(raw)
+                    (emptyings if mark == EMPTIED else signs).add(at)
+            for bin_id, at, mark in self.new_marks:
+                if bin_id == key:
+                    (emptyings if mark == EMPTIED else signs).add(at)
+            known = self.marks[key] = (sorted(emptyings), sorted(signs))
+        emptyings_sorted, signs_sorted = known
+        row["overflow_count"] = count_episodes(emptyings_sorted, signs_sorted)
+        since = open_since(emptyings_sorted, signs_sorted)
+        row["overflowing_since"] = since
+        row["overflow_last_sign_at"] = None if since is None else signs_sorted[-1]
 
     def sensor_attached(self, event: Any) -> None:
         self._next(event)["sensor_device_id"] = event.device_id
@@ -188,7 +278,7 @@ class _AssetPage(Page):
     def footfall(self, event: Any) -> None:
         row = self._next(event)
         row["footfall_total"] += event.count
-        row["counted_until"] = event.timestamp
+        row["counted_until"] = _newest(row["counted_until"], event.timestamp)  # a late one: history
 
     # ---- sites --------------------------------------------------------------------------
     def site_registered(self, event: Any) -> None:
@@ -287,8 +377,10 @@ class AssetState(Projection):
     """Current state of every asset."""
 
     name = "asset_state"
-    version = 2  # 2: battery and occupancy dated, so that a late one never overwrites a newer
+    # 2: battery and occupancy dated, so that a late one never overwrites a newer;
+    # 3: overflows counted as episodes (domain.overflows), with their marks; late footfall
+    version = 3
     description = "current state of every bin, beacon, site and service"
-    tables = (ASSET_STATE,)
+    tables = (ASSET_STATE, BIN_OVERFLOW_MARKS)
     page_class = _AssetPage
     handlers = _handlers()
