@@ -8,7 +8,7 @@ and shapely only.
 
 from __future__ import annotations
 
-from domain._aggregate import ValleyAggregate, plain_value
+from domain._aggregate import ValleyAggregate, plain_value, recorded_at
 from domain.beacons import Beacon
 from domain.bins import Bin
 from domain.citizens import Citizen, idea_id
@@ -57,4 +57,5 @@ __all__ = [
     "idea_id",
     "normalise_code",
     "plain_value",
+    "recorded_at",
 ]

@@ -7,9 +7,9 @@ for building the valley's inventory (:mod:`twin.inventory`) nor for presentation
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import Any, ClassVar, TypeVar, cast
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -17,7 +17,18 @@ from eventsourcing.domain import BaseAggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Notification, Recording
 from eventsourcing.utils import EnvType, get_topic
 
-from domain import AGGREGATE_CLASSES, Beacon, Bin, Citizen, Service, Site, Truck, ValleyAggregate
+from domain import (
+    AGGREGATE_CLASSES,
+    Beacon,
+    Bin,
+    Citizen,
+    Service,
+    Site,
+    Truck,
+    ValleyAggregate,
+    recorded_at,
+)
+from domain.history import corrected, latest_amendments, rebuild
 from domain.ids import normalise_code
 from twin import commands
 from twin.config import SNAPSHOT_INTERVAL
@@ -40,6 +51,8 @@ class ValleyTwin(Application[UUID]):
         """The twin on the store its settings name; its storage wing is chosen here, once."""
         super().__init__(env)
         self.storage: Storage = storage_for(self)
+        # When a fact is recorded (its transaction time); replaceable for tests and replays.
+        self.clock: Callable[[], datetime] = _utc_now
 
     # ---- saving -------------------------------------------------------------------------
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
@@ -62,6 +75,18 @@ class ValleyTwin(Application[UUID]):
         self._notify(recordings)
         self.notify(processing_event.events)  # the library's deprecated hook, still called by it
         return recordings
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Stamp each event with the instant it is recorded, then record them.
+
+        The recording time is the store's knowledge, not a fact of the world, so it is no field
+        of the domain's events: it travels in the stored event's state beside them and is read
+        with :func:`domain.recorded_at`. "As known at" (:meth:`state_at`) rests on it.
+        """
+        now = self.clock()
+        for event in processing_event.events:
+            event.__dict__.setdefault("recorded_at", now)
+        return super()._record(processing_event)
 
     # ---- creating -----------------------------------------------------------------------
     def add(self, *aggregates: ValleyAggregate) -> None:
@@ -129,10 +154,24 @@ class ValleyTwin(Application[UUID]):
                 return aggregate_id
         raise NotFoundError(reference)
 
+    def current(self, aggregate_id: UUID) -> ValleyAggregate:
+        """The aggregate's current state, corrections applied (the library's replay in recorded
+        order cannot apply a correction to a fact recorded before it: such an aggregate's
+        history is rebuilt, see :mod:`domain.history`). ``AggregateNotFoundError`` if none."""
+        aggregate: object = self.repository.get(aggregate_id)
+        assert isinstance(aggregate, ValleyAggregate)
+        if aggregate.amendments:
+            rebuilt = rebuild(self.events.get(aggregate_id))
+            assert rebuilt is not None
+            return rebuilt
+        return aggregate
+
     def _get_by_id(
         self, aggregate_id: UUID, reference: str, version: int | None = None
     ) -> ValleyAggregate:
         try:
+            if version is None:
+                return self.current(aggregate_id)
             aggregate: object = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             raise NotFoundError(reference) from None
@@ -164,36 +203,34 @@ class ValleyTwin(Application[UUID]):
                 high = middle - 1
         return low or None
 
-    def state_at(self, aggregate_id: UUID, instant: datetime) -> ValleyAggregate | None:
+    def state_at(
+        self, aggregate_id: UUID, instant: datetime, known_at: datetime | None = None
+    ) -> ValleyAggregate | None:
         """Return the aggregate as the facts dated at or before ``instant`` say, whatever order
-        they arrived in; None before it existed.
+        they arrived in, corrections applied; None before it existed.
 
-        Facts in world-time order (the usual case): by bisection and the nearest snapshot.
-        Once a late fact arrived, the facts of the aggregate are folded, those dated after
-        ``instant`` left out: linear in the aggregate's history.
+        ``known_at``: as the twin knew it at that recording instant (before later facts,
+        late ones and corrections arrived), for audits. Facts in world-time order, never
+        amended (the usual case): by bisection and the nearest snapshot. Otherwise the
+        aggregate's history is rebuilt (:func:`domain.history.rebuild`): linear in its length.
         """
         _check_instant(instant)
-        current = self._get_by_id(aggregate_id, reference=str(aggregate_id))
-        if current._late_facts:
-            return self._fold_as_of(aggregate_id, instant)
-        version = self.version_at(aggregate_id, instant)
-        if version is None:
-            return None
-        return self._get_by_id(aggregate_id, reference=str(aggregate_id), version=version)
-
-    def _fold_as_of(self, aggregate_id: UUID, instant: datetime) -> ValleyAggregate | None:
-        folded: ValleyAggregate | None = None
-        for stored in self.events.get(aggregate_id):
-            fact = aggregate_event(stored)
-            if folded is None:
-                if fact.timestamp > instant:
-                    return None  # created after the instant: nothing existed yet
-                created = fact.mutate(None)
-                assert isinstance(created, ValleyAggregate)
-                folded = created
-            elif fact.timestamp <= instant:
-                cast("ValleyAggregate.Event", fact).fold_onto(folded)
-        return folded
+        if known_at is not None:
+            _check_instant(known_at, "known_at")
+        else:
+            try:
+                raw: ValleyAggregate = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                raise NotFoundError(str(aggregate_id)) from None
+            if not raw._late_facts and not raw.amendments:
+                version = self.version_at(aggregate_id, instant)
+                if version is None:
+                    return None
+                return self._get_by_id(aggregate_id, reference=str(aggregate_id), version=version)
+        history = list(self.events.get(aggregate_id))
+        if not history:
+            raise NotFoundError(str(aggregate_id))
+        return rebuild(history, as_of=instant, known_at=known_at)
 
     def _event_time(self, aggregate_id: UUID, version: int) -> datetime:
         (stored,) = self.recorder.select_events(aggregate_id, gt=version - 1, lte=version)
@@ -233,6 +270,44 @@ class ValleyTwin(Application[UUID]):
     def meter_energy(self, site_code: str, index_kwh: float, at: datetime) -> Site:
         """Record a site's cumulative energy index."""
         return self._command(lambda twin: commands.meter_energy(twin, site_code, index_kwh, at))
+
+    def correct_fact(
+        self,
+        asset_code: str,
+        changes: Mapping[str, object],
+        by: str,
+        reason: str,
+        *,
+        version: int | None = None,
+        message: str | None = None,
+    ) -> ValleyAggregate:
+        """Correct an asset's earlier fact, named by its version or its wire message."""
+        return self._command(
+            lambda twin: commands.correct_fact(
+                twin, asset_code, changes, by, reason, version=version, message=message
+            )
+        )
+
+    def retract_fact(
+        self,
+        asset_code: str,
+        by: str,
+        reason: str,
+        *,
+        version: int | None = None,
+        message: str | None = None,
+    ) -> ValleyAggregate:
+        """Withdraw an asset's earlier fact, named by its version or its wire message."""
+        return self._command(
+            lambda twin: commands.retract_fact(
+                twin, asset_code, by, reason, version=version, message=message
+            )
+        )
+
+    def recorded_facts(self, aggregate: ValleyAggregate) -> list[Any]:
+        """Every event of ``aggregate``, stored then pending, for a command
+        (:class:`twin.commands.RecordedAggregates`)."""
+        return [*self.events.get(aggregate.id), *aggregate.pending_events]
 
     def load(self, aggregate_class: type[A], code: str) -> A:
         """The aggregate of this class and code, for a command (:class:`twin.commands.Aggregates`)."""
@@ -275,6 +350,66 @@ class ValleyTwin(Application[UUID]):
                 yield self.mapper.to_domain_event(notification)
             after = page[-1].id
 
+    def facts(
+        self,
+        topics: Sequence[str] = (),
+        known_at: datetime | None = None,
+        page_size: int = 1_000,
+    ) -> Iterator[DomainEventProtocol[UUID]]:
+        """The log's facts in recorded order (optionally only these topics), as they now stand:
+        corrected values in place, retracted facts left out, the amendments themselves not
+        yielded. ``known_at``: as they stood at that recording instant (later facts and
+        amendments left out). What replays, exports and scenarios read; streamed.
+        """
+        if known_at is not None:
+            _check_instant(known_at, "known_at")
+        amendments = self._amendments(known_at)
+        for event in self.domain_events(topics, page_size=page_size):
+            if isinstance(event, AMENDMENTS):
+                continue
+            if known_at is not None:
+                recorded = recorded_at(event)
+                if recorded is not None and recorded > known_at:
+                    continue
+            amendment = amendments.get((event.originator_id, event.originator_version))
+            if isinstance(amendment, ValleyAggregate.FactRetracted):
+                continue
+            if isinstance(amendment, ValleyAggregate.FactCorrected):
+                event = corrected(event, amendment.changes)
+            yield event
+
+    def facts_of(
+        self, aggregate_id: UUID, known_at: datetime | None = None
+    ) -> list[DomainEventProtocol[UUID]]:
+        """One aggregate's facts as they now stand (see :meth:`facts`), oldest recorded first."""
+        history = [
+            event
+            for event in self.events.get(aggregate_id)
+            if known_at is None or (recorded_at(event) or known_at) <= known_at
+        ]
+        amendments = latest_amendments(history)
+        stand: list[DomainEventProtocol[UUID]] = []
+        for event in history:
+            amendment = amendments.get(event.originator_version)
+            if isinstance(event, AMENDMENTS) or isinstance(
+                amendment, ValleyAggregate.FactRetracted
+            ):
+                continue
+            if isinstance(amendment, ValleyAggregate.FactCorrected):
+                event = corrected(event, amendment.changes)
+            stand.append(event)
+        return stand
+
+    def _amendments(self, known_at: datetime | None) -> dict[tuple[UUID, int], Any]:
+        """The amendment in force for each amended fact (the last recorded by ``known_at``)."""
+        in_force: dict[tuple[UUID, int], Any] = {}
+        for amendment in self.domain_events(AMENDMENT_TOPICS):
+            recorded = recorded_at(amendment)
+            if known_at is not None and recorded is not None and recorded > known_at:
+                continue
+            in_force[(amendment.originator_id, amendment.original_version)] = amendment  # type: ignore[attr-defined]
+        return in_force
+
     def count_by_kind(self) -> dict[str, int]:
         """Count the aggregates of each kind recorded in the store."""
         counts = dict.fromkeys((c.KIND for c in AGGREGATE_CLASSES), 0)
@@ -285,6 +420,14 @@ class ValleyTwin(Application[UUID]):
                 counts[created_topics[notification.topic]] += 1
             after = batch[-1].id
         return counts
+
+
+AMENDMENTS = (ValleyAggregate.FactCorrected, ValleyAggregate.FactRetracted)
+AMENDMENT_TOPICS: tuple[str, ...] = tuple(
+    get_topic(getattr(aggregate_class, amendment.__name__))
+    for aggregate_class in AGGREGATE_CLASSES
+    for amendment in AMENDMENTS
+)
 
 
 def created_topic(aggregate_class: type[ValleyAggregate]) -> str:
@@ -300,6 +443,10 @@ def created_topic(aggregate_class: type[ValleyAggregate]) -> str:
     return get_topic(created)
 
 
-def _check_instant(instant: datetime) -> None:
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_instant(instant: datetime, field: str = "instant") -> None:
     if instant.tzinfo is None:
-        raise InvalidInputError("instant", instant.isoformat(), "a timezone-aware instant")
+        raise InvalidInputError(field, instant.isoformat(), "a timezone-aware instant")

@@ -10,10 +10,12 @@ messages (:mod:`twin.ingest`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeVar, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
-from domain import Beacon, Bin, Citizen, Service, Site, ValleyAggregate
+from domain import AGGREGATE_CLASSES, Beacon, Bin, Citizen, Service, Site, ValleyAggregate
 from domain.citizens import idea_id
+from domain.history import refresh
 from domain.ids import normalise_code
 from domain.trucks import Truck
 from twin import citizens
@@ -38,6 +40,14 @@ class Aggregates(Protocol):
 
     def create(self, aggregate: ValleyAggregate) -> None:
         """Take a new aggregate (``AlreadyExistsError`` if one with its id exists)."""
+        ...
+
+
+class RecordedAggregates(Aggregates, Protocol):
+    """Aggregates whose recorded history can be read: what corrections need."""
+
+    def recorded_facts(self, aggregate: ValleyAggregate) -> list[Any]:
+        """Every event of ``aggregate``, recorded or pending, in recorded order."""
         ...
 
 
@@ -314,3 +324,84 @@ def record_tour(
         )
     record(truck)
     return truck
+
+
+# ---- corrections and retractions ---------------------------------------------------------
+# A fact is named by its version in the asset's history or by the wire message that brought it
+# ("SOURCE/MESSAGE_ID"; ingest stamps each fact with it, see ``message_of``).
+def correct_fact(
+    aggregates: RecordedAggregates,
+    asset_code: str,
+    changes: Mapping[str, object],
+    by: str,
+    reason: str,
+    *,
+    version: int | None = None,
+    message: str | None = None,
+) -> ValleyAggregate:
+    """Correct the values of an asset's earlier fact; state follows at once."""
+    aggregate = _load_asset(aggregates, asset_code)
+    original = _original_fact(aggregates, aggregate, version, message)
+    aggregate.correct(original, changes, by, reason)
+    refresh(aggregate, aggregates.recorded_facts(aggregate))
+    return aggregate
+
+
+def retract_fact(
+    aggregates: RecordedAggregates,
+    asset_code: str,
+    by: str,
+    reason: str,
+    *,
+    version: int | None = None,
+    message: str | None = None,
+) -> ValleyAggregate:
+    """Withdraw an asset's earlier fact; state follows at once, history keeps both."""
+    aggregate = _load_asset(aggregates, asset_code)
+    original = _original_fact(aggregates, aggregate, version, message)
+    aggregate.retract(original, by, reason)
+    refresh(aggregate, aggregates.recorded_facts(aggregate))
+    return aggregate
+
+
+def message_of(fact: object) -> str | None:
+    """The wire message that brought ``fact`` ("SOURCE/MESSAGE_ID"), if it came by wire."""
+    value = vars(fact).get("message")
+    return value if isinstance(value, str) else None
+
+
+def _load_asset(aggregates: Aggregates, code: str) -> ValleyAggregate:
+    for aggregate_class in AGGREGATE_CLASSES:
+        if aggregate_class is Citizen:
+            continue  # what a citizen wrote is theirs to change, through their own commands
+        try:
+            return aggregates.load(aggregate_class, code)
+        except NotFoundError:
+            continue
+    raise NotFoundError(code)
+
+
+def _original_fact(
+    aggregates: RecordedAggregates,
+    aggregate: ValleyAggregate,
+    version: int | None,
+    message: str | None,
+) -> object:
+    if (version is None) == (message is None):
+        raise InvalidInputError(
+            "original",
+            f"version={version} message={message}",
+            "exactly one of a version or a message",
+        )
+    for fact in aggregates.recorded_facts(aggregate):
+        if version is not None and fact.originator_version == version:
+            return fact
+        if message is not None and message_of(fact) == message:
+            return fact
+    if version is not None:
+        raise InvalidInputError(
+            "original_version", version, f"a version of {aggregate.KIND} {aggregate.code}'s history"
+        )
+    raise InvalidInputError(
+        "original_message", message, f"a message that recorded a fact of {aggregate.code}"
+    )

@@ -158,7 +158,7 @@ class _Batch:
         aggregate = self.touched.get(aggregate_id) or self.cache.get(aggregate_id)
         if aggregate is None:
             try:
-                aggregate = self.twin.repository.get(aggregate_id)
+                aggregate = self.twin.current(aggregate_id)
             except AggregateNotFoundError:
                 raise NotFoundError(code) from None
         if not isinstance(aggregate, aggregate_class):
@@ -166,6 +166,19 @@ class _Batch:
         known[code] = aggregate.id  # the aggregate's own UUID: no extra object for the collector
         self._hand(aggregate_id, aggregate, len(aggregate.pending_events))
         return aggregate
+
+    def recorded_facts(self, aggregate: ValleyAggregate) -> list[Any]:
+        """Every event of ``aggregate``, committed then pending in this batch."""
+        return self.twin.recorded_facts(aggregate)
+
+    def stamp(self, message: str) -> None:
+        """Mark the facts the message in hand recorded with it ("SOURCE/MESSAGE_ID"), so that a
+        correction can name them by it; it is stored with them, beside their fields."""
+        for aggregate_id, count in self._handed.items():
+            aggregate = self.touched.get(aggregate_id)
+            if aggregate is not None:
+                for event in aggregate.pending_events[count:]:
+                    vars(event).setdefault("message", message)
 
     def create(self, aggregate: ValleyAggregate) -> None:
         if (
@@ -341,6 +354,33 @@ def _citizen_idea(batch: _Batch, message: Envelope, _: Geography) -> None:
     )
 
 
+def _original(message: Envelope) -> dict[str, Any]:
+    """Which fact a correction or retraction names: its version, or the message that brought
+    it ("SOURCE/MESSAGE_ID"; a bare id is one of the correcting source's own messages)."""
+    body = message.body
+    named = body.get("original_message")
+    if isinstance(named, str) and "/" not in named:
+        named = f"{message.source}/{named}"
+    return {"version": body.get("original_version"), "message": named}
+
+
+def _correct(batch: _Batch, message: Envelope, _: Geography) -> None:
+    body = message.body
+    commands.correct_fact(
+        batch,
+        message.asset,
+        {body["field"]: body["value"]},
+        body["by"],
+        body["reason"],
+        **_original(message),
+    )
+
+
+def _retract(batch: _Batch, message: Envelope, _: Geography) -> None:
+    body = message.body
+    commands.retract_fact(batch, message.asset, body["by"], body["reason"], **_original(message))
+
+
 def _battery(batch: _Batch, message: Envelope, _: Geography) -> None:
     commands.report_battery(
         batch, message.asset, message.body["battery_percent"], message.observed_at, message.device
@@ -358,6 +398,8 @@ HANDLERS: dict[str, Handler] = {
     "footfall.count": _footfall,
     "site.energy": _energy,
     "site.meter_replaced": _meter_replaced,
+    "fact.correct": _correct,
+    "fact.retract": _retract,
     "citizen.register": _citizen_register,
     "citizen.report": _citizen_report,
     "citizen.idea": _citizen_idea,
@@ -533,6 +575,7 @@ class IngestProcessor:
         batch.begin_message()
         try:
             HANDLERS[envelope.kind](batch, envelope, self.geography)
+            batch.stamp(f"{envelope.source}/{envelope.message_id}")
             receipt.retried(received_at)
             self.twin.save(*batch.touched.values(), receipt)
         except (DomainError, TwinError) as error:
@@ -617,6 +660,7 @@ class IngestProcessor:
             return self._dead_letter(
                 message, receipts, received_at, reason, "internal", look_up, envelope, error
             )
+        batch.stamp(f"{envelope.source}/{envelope.message_id}")
         receipts[receipt] = MessageReceipt.applied(
             receipt,
             envelope.source,

@@ -90,6 +90,21 @@ BODY_SCHEMAS: dict[str, tuple[BodyField, ...]] = {
         _str("tips", 1_000, required=False),
         _str("depot_insee", 5, required=False),
     ),
+    # Amendments name an earlier fact of the envelope's asset by exactly one of these two.
+    "fact.correct": (
+        _str("original_message", 130, required=False),
+        _int("original_version", 1, 2**31, required=False),
+        _str("field", 32),
+        _number("value", -1e12, 1e12),
+        _str("by"),
+        _str("reason", 500),
+    ),
+    "fact.retract": (
+        _str("original_message", 130, required=False),
+        _int("original_version", 1, 2**31, required=False),
+        _str("by"),
+        _str("reason", 500),
+    ),
 }
 KINDS = frozenset(BODY_SCHEMAS)
 

@@ -98,6 +98,20 @@ SAMPLE_BODIES: dict[str, dict[str, Any]] = {
         "tips": "SCH-ASPIRAN@1717230000000=7.94;SCH-ASPIRAN@1717239000000=5.12",
         "depot_insee": "34114",
     },
+    "fact.correct": {
+        "original_message": "meters/m-41",
+        "original_version": 12,
+        "field": "index_kwh",
+        "value": 16_355.0,
+        "by": "agent-technique",
+        "reason": "index typed with an extra digit",
+    },
+    "fact.retract": {
+        "original_message": "meters/m-41",
+        "original_version": 12,
+        "by": "agent-technique",
+        "reason": "reading from another meter",
+    },
 }
 
 

@@ -7,10 +7,15 @@ import os
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from domain import Site
+from tests.conftest import T0
+from twin import open_twin
+from twin.storage import drop_memory_store
 from valley_twin.cli import main
 
 
@@ -256,3 +261,93 @@ def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
     process.stdout.close()
     _, errors = process.communicate(timeout=60)
     assert process.returncode == 0 and "Traceback" not in errors, errors
+
+
+def test_correct_retract_and_known_at_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"memory://cli-amend-{tmp_path.name}"
+    twin = open_twin(store)
+    try:
+        twin.add(
+            Site.register(
+                code="EP-1",
+                name="Mairie",
+                site_kind="public_building",
+                geometry_wkt="POINT (752000 6283000)",
+                commune_insee="34114",
+                at=T0,
+            )
+        )
+        twin.meter_energy("EP-1", 16_000.0, T0 + timedelta(days=1))
+        twin.meter_energy("EP-1", 16_535.0, T0 + timedelta(days=2))  # two digits swapped
+        twin.meter_energy("EP-1", 16_700.0, T0 + timedelta(days=3))
+        before_correction = datetime.now(UTC)
+        code, out, _ = run(
+            capsys,
+            "--store",
+            store,
+            "correct",
+            "EP-1",
+            "--version",
+            "3",
+            "index_kwh=16355",
+            "--by",
+            "agent-technique",
+            "--reason",
+            "digits swapped",
+            "--json",
+        )
+        assert code == 0
+        assert json.loads(out)["state"]["consumption_kwh"] == pytest.approx(700.0)
+        code, out, _ = run(capsys, "--store", store, "show", "EP-1", "--json")
+        history = json.loads(out)["history"]
+        assert history[2]["amended"] == "corrected"
+        assert history[-1]["event"] == "Site.FactCorrected" and history[-1]["recorded_at"]
+        at = (T0 + timedelta(days=2, hours=1)).isoformat()
+        code, out, _ = run(
+            capsys,
+            "--store",
+            store,
+            "at",
+            "EP-1",
+            at,
+            "--known-at",
+            before_correction.isoformat(),
+            "--json",
+        )
+        assert json.loads(out)["state"]["meter_index_kwh"] == 16_535.0
+        code, out, _ = run(capsys, "--store", store, "at", "EP-1", at, "--json")
+        assert json.loads(out)["state"]["meter_index_kwh"] == 16_355.0
+        code, out, _ = run(
+            capsys,
+            "--store",
+            store,
+            "retract",
+            "EP-1",
+            "--version",
+            "4",
+            "--by",
+            "agent",
+            "--reason",
+            "another meter",
+        )
+        assert code == 0 and "retracted" in out
+        code, _, err = run(
+            capsys,
+            "--store",
+            store,
+            "correct",
+            "EP-1",
+            "--version",
+            "2",
+            "index_kwh=oops",
+            "--by",
+            "a",
+            "--reason",
+            "b",
+        )
+        assert code == 1 and "index_kwh=oops" in err
+    finally:
+        twin.close()
+        drop_memory_store(store)

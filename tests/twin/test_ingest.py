@@ -103,7 +103,7 @@ def test_bad_messages_are_dead_lettered_and_the_rest_land(
         message(3, asset="B-UNKNOWN"),
         message(4, minutes=0),  # older than message 1 on the same bin: a late reading, kept
         message(5, kind="site.energy", asset="EP-1", index_kwh=10.0),
-        # An index older than the meter's last one: the order of a meter's indexes matters.
+        # A late index above the meter's later one: a meter's indexes rise in world time.
         message(7, kind="site.energy", asset="EP-1", minutes=1, index_kwh=15.0),
         Incoming(b"\x81\xa7version\x02"),
         message(6),
@@ -122,7 +122,7 @@ def test_bad_messages_are_dead_lettered_and_the_rest_land(
     ]
     assert "body.fill_percent" in replies[2].reason and "130" in replies[2].reason
     assert "B-UNKNOWN" in replies[3].reason
-    assert "time order" in replies[6].reason
+    assert "above the later reading 10.0" in replies[6].reason
     assert "unsupported protocol version" in replies[7].reason
     assert twin.get(Bin, "B-1").fill_percent == 6.0  # the late reading did not overwrite it
     letters = twin_dead_letters(twin)
@@ -210,7 +210,9 @@ def test_every_kind_reaches_its_aggregate(twin: ValleyTwin, processor: IngestPro
         "service.attendance",
         "site.occupancy",
         "truck.tour",  # followed to its truck in test_truck_tours.py
-    }  # each of the last six is followed to its aggregate in test_desk_facts.py
+        "fact.correct",
+        "fact.retract",
+    }  # the desk's six in test_desk_facts.py, the amendments in test_corrections.py
     emptied = twin.get(Bin, "B-1")
     assert (emptied.emptied_count, emptied.emptied_mass_kg, emptied.fill_percent) == (1, 42.5, 0.0)
     assert (
