@@ -19,6 +19,7 @@ BUILT_IN = {
     "energy-meter": "adapters.energy_meter:EnergyMeterAdapter",
     "citizen-app": "adapters.citizen_app:CitizenAppAdapter",
     "truck-lifts": "adapters.truck_lifts:TruckLiftsAdapter",
+    "truck-tours": "adapters.truck_tours:TruckToursAdapter",
     "service-desk": "adapters.service_desk:ServiceDeskAdapter",
     "door-counter": "adapters.door_counter:DoorCounterAdapter",
 }

@@ -99,9 +99,11 @@ class Truck(ValleyAggregate):
 
         def apply(self, aggregate: Truck) -> None:
             aggregate.tours_count += 1
-            aggregate.km_total += self.km
+            # Totals kept to the metre and the kilogram, so that sums of decimals stay exact.
+            aggregate.km_total = round(aggregate.km_total + self.km, 3)
             aggregate.tips_count += len(self.tips)
-            aggregate.tonnes_tipped += sum(tip["tonnes"] for tip in self.tips)
+            tipped = sum(tip["tonnes"] for tip in self.tips)
+            aggregate.tonnes_tipped = round(aggregate.tonnes_tipped + tipped, 3)
             if self.odometer_end_km is not None:
                 aggregate.odometer_km = self.odometer_end_km
             aggregate.last_round_id = self.round_id

@@ -17,6 +17,7 @@ BUILT_IN_NAMES = {
     "energy-meter",
     "citizen-app",
     "truck-lifts",
+    "truck-tours",
     "service-desk",
     "door-counter",
 }
