@@ -10,8 +10,9 @@ measurements in a fresh embedded SQLite store, then times, in the same run:
   each history's time to the 1,000-event bin's (the baseline of the same run). Flat means a
   ratio near 1 while the history grows a hundredfold;
 * the same for bins where 10 % of the readings arrive late (each held back for 50 readings):
-  such a bin's state as of an instant is folded from its whole history today, so this shows
-  how far that is from flat.
+  the prefix recorded before the newest fact passed the instant comes from a snapshot, then
+  only the facts recorded within the largest lateness seen are read (two bisections and one
+  range read, see ``ValleyTwin.state_at``), so this too should stay flat.
 
 Prints median milliseconds over repeated runs and the ratios. Not a test: figures depend on
 the machine, and this one is shared.

@@ -53,6 +53,15 @@ class ValleyAggregate(Aggregate):
     if TYPE_CHECKING:
         _ordered_at: datetime | None
         DATED: tuple[str, ...]
+    if TYPE_CHECKING:
+        _max_lateness_s: float
+        _unmarked_late: bool
+    # How far behind the newest fact the latest-arriving fact was, at most (seconds): what
+    # bounds the search for late facts when travelling in time (see ``_note_lateness``).
+    _max_lateness_s = 0.0
+    # Whether a late fact was stored before facts carried ``newest_at`` (time travel then
+    # replays the whole history rather than trust a bound it cannot know).
+    _unmarked_late = False
     # The newest fact whose meaning depends on order (not LATE_ALLOWED): what a new such fact
     # must not predate. None in a snapshot taken before it existed: then ``modified_on``.
     _ordered_at = None
@@ -77,12 +86,14 @@ class ValleyAggregate(Aggregate):
             """The library's mutation, keeping ``modified_on`` the newest fact's time."""
             newest = None if aggregate is None else aggregate.modified_on
             ordered = None if aggregate is None else aggregate._ordered_since()
+            recording = aggregate is not None and aggregate.__dict__.get("_recording", False)
             mutated = super().mutate(aggregate)
             if mutated is None:
                 return mutated
             if newest is not None and self.timestamp < newest:
                 mutated.modified_on = newest
                 mutated._late_facts += 1
+                mutated._note_lateness(self, newest, recording)
             if not self.LATE_ALLOWED:
                 mutated._ordered_at = (
                     self.timestamp if ordered is None else max(ordered, self.timestamp)
@@ -99,6 +110,7 @@ class ValleyAggregate(Aggregate):
             aggregate.modified_on = max(newest, self.timestamp)
             if self.timestamp < newest:
                 aggregate._late_facts += 1
+                aggregate._note_lateness(self, newest, False)
             if not self.LATE_ALLOWED:
                 aggregate._ordered_at = max(ordered, self.timestamp)
 
@@ -116,6 +128,24 @@ class ValleyAggregate(Aggregate):
             timestamp=at,
             **attributes,
         )
+
+    def _note_lateness(self, fact: Any, newest: datetime, recording: bool) -> None:
+        """Mark a late fact with the newest world time known when it was recorded (stored with
+        it, beside its fields), and keep the largest lateness seen."""
+        marked = vars(fact).get("newest_at")
+        if marked is None and recording:
+            vars(fact)["newest_at"] = marked = newest
+        if marked is None:
+            self._unmarked_late = True
+        self._max_lateness_s = max(self._max_lateness_s, (newest - fact.timestamp).total_seconds())
+
+    def _trigger(self, event_class: type[Aggregate.Event], **attributes: Any) -> None:
+        # While recording (not replaying), a late fact is marked as it is applied.
+        self.__dict__["_recording"] = True
+        try:
+            self.trigger_event(event_class, **attributes)
+        finally:
+            del self.__dict__["_recording"]
 
     def _ordered_since(self) -> datetime:
         """The time a fact that depends on order may not predate."""
@@ -161,7 +191,7 @@ class ValleyAggregate(Aggregate):
                 "at",
                 at.isoformat(),
             )
-        self.trigger_event(event_class, timestamp=at, **attributes)
+        self._trigger(event_class, timestamp=at, **attributes)
 
     # ---- corrections and retractions ------------------------------------------------------
     class FactCorrected(Event):
@@ -258,7 +288,7 @@ class ValleyAggregate(Aggregate):
 
     def _amend(self, event_class: type[Aggregate.Event], original: Any, **attributes: Any) -> None:
         # A retired asset's past can still be put right: no retirement check here.
-        self.trigger_event(
+        self._trigger(
             event_class,
             timestamp=original.timestamp,
             original_version=original.originator_version,

@@ -84,3 +84,11 @@ def refresh(aggregate: ValleyAggregate, history: Iterable[Any]) -> None:
     vars(aggregate).clear()
     vars(aggregate).update(vars(rebuilt))
     aggregate._pending_events = pending  # noqa: SLF001 - the library's own list, kept whole
+
+
+def newest_when_recorded(fact: Any) -> datetime:
+    """The newest world time of the aggregate's facts once ``fact`` was recorded: its own for
+    a fact in order, the newer one a late fact arrived after. It never decreases along the
+    history, which is what lets time travel bisect it."""
+    marked = vars(fact).get("newest_at")
+    return marked if isinstance(marked, datetime) else fact.timestamp

@@ -24,6 +24,7 @@ _EVENT_BOOKKEEPING = {
     "originator_topic",
     "recorded_at",
     "message",
+    "newest_at",
 }
 
 

@@ -350,4 +350,4 @@ def test_correct_retract_and_known_at_from_the_command_line(
         assert code == 1 and "index_kwh=oops" in err
     finally:
         twin.close()
-        drop_memory_store(store)
+        drop_memory_store(store.removeprefix("memory://"))

@@ -174,9 +174,12 @@ class _AssetPage(Page):
             row["version"] = event.originator_version
             row["last_event_at"] = _newest(row["last_event_at"], event.timestamp)
             self.hot_dirty.add(row["aggregate_id"])
-        if _is_newest(row["fill_measured_at"], event.timestamp):  # a late reading is history
+        measured, at = row["fill_measured_at"], event.timestamp
+        # A late reading is history; a reading and a lift at one instant leave the bin empty
+        # whichever came first (the aggregate's rule).
+        if measured is None or at > measured or (at == measured and row["last_emptied_at"] != at):
             row["fill_percent"] = event.fill_percent
-            row["fill_measured_at"] = event.timestamp
+            row["fill_measured_at"] = at
         if event.fill_percent >= OVERFLOW_FILL_PERCENT:  # a sign of overflowing
             self._overflow_sign(row, event.timestamp)
             self.rows.put(row["aggregate_id"], row)  # more than the hot columns changed

@@ -8,6 +8,14 @@ class, then flushes what changed. An event a handler cannot apply raises
 :class:`ProjectionError` naming the projection, the event's position in the log, its topic
 and the reason: projections never skip an event silently.
 
+A fact may later be corrected or retracted (``ValleyAggregate.FactCorrected`` and
+``FactRetracted``, recorded on the same aggregate). A projection that applies amendable facts
+also takes those amendments. It does not apply them as ordinary events. Instead, it says
+with :meth:`Projection.forget` how to take out what one asset's facts put where the amended
+fact lies (the whole asset, or only the hour the fact is in). The runner then applies that
+asset's facts again as they now stand (:class:`ReplayNotes`), so the view ends up as if the
+original had carried the corrected values, or had never arrived.
+
 The library's ``eventsourcing.projection.Projection`` has the same shape for one event at a
 time (``process_event(event, tracking)``); this one takes a page because committing each
 event in its own transaction is what would make a rebuild slow.
@@ -24,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from eventsourcing.utils import get_topic
 
+from domain import AGGREGATE_CLASSES
 from twin.errors import TwinError
 
 if TYPE_CHECKING:
@@ -101,6 +110,24 @@ class Page(ABC):
         """Write back what the page changed."""
 
 
+class ReplayNotes(Notes):
+    """One asset's facts applied again after an amendment: events at hand, no notifications."""
+
+    def __init__(self, facts: Sequence[Any]) -> None:
+        super().__init__((), _never_decoded)
+        self.facts = facts
+
+    def originator_ids(self) -> list[UUID]:
+        return list({f.originator_id.int: f.originator_id for f in self.facts}.values())
+
+    def events(self) -> Iterator[Any]:
+        return iter(self.facts)
+
+
+def _never_decoded(notification: Notification) -> Any:
+    raise AssertionError("replayed facts are decoded already")
+
+
 Handler = Callable[[Any, Any], None]  # (page, event)
 
 
@@ -109,7 +136,9 @@ class Projection(ABC):
 
     Subclasses set ``name``, ``version`` (bump it when the tables or their meaning change:
     the store then asks for a rebuild instead of mixing two meanings), ``tables``,
-    ``page_class`` and ``handlers`` (event class → function of (page, event)).
+    ``page_class`` and ``handlers`` (event class → function of (page, event)). A projection
+    whose handlers apply amendable facts (those with ``CORRECTABLE`` fields) also overrides
+    :meth:`forget`.
     """
 
     name: ClassVar[str]
@@ -121,8 +150,40 @@ class Projection(ABC):
 
     @cached_property
     def topics(self) -> tuple[str, ...]:
-        """Stored topics of the events this projection applies (the log is filtered by them)."""
-        return tuple(sorted(get_topic(cls) for cls in self.handlers))
+        """Stored topics of the events this projection takes (the log is filtered by them):
+        those it applies and the amendments that may correct or retract any of them."""
+        return tuple(sorted({get_topic(cls) for cls in self.handlers} | self.amendment_topics))
+
+    @cached_property
+    def amendment_topics(self) -> frozenset[str]:
+        """Stored topics of the corrections and retractions of facts this projection applies."""
+        topics: set[str] = set()
+        for aggregate_class in AGGREGATE_CLASSES:
+            declared = vars(aggregate_class).values()
+            if any(cls in declared and getattr(cls, "CORRECTABLE", None) for cls in self.handlers):
+                topics.add(get_topic(aggregate_class.FactCorrected))
+                topics.add(get_topic(aggregate_class.FactRetracted))
+        return frozenset(topics)
+
+    def retracted_handler(self) -> Handler | None:
+        """What applying an asset's facts again hands a fact retracted since: None (this
+        default) drops it, as if it never arrived; a handler may count it as an event that
+        changed nothing (asset_state, whose row's version is the aggregate's)."""
+        return None
+
+    def forget(self, db: Db, original: Any, facts: Sequence[Any]) -> Sequence[Any]:
+        """Take out of the tables what one asset's facts put where ``original`` (a fact this
+        projection applied, now corrected or retracted) lies; return which of ``facts`` to
+        apply again to put it back.
+
+        ``facts`` is the asset's history up to and including the amendment, as it now stands
+        (corrected values in place, retracted facts left out unless
+        :meth:`retracted_handler`), only the events this projection applies, in recorded
+        order. The runner applies the returned ones on a fresh page and flushes it.
+        """
+        raise NotImplementedError(
+            f"projection {self.name} applies amendable facts but cannot forget them"
+        )
 
     @property
     def tracking_name(self) -> str:

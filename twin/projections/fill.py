@@ -4,7 +4,9 @@ Per (bin, hour): how many readings, their mean (from an exact sum), the last rea
 the highest, and how many times the bin was emptied in that hour (an emptying is not a
 reading: it explains a drop). Rows are merged into the table without reading it, so a page
 costs one ``executemany`` whatever the table's size. Bin codes are in ``asset_state``
-(join on ``bin_id = aggregate_id``). Not responsible for a bin's current state.
+(join on ``bin_id = aggregate_id``). A corrected or retracted reading or emptying recomputes
+the bin's row of that hour from the bin's facts in it. Not responsible for a bin's current
+state.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from twin.projections.sql import Column, Merge, Table
 from twin.projections.timebins import HOURS, MICRO, hour_of
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from uuid import UUID
 
     from twin.projections.rows import Db
@@ -108,3 +111,9 @@ class BinFillHourly(Projection):
     tables = (BIN_FILL_HOURLY,)
     page_class = _FillPage
     handlers = {Bin.FillLevelMeasured: _FillPage.fill_measured, Bin.Emptied: _FillPage.emptied}
+
+    def forget(self, db: Db, original: Any, facts: Sequence[Any]) -> Sequence[Any]:
+        """The bin's row of the amended fact's hour, recomputed from the bin's facts in it."""
+        hour = hour_of(original.timestamp)
+        db.delete(BIN_FILL_HOURLY, {"bin_id": id_text(original.originator_id), "hour": hour})
+        return [fact for fact in facts if hour_of(fact.timestamp) == hour]

@@ -6,7 +6,9 @@ so both the sum and the mean per scanner (``devices_per_scanner``) are at hand; 
 may see the same phone, which is why the sum alone would mislead. Two working tables support
 it: ``footfall_beacons`` (each beacon's current zone) and ``footfall_scanner_hourly`` (per
 scanner, hour and zone: what it counted), which is how a scanner is counted once per hour
-however many intervals it reports. Not responsible for counting devices (adapters do).
+however many intervals it reports. A corrected or retracted count recomputes that hour of the
+beacon: its scanner rows are taken out of the zones' sums and its counts of the hour applied
+again. Not responsible for counting devices (adapters do).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from twin.projections.sql import Column, Merge, Table
 from twin.projections.timebins import hour_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
 FOOTFALL_HOURLY = Table(
     "footfall_hourly",
@@ -150,3 +152,24 @@ class FootfallHourly(Projection):
         Beacon.Moved: _FootfallPage.moved,
         Beacon.FootfallCounted: _FootfallPage.counted,
     }
+
+    def forget(self, db: Db, original: Any, facts: Sequence[Any]) -> Sequence[Any]:
+        """The beacon's counts of the amended count's hour, taken out of the zones' sums (in
+        every zone it ever served: a count lands in the zone it served when it arrived) and
+        applied again; its installation and moves too, which say the zones."""
+        beacon_id = id_text(original.originator_id)
+        hour = hour_of(original.interval_start)
+        zones = {f.zone_code for f in facts if isinstance(f, Beacon.Installed | Beacon.Moved)}
+        for zone in sorted(zones):
+            key = _scanner_hour(beacon_id, hour, zone)
+            for scanner in db.select(FOOTFALL_SCANNER_HOURLY, {"scanner_hour": key}):
+                db.accumulate(FOOTFALL_HOURLY, _MERGES, [(zone, hour, -scanner["devices"], -1)])
+                # No scanner left in the zone's hour: no row, as if none had ever counted.
+                db.delete(FOOTFALL_HOURLY, {"zone_code": zone, "hour": hour, "scanners": 0})
+            db.delete(FOOTFALL_SCANNER_HOURLY, {"scanner_hour": key})
+        db.delete(FOOTFALL_BEACONS, {"beacon_id": beacon_id})
+        return [
+            fact
+            for fact in facts
+            if not isinstance(fact, Beacon.FootfallCounted) or hour_of(fact.interval_start) == hour
+        ]

@@ -11,7 +11,9 @@ not read again. That is sound because the runner's next transaction first checks
 lock, that the projection's tracking position is still the one this run committed: any other
 writer of these tables would have moved it (and the run then forgets everything). A page
 only adds to the memory after its transaction commits (:attr:`Db.on_commit`), so a rolled
-back page leaves nothing behind. Not responsible for the transaction
+back page leaves nothing behind. A projection that takes rows out to recompute them (after an
+amendment, see :meth:`twin.projections.base.Projection.forget`) makes the run forget what it
+remembered of its tables (:meth:`Db.forget_remembered`). Not responsible for the transaction
 (:mod:`twin.projections.store`) nor for what the rows mean (the views).
 """
 
@@ -21,7 +23,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from twin.projections.sql import Dialect, Merge, Table
 
@@ -64,6 +66,36 @@ class Db:
         if converted:
             self.dialect.send_rows(self.cursor, self.dialect.update(table, columns), converted)
         return len(converted)
+
+    def select(self, table: Table, where: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The rows whose columns equal these values (Python values in, Python values out)."""
+        condition, params = self._where(table, where)
+        columns = ", ".join(f'"{n}"' for n in table.names)
+        read = self.dialect.reader(table)
+        statement = f"SELECT {columns} FROM {self.dialect.table(table.name)} WHERE {condition}"
+        return [
+            dict(zip(table.names, read(raw), strict=True)) for raw in self.fetch(statement, params)
+        ]
+
+    def delete(self, table: Table, where: Mapping[str, Any]) -> None:
+        """Delete the rows whose columns equal these values."""
+        condition, params = self._where(table, where)
+        self.run(f"DELETE FROM {self.dialect.table(table.name)} WHERE {condition}", params)
+
+    def _where(self, table: Table, where: Mapping[str, Any]) -> tuple[str, Sequence[Any]]:
+        names = list(where)
+        condition = " AND ".join(
+            f'"{n}" = {self.dialect.typed_placeholder(table.column(n))}' for n in names
+        )
+        return condition, self.dialect.writer(table, names)([where[n] for n in names])
+
+    def forget_remembered(self, tables: Iterable[Table]) -> None:
+        """Remember nothing more of these tables' rows from earlier pages: they were changed
+        behind :class:`KeyedRows`' back. The pages already flushed in this transaction keep
+        their memory to themselves (it goes to a table memory no longer in use)."""
+        if self.caches is not None:
+            for table in tables:
+                self.caches.pop(table.name, None)
 
     def upsert(self, table: Table, rows: Iterable[Sequence[Any]]) -> int:
         """Write whole rows (Python values, in :attr:`Table.names` order), replacing any."""

@@ -18,6 +18,13 @@ everyone. Another runner moving a position first (two processes following the lo
 rebuild) is noticed by the store's compare-and-set: this run re-reads the positions and
 carries on from there.
 
+A correction or retraction of a fact (see :mod:`twin.projections.base`) is applied where it
+stands in the log. The page is cut there: what came before is applied and flushed, then each
+projection that applied the amended fact forgets the asset's rows where it lies and applies
+the asset's facts recorded up to the amendment again, as they now stand; the rest of the page
+follows. Facts recorded after the amendment are not in that replay: the log brings them next.
+The asset's history is read from the event store before the page's transaction begins.
+
 Page size trades throughput for lock time: on SQLite a page's transaction holds the
 database's only write lock, so while a long backlog is caught up, ingest's commits wait up to
 one page (about a second at the default size); ``--page-size`` shortens that. On PostgreSQL
@@ -39,8 +46,18 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import IntegrityError, Notification, PersistenceError
 
+from domain import ValleyAggregate
+from domain.history import corrected, latest_amendments
 from twin.errors import StoreUnavailableError
-from twin.projections.base import CannotApply, Handler, Notes, Page, Projection, ProjectionError
+from twin.projections.base import (
+    CannotApply,
+    Handler,
+    Notes,
+    Page,
+    Projection,
+    ProjectionError,
+    ReplayNotes,
+)
 from twin.projections.catalogue import select
 from twin.projections.store import PositionMoved, ViewStore, view_store
 
@@ -66,6 +83,16 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class _Amendment:
+    """A correction or retraction in a page, with its asset's history up to it."""
+
+    index: int  # in the page
+    notification: Notification
+    event: Any
+    history: list[Any]  # the asset's events of versions up to the amendment's, recorded order
 
 
 def catch_up(
@@ -178,6 +205,9 @@ class _Run:
                 self.wanting.setdefault(topic, []).append(name)
         self.topics = tuple(sorted(self.wanting))
         self.topic_sets = {name: frozenset(self.projections[name].topics) for name in self.active}
+        self.amendment_topics = frozenset(
+            topic for name in self.active for topic in self.projections[name].amendment_topics
+        )
 
     def _drop(self, error: ProjectionError) -> None:
         self.failures.append(error)
@@ -276,11 +306,12 @@ class _Run:
         last = page[-1].id if page else max(self.positions.values(), default=0)
         while routes:
             try:
+                amendments = self._amendments(routes, page)
                 with self.store.write() as db:
                     db.caches = self.caches
                     for name in routes:
                         self.store.check(db, self.projections[name], self.positions[name])
-                    self._apply(db, routes, page)
+                    self._apply(db, routes, page, amendments)
                     for name in routes:
                         self.store.advance(db, self.projections[name], last)
             except ProjectionError as error:
@@ -303,7 +334,154 @@ class _Run:
                 return True
         return True
 
+    def _takes(self, name: str, notification: Notification) -> bool:
+        """Whether a projection of this page takes this notification."""
+        return (
+            notification.topic in self.topic_sets[name] and notification.id > self.positions[name]
+        )
+
+    def _amendments(
+        self, routes: dict[str, list[Notification]], page: Sequence[Notification]
+    ) -> list[_Amendment]:
+        """The page's corrections and retractions that some projection takes, each with its
+        asset's history up to it (read once per asset, outside the page's transaction)."""
+        topics = self.amendment_topics
+        if not topics:
+            return []
+        found = [
+            (index, notification)
+            for index, notification in enumerate(page)
+            if notification.topic in topics
+            and any(self._takes(name, notification) for name in routes)
+        ]
+        if not found:
+            return []
+        events = [
+            (index, notification, self._decode(notification)) for index, notification in found
+        ]
+        newest: dict[Any, int] = {}
+        for _, _, event in events:
+            newest[event.originator_id] = max(
+                newest.get(event.originator_id, 0), event.originator_version
+            )
+        histories = {
+            aggregate_id: list(self.twin.events.get(aggregate_id, lte=version))
+            for aggregate_id, version in newest.items()
+        }
+        return [
+            _Amendment(
+                index,
+                notification,
+                event,
+                [
+                    fact
+                    for fact in histories[event.originator_id]
+                    if fact.originator_version <= event.originator_version
+                ],
+            )
+            for index, notification, event in events
+        ]
+
+    def _decode(self, notification: Notification) -> Any:
+        try:
+            return self.twin.mapper.to_domain_event(notification)
+        except Exception as error:
+            raise _undecodable(notification, self.wanting, error) from error
+
     def _apply(
+        self,
+        db: Db,
+        routes: dict[str, list[Notification]],
+        page: Sequence[Notification],
+        amendments: Sequence[_Amendment],
+    ) -> None:
+        """Apply the page, cut at its amendments: before each, the events up to it; then it."""
+        if not amendments:
+            self._apply_span(db, routes, page)
+            return
+        start, after = 0, -1  # the span's first index in the page; the id it comes after
+        for amendment in amendments:
+            upto = amendment.notification.id
+            span = {
+                name: [n for n in notes if after < n.id < upto] for name, notes in routes.items()
+            }
+            self._apply_span(db, span, page[start : amendment.index])
+            for name in routes:
+                if self._takes(name, amendment.notification):
+                    self._amend(db, name, amendment)
+            start, after = amendment.index + 1, upto
+        rest = {name: [n for n in notes if n.id > after] for name, notes in routes.items()}
+        self._apply_span(db, rest, page[start:])
+
+    def _amend(self, db: Db, name: str, amendment: _Amendment) -> None:
+        """Make a projection's view as if the amended fact had always been as it now stands.
+
+        When the projection applied the original, it forgets the asset's rows where that fact
+        lies and applies again the asset's facts up to the amendment (the amendment included,
+        for a projection that applies it too); otherwise it applies the amendment alone, if
+        it applies such events at all.
+        """
+        projection = self.projections[name]
+        handlers = projection.handlers
+        event = amendment.event
+        original = next(
+            (f for f in amendment.history if f.originator_version == event.original_version), None
+        )
+        retracted: set[int] = set()  # ids of the facts handed to the retracted handler
+        if original is not None and type(original) in handlers:
+            facts = self._as_it_now_stands(projection, amendment.history, retracted)
+            kept = projection.forget(db, original, facts)
+            db.forget_remembered(projection.tables)
+        else:
+            kept = [event] if type(event) in handlers else []
+        if not kept:
+            return
+        page = projection.page_class(db, ReplayNotes(kept))
+        on_retracted = projection.retracted_handler()
+        for fact in kept:
+            handler = on_retracted if id(fact) in retracted else handlers[type(fact)]
+            assert handler is not None  # retracted facts are kept only for a retracted handler
+            try:
+                handler(page, fact)
+            except Exception as error:
+                reason = (
+                    str(error)
+                    if isinstance(error, CannotApply)
+                    else f"{type(error).__name__}: {error}"
+                )
+                raise ProjectionError(
+                    name,
+                    amendment.notification.id,
+                    amendment.notification.topic,
+                    f"applying again version {fact.originator_version} of {fact.originator_id} "
+                    f"after the amendment of version {event.original_version}: {reason}",
+                ) from error
+        page.flush()
+
+    @staticmethod
+    def _as_it_now_stands(
+        projection: Projection, history: Sequence[Any], retracted: set[int]
+    ) -> list[Any]:
+        """The events of ``history`` the projection takes, with the amendments in force:
+        corrected values in place; retracted facts left out, or kept (their ids added to
+        ``retracted``) when the projection has a handler for them."""
+        handlers = projection.handlers
+        in_force = latest_amendments(history)
+        facts = []
+        for fact in history:
+            if type(fact) not in handlers:
+                continue
+            amendment = in_force.get(fact.originator_version)
+            if isinstance(amendment, ValleyAggregate.FactRetracted):
+                if projection.retracted_handler() is None:
+                    continue
+                retracted.add(id(fact))
+            elif isinstance(amendment, ValleyAggregate.FactCorrected):
+                fact = corrected(fact, amendment.changes)
+            facts.append(fact)
+        return facts
+
+    def _apply_span(
         self, db: Db, routes: dict[str, list[Notification]], page: Sequence[Notification]
     ) -> None:
         to_domain_event = self.twin.mapper.to_domain_event

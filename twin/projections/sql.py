@@ -146,6 +146,10 @@ class Dialect(ABC):
     def key_chunks(self, keys: Sequence[Any]) -> Iterable[Sequence[Any]]:
         """Parameters of successive :meth:`keyed_select` calls covering ``keys``."""
 
+    def typed_placeholder(self, column: Column) -> str:
+        """A parameter standing for a value of this column (as :meth:`writer` converts it)."""
+        return self.placeholder
+
     @abstractmethod
     def lock_suffix(self) -> str:
         """What makes a ``SELECT`` lock the rows it reads until the transaction ends."""
@@ -328,6 +332,10 @@ class PostgresDialect(Dialect):
 
     def lock_suffix(self) -> str:
         return " FOR UPDATE"
+
+    def typed_placeholder(self, column: Column) -> str:
+        # Instants and days travel as ISO text: the cast says what they are.
+        return f"%s::{self.types[column.type]}"
 
     def rows_source(self, table: Table) -> str:
         # One statement with one array per column instead of a statement per row: what the
