@@ -12,12 +12,19 @@ sign) and ``overflow_last_sign_at``. Facts in world-time order are counted from 
 a late sign or emptying, which may land inside an episode already counted or split one, is
 counted again from the bin's marks: the working table ``bin_overflow_marks`` keeps the instant
 of every emptying and every sign of overflowing (reports, 100 % readings), read only then.
+
+A site's meter follows the aggregate's arithmetic in world time: a reading dated between two
+earlier-recorded ones changes neither the last index nor the consumption (the energy from the
+one before to the one after is the same, only shared differently), one dated before the
+first adds the energy up to it. A corrected or retracted fact rebuilds the asset's row from
+its facts (a retracted one still counts in its version).
 Not responsible for time series (the other views) nor for history (the event store).
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -55,7 +62,10 @@ ASSET_STATE = Table(
         Column("sensor_fault_count", "int"),
         Column("footfall_total", "int"),
         Column("counted_until", "instant"),
-        Column("meter_index_kwh", "real"),
+        Column("meter_index_kwh", "real"),  # the index read last in world time
+        Column("meter_read_at", "instant"),  # when
+        Column("meter_first_index_kwh", "real"),  # the index read first in world time
+        Column("meter_first_at", "instant"),  # when
         Column("consumption_kwh", "real"),
         Column("meter_replacements", "int"),
         Column("occupancy", "int"),  # sites: people counted on the site
@@ -290,17 +300,29 @@ class _AssetPage(Page):
         )
 
     def energy(self, event: Any) -> None:
-        row = self._next(event)
-        if row["meter_index_kwh"] is not None:  # the same arithmetic as the aggregate's
-            row["consumption_kwh"] += event.index_kwh - row["meter_index_kwh"]
-        row["meter_index_kwh"] = event.index_kwh
+        self._meter_mark(self._next(event), event.timestamp, event.index_kwh, event.index_kwh)
 
     def meter_replaced(self, event: Any) -> None:
         row = self._next(event)
-        if row["meter_index_kwh"] is not None:
-            row["consumption_kwh"] += event.final_index_kwh - row["meter_index_kwh"]
-        row["meter_index_kwh"] = event.new_index_kwh
+        self._meter_mark(row, event.timestamp, event.final_index_kwh, event.new_index_kwh)
         row["meter_replacements"] += 1
+
+    @staticmethod
+    def _meter_mark(row: dict[str, Any], at: datetime, index_in: float, index_out: float) -> None:
+        """A reading (index in = index out) or a replacement (the old meter's final index in,
+        the new one's first out), placed in world time as the aggregate places it."""
+        if row["meter_read_at"] is None:
+            row["meter_first_index_kwh"], row["meter_first_at"] = index_in, at
+        elif at >= row["meter_read_at"]:  # in order: the energy since the last reading
+            row["consumption_kwh"] += index_in - row["meter_index_kwh"]
+        elif at < row["meter_first_at"]:  # before the first: the energy up to that one
+            row["consumption_kwh"] += row["meter_first_index_kwh"] - index_out
+            row["meter_first_index_kwh"], row["meter_first_at"] = index_in, at
+            return
+        else:  # between two: the same energy, but a replacement's jump is not consumption
+            row["consumption_kwh"] += index_in - index_out
+            return
+        row["meter_index_kwh"], row["meter_read_at"] = index_out, at
 
     def occupancy(self, event: Any) -> None:
         row = self._next(event)
@@ -381,9 +403,21 @@ class AssetState(Projection):
 
     name = "asset_state"
     # 2: battery and occupancy dated, so that a late one never overwrites a newer;
-    # 3: overflows counted as episodes (domain.overflows), with their marks; late footfall
-    version = 3
+    # 3: overflows counted as episodes (domain.overflows), with their marks; late footfall;
+    # 4: meter readings placed in world time (late ones), amended facts applied as amended
+    version = 4
     description = "current state of every bin, beacon, site and service"
     tables = (ASSET_STATE, BIN_OVERFLOW_MARKS)
     page_class = _AssetPage
     handlers = _handlers()
+
+    def retracted_handler(self) -> Handler | None:
+        """A retracted fact moves the row's version as the aggregate's, and changes nothing."""
+        return _AssetPage.touch
+
+    def forget(self, db: Db, original: Any, facts: Sequence[Any]) -> Sequence[Any]:
+        """The asset's row and overflow marks, rebuilt from all its facts: its state is theirs."""
+        asset_id = id_text(original.originator_id)
+        db.delete(ASSET_STATE, {"aggregate_id": asset_id})
+        db.delete(BIN_OVERFLOW_MARKS, {"bin_id": asset_id})
+        return facts
