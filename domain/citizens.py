@@ -198,6 +198,9 @@ class Citizen(ValleyAggregate):
         return new_id
 
     class IdeaVoted(ValleyAggregate.Event):
+        # A vote cast offline reaches the twin when the app syncs: "once per idea" does not
+        # depend on the order votes arrive in.
+        LATE_ALLOWED = True
         idea_id: str
 
         def apply(self, aggregate: Citizen) -> None:

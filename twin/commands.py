@@ -204,8 +204,15 @@ def vote_idea(
 ) -> Citizen:
     """A citizen's vote for another's idea, which must exist; once per idea."""
     submitted = aggregates.load(Citizen, author)
-    if normalise_code("idea_ref", idea_ref) not in submitted.ideas:
+    idea = submitted.ideas.get(normalise_code("idea_ref", idea_ref))
+    if idea is None:
         raise InvalidInputError("idea_ref", idea_ref, f"an idea {author} submitted")
+    if at < idea["submitted_at"]:
+        raise InvalidInputError(
+            "at",
+            at.isoformat(),
+            f"an instant after the idea was submitted ({idea['submitted_at']})",
+        )
     citizen = aggregates.load(Citizen, voter)
     citizen.vote_idea(idea_id(author, idea_ref), at)
     return citizen

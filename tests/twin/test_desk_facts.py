@@ -133,6 +133,25 @@ def test_a_vote_needs_an_existing_idea_and_counts_once(
     assert len(twin.get(Citizen, "c-2").votes) == 1
 
 
+def test_a_vote_synced_late_counts_but_not_one_dated_before_its_idea(
+    twin: ValleyTwin, processor: IngestProcessor
+) -> None:
+    replies = processor.process(
+        [
+            message(1, "citizen.register", "c-1", 0, commune_insee="34114"),
+            message(2, "citizen.register", "c-2", 0, commune_insee="34114"),
+            message(3, "citizen.idea", "c-1", 2, idea_ref="I1", title="Bancs", text="Place"),
+            message(4, "citizen.idea", "c-2", 5, idea_ref="I2", title="Arbres", text="Ombre"),
+            # c-2 voted offline at hour 3, before submitting their own idea at hour 5.
+            message(5, "citizen.vote", "c-2", 3, author="c-1", idea_ref="I1"),
+            message(6, "citizen.vote", "c-2", 1, author="c-1", idea_ref="I1"),
+        ]
+    )
+    assert [r.status for r in replies if r] == ["ack", "ack", "ack", "ack", "ack", "rejected"]
+    assert (replies[5].reason or "").startswith("at:")  # named; a citizen's value withheld
+    assert len(twin.get(Citizen, "c-2").votes) == 1
+
+
 def test_places_at_the_creche_follow_its_capacity(
     twin: ValleyTwin, processor: IngestProcessor
 ) -> None:
