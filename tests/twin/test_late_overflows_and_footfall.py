@@ -9,13 +9,16 @@ from typing import Any
 
 import pytest
 
+from adapters.wire import Envelope, encode
+from adapters.wire.codec import to_epoch_ms
 from domain import Beacon, Bin, OutOfOrderError, Position
 from simulation.waste import lateness_needed, replay
 from tests.conftest import T0
 from tests.twin.test_projections_runs import dump
-from twin import ValleyTwin, open_twin
+from twin import ValleyTwin, load_geography, open_twin
 from twin.analysis import time_series
 from twin.config import SNAPSHOT_INTERVAL
+from twin.ingest import Incoming, IngestProcessor
 from twin.projections import catch_up
 from twin.projections.assets import ASSET_STATE
 from twin.projections.footfall import FOOTFALL_HOURLY
@@ -160,3 +163,22 @@ def test_a_late_count_lands_in_the_hour_its_interval_starts_in(twin: ValleyTwin)
     assert (beacon.total_count, beacon.last_count, beacon.counted_until) == (15, 5, hour(11.25))
     assert row["footfall_total"] == 15
     assert instant(row["counted_until"]) == hour(11.25)
+
+
+def test_a_late_count_over_the_wire_is_acknowledged_and_an_overlapping_one_refused(
+    twin: ValleyTwin,
+) -> None:
+    def count(number: int, start: float, end: float, devices: int) -> Incoming:
+        body = {"interval_start": to_epoch_ms(hour(start)), "count": devices}
+        envelope = Envelope(
+            f"m-{number}", "gw", "SCN-1", "BLE-1", "footfall.count", hour(end), body
+        )
+        return Incoming(encode(envelope))
+
+    processor = IngestProcessor(twin, load_geography(), clock=lambda: hour(48))
+    replies = processor.process(
+        [count(1, 1, 2, 5), count(2, 3, 4, 6), count(3, 2, 3, 7), count(4, 2.5, 3.5, 1)]
+    )
+    assert [r.status for r in replies if r] == ["ack", "ack", "ack", "rejected"]
+    assert "interval_start" in (replies[3].reason if replies[3] else "")
+    assert twin.get(Beacon, "BLE-1").total_count == 18
