@@ -42,7 +42,8 @@ class BinRecord:
     emptyings: list[tuple[datetime, str, float]] = field(default_factory=list)
     """(instant, round id, mass in kg) of each emptying."""
     overflows: list[datetime] = field(default_factory=list)
-    """Instants of overflow reports."""
+    """Instants of overflow reports (100 % readings, the other sign, are in ``fills``; episodes
+    are counted by ``domain.overflows``)."""
 
 
 @dataclass

@@ -1,7 +1,9 @@
 """The ``footfall_hourly`` view: devices counted per zone per UTC hour, and by how many scanners.
 
 A count is put in the hour its counting interval starts in, in the zone its beacon served
-then. ``devices`` sums the scanners' counts and ``scanners`` says how many scanners counted,
+then, whenever it arrives: a late count lands in its own hour (the beacon refuses one that
+overlaps a counted interval or that ends before its last move, so the zone it serves when the
+count arrives is the zone it counted in). ``devices`` sums the scanners' counts and ``scanners`` says how many scanners counted,
 so both the sum and the mean per scanner (``devices_per_scanner``) are at hand; two scanners
 may see the same phone, which is why the sum alone would mislead. Two working tables support
 it: ``footfall_beacons`` (each beacon's current zone) and ``footfall_scanner_hourly`` (per
