@@ -576,8 +576,8 @@ class _Meter:
 class RecordedEnergy:
     """What the meters recorded: kWh per site (aggregate id) and local day, and in total.
 
-    ``total_kwh`` is accumulated reading by reading in log order, exactly as the ``Site``
-    aggregate accumulates ``consumption_kwh``, so the two are equal to the last bit.
+    ``total_kwh`` is accumulated reading by reading in world-time order, as the ``Site``
+    aggregate's ``consumption_kwh`` sums the same differences (equal to rounding).
     """
 
     daily_kwh: dict[UUID, dict[date, float]] = field(default_factory=dict)
@@ -604,9 +604,11 @@ def recorded_energy(events: Iterable[object], timezone: str = VALLEY_TIMEZONE) -
     The energy between two readings of one meter is their index difference; it is counted on
     the local day holding the middle of the interval (a reading at midnight closes the day
     before). A replacement closes the old meter at its final index and opens the new one at
-    its first. The first reading of a meter only sets its index. Events must come in log
-    order (per site, time order, as the aggregate guarantees); an index going down without a
-    replacement is refused. Other events are not this function's business and are skipped.
+    its first. The first reading of a meter only sets its index. Indexes may come in any
+    order (a late index lands between its neighbours): each site's meter facts are put in
+    world-time order (log order among equal instants) before they are counted, so they are
+    held in memory, one small tuple each. An index going down without a replacement is
+    refused. Other events are not this function's business and are skipped.
     """
     zone = ZoneInfo(timezone)
     meters: dict[UUID, _Meter] = defaultdict(_Meter)
@@ -620,10 +622,15 @@ def recorded_energy(events: Iterable[object], timezone: str = VALLEY_TIMEZONE) -
         days[middle] = days.get(middle, 0.0) + kwh
         result.total_kwh[site] = result.total_kwh.get(site, 0.0) + kwh
 
-    for event in events:
+    facts: list[tuple[datetime, int, Site.EnergyMetered | Site.MeterReplaced]] = []
+    for position, event in enumerate(events):
         if isinstance(event, Site.Registered):
             result.sites[event.originator_id] = (event.code, event.commune_insee)
-        elif isinstance(event, Site.EnergyMetered):
+        elif isinstance(event, Site.EnergyMetered | Site.MeterReplaced):
+            facts.append((event.timestamp, position, event))
+    facts.sort(key=lambda fact: (fact[0], fact[1]))
+    for _, _, event in facts:
+        if isinstance(event, Site.EnergyMetered):
             meter = meters[event.originator_id]
             if meter.index is not None:
                 if event.index_kwh < meter.index:

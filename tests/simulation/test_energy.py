@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from domain import Site
+from domain.history import corrected
 from simulation.energy import (
     EnergyFigure,
     LightingCabinet,
@@ -261,7 +262,16 @@ def test_replay_matches_the_aggregate_to_the_last_bit_on_decimal_readings() -> N
     assert len(recorded.daily_kwh[site.id]) == 30
 
 
-def test_an_index_going_down_without_a_replacement_stops_the_replay() -> None:
+def test_an_index_going_down_in_world_time_without_a_replacement_stops_the_replay() -> None:
     first, second = metered_site().collect_events()[1:3]
+    lower = corrected(second, {"index_kwh": first.index_kwh - 1.0})  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="no meter replacement"):
-        recorded_energy([second, first])
+        recorded_energy([first, lower])
+
+
+def test_indexes_arriving_late_are_counted_in_world_time() -> None:
+    events = metered_site().collect_events()
+    in_order = recorded_energy(events)
+    arrived = recorded_energy([events[0], *reversed(events[1:])])
+    assert arrived.daily_kwh == in_order.daily_kwh
+    assert arrived.total_kwh == in_order.total_kwh

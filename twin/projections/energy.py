@@ -6,11 +6,20 @@ one the previous 06:00 puts 18/24 on the first day). A meter replacement closes 
 meter at its final index and opens the new one at its first. Energy is accumulated in exact
 integers of µkWh (``kwh_micro``); ``kwh`` is derived from it. ``readings`` counts the
 index readings taken that day. A supporting table ``energy_meters`` holds each site's last
-index and its instant. Not responsible for tariffs, CO2 or the lighting model (simulation).
+index and its instant.
+
+Readings are placed in world time: one read late (dated between two readings recorded before
+it) takes back the energy shared between those two and shares it out through itself, which
+is what the readings in order would have given. The working table ``energy_meter_marks``
+keeps every reading and replacement, read only for a late one. A corrected or retracted
+reading recomputes the site: its rows are forgotten and its readings applied again.
+Not responsible for tariffs, CO2 or the lighting model (simulation).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right, insort
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from domain import Site
@@ -20,7 +29,7 @@ from twin.projections.sql import Column, Merge, Table
 from twin.projections.timebins import MICRO, local_day, split_by_local_day, to_micro
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from collections.abc import Sequence
 
 ENERGY_DAILY = Table(
     "energy_daily",
@@ -45,7 +54,25 @@ ENERGY_METERS = Table(
     ),
     key=("site_id",),
 )
+ENERGY_MARKS = Table(
+    "energy_meter_marks",
+    (
+        Column("site_id", "text"),
+        Column("at", "instant"),
+        Column("version", "int"),  # the fact's: marks of one instant in the order they came
+        Column("index_in_kwh", "real"),  # a reading's index; a replacement's final index
+        Column("index_out_kwh", "real"),  # a reading's index; the new meter's first index
+    ),
+    key=("site_id", "at", "version"),
+)
 _MERGES: dict[str, Merge] = {"site_code": "set", "kwh_micro": "add", "readings": "add"}
+
+
+_Mark = tuple[str, datetime, int, float, float]  # site, at, version, index in, index out
+
+
+def _mark_time(mark: _Mark) -> datetime:
+    return mark[1]
 
 
 class _EnergyPage(Page):
@@ -54,6 +81,10 @@ class _EnergyPage(Page):
         self.meters = KeyedRows(db, ENERGY_METERS)
         self.meters.load([id_text(site_id) for site_id in notes.originator_ids()])
         self.days: dict[tuple[str, Any], list[Any]] = {}  # (site, day) → [code, µkWh, readings]
+        # Marks of this page, written at flush: (site, at, version, index in, index out).
+        self.new_marks: list[_Mark] = []
+        # Every mark, in world time, of the sites a late reading made this page read: kept in step.
+        self.marks: dict[str, list[_Mark]] = {}
 
     def _meter(self, event: Any) -> dict[str, Any]:
         meter = self.meters.get(id_text(event.originator_id))
@@ -68,18 +99,71 @@ class _EnergyPage(Page):
             totals = self.days[key] = [meter["site_code"], 0, 0]
         return totals
 
-    def _consume(self, meter: dict[str, Any], index_kwh: float, at: datetime) -> None:
-        """Share the energy since the last reading over the days in between."""
-        last = meter["last_index_kwh"]
-        if last is None:
-            return
-        if index_kwh < last:
+    def _share(
+        self,
+        meter: dict[str, Any],
+        start: tuple[datetime, float],
+        end: tuple[datetime, float],
+        sign: int,
+    ) -> None:
+        """Add (sign 1) or take back (sign -1) the energy between two (instant, index)."""
+        (start_at, start_index), (end_at, end_index) = start, end
+        if end_index < start_index:
             raise CannotApply(
-                f"site {meter['site_code']}: index went down from {last} to {index_kwh} kWh "
-                "without a meter replacement"
+                f"site {meter['site_code']}: index went down from {start_index} to {end_index} "
+                "kWh without a meter replacement"
             )
-        for day, share in split_by_local_day(meter["last_at"], at, to_micro(index_kwh - last)):
-            self._day(meter, day)[1] += share
+        energy = to_micro(end_index - start_index)
+        for day, share in split_by_local_day(start_at, end_at, energy):
+            self._day(meter, day)[1] += sign * share
+
+    def _mark(self, meter: dict[str, Any], event: Any, index_in: float, index_out: float) -> None:
+        """A reading (index in = index out) or a replacement (the old meter's final index in,
+        the new meter's first out) at the event's time: share the energy around it."""
+        at, site = event.timestamp, meter["site_id"]
+        mark = (site, at, event.originator_version, index_in, index_out)
+        last_at = meter["last_at"]
+        if last_at is None or at >= last_at:  # in world-time order: the usual case
+            if last_at is not None:
+                self._share(meter, (last_at, meter["last_index_kwh"]), (at, index_in), 1)
+            meter["last_index_kwh"], meter["last_at"] = index_out, at
+        else:
+            self._late_mark(meter, mark)
+        self.new_marks.append(mark)
+        known = self.marks.get(site)
+        if known is not None:
+            insort(known, mark)
+        self._day(meter, local_day(at))[2] += 1
+        self.meters.put(site, meter)
+
+    def _late_mark(self, meter: dict[str, Any], mark: _Mark) -> None:
+        """A mark dated before the site's last one goes between its neighbours in world time:
+        the energy from the one before to the one after is shared out again through it."""
+        _, at, _, index_in, index_out = mark
+        marks = self._marks(meter["site_id"])
+        position = bisect_right(marks, at, key=_mark_time)
+        if position == len(marks):
+            raise CannotApply(f"site {meter['site_code']}: the meter's marks do not reach {at}")
+        after = (marks[position][1], marks[position][3])  # its instant, its index in
+        if position > 0:
+            before = (marks[position - 1][1], marks[position - 1][4])  # its index out
+            self._share(meter, before, after, -1)
+            self._share(meter, before, (at, index_in), 1)
+        self._share(meter, (at, index_out), after, 1)
+
+    def _marks(self, site_id: str) -> list[_Mark]:
+        """The site's marks in world time (then recorded order), this page's included."""
+        known = self.marks.get(site_id)
+        if known is None:
+            stored = self.db.select(ENERGY_MARKS, {"site_id": site_id})
+            known = [
+                (site_id, row["at"], row["version"], row["index_in_kwh"], row["index_out_kwh"])
+                for row in stored
+            ]
+            known.extend(mark for mark in self.new_marks if mark[0] == site_id)
+            known.sort()
+            self.marks[site_id] = known
+        return known
 
     def registered(self, event: Any) -> None:
         site_id = id_text(event.originator_id)
@@ -91,21 +175,14 @@ class _EnergyPage(Page):
         )
 
     def metered(self, event: Any) -> None:
-        meter = self._meter(event)
-        self._consume(meter, event.index_kwh, event.timestamp)
-        self._day(meter, local_day(event.timestamp))[2] += 1
-        meter["last_index_kwh"], meter["last_at"] = event.index_kwh, event.timestamp
-        self.meters.put(meter["site_id"], meter)
+        self._mark(self._meter(event), event, event.index_kwh, event.index_kwh)
 
     def meter_replaced(self, event: Any) -> None:
-        meter = self._meter(event)
-        self._consume(meter, event.final_index_kwh, event.timestamp)
-        self._day(meter, local_day(event.timestamp))[2] += 1
-        meter["last_index_kwh"], meter["last_at"] = event.new_index_kwh, event.timestamp
-        self.meters.put(meter["site_id"], meter)
+        self._mark(self._meter(event), event, event.final_index_kwh, event.new_index_kwh)
 
     def flush(self) -> None:
         self.meters.flush()
+        self.db.upsert(ENERGY_MARKS, self.new_marks)
         self.db.accumulate(
             ENERGY_DAILY, _MERGES, ((site, day, *t) for (site, day), t in self.days.items())
         )
@@ -115,11 +192,19 @@ class EnergyDaily(Projection):
     """Energy per site per local day."""
 
     name = "energy_daily"
+    version = 2  # 2: readings placed in world time (late ones), with the meters' marks
     description = "kWh per site per Europe/Paris day, from meter index differences"
-    tables = (ENERGY_DAILY, ENERGY_METERS)
+    tables = (ENERGY_DAILY, ENERGY_METERS, ENERGY_MARKS)
     page_class = _EnergyPage
     handlers = {
         Site.Registered: _EnergyPage.registered,
         Site.EnergyMetered: _EnergyPage.metered,
         Site.MeterReplaced: _EnergyPage.meter_replaced,
     }
+
+    def forget(self, db: Db, original: Any, facts: Sequence[Any]) -> Sequence[Any]:
+        """The whole site, applied again: a reading's energy is shared with its neighbours'."""
+        site_id = id_text(original.originator_id)
+        for table in self.tables:
+            db.delete(table, {"site_id": site_id})
+        return facts
