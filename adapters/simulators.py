@@ -10,13 +10,17 @@ Shapes, from the public figures in ``../shared/data/PARAMETERS.md``:
   about the residual volume; +15 % at weekends, summer +20 % (tourism), noise ±25 %;
 * footfall: Hérault overnight stays 58 % in summer, 7 % in winter; daily shape peaking
   mid-afternoon at sites, at noon in the activity zone;
-* lighting: burning hours from the night length at the valley's latitude (43.65° N).
+* lighting: burning hours from the night length at the valley's latitude (43.65° N);
+* collection trucks: the containers the fill simulation empties, lifted by trucks that drive
+  from the depot to them and to the tip within their shift (:class:`SimulatedFleet`); their
+  lift log and their tour reports (km driven, weighbridge tickets) come from the same tours.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import math
 import random
@@ -60,6 +64,9 @@ class SimulatedBin:
     collection_weekdays: tuple[int, ...]  # Monday = 0
     kg_per_litre: float = 0.1  # loose density of its waste, for the truck's weighing
     tag: str = ""  # the RFID tag on the container (made from its code when empty)
+    stream: str = "residual"  # what the truck that empties it collects
+    x_l93: float | None = None  # where it stands (Lambert-93 m), for the trucks' km
+    y_l93: float | None = None
 
 
 @dataclass(frozen=True)
@@ -144,48 +151,322 @@ def fill_uplinks(
 
 
 LIFT_LOG_HEADER = "vehicle;tour;lift_time;tag;lat;lon;gross_kg;tare_kg;net_kg;side;status"
-TRUCK = "GE-482-KT"
-TARE_KG = 62.0
-ROUND_STOPS = 120  # containers one truck empties in a morning's round  # the lifter's cradle and the container's own weight, as the weighing sees them
+TOUR_LOG_HEADER = "vehicle;tour;stream;start;end;odo_start_km;odo_end_km;km;tips"
+TRUCK = "GE-482-KT"  # the first truck of the first round; the others get registrations of their own
+TARE_KG = 62.0  # the lifter's cradle and the container's own weight, as the weighing sees them
+# The codes the trucks' on-board computers export for each stream (the tour adapter knows them).
+STREAM_CODES = {
+    "residual": "OMR",
+    "packaging": "EMB",
+    "glass": "VERRE",
+    "paper": "PAPIER",
+    "biowaste": "BIO",
+}
+
+
+@dataclass(frozen=True)
+class SimulatedFleet:
+    """The collection trucks that empty the simulated bins, and where they drive.
+
+    Each day's containers of one stream are visited nearest first from the depot, and shared
+    among trucks in that order: a truck leaves the depot at the round's start and takes the next
+    container while it can still lift it, unload at the tip and be back at the depot within its
+    shift; it unloads at the tip
+    whenever the next container would overload it (mass, or body volume once compacted), and
+    at the end. Distances are straight lines between Lambert-93 positions times the road
+    circuity; without the depot's, the tip's and the bins' positions every leg is 0 km, and the
+    lifts follow each other by the service time alone.
+    """
+
+    depot: tuple[float, float] | None = None  # Lambert-93 m
+    tip: tuple[float, float] | None = None
+    tip_site: str = "SCH-ASPIRAN"  # the weighbridge's site code on the tickets
+    depot_insee: str = ""
+    circuity: float = 1.3
+    speed_kmh: float = 40.0
+    service_min: float = 2.0
+    tip_min: float = 20.0
+    shift_h: float = 7.0
+    payload_kg: float = 8_500.0
+    body_m3: float = 15.0
+    compacted_kg_m3: float = 350.0
+    uncompacted_streams: tuple[str, ...] = ("glass",)  # a crane truck tips glass loose
+
+    @property
+    def positioned(self) -> bool:
+        """Whether the legs have lengths (the depot and the tip are placed)."""
+        return self.depot is not None and self.tip is not None
+
+
+@dataclass(frozen=True)
+class SimulatedTour:
+    """One truck's tour: what its on-board computer reports, with the lifts it made."""
+
+    vehicle: str
+    round_id: str
+    stream: str
+    started_at: datetime
+    ended_at: datetime
+    km: float
+    odometer_start_km: float
+    odometer_end_km: float
+    tips: tuple[tuple[str, datetime, float], ...]  # site, ticket's instant, net tonnes
+    lifts: tuple[tuple[datetime, SimulatedBin, float], ...]  # instant, container, net kg
+
+
+def simulated_tours(
+    bins: Sequence[SimulatedBin],
+    start: datetime,
+    days: int,
+    every_hours: int,
+    seed: int,
+    fleet: SimulatedFleet | None = None,
+) -> list[SimulatedTour]:
+    """The tours the trucks drove to make the collections of the fill simulation (same seed,
+    same collections as :func:`fill_uplinks`), in the order they ended."""
+    fleet = fleet or SimulatedFleet()
+    if fleet.positioned:
+        unplaced = [spec.code for spec in bins if spec.x_l93 is None or spec.y_l93 is None]
+        if unplaced:
+            raise ValueError(f"bin {unplaced[0]} has no position: the trucks' km need one")
+    rounds: dict[tuple[datetime, str], list[_Collection]] = {}
+    for step in _fill_simulation(bins, start, days, every_hours, seed):
+        if isinstance(step, _Collection):
+            rounds.setdefault((step.at, step.bin.stream), []).append(step)
+    odometers: dict[str, float] = {}
+    tours = []
+    for (round_start, stream), collections in rounds.items():
+        ordered = _nearest_first(collections, fleet)
+        for number, lifts in enumerate(_shares(ordered, round_start, fleet)):
+            vehicle = _registration(stream, number)
+            odometer = odometers.get(vehicle, _first_odometer(vehicle))
+            tour = _drive(vehicle, stream, number, round_start, lifts, odometer, fleet)
+            odometers[vehicle] = tour.odometer_end_km
+            tours.append(tour)
+    return sorted(tours, key=lambda tour: (tour.ended_at, tour.vehicle))
 
 
 def truck_lift_log(
-    bins: Sequence[SimulatedBin], start: datetime, days: int, every_hours: int, seed: int
+    bins: Sequence[SimulatedBin],
+    start: datetime,
+    days: int,
+    every_hours: int,
+    seed: int,
+    fleet: SimulatedFleet | None = None,
 ) -> Iterator[tuple[datetime, str]]:
-    """The collection truck's lift log over the same days: a header, then one line per
-    container emptied, with the waste the fill simulation had put in it (same seed, same
-    collections as :func:`fill_uplinks`), its tag and its weighing; times in Paris time."""
+    """The collection trucks' lift log over the same days: a header, then one line per
+    container emptied, with the waste the fill simulation had put in it, its tag and its
+    weighing; times in Paris time. Tour by tour, in the order the tours ended."""
     yield start, LIFT_LOG_HEADER
+    yield from _lift_lines(bins, simulated_tours(bins, start, days, every_hours, seed, fleet))
+
+
+def _lift_lines(
+    bins: Sequence[SimulatedBin], tours: Sequence[SimulatedTour]
+) -> Iterator[tuple[datetime, str]]:
     order = {spec.code: number for number, spec in enumerate(bins)}
-    for step in _fill_simulation(bins, start, days, every_hours, seed):
-        if isinstance(step, _Collection):
-            # The rounds visit the containers in the plan's order, two minutes apart, each truck
-            # taking up to 120 containers (four hours) from 06:00.
-            lifted_at = step.at + timedelta(minutes=2 * (order[step.bin.code] % ROUND_STOPS))
-            net = round(step.litres * step.bin.kg_per_litre, 1)
-            local = lifted_at.astimezone(
-                _PARIS_SUMMER if 4 <= lifted_at.month <= 10 else _PARIS_WINTER
-            )
-            weekdays = "".join(str(d) for d in step.bin.collection_weekdays)
-            tour = f"R{weekdays}-{local:%Y-%m-%d}"
+    for tour in tours:
+        for lifted_at, spec, net in tour.lifts:
             yield (
                 lifted_at,
                 ";".join(
                     [
-                        TRUCK,
-                        tour,
-                        local.isoformat(timespec="seconds"),
-                        tag_of(step.bin),
+                        tour.vehicle,
+                        tour.round_id,
+                        _paris(lifted_at).isoformat(timespec="seconds"),
+                        tag_of(spec),
                         "",
                         "",
                         _comma(net + TARE_KG),
                         _comma(TARE_KG),
                         _comma(net),
-                        "L" if order[step.bin.code] % 2 else "R",
+                        "L" if order[spec.code] % 2 else "R",
                         "OK",
                     ]
                 ),
             )
+
+
+def truck_tour_log(tours: Sequence[SimulatedTour]) -> Iterator[tuple[datetime, str]]:
+    """The on-board computers' tour reports: a header, then one line per tour, as the
+    ``truck-tours`` adapter reads them (times in Paris time, decimal commas)."""
+    yield (tours[0].started_at if tours else datetime(2000, 1, 1, tzinfo=UTC)), TOUR_LOG_HEADER
+    for tour in tours:
+        tickets = "|".join(
+            f"{site}@{_paris(at).isoformat(timespec='seconds')}={_comma(tonnes, 2)}"
+            for site, at, tonnes in tour.tips
+        )
+        yield (
+            tour.ended_at,
+            ";".join(
+                [
+                    tour.vehicle,
+                    tour.round_id,
+                    STREAM_CODES[tour.stream],
+                    _paris(tour.started_at).isoformat(timespec="seconds"),
+                    _paris(tour.ended_at).isoformat(timespec="seconds"),
+                    _comma(tour.odometer_start_km),
+                    _comma(tour.odometer_end_km),
+                    _comma(tour.km),
+                    tickets,
+                ]
+            ),
+        )
+
+
+def _nearest_first(collections: list[_Collection], fleet: SimulatedFleet) -> list[_Collection]:
+    """The day's containers in the order the trucks visit them: from the depot, always the
+    nearest one not yet visited (the crews' rule of thumb); as given without positions."""
+    if not fleet.positioned:
+        return collections
+    left = list(collections)
+    here = fleet.depot or (0.0, 0.0)
+    ordered = []
+    while left:
+        nearest = min(
+            range(len(left)), key=lambda n: _leg_km(here, _position(left[n].bin, fleet), fleet)
+        )
+        ordered.append(left.pop(nearest))
+        here = _position(ordered[-1].bin, fleet)
+    return ordered
+
+
+def _shares(
+    collections: list[_Collection], round_start: datetime, fleet: SimulatedFleet
+) -> list[list[_Collection]]:
+    """The day's collections of one stream, cut into one share per truck (see SimulatedFleet)."""
+    shares: list[list[_Collection]] = []
+    share: list[_Collection] = []
+    for collection in collections:
+        if share and not _fits(share + [collection], fleet):
+            shares.append(share)
+            share = []
+        share.append(collection)
+    if share:
+        shares.append(share)
+    return shares
+
+
+def _fits(share: list[_Collection], fleet: SimulatedFleet) -> bool:
+    """Whether one truck can make these lifts and be back at the depot within its shift."""
+    return _timeline(share, fleet).hours <= fleet.shift_h
+
+
+@dataclass(frozen=True)
+class _Timeline:
+    """A truck's day: hours after leaving the depot of each lift and each tip ticket."""
+
+    lift_hours: tuple[float, ...]
+    tips: tuple[tuple[float, float], ...]  # hours, net kg
+    km: float
+    hours: float  # back at the depot
+
+
+def _timeline(share: list[_Collection], fleet: SimulatedFleet) -> _Timeline:
+    depot = fleet.depot or (0.0, 0.0)
+    tip = fleet.tip or (0.0, 0.0)
+    here, hours, km = depot, 0.0, 0.0
+    load_kg, load_l = 0.0, 0.0
+    body_l = fleet.body_m3 * 1000.0
+    lift_hours: list[float] = []
+    tips: list[tuple[float, float]] = []
+
+    def drive(to: tuple[float, float]) -> None:
+        nonlocal here, hours, km
+        leg = _leg_km(here, to, fleet)
+        km, hours, here = km + leg, hours + leg / fleet.speed_kmh, to
+
+    def unload() -> None:
+        nonlocal load_kg, load_l, hours
+        drive(tip)
+        hours += fleet.tip_min / 60.0
+        tips.append((hours, load_kg))  # the ticket is printed on the way out, after the tare
+        load_kg, load_l = 0.0, 0.0
+
+    for collection in share:
+        net = round(collection.litres * collection.bin.kg_per_litre, 1)
+        litres = _body_litres(collection, net, fleet)
+        if load_kg and (load_kg + net > fleet.payload_kg or load_l + litres > body_l):
+            unload()
+        drive(_position(collection.bin, fleet))
+        lift_hours.append(hours)
+        hours += fleet.service_min / 60.0
+        load_kg, load_l = load_kg + net, load_l + litres
+    if load_kg:
+        unload()
+    drive(depot)
+    return _Timeline(tuple(lift_hours), tuple(tips), km, hours)
+
+
+def _drive(
+    vehicle: str,
+    stream: str,
+    number: int,
+    round_start: datetime,
+    share: list[_Collection],
+    odometer: float,
+    fleet: SimulatedFleet,
+) -> SimulatedTour:
+    day = _timeline(share, fleet)
+
+    def instant(hours: float) -> datetime:
+        return round_start + timedelta(seconds=round(hours * 3600))
+
+    km = round(day.km, 1)
+    return SimulatedTour(
+        vehicle=vehicle,
+        round_id=f"{STREAM_CODES[stream]}-{_paris(round_start):%Y-%m-%d}-{number + 1}",
+        stream=stream,
+        started_at=round_start,
+        ended_at=instant(day.hours),
+        km=km,
+        odometer_start_km=odometer,
+        odometer_end_km=round(odometer + km, 1),
+        tips=tuple((fleet.tip_site, instant(h), round(kg / 1000.0, 2)) for h, kg in day.tips),
+        lifts=tuple(
+            (instant(h), c.bin, round(c.litres * c.bin.kg_per_litre, 1))
+            for h, c in zip(day.lift_hours, share, strict=True)
+        ),
+    )
+
+
+def _leg_km(a: tuple[float, float], b: tuple[float, float], fleet: SimulatedFleet) -> float:
+    if not fleet.positioned:
+        return 0.0
+    return fleet.circuity * math.hypot(b[0] - a[0], b[1] - a[1]) / 1000.0
+
+
+def _position(spec: SimulatedBin, fleet: SimulatedFleet) -> tuple[float, float]:
+    if spec.x_l93 is None or spec.y_l93 is None:
+        return fleet.depot or (0.0, 0.0)  # only without positions at all (checked before)
+    return spec.x_l93, spec.y_l93
+
+
+def _body_litres(collection: _Collection, net_kg: float, fleet: SimulatedFleet) -> float:
+    """Litres of the truck's body a lift takes: compacted unless the stream is tipped loose."""
+    if collection.bin.stream in fleet.uncompacted_streams:
+        return collection.litres
+    return min(collection.litres, 1000.0 * net_kg / fleet.compacted_kg_m3)
+
+
+def _registration(stream: str, number: int) -> str:
+    """A stable, made-up French registration (AA-123-AA) for the stream's truck ``number``."""
+    if (stream, number) == ("residual", 0):
+        return TRUCK
+    digest = hashlib.sha256(f"{stream}/{number}".encode()).digest()
+    letters = "ABCDEFGHJKLMNPQRSTVWXYZ"  # no I, O or U on French plates
+    pick = [letters[b % len(letters)] for b in digest[:4]]
+    return f"G{pick[0]}-{100 + int.from_bytes(digest[4:6]) % 900}-{pick[2]}{pick[3]}"
+
+
+def _first_odometer(vehicle: str) -> float:
+    """Where the truck's odometer stood before the simulation: 40,000 to 200,000 km."""
+    return float(40_000 + int(hashlib.sha256(vehicle.encode()).hexdigest()[:8], 16) % 160_000)
+
+
+def _paris(instant: datetime) -> datetime:
+    """The instant in the valley's local time, as the trucks' on-board units stamp it."""
+    return instant.astimezone(_PARIS_SUMMER if 4 <= instant.month <= 10 else _PARIS_WINTER)
 
 
 def tag_of(spec: SimulatedBin) -> str:
@@ -196,8 +477,8 @@ def tag_of(spec: SimulatedBin) -> str:
     return f"982{digest:012d}"  # 982: a manufacturer code, as ISO 11784 tags carry
 
 
-def _comma(kilograms: float) -> str:
-    return f"{kilograms:.1f}".replace(".", ",")  # French exports write decimal commas
+def _comma(value: float, decimals: int = 1) -> str:
+    return f"{value:.{decimals}f}".replace(".", ",")  # French exports write decimal commas
 
 
 @dataclass(frozen=True)
@@ -373,6 +654,40 @@ def _poisson(rng: random.Random, mean: float) -> int:
     return count
 
 
+def devices_tours(devices: dict[str, Any]) -> list[SimulatedTour]:
+    """The tours the trucks of a devices description drove (see
+    :func:`write_simulated_payloads`): what ``tours.csv`` reports, with their lifts."""
+    start, days, seed, bins, every_hours, fleet = _described(devices)
+    return simulated_tours(bins, start, days, every_hours, seed, fleet)
+
+
+def _described(
+    devices: dict[str, Any],
+) -> tuple[datetime, int, int, list[SimulatedBin], int, SimulatedFleet | None]:
+    """The start, days, seed, bins, fill reading period and fleet of a devices description."""
+    start = datetime.fromisoformat(devices["start"])
+    # Devices and network servers stamp in UTC; an instant without an offset is taken as UTC.
+    start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+    bins = [
+        SimulatedBin(**{**b, "collection_weekdays": tuple(b["collection_weekdays"])})
+        for b in devices["bins"]
+    ]
+    fleet = _fleet(devices["fleet"]) if "fleet" in devices else None
+    every_hours = int(devices.get("fill_every_hours", 12))
+    return start, int(devices["days"]), int(devices["seed"]), bins, every_hours, fleet
+
+
+def _fleet(settings: dict[str, Any]) -> SimulatedFleet:
+    """The fleet of a devices file: its places as (x, y) pairs."""
+    places = {
+        name: (float(settings[name][0]), float(settings[name][1]))
+        for name in ("depot", "tip")
+        if settings.get(name) is not None
+    }
+    uncompacted = tuple(settings.get("uncompacted_streams", SimulatedFleet.uncompacted_streams))
+    return SimulatedFleet(**{**settings, **places, "uncompacted_streams": uncompacted})
+
+
 def utc(year: int, month: int, day: int) -> datetime:
     """Midnight UTC of a date."""
     return datetime(year, month, day, tzinfo=UTC)
@@ -383,17 +698,11 @@ def write_simulated_payloads(devices: dict[str, Any], out: Path) -> dict[str, in
 
     ``devices`` holds ``start`` (ISO instant), ``days``, ``seed``, ``fill_every_hours`` and lists
     ``bins``, ``scanners``, ``meters`` (fields of the Simulated* classes) and ``citizens``
-    (``[pseudonym, insee, lon, lat]``).
+    (``[pseudonym, insee, lon, lat]``); with ``fleet`` (fields of :class:`SimulatedFleet`, the
+    depot and the tip as ``[x, y]``) the trucks' tour reports are written too, ``tours.csv``.
     """
-    start = datetime.fromisoformat(devices["start"])
-    # Devices and network servers stamp in UTC; an instant without an offset is taken as UTC.
-    start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
-    days, seed = int(devices["days"]), int(devices["seed"])
-    bins = [
-        SimulatedBin(**{**b, "collection_weekdays": tuple(b["collection_weekdays"])})
-        for b in devices["bins"]
-    ]
-    every_hours = int(devices.get("fill_every_hours", 12))
+    start, days, seed, bins, every_hours, fleet = _described(devices)
+    tours = simulated_tours(bins, start, days, every_hours, seed, fleet)
     streams = {
         "fill.jsonl": fill_uplinks(bins, start, days, every_hours, seed),
         "ble.jsonl": ble_sightings(
@@ -406,8 +715,10 @@ def write_simulated_payloads(devices: dict[str, Any], out: Path) -> dict[str, in
             [tuple(c) for c in devices["citizens"]], start, days, seed + 3
         ),
         # The trucks that emptied the same bins, on the same days: the same simulation.
-        "lifts.csv": truck_lift_log(bins, start, days, every_hours, seed),
+        "lifts.csv": itertools.chain([(start, LIFT_LOG_HEADER)], _lift_lines(bins, tours)),
     }
+    if fleet is not None:  # with a fleet the tours have their km: the on-board computers' reports
+        streams["tours.csv"] = truck_tour_log(tours)
     out.mkdir(parents=True, exist_ok=True)
     counts = {}
     for name, lines in streams.items():

@@ -34,6 +34,7 @@ from twin.errors import (
     TwinError,
 )
 from twin.events import aggregate_event
+from twin.fleet import RecordedTours, recorded_tours
 from twin.geography import Commune, Geography, load_geography
 from twin.importing import DEFAULT_SOURCE as DEFAULT_IMPORT_SOURCE
 from twin.importing import FILE_FORMATS as IMPORT_FILE_FORMATS
@@ -87,6 +88,7 @@ __all__ = [
     "PlacedAsset",
     "Plausibility",
     "RULE_BY_STREAM",
+    "RecordedTours",
     "RetryOutcome",
     "ServerSettings",
     "SpatialIndex",
@@ -117,6 +119,7 @@ __all__ = [
     "plan_inventory",
     "read_facts",
     "read_status",
+    "recorded_tours",
     "resolve_store_url",
     "retry",
     "store_config",

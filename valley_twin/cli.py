@@ -49,6 +49,7 @@ from twin import (
     parse_instant,
     plan_inventory,
     read_status,
+    recorded_tours,
     store_config,
     summarise,
 )
@@ -333,8 +334,16 @@ def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
         )
     for reason, count in list(stats["rejected_by_reason"].items())[:5]:
         print(f"  rejected {count} x {reason}")
-    # The log keeps the lifts, not the tours: the replay counts the recorded lifts and routes
-    # each day's again. Lifts and readings came through different adapters, so the replay
+    # What the trucks drove is recorded: the tours their on-board computers reported.
+    tours = recorded_tours(twin)
+    if tours.tours:
+        print(
+            f"trucks (recorded tours): {tours.trucks} trucks drove {tours.tours} tours, "
+            f"{tours.km:,.1f} km, and tipped {tours.tonnes_tipped:,.1f} t in {tours.tips} "
+            "weighbridge tickets"
+        )
+    # Next to it, the replay counts the recorded lifts and routes each day's again, as a
+    # planner would have. Lifts and readings came through different adapters, so the replay
     # needs the log's lateness.
     lateness = lateness_needed(twin.facts())
     driven = replay(twin.facts(), router=FleetRouter(), lateness=lateness).totals()

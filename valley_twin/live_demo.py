@@ -24,6 +24,7 @@ import tomli_w
 from adapters.simulators import SimulatedBin, tag_of
 from adapters.wire import create_keypair
 from domain import Beacon, Bin, Site, SiteKind, ValleyAggregate, WasteStream
+from simulation.parameters import fleet as fleet_figures
 from simulation.parameters import waste as waste_figures
 from twin import (
     COMMISSIONED_AT,
@@ -53,7 +54,10 @@ ADAPTERS = {
     "energy-meter": "energy.jsonl",
     "citizen-app": "citizen.jsonl",
     "truck-lifts": "lifts.csv",
+    "truck-tours": "tours.csv",
 }
+FEED_STARTS_AFTER_COMMISSIONING = timedelta(days=120)  # the devices' traffic begins then
+TIP_SITE = "SCH-ASPIRAN"  # the weighbridge of the Syndicat Centre Hérault's site at Aspiran
 
 
 @dataclass
@@ -84,6 +88,9 @@ def device_plan(
             "litres_per_day": RULE_BY_STREAM[a.stream].litres_per_container_day,
             "kg_per_litre": waste_figures.density_kg_per_l(a.stream),
             "collection_weekdays": list(COLLECTION_DAYS[a.stream]),
+            "stream": a.stream,
+            "x_l93": a.x_l93,
+            "y_l93": a.y_l93,
         }
         for a in assets
         if isinstance(a, Bin) and a.stream in SENSOR_STREAMS
@@ -133,6 +140,31 @@ def device_plan(
         "scanners": scanners,
         "meters": meters,
         "citizens": citizens,
+        "fleet": simulated_fleet(geography),
+    }
+
+
+def simulated_fleet(geography: Geography) -> dict[str, Any]:
+    """The trucks that empty the simulated columns: the fleet's public figures, its depot and
+    its tip (``simulation.parameters.fleet``), in the simulator's terms."""
+    depot, tip = fleet_figures.DEPOT.position, fleet_figures.TIP.position
+    home = geography.commune_at(depot)
+    if home is None:
+        raise TwinError(f"the depot {fleet_figures.DEPOT.address} lies outside the valley")
+    return {
+        "depot": [depot.x, depot.y],
+        "tip": [tip.x, tip.y],
+        "tip_site": TIP_SITE,
+        "depot_insee": home.insee,
+        "circuity": fleet_figures.ROAD_CIRCUITY,
+        "speed_kmh": fleet_figures.AVERAGE_SPEED_KMH,
+        "service_min": fleet_figures.SERVICE_MIN_COLUMN,  # the sensors are on drop-off columns
+        "tip_min": fleet_figures.TIP_SERVICE_MIN,
+        "shift_h": fleet_figures.SHIFT_H,
+        "payload_kg": fleet_figures.PAYLOAD_KG,
+        "body_m3": fleet_figures.BODY_VOLUME_M3,
+        "compacted_kg_m3": fleet_figures.COMPACTED_DENSITY_KG_M3,
+        "uncompacted_streams": ["glass"],  # a crane truck, as simulation.waste's fleets have it
     }
 
 
@@ -153,6 +185,8 @@ def adapter_configs(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "energy-meter": {},
         "citizen-app": {"app_id": "ccvh-app"},
         "truck-lifts": {"tags": {tag_of(_simulated(b)): b["code"] for b in plan["bins"]}},
+        # A truck's first tour registers it, at its depot.
+        "truck-tours": {"depot_insee": plan["fleet"]["depot_insee"]},
     }
 
 
@@ -169,7 +203,7 @@ def run_live_feed(
     seed: int,
 ) -> FeedResult:
     """Simulate ``days`` of traffic after commissioning and push it through adapters and ingest."""
-    start = COMMISSIONED_AT + timedelta(days=120)
+    start = COMMISSIONED_AT + FEED_STARTS_AFTER_COMMISSIONING
     plan = device_plan(assets, geography, start, days, seed)
     (workdir / "devices.json").write_text(json.dumps(plan), encoding="utf-8")
     # A lift and a sensor's reading of one bin come through different adapters, so they reach

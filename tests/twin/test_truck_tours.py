@@ -11,7 +11,7 @@ import pytest
 
 from adapters.wire import Envelope, encode, format_tips, to_epoch_ms
 from domain import Truck
-from twin import ValleyTwin, load_geography, open_twin
+from twin import RecordedTours, ValleyTwin, load_geography, open_twin, recorded_tours
 from twin.ingest import Incoming, IngestProcessor
 
 NOW = datetime(2024, 6, 5, 12, tzinfo=UTC)
@@ -138,3 +138,22 @@ def test_a_second_copy_of_a_round_an_overlap_or_another_depot_is_refused(
     assert "overlaps truck GE-482-KT's previous tour" in reasons[1]
     assert "depot_insee='34010': expected 34114, where truck GE-482-KT is based" in reasons[2]
     assert twin.get(Truck, "GE-482-KT").tours_count == 1
+
+
+def test_recorded_tours_sum_the_log_s_tours_over_a_span(
+    twin: ValleyTwin, processor: IngestProcessor
+) -> None:
+    replies = answers(
+        processor,
+        tour(1),
+        tour(2, day=1),
+        tour(3, truck="GF-117-LR", odometer_start_km=96_000, odometer_end_km=96_132),
+        tour(4, day=1, depot_insee=None, truck="UNKNOWN-1"),  # refused: counts nowhere
+    )
+    assert [status for status, _ in replies] == ["ack", "ack", "ack", "rejected"]
+    assert recorded_tours(twin) == RecordedTours(
+        trucks=2, tours=3, km=3 * 131.5, tips=6, tonnes_tipped=3 * 13.06
+    )
+    day_two = recorded_tours(twin, since=DAY1 + timedelta(days=1))
+    assert (day_two.trucks, day_two.tours, day_two.km) == (1, 1, 131.5)
+    assert recorded_tours(twin, until=DAY1).tours == 0  # a tour counts by its end
