@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,10 @@ BINS = [column(n, "glass", 500.0 * n, (1,)) for n in range(1, 61)] + [
 ]
 
 
-def tours() -> list[SimulatedTour]:
-    return simulated_tours(BINS, START, DAYS, 12, 5, FLEET)
+@cache
+def tours() -> tuple[SimulatedTour, ...]:
+    """The fortnight's tours, worked out once (they are frozen)."""
+    return tuple(simulated_tours(BINS, START, DAYS, 12, 5, FLEET))
 
 
 def test_every_collection_is_lifted_once_by_a_tour_of_its_stream_and_day() -> None:
@@ -172,7 +175,7 @@ def test_a_fleet_needs_every_bins_position() -> None:
 
 
 def test_same_seed_same_tours() -> None:
-    assert tours() == tours()
+    assert tuple(simulated_tours(BINS, START, DAYS, 12, 5, FLEET)) == tours()
     assert [t.km for t in tours()] != [
         t.km for t in simulated_tours(BINS, START, DAYS, 12, 6, FLEET)
     ]
