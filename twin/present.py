@@ -77,6 +77,12 @@ def format_event(event: dict[str, Any]) -> str:
     attributes = " ".join(f"{k}={_short(v)}" for k, v in event.get("attributes", {}).items())
     amended = f" [{event['amended']}]" if event.get("amended") else ""
     recorded = f"  (recorded {event['recorded_at']})" if event.get("recorded_at") else ""
+    if event.get("message"):
+        recorded = (
+            f"{recorded[:-1]}, via {event['message']})"
+            if recorded
+            else f"  (via {event['message']})"
+        )
     return (
         f"v{event['version']:<5} {event['at']}  {event['event']:<28} {attributes}{amended}"
         f"{recorded}"
