@@ -7,7 +7,9 @@
 * ``simulate(...)`` runs one SimPy process that wakes once per day and updates every container
   at once with NumPy arrays (not one process per bin): the day's inflow is added, the policy
   chooses from the levels and forecasts, the chosen containers are routed per stream from the
-  depot through the tip (``simulation.waste.planning``), the served ones are emptied at the
+  depot through the tip (``simulation.waste.planning``); a policy with ``select`` adds optional
+  stops with their prizes, which the router takes when worth their detour, and a stream with
+  no mandatory stop is not dispatched at all. The served ones are emptied at the
   mean collection hour, and overflow events and bin-hours are counted assuming waste arrives
   evenly over the day. With a ``RecordedInflow`` it is the counterfactual replay; with a
   ``ProjectedInflow`` (fitted models and a seed) it is the projection.
@@ -32,7 +34,7 @@ import simpy
 
 from simulation.parameters.waste import COLLECTION_HOUR, STREAMS, density_kg_per_l
 from simulation.waste.kpis import Ledger, WasteKpis
-from simulation.waste.policies import DayView
+from simulation.waste.policies import DayView, Selection
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -261,25 +263,24 @@ class _DailyRun:
             self.forecast.cv,
             self.share,
         )
-        chosen = np.asarray(self.policy.choose(view), dtype=bool)
+        chosen, optional, prize = self._selection(view)
         before = self.levels + inflow * self.share  # uncapped level at the collection hour
         at_collection = np.minimum(before, cap)
         self.ledger.measure_levels(at_collection / cap)
         served = np.zeros(len(bins), dtype=bool)
         for s, stream in enumerate(STREAMS):
-            idx = np.flatnonzero(chosen & (self.stream_idx == s))
-            if idx.size == 0:
-                continue
+            in_stream = self.stream_idx == s
+            if not (chosen & in_stream).any():
+                continue  # optional stops alone never dispatch a truck
+            idx = np.flatnonzero((chosen | optional) & in_stream)
             volume = at_collection[idx]
-            routed = self.router.route(
-                stream,
-                today,
-                bins.x[idx],
-                bins.y[idx],
-                volume,
-                volume * self.density[idx],
-                cap[idx],
-            )
+            args = (stream, today, bins.x[idx], bins.y[idx], volume)
+            if optional[idx].any():
+                routed = self.router.route(
+                    *args, volume * self.density[idx], cap[idx], prize_km=prize[idx]
+                )
+            else:  # a router without optional stops (the Router protocol's minimum) will do
+                routed = self.router.route(*args, volume * self.density[idx], cap[idx])
             served[idx[routed.served]] = True
             self.ledger.add_tour(
                 s,
@@ -290,7 +291,9 @@ class _DailyRun:
                 co2_kg=routed.co2_kg,
                 operating_cost_eur=routed.cost_eur,
             )
-            unserved = idx[~routed.served]
+            # A mandatory stop the fleet could not take is unserved; an optional one left out
+            # (its detour cost more than its prize) is simply not collected today.
+            unserved = idx[~routed.served & ~optional[idx]]
             self.ledger.add(
                 "unserved_stops", self.stream_idx[unserved], self.commune_idx[unserved], 1.0
             )
@@ -313,6 +316,17 @@ class _DailyRun:
         )
         self.levels[got] = np.minimum(after[got], cap[got])
         self.ledger.close_day(today.isoformat())
+
+    def _selection(self, view: DayView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Must-go mask, optional mask and prizes (NaN where not optional) of today's choice."""
+        select = getattr(self.policy, "select", None)
+        if select is None:
+            chosen = np.asarray(self.policy.choose(view), dtype=bool)
+            return chosen, np.zeros_like(chosen), np.full(len(chosen), np.nan)
+        selection: Selection = select(view)
+        must = np.asarray(selection.must, dtype=bool)
+        prize = np.where(must, np.nan, np.asarray(selection.prize_km, dtype=float))
+        return must, np.isfinite(prize), prize
 
     def _stretch(
         self, a: np.ndarray, b: np.ndarray, hours: np.ndarray, idx: np.ndarray | None = None

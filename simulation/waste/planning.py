@@ -63,8 +63,13 @@ class Router(Protocol):
         volume_l: np.ndarray,
         mass_kg: np.ndarray,
         capacity_l: np.ndarray,
+        prize_km: np.ndarray | None = None,
     ) -> Routed:
-        """Tours for these stops."""
+        """Tours for these stops; a stop with a finite ``prize_km`` is optional (see FleetRouter).
+
+        The engine passes ``prize_km`` only on days with optional stops, so a router that never
+        meets a selecting policy may leave the argument out.
+        """
         ...
 
 
@@ -114,17 +119,43 @@ class FleetRouter:
         volume_l: np.ndarray,
         mass_kg: np.ndarray,
         capacity_l: np.ndarray,
+        prize_km: np.ndarray | None = None,
     ) -> Routed:
-        """Tours for these stops (see the module docstring for which path)."""
+        """Tours for these stops (see the module docstring for which path).
+
+        ``prize_km``: NaN for a mandatory stop, else the km of detour an optional stop is worth.
+        On the OR-Tools path it is the stop's ``drop_penalty_km``, so the solver takes it only
+        when its detour costs less; on the large-day path an optional stop is taken when its
+        insertion detour between its two nearest mandatory stops (``insertion_detour_km``) is
+        below its prize, and dropped again if the fleet then could not take every mandatory
+        stop. ``Routed.served`` is False for an optional stop left out.
+        """
         fleet = self.fleets[stream]
         service = service_minutes(capacity_l)
+        prize = np.full(len(x), np.nan) if prize_km is None else np.asarray(prize_km, dtype=float)
+        optional = np.isfinite(prize)
         started = time.perf_counter()
         try:
             if len(x) > self.exact_up_to:
                 self.heuristic_days += 1
-                served, km, shift_h = LARGE_DAY_METHODS[self.large_days](
-                    x, y, volume_l, mass_kg, service, fleet, self.depot, self.tip, self.circuity
-                )
+                method = LARGE_DAY_METHODS[self.large_days]
+                taken = ~optional
+                if optional.any():
+                    detour = insertion_detour_km(x, y, ~optional, self.circuity)
+                    taken |= optional & (detour < np.where(optional, prize, 0.0))
+                sub = np.flatnonzero(taken)
+                part, km, shift_h = method(
+                    x[sub], y[sub], volume_l[sub], mass_kg[sub], service[sub], fleet,
+                    self.depot, self.tip, self.circuity,
+                )  # fmt: skip
+                if optional[sub].any() and not part[~optional[sub]].all():
+                    sub = np.flatnonzero(~optional)  # the optional stops took mandatory room
+                    part, km, shift_h = method(
+                        x[sub], y[sub], volume_l[sub], mass_kg[sub], service[sub], fleet,
+                        self.depot, self.tip, self.circuity,
+                    )  # fmt: skip
+                served = np.zeros(len(x), dtype=bool)
+                served[sub[part]] = True
             else:
                 self.exact_days += 1
                 stops = [
@@ -135,6 +166,7 @@ class FleetRouter:
                         float(volume_l[i]),
                         float(mass_kg[i]),
                         float(service[i]),
+                        float(prize[i]) if optional[i] else None,
                     )
                     for i in range(len(x))
                 ]
@@ -152,6 +184,31 @@ class FleetRouter:
         finally:
             self.seconds += time.perf_counter() - started
         return _priced(served, km, shift_h, fleet)
+
+
+def insertion_detour_km(
+    x: np.ndarray, y: np.ndarray, mandatory: np.ndarray, circuity: float
+) -> np.ndarray:
+    """Road km each stop adds when inserted between its two nearest mandatory stops.
+
+    ``d(a, p) + d(p, b) − d(a, b)`` with ``a`` and ``b`` the two mandatory stops nearest to
+    ``p`` (there and back to the one when only one is mandatory; infinite with none), times
+    ``circuity``: a cheap stand-in for cheapest insertion into tours not yet drawn.
+    """
+    anchors = np.flatnonzero(mandatory)
+    if anchors.size == 0:
+        return np.full(len(x), np.inf)
+    from scipy.spatial import cKDTree  # loaded where used: importing stays cheap
+
+    points = np.column_stack((x, y))
+    k = min(2, anchors.size)
+    dist, near = cKDTree(points[anchors]).query(points, k=k)
+    if k == 1:
+        return 2.0 * circuity * np.asarray(dist, dtype=float) / 1000.0
+    a, b = points[anchors[near[:, 0]]], points[anchors[near[:, 1]]]
+    between = np.hypot(*(a - b).T)
+    detour: np.ndarray = circuity * (dist[:, 0] + dist[:, 1] - between) / 1000.0
+    return detour
 
 
 def _priced(served: np.ndarray, km: float, shift_h: float, fleet: fp.Fleet) -> Routed:

@@ -1,14 +1,21 @@
 """Collection policies: given the day, the current levels and the forecasts, which bins to empty.
 
 A policy is an object with ``horizon`` (days of forecast it wants) and
-``choose(day: DayView) -> bool mask``. Policies decide only; they never touch levels, trucks or
-randomness (the engine does), so the same view always gives the same choice.
+``choose(day: DayView) -> bool mask``. A policy may also offer ``select(day) -> Selection``: the
+bins that must go today and, for the others worth taking, a prize in km (optional stops that the
+router takes only when their detour costs less). Policies decide only; they never touch levels,
+trucks or randomness (the engine does), so the same view always gives the same choice.
 
 * ``FixedSchedule`` — per stream (optionally per stream and commune) weekdays, every n weeks.
-* ``Threshold`` — on round days, the bins whose expected level reaches x % before the next round.
+* ``Threshold`` — on round days, the bins expected to be at least x % full when the truck passes
+  today, and those that would overflow before the next round day.
 * ``Predictive`` — the bins whose probability of overflowing before their next chance exceeds a
   risk, plus nearby bins of the same stream at risk within ``horizon`` days, pulled in when the
   detour to them is short (few extra km now instead of a dedicated trip later).
+* ``Integrated`` — selection and routing together: the bins at risk before their next chance
+  must go; the bins due within ``horizon`` days are optional stops with a prize (``prize_km``,
+  documented there), and the router decides which are worth their detour. A stream with no
+  must-go bin is not dispatched.
 
 Not responsible for routing (``simulation.routing``) nor for forecasting
 (``simulation.waste.fitting``).
@@ -16,14 +23,21 @@ Not responsible for routing (``simulation.routing``) nor for forecasting
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from simulation.parameters import fleet as fp
+from simulation.parameters.waste import density_kg_per_l
+from simulation.waste.planning import default_fleets
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from domain import Position
 
 WORKING_DAYS = frozenset(range(5))  # Monday to Friday
 
@@ -57,6 +71,35 @@ class Policy(Protocol):
 
     def choose(self, view: DayView) -> np.ndarray:
         """Boolean mask of the bins to empty today."""
+        ...
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A day's choice with optional stops: what must go, and what the others are worth.
+
+    ``must``: boolean mask of the bins that must be emptied today (mandatory stops; one the
+    fleet cannot reach is reported unserved). ``prize_km``: for each other bin worth taking,
+    the km of extra driving it is worth (an optional stop with that drop penalty); NaN for the
+    bins that are not candidates (and for the must-go ones). An optional stop the router leaves
+    out is simply not collected today: it is not unserved.
+    """
+
+    must: np.ndarray
+    prize_km: np.ndarray
+
+    @property
+    def optional(self) -> np.ndarray:
+        """Mask of the optional stops (a finite prize, not must-go)."""
+        optional: np.ndarray = np.isfinite(self.prize_km) & ~self.must
+        return optional
+
+
+class SelectingPolicy(Policy, Protocol):
+    """A policy that also offers optional stops with their prizes (the engine prefers this)."""
+
+    def select(self, view: DayView) -> Selection:
+        """Must-go mask and prizes of today's optional stops."""
         ...
 
 
@@ -136,18 +179,30 @@ def _expected_until(view: DayView, gap: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Threshold:
-    """On round days, empty the bins expected to pass ``fill`` of capacity before the next round."""
+    """On round days, empty the bins that have reached ``fill`` of capacity by the truck's visit.
+
+    A bin is chosen when its expected level at today's collection (its level this morning plus
+    the share of today's inflow that arrives before the collection hour) reaches ``fill`` —
+    the trigger of a fill sensor set at ``fill``, not one day's inflow short of it (earlier
+    versions chose the bins that *would* reach ``fill`` by the next round day, so they emptied
+    them a day early, three days on Fridays). A bin below ``fill`` is also chosen when its
+    expected level at the next round day's collection would reach its capacity: waiting for it
+    to reach ``fill`` would let it overflow (Friday → Monday, or a fast filler).
+    """
 
     fill: float = 0.8
     round_days: frozenset[int] = WORKING_DAYS
     horizon: int = 8
 
     def choose(self, view: DayView) -> np.ndarray:
-        """Bins whose expected level at the next round reaches the threshold."""
+        """Bins at ``fill`` by today's collection, or full before the next round day's."""
         if view.day.weekday() not in self.round_days:
             return np.zeros(len(view.stream), dtype=bool)
+        today = view.levels_l + view.collection_share * view.forecast_l[:, 0]
         mean, _ = _expected_until(view, next_round_gap(view.day, self.round_days))
-        chosen: np.ndarray = view.levels_l + mean >= self.fill * view.capacity_l
+        chosen: np.ndarray = (today >= self.fill * view.capacity_l) | (
+            view.levels_l + mean >= view.capacity_l
+        )
         return chosen
 
 
@@ -207,3 +262,173 @@ class Predictive:
         sd = np.sqrt(np.maximum(var, 1e-9))
         probability: np.ndarray = ndtr(-room / sd)  # SciPy is untyped
         return probability
+
+
+def _collections_ahead(view: DayView) -> tuple[np.ndarray, np.ndarray]:
+    """Overflow probability and expected litres at each collection 1 … horizon − 1 days ahead.
+
+    Both of shape (bins, horizon − 1); column ``g − 1`` is the collection ``g`` days ahead,
+    with the same normal approximation as ``Predictive.overflow_probability``.
+    """
+    from scipy.special import ndtr  # SciPy is loaded where used: importing stays cheap
+
+    f, c = view.forecast_l, view.collection_share
+    gaps = np.arange(1, f.shape[1])
+    mean = np.cumsum(f, axis=1)[:, gaps - 1] + c * f[:, gaps]
+    sd_parts = view.cv[:, None] * f
+    var = np.cumsum(np.square(sd_parts), axis=1)[:, gaps - 1] + np.square(c * sd_parts[:, gaps])
+    expected = view.levels_l[:, None] + mean
+    room = view.capacity_l[:, None] - expected
+    probability: np.ndarray = ndtr(-room / np.sqrt(np.maximum(var, 1e-9)))
+    return probability, expected
+
+
+def prize_km(
+    x: np.ndarray,
+    y: np.ndarray,
+    streams: tuple[str, ...] | list[str],
+    today_l: np.ndarray,
+    due_l: np.ndarray,
+    *,
+    fleets: Mapping[str, fp.Fleet],
+    depot: Position = fp.DEPOT.position,
+    tip: Position = fp.TIP.position,
+    circuity: float = fp.ROAD_CIRCUITY,
+    scale: float = 1.0,
+    neighbours: np.ndarray | None = None,
+) -> np.ndarray:
+    """What emptying each may-go bin today is worth, in km of extra driving.
+
+    ``prize_km = scale × trip_km / sharing × urgency``, where
+
+    * ``trip_km`` is the road km of a dedicated visit: depot → bin → tip → depot, straight
+      lines times ``circuity`` (the trip its later visit would pay for if nothing else went);
+    * ``sharing`` is how many bins would share that later trip: the bins of its stream around
+      it (``neighbours``: the scenario's policy counts those of its stream in its commune),
+      but no more than one load of the stream's truck carries when each is as full as it will
+      be when due (``due_l``: payload over their mass, body over the litres they take in it,
+      compacted or not, ``Truck.body_litres``), and at least 1. So ``trip_km / sharing`` is the
+      bin's share of the trip that would otherwise come for it — about 1 km for a wheeled
+      residual bin among 60 in its village, 5 km for one of a dozen packaging columns, 10 km
+      for a glass column (a load holds five or six);
+    * ``urgency = today_l / due_l`` is how far through its cycle the bin is: its expected level
+      at today's collection over its expected level on the day it will have to go. Emptying it
+      at that share of what it would hold then brings its next visits forward by the rest:
+      the prize falls to zero for an empty bin and reaches the whole share for one due
+      tomorrow;
+    * ``scale`` (the scenario's ``prize_scale``, 1 by default) weighs it all: above 1 it keeps
+      the stream's bins in step (fewer trips, emptied less full), below 1 it empties them fuller.
+
+    The router takes the bin when its detour costs fewer km than the prize (in the solver,
+    the stop's drop penalty).
+    """
+    today_l, due_l = np.asarray(today_l, dtype=float), np.asarray(due_l, dtype=float)
+    out_m = np.hypot(x - depot.x, y - depot.y)
+    trip_km = (
+        circuity
+        * (out_m + np.hypot(x - tip.x, y - tip.y) + math.dist((tip.x, tip.y), (depot.x, depot.y)))
+        / 1000.0
+    )
+    per_load = np.ones(len(today_l))
+    names = np.asarray(streams, dtype=object)
+    for stream in np.unique(names):
+        at = names == stream
+        truck = fleets[str(stream)].truck
+        litres = np.maximum(due_l[at], 1e-9)
+        mass = litres * density_kg_per_l(str(stream))
+        body = (
+            litres
+            if truck.compaction_density_kg_m3 is None
+            else np.minimum(litres, 1000.0 * mass / truck.compaction_density_kg_m3)
+        )
+        per_load[at] = np.maximum(
+            1.0, np.minimum(truck.payload_kg / mass, truck.body_volume_m3 * 1000.0 / body)
+        )
+    urgency = np.clip(today_l / np.maximum(due_l, 1e-9), 0.0, 1.0)
+    sharing = per_load if neighbours is None else np.clip(neighbours, 1.0, per_load)
+    prize: np.ndarray = scale * trip_km / sharing * urgency
+    return prize
+
+
+@dataclass(frozen=True)
+class Integrated:
+    """Selection and routing together: must-go bins, and may-go bins as optional stops.
+
+    On round days, per stream:
+
+    * **must-go**: bins whose probability of overflowing before their next chance (the next
+      round day's collection) exceeds ``risk`` (as ``Predictive.overflow_probability``);
+    * **may-go**: bins that will be must-go within ``horizon − 1`` days (the forecast the
+      policy reads) and are expected to be at least ``min_fill`` full at today's collection.
+      They are optional stops with a prize in km (``prize_km``, scaled by ``prize_scale``):
+      the router (``FleetRouter.route``) takes one only when its detour costs less;
+    * **no must-go, no trip**: a stream with no must-go bin today offers no optional stop
+      either, so it is not dispatched (a trip is only worth its haul when something has to go).
+
+    ``fleets``, ``depot``, ``tip`` and ``circuity`` calibrate the prizes (what a later trip
+    costs and how many bins a load carries); they default to the engine's fleet and sites.
+    ``choose`` returns the must-go bins alone (what a router without optional stops would get).
+    """
+
+    risk: float = 0.05
+    horizon: int = 8
+    min_fill: float = 0.3
+    prize_scale: float = 1.0
+    round_days: frozenset[int] = WORKING_DAYS
+    fleets: Mapping[str, fp.Fleet] | None = None
+    depot: Position = fp.DEPOT.position
+    tip: Position = fp.TIP.position
+    circuity: float = fp.ROAD_CIRCUITY
+
+    def choose(self, view: DayView) -> np.ndarray:
+        """The must-go bins."""
+        return self.select(view).must
+
+    def select(self, view: DayView) -> Selection:
+        """Must-go bins, and the prizes of today's may-go ones (NaN for the others)."""
+        n = len(view.stream)
+        prize = np.full(n, np.nan)
+        if view.day.weekday() not in self.round_days:
+            return Selection(np.zeros(n, dtype=bool), prize)
+        gap = next_round_gap(view.day, self.round_days)
+        if view.forecast_l.shape[1] <= gap:
+            raise ValueError(
+                f"the policy needs {gap + 1} forecast days, the engine gave {view.forecast_l.shape[1]}"
+            )
+        probability, expected = _collections_ahead(view)
+        at_risk = probability > self.risk
+        must = at_risk[:, gap - 1].copy()
+        streams = np.asarray(view.stream, dtype=object)
+        today = view.levels_l + view.collection_share * view.forecast_l[:, 0]
+        candidates = (
+            at_risk.any(axis=1)
+            & ~must
+            & (today >= self.min_fill * view.capacity_l)
+            & np.isin(streams, np.unique(streams[must]))
+        )
+        idx = np.flatnonzero(candidates)
+        if idx.size:
+            first_due = np.argmax(at_risk[idx], axis=1)
+            due = np.minimum(expected[idx, first_due], view.capacity_l[idx])
+            prize[idx] = prize_km(
+                view.x[idx],
+                view.y[idx],
+                [view.stream[i] for i in idx],
+                today[idx],
+                due,
+                fleets=self.fleets if self.fleets is not None else default_fleets(),
+                depot=self.depot,
+                tip=self.tip,
+                circuity=self.circuity,
+                scale=self.prize_scale,
+                neighbours=_same_stream_and_commune(view)[idx],
+            )
+        return Selection(must, prize)
+
+
+def _same_stream_and_commune(view: DayView) -> np.ndarray:
+    """For each bin, how many bins of its stream stand in its commune (itself included)."""
+    keys = [f"{s}\x00{c}" for s, c in zip(view.stream, view.commune, strict=True)]
+    _, inverse, counts = np.unique(np.asarray(keys), return_inverse=True, return_counts=True)
+    shared: np.ndarray = counts[inverse].astype(float)
+    return shared

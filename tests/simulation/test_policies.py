@@ -65,17 +65,27 @@ def test_fixed_schedule_by_stream_and_commune() -> None:
     ]  # ISO week 1: glass is off (odd week)
 
 
-def test_threshold_looks_to_the_next_round_day() -> None:
+def test_threshold_empties_at_the_threshold_and_before_an_overflow() -> None:
     policy = Threshold(fill=0.8)
     assert (
         next_round_gap(MONDAY, policy.round_days) == 1
         and next_round_gap(FRIDAY, policy.round_days) == 3
     )
-    # Monday: next round Tuesday, one day of 10 L → collect from 70 L up
-    assert policy.choose(_view(MONDAY, [69.0, 70.0])).tolist() == [False, True]
-    # Friday: next round Monday, three days → collect from 50 L up
-    assert policy.choose(_view(FRIDAY, [49.0, 50.0])).tolist() == [False, True]
+    # The trigger is the level when the truck passes today (here the collection is at 00:00, so
+    # this morning's level), not the level one round later: from 80 L up, not 70 L (issue 13:
+    # the old rule emptied bins one day's inflow short of the threshold).
+    assert policy.choose(_view(MONDAY, [79.0, 80.0])).tolist() == [False, True]
+    # Friday: next round Monday, three days of 10 L: a bin at 70 L would be full by then, so it
+    # goes below the threshold; one at 69 L waits (the old rule took it from 50 L up).
+    assert policy.choose(_view(FRIDAY, [69.0, 70.0])).tolist() == [False, True]
     assert not policy.choose(_view(SATURDAY, [99.0])).any()
+
+
+def test_threshold_counts_todays_inflow_before_the_collection() -> None:
+    # Half of today's 10 L arrives before the collection: 75 L this morning reads 80 L then.
+    view = _view(MONDAY, [74.0, 75.0])
+    view = DayView(*[getattr(view, f) for f in view.__dataclass_fields__][:-1], 0.5)
+    assert Threshold(fill=0.8).choose(view).tolist() == [False, True]
 
 
 def test_predictive_takes_risky_bins_and_cheap_neighbours() -> None:

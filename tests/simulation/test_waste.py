@@ -56,16 +56,17 @@ def _hourless_run(bins, models, inflow, policy, *, days: int, seed: int, env=Non
 
 
 def test_threshold_on_constant_inflow_counted_by_hand() -> None:
-    # 10 L/day into 100 L, collected at 00:00 when level + tomorrow's 10 L reaches 80 L, i.e. at 70 L:
-    # the level reads 70 L on days 7, 14, 21, 28 of a 30-day run → 4 collections of 70 L, no overflow.
+    # 10 L/day into 100 L, collected at 00:00 when the level reaches 80 L (issue 13: no longer
+    # one day's inflow short of it, at 70 L): the level reads 80 L on days 8, 16, 24 of a
+    # 30-day run → 3 collections of 80 L, no overflow.
     bins, models, inflow = _one_bin()
     kpis = _hourless_run(
         bins, models, inflow, Threshold(0.8, round_days=EVERY_DAY), days=30, seed=1
     ).totals()
-    assert kpis["collections"] == 4
-    assert kpis["tonnes"] == pytest.approx(4 * 70 * density_kg_per_l("residual") / 1000)
-    assert kpis["mean_fill_at_emptying"] == pytest.approx(0.7)
-    assert kpis["overflow_events"] == 0 and kpis["truck_km"] == 4
+    assert kpis["collections"] == 3
+    assert kpis["tonnes"] == pytest.approx(3 * 80 * density_kg_per_l("residual") / 1000)
+    assert kpis["mean_fill_at_emptying"] == pytest.approx(0.8)
+    assert kpis["overflow_events"] == 0 and kpis["truck_km"] == 3
 
 
 def test_fixed_weekly_overflows_counted_by_hand() -> None:
@@ -254,7 +255,7 @@ def test_realtime_environment_can_drive_a_run() -> None:
     kpis = _hourless_run(
         bins, models, inflow, Threshold(0.8, round_days=EVERY_DAY), days=30, seed=1, env=env
     )
-    assert kpis.totals()["collections"] == 4
+    assert kpis.totals()["collections"] == 3  # as counted by hand above
 
 
 def test_continuous_approximation_matches_a_known_tour_length_and_serves_fullest_first() -> None:
