@@ -51,7 +51,8 @@ from simulation import (
     simulate,
 )
 from simulation.parameters.waste import COLLECTION_HOUR
-from simulation.waste import DEFAULT_ROUNDS, constant_models
+from simulation.waste import DEFAULT_ROUNDS, Integrated, Round, constant_models
+from simulation.waste.policies import WORKING_DAYS
 from twin import load_geography, open_twin, plan_inventory
 from twin.inventory import RULE_BY_STREAM
 
@@ -199,12 +200,29 @@ def build_policy(scenario: Scenario) -> Policy:
         raise ValueError(
             f"{scenario.source}: a {scenario.subject} scenario has no collection policy"
         )
+    days = frozenset(p.round_days) if p.round_days is not None else WORKING_DAYS
     if p.kind == "fixed":
-        return FixedSchedule()
+        rounds = {s: Round(frozenset(r.weekdays), r.every_weeks) for s, r in p.rounds}
+        return FixedSchedule(rounds={**DEFAULT_ROUNDS, **rounds})
     if p.kind == "threshold":
-        return Threshold(fill=p.threshold)
+        return Threshold(fill=p.threshold, round_days=days)
     if p.kind == "predictive":
-        return Predictive(risk=p.risk, horizon=p.horizon_days)
+        return Predictive(
+            risk=p.risk,
+            horizon=p.horizon_days,
+            detour_m=p.detour_m,
+            min_fill=p.min_fill,
+            round_days=days,
+        )
+    if p.kind == "integrated":
+        return Integrated(
+            risk=p.risk,
+            horizon=p.horizon_days,
+            min_fill=p.min_fill,
+            prize_scale=p.prize_scale,
+            round_days=days,
+            fleets=default_fleets(dict(scenario.fleet)),
+        )
     raise ValueError(f"unknown policy kind {p.kind!r}")  # validation makes this unreachable
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "InventorySettings",
     "PolicySettings",
     "RolloutSettings",
+    "RoundSettings",
     "RunSettings",
     "Scenario",
     "known_communes",
@@ -57,7 +58,9 @@ __all__ = [
     "validate",
 ]
 
-POLICY_KINDS = ("fixed", "threshold", "predictive")
+POLICY_KINDS = ("fixed", "threshold", "predictive", "integrated")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+"""Day names of ``round_days`` and ``[policy.rounds.<stream>] weekdays`` (Monday first)."""
 KPI_NAMES: tuple[str, ...] = tuple(
     WasteKpis((), np.zeros((len(KPIS), len(STREAMS), 0)), []).totals()
 )
@@ -65,6 +68,8 @@ KPI_NAMES: tuple[str, ...] = tuple(
 DEFAULT_FOCUS = ("truck_km", "overflow_events", "co2_kg", "cost_eur")
 MIN_PREDICTIVE_HORIZON = 4
 """The predictive policy forecasts to the next round day: up to 3 days ahead (Friday → Monday)."""
+MAX_POLICY_HORIZON = 60
+"""Days of forecast a policy may ask for (beyond that a forecast says little)."""
 
 
 @dataclass(frozen=True)
@@ -103,13 +108,31 @@ class HistorySettings:
 
 
 @dataclass(frozen=True)
+class RoundSettings:
+    """One stream's fixed round (``[policy.rounds.<stream>]``): weekdays (0 = Monday), every n weeks."""
+
+    weekdays: tuple[int, ...]
+    every_weeks: int = 1
+
+
+@dataclass(frozen=True)
 class PolicySettings:
-    """The collection policy and its parameters (each used only by its kind)."""
+    """The collection policy and its parameters (each used only by its kind).
+
+    ``round_days`` (weekdays, 0 = Monday; None: Monday to Friday) are the days trucks may go
+    out for the sensor-driven kinds; ``rounds`` replace the fixed kind's default round of the
+    streams they name.
+    """
 
     kind: str
     threshold: float = 0.8
     risk: float = 0.05
     horizon_days: int = 8
+    min_fill: float = 0.3
+    detour_m: float = 1000.0
+    prize_scale: float = 1.0
+    round_days: tuple[int, ...] | None = None
+    rounds: tuple[tuple[str, RoundSettings], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,15 +230,50 @@ POLICY = {
         "float", 0.8, lambda v: 0 < v <= 1, "a fill fraction with 0 < x <= 1", ("threshold",)
     ),
     "risk": Field(
-        "float", 0.05, lambda v: 0 < v < 1, "a probability with 0 < x < 1", ("predictive",)
+        "float",
+        0.05,
+        lambda v: 0 < v < 1,
+        "a probability with 0 < x < 1",
+        ("predictive", "integrated"),
     ),
     "horizon_days": Field(
         "int",
         8,
-        lambda v: v >= MIN_PREDICTIVE_HORIZON,
-        f"at least {MIN_PREDICTIVE_HORIZON} days (the forecast must reach the next round day)",
-        ("predictive",),
+        lambda v: MIN_PREDICTIVE_HORIZON <= v <= MAX_POLICY_HORIZON,
+        f"at least {MIN_PREDICTIVE_HORIZON} days (the forecast must reach the next round day) "
+        f"and at most {MAX_POLICY_HORIZON}",
+        ("predictive", "integrated"),
     ),
+    "min_fill": Field(
+        "float",
+        0.3,
+        lambda v: 0 <= v < 1,
+        "a fill fraction with 0 <= x < 1",
+        ("predictive", "integrated"),
+    ),
+    "detour_m": Field("float", 1000.0, non_negative, "a distance in metres >= 0", ("predictive",)),
+    "prize_scale": Field(
+        "float",
+        1.0,
+        lambda v: 0 <= v <= 100,
+        "a factor on the prize of optional stops with 0 <= x <= 100",
+        ("integrated",),
+    ),
+    "round_days": Field(
+        "list",
+        None,
+        lambda v: bool(v) and all(d in WEEKDAYS for d in v) and len(set(v)) == len(v),
+        f"a non-empty list of distinct day names among {list(WEEKDAYS)}",
+        ("threshold", "predictive", "integrated"),
+    ),
+}
+ROUND = {
+    "weekdays": Field(
+        "list",
+        check=lambda v: bool(v) and all(d in WEEKDAYS for d in v) and len(set(v)) == len(v),
+        expected=f"a non-empty list of distinct day names among {list(WEEKDAYS)}",
+    ),
+    "every_weeks": Field("int", 1, lambda v: 1 <= v <= 52, "a number of weeks from 1 to 52"),
 }
 FLEET_TRUCKS = Field("int", check=positive, expected="a number of trucks > 0")
 ROLLOUT = {
@@ -469,9 +527,16 @@ def _check_tables(check: _Checker, doc: Mapping[str, Any], subject: str) -> None
 
 
 def _waste(check: _Checker, doc: Mapping[str, Any], common: dict[str, Any]) -> Scenario:
-    kind_raw = check.table(("policy",), doc["policy"]).get("kind")
+    table = dict(check.table(("policy",), doc["policy"]))
+    kind_raw = table.get("kind")
     kind = kind_raw if kind_raw in POLICY_KINDS else None
-    policy = PolicySettings(**check.section("policy", doc["policy"], POLICY, kind))
+    rounds_raw = table.pop("rounds", None)
+    values = check.section("policy", table, POLICY, kind)
+    if "round_days" in values:
+        values["round_days"] = tuple(sorted(WEEKDAYS.index(d) for d in values["round_days"]))
+    if rounds_raw is not None:
+        values["rounds"] = _rounds(check, rounds_raw, kind)
+    policy = PolicySettings(**values)
     fleet_raw = check.table(("fleet",), doc.get("fleet", {}))
     check.unknown(("fleet",), fleet_raw, STREAMS)
     fleet = tuple(
@@ -479,6 +544,30 @@ def _waste(check: _Checker, doc: Mapping[str, Any], common: dict[str, Any]) -> S
     )
     rollout = _rollout(check, doc["rollout"]) if "rollout" in doc else None
     return Scenario(policy=policy, fleet=fleet, rollout=rollout, **common)
+
+
+def _rounds(check: _Checker, raw: Any, kind: str | None) -> tuple[tuple[str, RoundSettings], ...]:
+    """``[policy.rounds.<stream>]`` tables: the fixed kind's rounds, stream by stream."""
+    path = ("policy", "rounds")
+    if kind != "fixed":
+        raise check.fail(path, raw, f"no rounds for kind {kind!r} (only for ['fixed'])")
+    streams = check.table(path, raw)
+    check.unknown(path, streams, STREAMS)
+    out = []
+    for stream, table in streams.items():
+        where = (*path, stream)
+        rules = check.table(where, table)
+        check.unknown(where, rules, ROUND)
+        if "weekdays" not in rules:
+            raise check.fail((*where, "weekdays"), None, "a value (a list of day names): required")
+        days = check.value((*where, "weekdays"), ROUND["weekdays"], rules["weekdays"])
+        every = (
+            check.value((*where, "every_weeks"), ROUND["every_weeks"], rules["every_weeks"])
+            if "every_weeks" in rules
+            else 1
+        )
+        out.append((stream, RoundSettings(tuple(sorted(WEEKDAYS.index(d) for d in days)), every)))
+    return tuple(sorted(out))
 
 
 def _subject_settings(check: _Checker, doc: Mapping[str, Any], subject: str) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def test_a_valid_file_gives_a_frozen_scenario(tmp_path: Path) -> None:
             'kind = "random"',
             "policy.kind",
             "random",
-            "one of ['fixed', 'threshold', 'predictive']",
+            "one of ['fixed', 'threshold', 'predictive', 'integrated']",
         ),
         (
             'kind = "fixed"',
