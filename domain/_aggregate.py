@@ -24,6 +24,10 @@ from domain._checks import text, utc_instant
 from domain.errors import InvalidValueError, OutOfOrderError, RetiredAssetError
 from domain.ids import aggregate_id
 
+# Bumped when aggregates start keeping more state derived from their whole history: a snapshot
+# taken before holds an older number (or none), and its aggregate is rebuilt from its events.
+DERIVED_STATE = 2
+
 # A correctable field's check: (field name, proposed value) -> the value to record.
 FieldCheck = Callable[[str, object], object]
 
@@ -113,6 +117,27 @@ class ValleyAggregate(Aggregate):
                 aggregate._note_lateness(self, newest, False)
             if not self.LATE_ALLOWED:
                 aggregate._ordered_at = max(ordered, self.timestamp)
+
+    def __base_init__(
+        self, originator_id: Any, originator_version: int, timestamp: datetime
+    ) -> None:
+        super().__base_init__(originator_id, originator_version, timestamp)
+        self.__dict__["_derived_state"] = DERIVED_STATE
+
+    @property
+    def complete(self) -> bool:
+        """False for an aggregate loaded from a snapshot taken before it kept what it now
+        derives from its whole history (meter marks, overflow marks, lateness bounds): such
+        an aggregate must be rebuilt from its events once (the next snapshot is complete)."""
+        return self.__dict__.get("_derived_state") == DERIVED_STATE
+
+    @property
+    def needs_rebuild(self) -> bool:
+        """Whether this state, replayed in recorded order, misses something: an amendment
+        recorded since it was last rebuilt with its amendments in place, or derived state an
+        old snapshot lacks (see :mod:`domain.history`)."""
+        last = self.__dict__.get("_last_amendment", 0)
+        return not self.complete or last > self.__dict__.get("_rebuilt_through", 0)
 
     @classmethod
     def id_for(cls, code: str) -> UUID:
@@ -204,7 +229,7 @@ class ValleyAggregate(Aggregate):
         reason: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate._note_amendment(self.original_version, "corrected")
+            aggregate._note_amendment(self.original_version, "corrected", self.originator_version)
 
     class FactRetracted(Event):
         """An earlier fact withdrawn (it never happened), dated at that fact's world time."""
@@ -215,7 +240,7 @@ class ValleyAggregate(Aggregate):
         reason: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate._note_amendment(self.original_version, "retracted")
+            aggregate._note_amendment(self.original_version, "retracted", self.originator_version)
 
     @property
     def amendments(self) -> dict[int, str]:
@@ -223,14 +248,24 @@ class ValleyAggregate(Aggregate):
         noted: dict[str, str] = self.__dict__.get("_amended") or {}
         return {int(version): what for version, what in noted.items()}
 
-    def _note_amendment(self, version: int, what: str) -> None:
+    def _note_amendment(self, version: int, what: str, amendment_version: int) -> None:
         # String keys: a snapshot's JSON keeps them as they are.
         noted: dict[str, str] = self.__dict__.setdefault("_amended", {})
         noted[str(version)] = what
+        self.__dict__["_last_amendment"] = amendment_version
 
-    def correct(self, original: Any, changes: Mapping[str, object], by: str, reason: str) -> None:
+    def correct(
+        self,
+        original: Any,
+        changes: Mapping[str, object],
+        by: str,
+        reason: str,
+        context: object = None,
+    ) -> None:
         """Correct the values of an earlier fact (``original``, one of this aggregate's events):
-        the fact keeps its world time; history keeps both, and state follows the correction."""
+        the fact keeps its world time; history keeps both, and state follows the correction.
+        ``context``: what a rule of the facts around it needs (a meter's neighbouring
+        indexes), found in the history by the caller."""
         correctable = self._amendable(original, "corrected")
         if not changes:
             raise InvalidValueError("names no field to correct", "changes", dict(changes))
@@ -244,7 +279,7 @@ class ValleyAggregate(Aggregate):
                     value,
                 )
             checked[name] = correctable[name](name, value)
-        self._check_correction(original, checked)
+        self._check_correction(original, checked, context)
         self._amend(
             self.FactCorrected,
             original,
@@ -282,7 +317,9 @@ class ValleyAggregate(Aggregate):
             )
         return correctable
 
-    def _check_correction(self, original: Any, changes: Mapping[str, Any]) -> None:
+    def _check_correction(
+        self, original: Any, changes: Mapping[str, Any], context: object = None
+    ) -> None:
         """Refuse a correction that breaks a rule depending on the facts around it (an
         aggregate with such rules, a meter's rising index, says so here)."""
 

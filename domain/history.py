@@ -46,16 +46,43 @@ def rebuild(
             created = fact.mutate(None)
             assert isinstance(created, ValleyAggregate)
             aggregate = created
+        elif isinstance(fact, AMENDMENTS):
+            # Applied already, through the fact it names; noted, and counted in the version,
+            # but dated at that fact's time it moves no clock (a retracted newest fact must
+            # not stay the aggregate's newest).
+            fact.apply(aggregate)
+            aggregate.version = fact.originator_version
         elif as_of is None or fact.timestamp <= as_of:
             fact.fold_onto(aggregate)
+    if aggregate is not None and as_of is None and known_at is None:
+        aggregate.__dict__["_rebuilt_through"] = aggregate.version
     return aggregate
+
+
+AMENDMENTS = (ValleyAggregate.FactCorrected, ValleyAggregate.FactRetracted)
+
+
+def as_they_stand(history: Iterable[Any]) -> list[Any]:
+    """The facts of ``history`` as they now stand, in recorded order: corrected values in
+    place, retracted facts and the amendments themselves left out."""
+    facts = list(history)
+    amendments = latest_amendments(facts)
+    standing = []
+    for fact in facts:
+        amendment = amendments.get(fact.originator_version)
+        if isinstance(fact, AMENDMENTS) or isinstance(amendment, ValleyAggregate.FactRetracted):
+            continue
+        if isinstance(amendment, ValleyAggregate.FactCorrected):
+            fact = corrected(fact, amendment.changes)
+        standing.append(fact)
+    return standing
 
 
 def latest_amendments(history: Iterable[Any]) -> dict[int, Any]:
     """The amendment in force for each amended fact's version: the last one recorded."""
     amendments: dict[int, Any] = {}
     for fact in history:
-        if isinstance(fact, ValleyAggregate.FactCorrected | ValleyAggregate.FactRetracted):
+        if isinstance(fact, AMENDMENTS):
             amendments[fact.original_version] = fact
     return amendments
 

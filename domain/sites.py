@@ -7,9 +7,9 @@ point is decided once, at registration. Not responsible for projecting coordinat
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Self
 
 import shapely
@@ -17,7 +17,7 @@ from shapely.errors import ShapelyError
 
 from domain._aggregate import ValleyAggregate
 from domain._checks import member, number_in_range, text, utc_instant, whole_number
-from domain.errors import InvalidValueError, OutOfRangeError
+from domain.errors import InvalidValueError, OutOfOrderError, OutOfRangeError
 from domain.ids import normalise_code
 from domain.values import Position, SiteKind
 
@@ -174,21 +174,32 @@ class Site(ValleyAggregate):
         """When the meter was last read (an index or a replacement); None before."""
         return self._meter_read_at
 
-    def meter_reading_before(self, at: datetime) -> tuple[float, datetime] | None:
-        """The meter's index just before ``at`` in world time, with when it was read (after a
-        replacement, the new meter's first index); None if no reading is older."""
-        marks = self._meter_marks()
-        position = bisect_left(marks, at.timestamp(), key=_mark_time)
-        if position == 0:
-            return None
-        time, _, index_after = marks[position - 1]
-        return index_after, datetime.fromtimestamp(time, UTC)
+    def reads_late(self, at: datetime) -> bool:
+        """Whether an index dated ``at`` would land before the newest one (its neighbours in
+        world time are then needed to judge it: :class:`MeterNeighbours`)."""
+        return self._meter_read_at is not None and at < self._meter_read_at
 
-    def meter_energy(self, index_kwh: float, at: datetime) -> None:
-        """Record a cumulative meter index, in world-time order or late: it may not be below
-        the index read before it nor above the one read after it (a replacement aside)."""
+    def meter_energy(
+        self, index_kwh: float, at: datetime, neighbours: MeterNeighbours | None = None
+    ) -> None:
+        """Record a cumulative meter index: not below the index read before it nor above the
+        one read after it in world time (a replacement aside). A late index (``reads_late``)
+        comes with its ``neighbours``, found in the site's history by the caller: the site
+        keeps only its first and newest marks, so that it stays small however long its
+        meter has been read."""
         index = number_in_range("index_kwh", index_kwh, 0.0, MAX_METER_INDEX_KWH)
-        self._check_meter_mark(utc_instant("at", at), index, index, "index_kwh")
+        at = utc_instant("at", at)
+        if self.reads_late(at):
+            if neighbours is None:
+                raise OutOfOrderError(
+                    "a late meter index is judged against the indexes around it; "
+                    "record it through the twin, which finds them",
+                    "at",
+                    at.isoformat(),
+                )
+            neighbours.check(index)
+        elif self.meter_index_kwh is not None and index < self.meter_index_kwh:
+            MeterNeighbours(before=self._newest_mark(), after=None).check(index)
         self._record(self.EnergyMetered, at, index_kwh=index)
 
     class MeterReplaced(ValleyAggregate.Event):
@@ -200,88 +211,62 @@ class Site(ValleyAggregate):
             aggregate.meter_replacements += 1
 
     def replace_meter(self, final_index_kwh: float, new_index_kwh: float, at: datetime) -> None:
-        """Record a meter swap: the old meter's last index and the new meter's first."""
+        """Record a meter swap, after every index read so far: the old meter's last index
+        and the new meter's first."""
         final = number_in_range("final_index_kwh", final_index_kwh, 0.0, MAX_METER_INDEX_KWH)
         new = number_in_range("new_index_kwh", new_index_kwh, 0.0, MAX_METER_INDEX_KWH)
-        self._check_meter_mark(utc_instant("at", at), final, new, "final_index_kwh")
+        at = utc_instant("at", at)
+        if self.reads_late(at):
+            assert self._meter_read_at is not None
+            raise OutOfOrderError(
+                f"a meter replacement follows every index read: the last one is dated "
+                f"{self._meter_read_at.isoformat()}",
+                "at",
+                at.isoformat(),
+            )
+        if self.meter_index_kwh is not None and final < self.meter_index_kwh:
+            raise OutOfRangeError(
+                f"final index is below the last reading {self.meter_index_kwh}",
+                "final_index_kwh",
+                final,
+            )
         self._record(self.MeterReplaced, at, final_index_kwh=final, new_index_kwh=new)
 
-    # ---- the meter's marks in world time ----------------------------------------------------
-    # Each mark is [epoch seconds, index coming in, index going out]: a reading has one index,
-    # a replacement the old meter's final and the new meter's first. Plain numbers, so that a
-    # snapshot's JSON keeps them; derived from the events, never a field of one.
-    def _meter_marks(self) -> list[list[float]]:
-        marks: list[list[float]] | None = self.__dict__.get("_meter_marks_kwh")
-        if marks is None:
-            # First use, or a snapshot taken before the marks were kept: the last index is all
-            # that is known of the meter's past.
-            marks = []
-            if self.meter_index_kwh is not None:
-                read_at = self._meter_read_at or self.modified_on
-                marks.append([read_at.timestamp(), self.meter_index_kwh, self.meter_index_kwh])
-            self.__dict__["_meter_marks_kwh"] = marks
-        return marks
+    # ---- the meter's first and newest marks in world time -----------------------------------
+    def _newest_mark(self) -> MeterMark | None:
+        if self.meter_index_kwh is None or self._meter_read_at is None:
+            return None
+        return MeterMark(self._meter_read_at, self.meter_index_kwh, self.meter_index_kwh)
 
     def _add_meter_mark(self, at: datetime, index_in: float, index_out: float) -> None:
-        marks = self._meter_marks()
-        time = at.timestamp()
-        position = bisect_right(marks, time, key=_mark_time)
-        before = marks[position - 1] if position > 0 else None
-        after = marks[position] if position < len(marks) else None
-        # Consumption is the sum, over consecutive marks, of the next one's index coming in
-        # minus this one's going out; a mark between two changes it by what it adds.
-        if before is not None:
-            self.consumption_kwh += index_in - before[2]
-        if after is not None:
-            self.consumption_kwh += after[1] - index_out
-        if before is not None and after is not None:
-            self.consumption_kwh -= after[1] - before[2]
-        marks.insert(position, [time, index_in, index_out])
-        if after is None:
+        # Consumption is the sum, over marks consecutive in world time, of the next one's
+        # index coming in minus this one's going out. A mark after the newest adds its step
+        # from the newest; one before the first adds the step to the first; one between two
+        # (a late reading, in = out) changes nothing, its neighbours having been checked.
+        first = self.__dict__.get("_meter_first")  # [epoch s, in, out]: plain JSON numbers
+        if self._meter_read_at is None or at >= self._meter_read_at:
+            if self.meter_index_kwh is not None:
+                self.consumption_kwh += index_in - self.meter_index_kwh
             self.meter_index_kwh = index_out
             self._meter_read_at = at
+            if first is None:
+                self.__dict__["_meter_first"] = [at.timestamp(), index_in, index_out]
+        elif first is not None and at.timestamp() < first[0]:
+            self.consumption_kwh += first[1] - index_out
+            self.__dict__["_meter_first"] = [at.timestamp(), index_in, index_out]
 
-    def _check_meter_mark(
-        self,
-        at: datetime,
-        index_in: float,
-        index_out: float,
-        field: str,
-        leaving: float | None = None,
+    def _check_correction(
+        self, original: Any, changes: Mapping[str, Any], context: object = None
     ) -> None:
-        """Refuse a mark that would make the index fall in world time; ``leaving``: the time of
-        a mark being corrected, not its own neighbour."""
-        marks = [m for m in self._meter_marks() if leaving is None or m[0] != leaving]
-        time = at.timestamp()
-        position = bisect_right(marks, time, key=_mark_time)
-        if position > 0 and index_in < marks[position - 1][2]:
-            before = marks[position - 1]
-            raise OutOfRangeError(
-                f"meter index decreased below {before[2]} (read at "
-                f"{datetime.fromtimestamp(before[0], UTC).isoformat()}); record a meter "
-                "replacement first",
-                field,
-                index_in,
-            )
-        if position < len(marks) and index_out > marks[position][1]:
-            after = marks[position]
-            raise OutOfRangeError(
-                f"meter index above the later reading {after[1]} (read at "
-                f"{datetime.fromtimestamp(after[0], UTC).isoformat()})",
-                "index_kwh" if field == "index_kwh" else "new_index_kwh",
-                index_out,
-            )
-
-    def _check_correction(self, original: Any, changes: Mapping[str, Any]) -> None:
         if isinstance(original, Site.EnergyMetered):
-            index = changes["index_kwh"]
-            self._check_meter_mark(
-                original.timestamp,
-                index,
-                index,
-                "index_kwh",
-                leaving=original.timestamp.timestamp(),
-            )
+            if not isinstance(context, MeterNeighbours):
+                raise OutOfOrderError(
+                    "a corrected meter index is judged against the indexes around it; "
+                    "correct it through the twin, which finds them",
+                    "index_kwh",
+                    changes["index_kwh"],
+                )
+            context.check(changes["index_kwh"])
 
     class OccupancyCounted(ValleyAggregate.Event):
         LATE_ALLOWED = True
@@ -357,5 +342,36 @@ class Site(ValleyAggregate):
         self._record(self.Closed, at, reason=text("reason", reason))
 
 
-def _mark_time(mark: list[float]) -> float:
-    return mark[0]
+@dataclass(frozen=True)
+class MeterMark:
+    """A meter fact in world time: the index coming in and going out (equal for a reading;
+    the old meter's final and the new one's first for a replacement)."""
+
+    at: datetime
+    index_in: float
+    index_out: float
+
+
+@dataclass(frozen=True)
+class MeterNeighbours:
+    """The meter facts just before and just after an index in world time."""
+
+    before: MeterMark | None
+    after: MeterMark | None
+
+    def check(self, index: float) -> None:
+        """Refuse an index that would make the meter's index fall in world time."""
+        if self.before is not None and index < self.before.index_out:
+            raise OutOfRangeError(
+                f"meter index decreased below {self.before.index_out} (read at "
+                f"{self.before.at.isoformat()}); record a meter replacement first",
+                "index_kwh",
+                index,
+            )
+        if self.after is not None and index > self.after.index_in:
+            raise OutOfRangeError(
+                f"meter index above the later reading {self.after.index_in} (read at "
+                f"{self.after.at.isoformat()})",
+                "index_kwh",
+                index,
+            )

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate, DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Notification, Recording
+from eventsourcing.persistence import IntegrityError, Notification, PersistenceError, Recording
 from eventsourcing.utils import EnvType, get_topic
 
 from domain import (
@@ -28,7 +28,7 @@ from domain import (
     ValleyAggregate,
     recorded_at,
 )
-from domain.history import corrected, latest_amendments, newest_when_recorded, rebuild
+from domain.history import as_they_stand, corrected, newest_when_recorded, rebuild
 from domain.ids import normalise_code
 from twin import commands
 from twin.config import SNAPSHOT_INTERVAL
@@ -160,11 +160,24 @@ class ValleyTwin(Application[UUID]):
         history is rebuilt, see :mod:`domain.history`). ``AggregateNotFoundError`` if none."""
         aggregate: object = self.repository.get(aggregate_id)
         assert isinstance(aggregate, ValleyAggregate)
-        if aggregate.amendments:
+        if aggregate.needs_rebuild:
             rebuilt = rebuild(self.events.get(aggregate_id))
             assert rebuilt is not None
+            self._keep_rebuilt(rebuilt)
             return rebuilt
         return aggregate
+
+    def _keep_rebuilt(self, aggregate: ValleyAggregate) -> None:
+        """Snapshot an aggregate just rebuilt from its whole history, so that the next loads
+        replay from here instead of rebuilding again. A snapshot is a cache: one another
+        writer took at the same version first is as good, and a failure loses nothing."""
+        snapshot_class = getattr(type(aggregate), "Snapshot", type(self).snapshot_class)
+        if self.snapshots is None or snapshot_class is None:
+            return
+        try:
+            self.snapshots.put([snapshot_class.take(aggregate)])
+        except PersistenceError:
+            pass
 
     def _get_by_id(
         self, aggregate_id: UUID, reference: str, version: int | None = None
@@ -225,8 +238,10 @@ class ValleyTwin(Application[UUID]):
                 raw: ValleyAggregate = self.repository.get(aggregate_id)
             except AggregateNotFoundError:
                 raise NotFoundError(str(aggregate_id)) from None
-            if not raw.amendments and not raw._unmarked_late:
-                return self._travel(aggregate_id, instant, raw._max_lateness_s)
+            if raw.complete and not raw.amendments and not raw._unmarked_late:
+                travelled = self._travel(aggregate_id, instant, raw._max_lateness_s)
+                if travelled is None or travelled.complete:
+                    return travelled
         history = list(self.events.get(aggregate_id))
         if not history:
             raise NotFoundError(str(aggregate_id))
@@ -409,23 +424,11 @@ class ValleyTwin(Application[UUID]):
         self, aggregate_id: UUID, known_at: datetime | None = None
     ) -> list[DomainEventProtocol[UUID]]:
         """One aggregate's facts as they now stand (see :meth:`facts`), oldest recorded first."""
-        history = [
+        return as_they_stand(
             event
             for event in self.events.get(aggregate_id)
             if known_at is None or (recorded_at(event) or known_at) <= known_at
-        ]
-        amendments = latest_amendments(history)
-        stand: list[DomainEventProtocol[UUID]] = []
-        for event in history:
-            amendment = amendments.get(event.originator_version)
-            if isinstance(event, AMENDMENTS) or isinstance(
-                amendment, ValleyAggregate.FactRetracted
-            ):
-                continue
-            if isinstance(amendment, ValleyAggregate.FactCorrected):
-                event = corrected(event, amendment.changes)
-            stand.append(event)
-        return stand
+        )
 
     def _amendments(self, known_at: datetime | None) -> dict[tuple[UUID, int], Any]:
         """The amendment in force for each amended fact (the last recorded by ``known_at``)."""

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from domain import AGGREGATE_CLASSES, Beacon, Bin, Citizen, Service, Site, ValleyAggregate
 from domain.citizens import idea_id
-from domain.history import refresh
+from domain.history import as_they_stand, refresh
 from domain.ids import normalise_code
+from domain.sites import MeterMark, MeterNeighbours
 from domain.trucks import Truck
 from twin import citizens
 from twin.errors import InvalidInputError, NotFoundError
@@ -82,11 +83,42 @@ def count_footfall(
     return beacon
 
 
-def meter_energy(aggregates: Aggregates, site_code: str, index_kwh: float, at: datetime) -> Site:
-    """A site's cumulative energy index."""
+def meter_energy(
+    aggregates: RecordedAggregates, site_code: str, index_kwh: float, at: datetime
+) -> Site:
+    """A site's cumulative energy index; a late one is judged against the indexes around it."""
     site = aggregates.load(Site, site_code)
-    site.meter_energy(index_kwh, at)
+    neighbours = meter_neighbours(aggregates, site, at) if site.reads_late(at) else None
+    site.meter_energy(index_kwh, at, neighbours)
     return site
+
+
+def meter_neighbours(
+    aggregates: RecordedAggregates, site: Site, at: datetime, leaving: int | None = None
+) -> MeterNeighbours:
+    """The site's meter facts just before and after ``at`` in world time, from its history as
+    it now stands (linear in it: only a late or corrected index needs this). ``leaving``: the
+    version of an index being corrected, whose own place decides its neighbours. Among facts
+    at one instant, the order is the one they were recorded in, as the site applies them."""
+    marks: list[tuple[datetime, int, MeterMark]] = []
+    for fact in as_they_stand(aggregates.recorded_facts(site)):
+        if isinstance(fact, Site.EnergyMetered):
+            mark = MeterMark(fact.timestamp, fact.index_kwh, fact.index_kwh)
+        elif isinstance(fact, Site.MeterReplaced):
+            mark = MeterMark(fact.timestamp, fact.final_index_kwh, fact.new_index_kwh)
+        else:
+            continue
+        marks.append((fact.timestamp, fact.originator_version, mark))
+    marks.sort(key=lambda entry: (entry[0], entry[1]))
+    if leaving is None:
+        place = sum(1 for when, _, _ in marks if when <= at)  # after those at the same instant
+        before, after = marks[:place], marks[place:]
+    else:
+        place = next(i for i, (_, version, _) in enumerate(marks) if version == leaving)
+        before, after = marks[:place], marks[place + 1 :]
+    return MeterNeighbours(
+        before=before[-1][2] if before else None, after=after[0][2] if after else None
+    )
 
 
 def replace_meter(
@@ -349,7 +381,12 @@ def correct_fact(
     """Correct the values of an asset's earlier fact; state follows at once."""
     aggregate = _load_asset(aggregates, asset_code)
     original = _original_fact(aggregates, aggregate, version, message)
-    aggregate.correct(original, changes, by, reason)
+    context = None
+    if isinstance(aggregate, Site) and isinstance(original, Site.EnergyMetered):
+        context = meter_neighbours(
+            aggregates, aggregate, original.timestamp, leaving=original.originator_version
+        )
+    aggregate.correct(original, changes, by, reason, context)
     refresh(aggregate, aggregates.recorded_facts(aggregate))
     return aggregate
 
@@ -400,11 +437,20 @@ def _original_fact(
             f"version={version} message={message}",
             "exactly one of a version or a message",
         )
-    for fact in aggregates.recorded_facts(aggregate):
-        if version is not None and fact.originator_version == version:
-            return fact
-        if message is not None and message_of(fact) == message:
-            return fact
+    facts = aggregates.recorded_facts(aggregate)
+    if version is not None:
+        for fact in facts:
+            if fact.originator_version == version:
+                return fact
+    else:
+        # One message may record several facts (a sensor's first reading also fits it to its
+        # bin): the one a correction can mean is the measurement among them.
+        brought = [fact for fact in facts if message_of(fact) == message]
+        for fact in brought:
+            if getattr(fact, "CORRECTABLE", None):
+                return fact
+        if brought:
+            return brought[0]
     if version is not None:
         raise InvalidInputError(
             "original_version", version, f"a version of {aggregate.KIND} {aggregate.code}'s history"

@@ -36,6 +36,7 @@ from adapters.wire import (
     peek_identity,
 )
 from domain import Bin, DomainError, Site, ValleyAggregate
+from domain.history import as_they_stand
 from twin import citizens, commands
 from twin.application import ValleyTwin
 from twin.errors import AlreadyExistsError, NotFoundError, TwinError
@@ -206,9 +207,10 @@ def _bin_fill(batch: _Batch, message: Envelope, _: Geography) -> None:
 
 def _fill_before(batch: _Batch, bin_: Bin, at: datetime) -> tuple[float, datetime] | None:
     """The bin's fill just before ``at`` in world time (a lift empties it): a late reading is
-    judged against it. Reads the bin's history: late readings are the exception."""
+    judged against it. Reads the bin's history as it stands (corrections in place, retracted
+    readings left out): late readings are the exception."""
     found: tuple[float, datetime] | None = None
-    for stored in (*batch.twin.history(bin_.id), *bin_.pending_events):
+    for stored in as_they_stand(batch.recorded_facts(bin_)):
         fact = aggregate_event(stored)
         if fact.timestamp >= at or (found is not None and fact.timestamp < found[1]):
             continue
@@ -226,8 +228,10 @@ def _footfall(batch: _Batch, message: Envelope, _: Geography) -> None:
 
 def _energy(batch: _Batch, message: Envelope, _: Geography) -> None:
     site = batch.load(Site, message.asset)
-    batch.plausibility.check_index(site, message.body["index_kwh"], message.observed_at)
-    commands.meter_energy(batch, message.asset, message.body["index_kwh"], message.observed_at)
+    at, index = message.observed_at, message.body["index_kwh"]
+    before = commands.meter_neighbours(batch, site, at).before if site.reads_late(at) else None
+    batch.plausibility.check_index(site, index, at, before)
+    commands.meter_energy(batch, message.asset, index, at)
 
 
 def _meter_replaced(batch: _Batch, message: Envelope, _: Geography) -> None:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from domain import Bin, Site
+    from domain.sites import MeterMark
 
 IMPLAUSIBLE = "implausible"
 
@@ -83,13 +84,20 @@ class Plausibility:
                 f"{self.fill_rise_margin_percent:g})",
             )
 
-    def check_index(self, site: Site, index_kwh: float, at: datetime) -> None:
+    def check_index(
+        self, site: Site, index_kwh: float, at: datetime, before: MeterMark | None = None
+    ) -> None:
         """Quarantine an index a digit too long, or implying more power than the site has,
-        judged against the index read before it in world time (a late one too)."""
-        before = site.meter_reading_before(at)
-        if before is None:
+        judged against the index read before it in world time: ``before`` for a late index
+        (:func:`twin.commands.meter_neighbours`), else the site's newest."""
+        if site.reads_late(at):
+            if before is None:
+                return
+            last, last_at = before.index_out, before.at
+        elif site.meter_index_kwh is None or site.meter_read_at is None:
             return
-        last, last_at = before
+        else:
+            last, last_at = site.meter_index_kwh, site.meter_read_at
         if index_kwh <= last:
             return
         if last >= self.step_floor_kwh and index_kwh >= self.step_factor * last:

@@ -89,17 +89,18 @@ def format_event(event: dict[str, Any]) -> str:
     ).rstrip()
 
 
-def parse_instant(text: str) -> datetime:
-    """Parse an ISO-8601 instant with an offset (``Z`` allowed) into UTC."""
+def parse_instant(text: str, field: str = "instant") -> datetime:
+    """Parse an ISO-8601 instant with an offset (``Z`` allowed) into UTC; an error names
+    ``field``."""
     try:
         instant = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInputError(
-            "instant", text, "an ISO-8601 instant such as 2024-06-01T12:00:00Z"
+            field, text, "an ISO-8601 instant such as 2024-06-01T12:00:00Z"
         ) from None
     if instant.tzinfo is None:
         raise InvalidInputError(
-            "instant", text, "an instant with a UTC offset, e.g. 2024-06-01T12:00:00Z"
+            field, text, "an instant with a UTC offset, e.g. 2024-06-01T12:00:00Z"
         )
     return instant.astimezone(UTC)
 

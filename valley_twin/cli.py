@@ -452,7 +452,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _at(args: argparse.Namespace) -> int:
     instant = parse_instant(args.instant)
-    known_at = None if args.known_at is None else parse_instant(args.known_at)
+    known_at = None if args.known_at is None else parse_instant(args.known_at, "--known-at")
     twin = open_twin(args.store)
     try:
         aggregate_id = twin.resolve(args.reference)
@@ -487,7 +487,12 @@ def _amend(args: argparse.Namespace) -> int:
     twin = open_twin(args.store)
     try:
         if args.amendment == "correct":
-            changes = dict(_field_value(text) for text in args.changes)
+            pairs = [_field_value(text) for text in args.changes]
+            changes = dict(pairs)
+            if len(changes) < len(pairs):
+                names = [name for name, _ in pairs]
+                twice = next(name for name in names if names.count(name) > 1)
+                raise InvalidInputError("FIELD=VALUE", twice, "each field named once")
             aggregate = twin.correct_fact(args.reference, changes, args.by, args.reason, **named)
         else:
             aggregate = twin.retract_fact(args.reference, args.by, args.reason, **named)

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from adapters.wire import Envelope, encode
-from domain import Bin, InvalidValueError, OutOfRangeError, Position, Site, recorded_at
+from domain import (
+    Bin,
+    InvalidValueError,
+    OutOfOrderError,
+    OutOfRangeError,
+    Position,
+    Site,
+    recorded_at,
+)
 from tests.conftest import T0
 from twin import ValleyTwin, load_geography, open_twin
 from twin.errors import InvalidInputError
@@ -236,3 +244,114 @@ def test_a_correction_over_the_wire_names_the_fact_by_its_message(twin: ValleyTw
     # The ingest's own cache holds the corrected state too.
     processor.process([wire(8, "site.energy", "EP-1", T0 + 5 * DAY, index_kwh=16_600.0)])
     assert twin.get(Site, "EP-1").consumption_kwh == pytest.approx(600.0)
+
+
+def test_a_correction_is_judged_in_its_own_place_among_facts_of_one_instant(
+    twin: ValleyTwin,
+) -> None:
+    twin.meter_energy("EP-1", 100.0, T0 + DAY)
+    two = twin.meter_energy("EP-1", 200.0, T0 + 2 * DAY).version
+    twin.meter_energy("EP-1", 300.0, T0 + 3 * DAY)
+    twin.meter_energy("EP-1", 250.0, T0 + 2 * DAY)  # late, same instant, recorded after 200
+    with pytest.raises(OutOfRangeError, match="above the later reading 250"):
+        twin.correct_fact("EP-1", {"index_kwh": 290.0}, "agent", "x", version=two)
+    twin.correct_fact("EP-1", {"index_kwh": 240.0}, "agent", "x", version=two)
+    assert twin.get(Site, "EP-1").consumption_kwh == pytest.approx(200.0)
+
+
+def test_a_replacement_follows_every_index_read(twin: ValleyTwin) -> None:
+    twin.meter_energy("EP-1", 100.0, T0 + 2 * DAY)
+    with pytest.raises(OutOfOrderError, match="follows every index read"):
+        twin.change(Site, "EP-1", lambda site: site.replace_meter(150.0, 0.0, T0 + DAY))
+
+
+def test_retracting_the_newest_fact_gives_the_aggregate_its_time_back(twin: ValleyTwin) -> None:
+    twin.measure_fill_level("B-1", 40.0, T0 + DAY)
+    bogus = twin.measure_fill_level("B-1", 95.0, T0 + 300 * DAY).version
+    twin.retract_fact("B-1", "agent", "dated a year ahead", version=bogus)
+    bin_ = twin.get(Bin, "B-1")
+    assert bin_.modified_on == T0 + DAY and bin_.fill_percent == 40.0
+    twin.change(Bin, "B-1", lambda b: b.remove("replaced", T0 + 2 * DAY))
+    assert twin.get(Bin, "B-1").retired
+
+
+def test_an_amended_aggregate_is_rebuilt_once_then_loads_from_its_snapshot(
+    twin: ValleyTwin,
+) -> None:
+    for day in range(1, 6):
+        twin.meter_energy("EP-1", 100.0 * day, T0 + day * DAY)
+    twin.correct_fact("EP-1", {"index_kwh": 250.0}, "agent", "x", version=3)
+    twin.get(Site, "EP-1")  # rebuilt, and kept as a snapshot
+    raw = twin.repository.get(Site.id_for("EP-1"))
+    assert not raw.needs_rebuild
+    assert raw.consumption_kwh == pytest.approx(400.0)
+    twin.meter_energy("EP-1", 600.0, T0 + 6 * DAY)
+    assert twin.get(Site, "EP-1").consumption_kwh == pytest.approx(500.0)
+
+
+def test_a_snapshot_taken_before_the_site_kept_its_first_mark_is_rebuilt(
+    twin: ValleyTwin,
+) -> None:
+    for day in range(1, 4):
+        twin.meter_energy("EP-1", 100.0 * day, T0 + day * DAY)
+    old = twin.get(Site, "EP-1")
+    for derived in ("_derived_state", "_meter_first"):
+        del vars(old)[derived]  # as a snapshot written before they existed
+    twin._keep_rebuilt(old)
+    assert twin.repository.get(Site.id_for("EP-1")).needs_rebuild
+    twin.meter_energy("EP-1", 50.0, T0 + timedelta(hours=12))  # late, before the first
+    assert twin.get(Site, "EP-1").consumption_kwh == pytest.approx(250.0)
+    as_of = twin.state_at(Site.id_for("EP-1"), T0 + 2 * DAY + timedelta(hours=1))
+    assert isinstance(as_of, Site) and as_of.consumption_kwh == pytest.approx(150.0)
+
+
+def test_a_message_that_also_fitted_a_sensor_names_its_reading(twin: ValleyTwin) -> None:
+    processor = IngestProcessor(twin, load_geography(), clock=lambda: T0 + 30 * DAY)
+    first = Envelope(
+        "m-1", "sensors", "A84041000181C9B2", "B-1", "bin.fill", T0 + DAY, {"fill_percent": 64.0}
+    )
+    fix = Envelope(
+        "m-2",
+        "desk",
+        "DESK",
+        "B-1",
+        "fact.correct",
+        T0 + 30 * DAY,
+        {
+            "original_message": "sensors/m-1",
+            "field": "fill_percent",
+            "value": 46.0,
+            "by": "agent",
+            "reason": "digits swapped",
+        },
+    )
+    replies = processor.process([Incoming(encode(first)), Incoming(encode(fix))])
+    assert [r.status for r in replies] == ["ack", "ack"], replies
+    bin_ = twin.get(Bin, "B-1")
+    assert (bin_.fill_percent, bin_.sensor_device_id) == (46.0, "A84041000181C9B2")
+
+
+def test_a_late_reading_is_judged_against_the_readings_as_they_stand(twin: ValleyTwin) -> None:
+    processor = IngestProcessor(twin, load_geography(), clock=lambda: T0 + 30 * DAY)
+    hour = timedelta(hours=1)
+
+    def reading(number: int, at: datetime, fill: float) -> Incoming:
+        body = {"fill_percent": fill}
+        return Incoming(
+            encode(Envelope(f"m-{number}", "s", "SENSOR-1", "B-1", "bin.fill", at, body))
+        )
+
+    assert [
+        r.status
+        for r in processor.process(
+            [
+                reading(1, T0 + 10 * hour, 70.0),
+                reading(2, T0 + 11 * hour, 2.0),
+                reading(3, T0 + 20 * hour, 80.0),
+            ]
+        )
+    ] == ["ack"] * 3
+    twin.retract_fact("B-1", "agent", "a glitch", message="s/m-2")
+    processor = IngestProcessor(twin, load_geography(), clock=lambda: T0 + 30 * DAY)
+    (reply,) = processor.process([reading(4, T0 + 12 * hour, 75.0)])
+    assert reply.status == "ack", reply.reason
