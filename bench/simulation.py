@@ -1,4 +1,4 @@
-"""Benchmark of the waste engine: a year of a valley-sized set of bins under three policies.
+"""Benchmark of the waste engine: a year of a valley-sized set of bins under four policies.
 
 Usage: ``python bench/simulation.py [--quick] [--days N] [--bins-json FILE] [--exact-up-to N]``
 
@@ -41,6 +41,7 @@ from simulation.waste import (  # noqa: E402
     Bins,
     FixedSchedule,
     FleetRouter,
+    Integrated,
     Predictive,
     ProjectedInflow,
     Round,
@@ -192,6 +193,7 @@ def main() -> None:
         "fixed": fixed_by_commune(sorted(set(bins.communes))),
         "threshold": Threshold(0.8),
         "predictive": Predictive(),
+        "integrated": Integrated(),
     }
     total_wall = routing_wall = 0.0
     rates = {}
