@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 import matplotlib as mpl
 import numpy as np
-from matplotlib.dates import DateFormatter
+from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
 from matplotlib.ticker import FuncFormatter
 
-from scenarios._report_text import number, shown, spec
+from scenarios._report_text import bounded_interval, number, shown, spec
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -66,11 +66,11 @@ def kpi_bars(results: Sequence[ReportInput], kpis: Sequence[str]) -> str:
         for result in results:
             est = result.kpis.get(kpi)
             mean = shown(kpi, est.mean) if est else math.nan
-            low = shown(kpi, est.low) if est else math.nan
-            high = shown(kpi, est.high) if est else math.nan
+            bounds = bounded_interval(kpi, est.low, est.high) if est else (math.nan, math.nan)
+            low, high = shown(kpi, bounds[0]), shown(kpi, bounds[1])
             means.append(mean)
-            errors[0].append(mean - low if math.isfinite(low) else 0.0)
-            errors[1].append(high - mean if math.isfinite(high) else 0.0)
+            errors[0].append(max(mean - low, 0.0) if math.isfinite(low) else 0.0)
+            errors[1].append(max(high - mean, 0.0) if math.isfinite(high) else 0.0)
         positions = np.arange(len(results))
         ax.bar(
             positions,
@@ -159,8 +159,37 @@ def daily_series(results: Sequence[ReportInput]) -> str | None:
             loc="upper left",
             bbox_to_anchor=(1, 1),
         )
-    date_format = DateFormatter("%d/%m")
-    axes[-1].xaxis.set_major_formatter(date_format)
+    # Dates on the shared x axis (day/month, the year in the label), at whole days.
+    first = min(
+        (
+            date.fromisoformat(str(row["day"])[:10])
+            for r in results
+            for row in r.by_day
+            if "day" in row
+        ),
+        default=None,
+    )
+    axes[-1].xaxis.set_major_locator(
+        AutoDateLocator(minticks=4, maxticks=10, interval_multiples=True)
+    )
+    axes[-1].xaxis.set_major_formatter(DateFormatter("%d/%m"))
+    last = max(
+        (
+            date.fromisoformat(str(row["day"])[:10])
+            for r in results
+            for row in r.by_day
+            if "day" in row
+        ),
+        default=None,
+    )
+    if first is not None and last is not None and last > first:
+        axes[-1].set_xlim(first, last)
+    years = (
+        ""
+        if first is None or last is None
+        else (str(first.year) if first.year == last.year else f"{first.year}–{last.year}")
+    )
+    axes[-1].set_xlabel(f"Date ({years})" if years else "Date", fontsize=8)
     return _svg(figure, "daily")
 
 

@@ -13,8 +13,15 @@ from typing import TYPE_CHECKING
 
 from scenarios._report_charts import colour, daily_series, kpi_bars, valley_map
 from scenarios._report_economics import economics_section
+from scenarios._report_planner import (
+    assumptions_section,
+    comparison_words,
+    sensitivity_section,
+    why_section,
+)
 from scenarios._report_text import (
     NBSP,
+    bounded_interval,
     comparison_sentence,
     date_range,
     difference,
@@ -51,13 +58,15 @@ th:first-child,td:first-child{text-align:left}thead th{background:#f5f6f8}
 figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
 .maps{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1rem}
 figcaption,.note{color:#5b6670;font-size:.85rem}
+td.text{text-align:left}caption{text-align:left;color:#5b6670;font-size:.85rem;padding:.6rem 0 .2rem}
+.comparison{font-weight:600}
 """
 
 
 def _estimate_cell(kpi: str, est: Estimate | None) -> str:
     if est is None:
         return "<td>—</td>"
-    low, high = shown(kpi, est.low), shown(kpi, est.high)
+    low, high = (shown(kpi, v) for v in bounded_interval(kpi, est.low, est.high))
     interval = f"{number(low)} – {number(high)}" if math.isfinite(low) else "no interval (1 run)"
     mean = escape(number(shown(kpi, est.mean)))
     return f'<td>{mean}<span class="ci">{escape(interval)}</span></td>'
@@ -183,6 +192,11 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
         *(f"<p>{escape(sentence)}</p>" for sentence in _summary(results, horizon)),
         "</div>",
         *(
+            [f'<p class="comparison" id="comparison">{escape(which)}</p>']
+            if (which := comparison_words(results))
+            else []
+        ),
+        *(
             f'<p class="question"><strong>{escape(r.title)}</strong> — {escape(r.question)}</p>'
             for r in results
             if r.question
@@ -193,7 +207,8 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
         '<section id="kpis"><h2>Key figures</h2>',
         _table(results, kpis),
         '<p class="note">Each cell: mean over the runs, and below it the 95 % confidence '
-        "interval (Student's t).",
+        "interval (Student's t), clipped to the values the figure can take (a share within "
+        "0–100 %, a count or a cost not below 0).",
     ]
     if len(results) > 1:
         out.append(
@@ -204,6 +219,7 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
             "black within the noise."
         )
     out.append("</p></section>")
+    out += [why_section(results), sensitivity_section(results)]
     out += [economics_section(r) for r in results if r.economics is not None]
     out += [
         '<section id="charts"><h2>Charts</h2><figure id="kpi-charts">',
@@ -232,8 +248,10 @@ def page(results: Sequence[ReportInput], kpis: Sequence[str], geography: Geograp
             valley_map(geography, result, colour_by, vmax, map_id, place_max),
             f"<figcaption>{escape(_map_caption(result, what))}</figcaption></figure>",
         ]
+    out.append("</div></section>")
+    out.append(assumptions_section(results))
     out += [
-        '</div></section><footer><p class="note">Commune boundaries: IGN ADMIN EXPRESS COG 2018 '
+        '<footer><p class="note">Commune boundaries: IGN ADMIN EXPRESS COG 2018 '
         "and INSEE Code officiel géographique, via france-geojson, Licence Ouverte (Etalab). "
         "Coordinates in Lambert-93 (EPSG:2154). Machine-readable figures: kpis.csv and "
         "kpis.json beside this page.</p></footer>",

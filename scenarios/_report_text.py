@@ -30,6 +30,13 @@ class KpiSpec:
     """A share in 0–1 shown as a percentage."""
     lower_is_better: bool | None = True
     """None when neither direction is better (e.g. tonnes collected)."""
+    non_negative: bool = True
+    """Whether the figure can never be below 0 (a count, a cost); a share is also at most 1."""
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values the figure can take: its confidence interval is clipped to them."""
+        return (0.0 if self.non_negative else -math.inf, 1.0 if self.percent else math.inf)
 
 
 KPI_SPECS: dict[str, KpiSpec] = {
@@ -45,20 +52,34 @@ KPI_SPECS: dict[str, KpiSpec] = {
     "overflow_events": KpiSpec("Overflows", ""),
     "overflow_bin_hours": KpiSpec("Time containers spent overflowing", "bin-h"),
     "unserved_stops": KpiSpec("Planned stops not served", ""),
+    "trips": KpiSpec("Trips (a truck leaving the depot)", "", lower_is_better=None),
+    "km_per_trip": KpiSpec("Distance per trip", "km", lower_is_better=None),
+    "stops_per_trip": KpiSpec("Containers emptied per trip", "", lower_is_better=False),
     "operating_cost_eur": KpiSpec("Fleet operating cost", "€"),
     "overflow_penalty_eur": KpiSpec("Overflow penalties", "€"),
     "cost_eur": KpiSpec("Total cost (fleet and overflow penalties)", "€"),
+    # Not "the same whatever the policy": it follows the tonnes collected, which differ by what
+    # is still in the bins at the end of the run and what overflowed beside them.
     "reference_cost_eur": KpiSpec(
-        "Treatment cost of the tonnes (the same whatever the policy)", "€", lower_is_better=None
+        "Treatment cost of the tonnes collected (€ per tonne × tonnes; not a saving)",
+        "€",
+        lower_is_better=None,
     ),
     # Public lighting
     "electricity_kwh": KpiSpec("Electricity used by street lights", "kWh"),
     "electricity_cost_eur": KpiSpec("Electricity bill of street lights", "€"),
-    "kwh_saved": KpiSpec("Electricity saved against today's lamps", "kWh", lower_is_better=False),
-    "eur_saved": KpiSpec(
-        "Money saved on the bill against today's lamps", "€", lower_is_better=False
+    "kwh_saved": KpiSpec(
+        "Electricity saved against today's lamps", "kWh", lower_is_better=False, non_negative=False
     ),
-    "co2_saved_kg": KpiSpec("CO2 avoided against today's lamps", "kg", lower_is_better=False),
+    "eur_saved": KpiSpec(
+        "Money saved on the bill against today's lamps",
+        "€",
+        lower_is_better=False,
+        non_negative=False,
+    ),
+    "co2_saved_kg": KpiSpec(
+        "CO2 avoided against today's lamps", "kg", lower_is_better=False, non_negative=False
+    ),
     "full_power_hours": KpiSpec("Hours at full power (equivalent)", "h"),
     "light_points": KpiSpec("Light points", "", lower_is_better=None),
     # Footfall
@@ -88,7 +109,20 @@ KPI_SPECS: dict[str, KpiSpec] = {
 
 def spec(kpi: str) -> KpiSpec:
     """The spec of a KPI; an unknown KPI is shown under its own name, without unit."""
-    return KPI_SPECS.get(kpi, KpiSpec(kpi.replace("_", " "), "", lower_is_better=None))
+    return KPI_SPECS.get(
+        kpi, KpiSpec(kpi.replace("_", " "), "", lower_is_better=None, non_negative=False)
+    )
+
+
+def bounded_interval(kpi: str, low: float, high: float) -> tuple[float, float]:
+    """A KPI's confidence interval clipped to the values it can take (a share to 0–1, a count
+    to ≥ 0): a t-interval over few runs may overshoot them; NaN (one run) stays NaN."""
+    lowest, highest = spec(kpi).bounds
+    if math.isfinite(low):
+        low = min(max(low, lowest), highest)
+    if math.isfinite(high):
+        high = min(max(high, lowest), highest)
+    return low, high
 
 
 def number(value: float, digits: int | None = None) -> str:

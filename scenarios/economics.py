@@ -9,6 +9,10 @@ minus that of the rollout, annualised).
 ``appraise`` is the same arithmetic for any investment repaid by yearly savings (an LED
 retrofit and its dimming controllers, say): payback and NPV with the savings' range.
 
+``sensitivity`` reprices a comparison at the low and high values of its most uncertain prices
+(``SENSITIVITY``: cost per km, overflow penalty, sensor price) from the runs' KPIs, without
+running them again: the cost is linear in those prices and the policies do not see them.
+
 Every price in ``RolloutCosts`` is an **assumption** (no public figure in
 ``/work/shared/data/PARAMETERS.md``): a scenario parameter a planner overrides in ``[rollout]``.
 Pure functions, no I/O. Not responsible for running the simulation (``scenarios.runner``).
@@ -18,17 +22,28 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 __all__ = [
     "COST_FIELDS",
+    "SENSITIVITY",
     "Economics",
+    "PriceRange",
+    "PricedRun",
     "RolloutCosts",
+    "SensitivityRow",
     "annuity_factor",
     "appraise",
+    "base_prices",
     "evaluate",
     "npv",
     "payback_years",
+    "repriced_cost",
+    "sensitivity",
+    "sensor_cost_per_period",
 ]
 
 
@@ -218,3 +233,172 @@ def appraise(
         savings_what=savings_what,
         who=who,
     )
+
+
+# --- Sensitivity of the comparison to its most uncertain prices ------------------------------
+
+
+@dataclass(frozen=True)
+class PriceRange:
+    """One uncertain price the sensitivity table varies: its low and high as factors of its base."""
+
+    key: str
+    """Its key in a run's prices (``base_prices``)."""
+    label: str
+    unit: str
+    low_factor: float
+    high_factor: float
+    why: str
+    """Why that range, in words."""
+
+
+SENSITIVITY: tuple[PriceRange, ...] = (
+    PriceRange(
+        "truck_eur_per_km",
+        "Truck cost per km, fuel excluded",
+        "€/km",
+        2 / 3,
+        4 / 3,
+        "assumed ± a third: the truck's write-off spread over 15,000–30,000 km a year",
+    ),
+    PriceRange(
+        "overflow_penalty_eur",
+        "Penalty per overflow (besides the per-hour nuisance)",
+        "€",
+        0.5,
+        2.0,
+        "assumed: half to twice a crew's call-out; no public figure",
+    ),
+    PriceRange(
+        "sensor_eur",
+        "Fill-level sensor, per unit",
+        "€",
+        2 / 3,
+        4 / 3,
+        "vendor list prices of 100–200 € a unit around the assumed base",
+    ),
+)
+"""The two or three prices that most decide the comparison and are least known."""
+
+
+def base_prices(
+    truck_eur_per_km: float,
+    overflow_penalty_eur: float,
+    sensors: int,
+    costs: RolloutCosts = RolloutCosts(),  # noqa: B008 - frozen, so a shared default is safe
+) -> dict[str, float]:
+    """A run's prices as the sensitivity table reads them (``sensors``: 0 for fixed rounds)."""
+    return {
+        "truck_eur_per_km": float(truck_eur_per_km),
+        "overflow_penalty_eur": float(overflow_penalty_eur),
+        "sensors": float(sensors),
+        **{k: float(v) for k, v in asdict(costs).items()},
+    }
+
+
+def _costs_of(prices: Mapping[str, float]) -> RolloutCosts:
+    kept = {k: prices[k] for k in COST_FIELDS if k in prices}
+    for whole in ("gateways", "lifetime_years"):
+        if whole in kept:
+            kept[whole] = int(kept[whole])
+    return replace(RolloutCosts(), **kept)  # type: ignore[arg-type]
+
+
+def sensor_cost_per_period(prices: Mapping[str, float], horizon_days: int) -> float:
+    """The sensors' share of a period: their equivalent yearly cost (investment spread over
+    their life at the discount rate, plus subscriptions) times the period's share of a year."""
+    sensors = int(prices.get("sensors", 0))
+    if sensors <= 0 or horizon_days <= 0:
+        return 0.0
+    costs = _costs_of(prices)
+    investment = (
+        sensors * (costs.sensor_eur + costs.installation_eur_per_sensor)
+        + costs.gateways * costs.gateway_eur
+    )
+    factor = annuity_factor(costs.discount_rate, costs.lifetime_years)
+    yearly = (investment / factor if factor else investment) + (
+        sensors * costs.subscription_eur_per_sensor_year
+    )
+    return yearly * horizon_days / 365.0
+
+
+def repriced_cost(
+    kpis: Mapping[str, float], prices: Mapping[str, float], changed: Mapping[str, float]
+) -> float:
+    """A run's ``cost_eur`` (fleet and overflow penalties) with some prices changed.
+
+    The cost is linear in them: each km costs ``truck_eur_per_km`` more or less, each overflow
+    event ``overflow_penalty_eur``; no re-simulation (the policies do not see prices).
+    """
+    cost = float(kpis["cost_eur"])
+    if "truck_eur_per_km" in changed:
+        delta = changed["truck_eur_per_km"] - prices["truck_eur_per_km"]
+        cost += float(kpis.get("truck_km", 0.0)) * delta
+    if "overflow_penalty_eur" in changed:
+        delta = changed["overflow_penalty_eur"] - prices["overflow_penalty_eur"]
+        cost += float(kpis.get("overflow_events", 0.0)) * delta
+    return cost
+
+
+@dataclass(frozen=True)
+class PricedRun:
+    """What the sensitivity table needs of one scenario: its mean KPIs, prices and period."""
+
+    title: str
+    kpis: Mapping[str, float]
+    prices: Mapping[str, float]
+    horizon_days: int
+
+
+@dataclass(frozen=True)
+class SensitivityRow:
+    """The comparison at one value of one price."""
+
+    price: PriceRange
+    case: str
+    """"low", "base" or "high"."""
+    value: float
+    costs: tuple[float, ...]
+    """Each scenario's cost over its period: fleet, overflow penalties and its sensors' share."""
+    npvs: tuple[float | None, ...]
+    """Each scenario's sensors against the first scenario: NPV over their life (None: no sensors,
+    or the first scenario itself)."""
+    ranking: tuple[int, ...]
+    """Scenario indices, cheapest first."""
+
+
+def sensitivity(runs: Sequence[PricedRun]) -> list[SensitivityRow]:
+    """Each price of ``SENSITIVITY`` at its low, base and high value, the others at their base.
+
+    Costs come from the runs' mean KPIs (``repriced_cost``) plus ``sensor_cost_per_period``;
+    the NPV weighs each sensor-driven scenario's yearly savings against the first scenario
+    (``evaluate``), as ``[rollout]`` does. A price absent from every run is left out.
+    """
+    rows: list[SensitivityRow] = []
+    if not runs:
+        return rows
+    for price in SENSITIVITY:
+        if not all(price.key in r.prices for r in runs):
+            continue
+        base_value = runs[0].prices[price.key]
+        for case, factor in (("low", price.low_factor), ("base", 1.0), ("high", price.high_factor)):
+            value = base_value * factor
+            changed = {price.key: value}
+            fleet_costs = [repriced_cost(r.kpis, r.prices, changed) for r in runs]
+            repriced = [{**r.prices, **changed} for r in runs]
+            costs = tuple(
+                c + sensor_cost_per_period(p, r.horizon_days)
+                for c, p, r in zip(fleet_costs, repriced, runs, strict=True)
+            )
+            npvs: list[float | None] = [None]
+            for r, c, p in zip(runs[1:], fleet_costs[1:], repriced[1:], strict=True):
+                sensors = int(p.get("sensors", 0))
+                if sensors <= 0 or r.horizon_days <= 0 or runs[0].horizon_days <= 0:
+                    npvs.append(None)
+                    continue
+                yearly = 365.0 / r.horizon_days
+                base_yearly = fleet_costs[0] * 365.0 / runs[0].horizon_days
+                npvs.append(evaluate(base_yearly, c * yearly, sensors, _costs_of(p)).npv_eur)
+            ranking = tuple(sorted(range(len(runs)), key=lambda i: costs[i]))
+            rows.append(SensitivityRow(price, case, value, costs, tuple(npvs), ranking))
+    return rows

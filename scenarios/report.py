@@ -7,12 +7,20 @@
   and, for a comparison, the differences against the first scenario (the baseline), KPI bar
   charts with CI error bars, daily series, and a map of the valley's 28 communes per scenario
   with the bins coloured by overflows (or collections), tours, commune names, scale and north;
+  for waste runs, which comparison it is (same horizon and seed, equal service), why the km
+  change (trips, km per trip, containers per trip, fill at emptying), a sensitivity table on
+  the most uncertain prices and the assumptions the answer rests on
+  (``scenarios._report_planner``);
 - ``kpis.csv`` — one row per (scenario, KPI): ``scenario,kpi,mean,low,high,n``;
 - ``kpis.json`` — the same rows under ``"kpis"``, the differences under ``"differences"`` and
-  the scenarios' titles and questions under ``"scenarios"`` (NaN is written as ``null``), and,
-  for a sensor rollout, its cost-benefit under ``"economics"`` (per scenario name).
+  the scenarios' titles and questions under ``"scenarios"`` (NaN is written as ``null``),
+  for a sensor rollout its cost-benefit under ``"economics"`` (per scenario name), and for a
+  waste run the assumptions it rests on (``"assumptions"``) and the costs at the low and high
+  uncertain prices (``"sensitivity"``).
 
-Machine files keep raw values (a share stays in 0–1); the page shows percentages.
+Machine files keep raw values (a share stays in 0–1); the page shows percentages. A
+confidence interval never leaves the values its figure can take (a share 0–1, a count ≥ 0):
+it is clipped to them, here and on the page.
 ``ReportInput`` holds plain data so this module does not depend on how the scenario ran.
 Not responsible for running anything (``scenarios.runner``) or for the KPI arithmetic
 (``simulation``).
@@ -26,7 +34,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from scenarios._report_text import KPI_SPECS, KpiSpec, difference
+from scenarios._report_planner import sensitivity_rows
+from scenarios._report_text import KPI_SPECS, KpiSpec, bounded_interval, difference
 from twin import Geography, load_geography
 
 if TYPE_CHECKING:
@@ -36,6 +45,7 @@ if TYPE_CHECKING:
     from simulation import Estimate
 
 __all__ = [
+    "Assumption",
     "BinOnMap",
     "KPI_SPECS",
     "KpiSpec",
@@ -72,6 +82,18 @@ class PlaceOnMap:
 
 
 @dataclass(frozen=True)
+class Assumption:
+    """A figure that decides the answer, as the report lists it: what, its value, its basis."""
+
+    topic: str
+    """What it is ("Truck cost per km, fuel excluded")."""
+    value: str
+    """Its value in words, with its unit ("1,5 €/km")."""
+    basis: str = ""
+    """Where it comes from: a source, or "assumed" and why."""
+
+
+@dataclass(frozen=True)
 class ReportInput:
     """One scenario's results, as plain data."""
 
@@ -100,6 +122,19 @@ class ReportInput:
     start: str = ""
     """The first day of the period (ISO date); with ``horizon_days``, what the page calls it."""
     horizon_days: int = 0
+    seed: int | None = None
+    """The run's seed: scenarios with the same seed, start and horizon face the same waste."""
+    policy: str = ""
+    """The collection policy's kind (fixed, threshold, predictive, integrated), if any."""
+    assumptions: Sequence[Assumption] = ()
+    """The figures that decide the answer (fleet, depot, tip, prices…), for the report to list."""
+    prices: Mapping[str, float] = field(default_factory=dict)
+    """The base prices the sensitivity table varies (``scenarios.economics.SENSITIVITY``), and
+    ``sensors``: how many fill sensors the policy needs (0 for fixed rounds)."""
+    by_stream: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Totals per stream of one run (trips, km, collections…), for "why the km change"."""
+    comparison: str = ""
+    """How the scenario was made comparable, when not only by horizon and seed (equal service)."""
 
 
 def kpi_order(results: Sequence[ReportInput]) -> list[str]:
@@ -122,8 +157,8 @@ def _rows(results: Sequence[ReportInput]) -> list[dict[str, object]]:
             "scenario": r.name,
             "kpi": kpi,
             "mean": e.mean,
-            "low": e.low,
-            "high": e.high,
+            "low": bounded_interval(kpi, e.low, e.high)[0],
+            "high": bounded_interval(kpi, e.low, e.high)[1],
             "n": e.replications,
         }
         for r in results
@@ -178,6 +213,28 @@ def _write_machine_files(folder: Path, results: Sequence[ReportInput]) -> None:
     }
     if economics:
         document["economics"] = economics
+    assumptions = {
+        r.name: [{"topic": a.topic, "value": a.value, "basis": a.basis} for a in r.assumptions]
+        for r in results
+        if r.assumptions
+    }
+    if assumptions:
+        document["assumptions"] = assumptions
+    sensitivity = [
+        {
+            "price": row.price.key,
+            "case": row.case,
+            "value": row.value,
+            "cost_eur": {r.name: cost for r, cost in zip(results, row.costs, strict=True)},
+            "npv_eur": {
+                r.name: npv for r, npv in zip(results, row.npvs, strict=True) if npv is not None
+            },
+            "cheapest_first": [results[i].name for i in row.ranking],
+        }
+        for row in sensitivity_rows(results)
+    ]
+    if sensitivity:
+        document["sensitivity"] = sensitivity
     (folder / "kpis.json").write_text(
         json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n",
         encoding="utf-8",

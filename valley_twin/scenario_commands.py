@@ -40,8 +40,13 @@ from scenarios import (
 
 EXIT_SCENARIO_ERROR = 1
 EXIT_INTERRUPTED = 130
-# The planners' first question: today's fixed rounds against the two sensor-driven policies.
-COLLECTION_POLICIES = ("baseline-fixed.toml", "threshold.toml", "predictive.toml")
+# The planners' first question: today's fixed rounds against the sensor-driven policies.
+COLLECTION_POLICIES = (
+    "baseline-fixed.toml",
+    "threshold.toml",
+    "predictive.toml",
+    "integrated.toml",
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -62,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     listing = commands.add_parser("list", help="the scenarios shipped with the twin")
     listing.set_defaults(files=[])
     demo = commands.add_parser(
-        "demo", help="the shipped comparison of collection policies (twin demo runs it)"
+        "demo",
+        help="the shipped comparison of collection policies: fixed, threshold, predictive, "
+        "integrated (twin demo runs it)",
     )
     demo.add_argument(
         "--out", type=Path, help="report folder (default: reports/collection-policies)"

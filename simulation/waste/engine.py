@@ -18,6 +18,8 @@
   collection hour's emptying (capped at capacity, so an overflowing bin reads 100 %): the
   day's ``mean_fill`` and ``share_above_80`` in ``WasteKpis.by_day``. The containers emptied
   on a typical working day are kept for drawing its tours (rule in ``simulation.waste.kpis``).
+* Each dispatch records its trips (``Routed.tours``: the trucks that left the depot), so the
+  report can say why the km change: trips, km per trip and stops per trip.
 
 Same inputs and seed, same numbers: the only randomness is the generator made from ``seed``.
 Not responsible for reading history (``simulation.waste.history``), deriving inflow or fitting.
@@ -290,6 +292,8 @@ class _DailyRun:
                 fuel_l=routed.fuel_l,
                 co2_kg=routed.co2_kg,
                 operating_cost_eur=routed.cost_eur,
+                # A router that does not count its trucks drove at least one when it drove.
+                trips=float(routed.tours or (routed.km > 0)),
             )
             # A mandatory stop the fleet could not take is unserved; an optional one left out
             # (its detour cost more than its prize) is simply not collected today.

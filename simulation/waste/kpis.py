@@ -5,8 +5,15 @@ per simulated day, so its memory does not depend on the number of events. A tour
 fuel, CO2 and cost are shared among the communes of its stops in proportion to the number of
 stops (a documented simplification: a tour's km are not split geometrically) and are not
 split among containers. Cost is the fleet's operating cost plus the overflow penalties of
-``simulation.parameters.waste``; the treatment cost of the tonnes (the same whatever the
-policy) is reported apart as ``reference_cost_eur``.
+``simulation.parameters.waste``; the treatment cost of the tonnes collected (€ per tonne of
+each stream) is reported apart as ``reference_cost_eur``: it follows the tonnes collected,
+which differ between policies by what is still in the bins when the run ends and by what
+overflowed beside them, so it is not a saving of one policy over another.
+
+**Trips.** ``trips`` counts the trucks that left the depot (a stream's truck, once a day at
+most: its tip visits belong to the same trip), as the router reports them (``Routed.tours``);
+``km_per_trip`` is ``truck_km / trips`` and ``stops_per_trip`` ``collections / trips`` (0
+without trips), so ``truck_km`` is the sum of the trips' km.
 
 Per container (``WasteKpis.by_container``): collections, tonnes, overflow events and
 overflow bin-hours over the run, one array each in the order of the run's containers.
@@ -57,6 +64,7 @@ KPIS = (
     "overflow_bin_hours",
     "operating_cost_eur",
     "unserved_stops",
+    "trips",
 )
 _K = {name: k for k, name in enumerate(KPIS)}
 
@@ -229,6 +237,9 @@ def _finish(
     out["mean_fill_at_emptying"] = (
         float(raw["fill_at_emptying_sum"] / collections) if collections else 0.0
     )
+    trips = raw["trips"]
+    out["km_per_trip"] = float(raw["truck_km"] / trips) if trips else 0.0
+    out["stops_per_trip"] = float(collections / trips) if trips else 0.0
     penalty = raw["overflow_events"] * OVERFLOW_PENALTY_EUR.value + (
         raw["overflow_bin_hours"] * OVERFLOW_PENALTY_EUR_PER_HOUR.value
     )

@@ -49,6 +49,8 @@ class Routed:
     fuel_l: float
     co2_kg: float
     cost_eur: float
+    tours: int = 0
+    """Trips: trucks that left the depot that day (0 from a router that does not count them)."""
 
 
 class Router(Protocol):
@@ -156,6 +158,7 @@ class FleetRouter:
                     )  # fmt: skip
                 served = np.zeros(len(x), dtype=bool)
                 served[sub[part]] = True
+                tours = _trucks_out(volume_l[served], mass_kg[served], fleet)
             else:
                 self.exact_days += 1
                 stops = [
@@ -181,9 +184,10 @@ class FleetRouter:
                 served = np.ones(len(x), dtype=bool)
                 served[[int(s) for s in plan.unserved]] = False
                 km, shift_h = plan.km, sum(t.hours for t in plan.tours)
+                tours = len(plan.tours)
         finally:
             self.seconds += time.perf_counter() - started
-        return _priced(served, km, shift_h, fleet)
+        return _priced(served, km, shift_h, fleet, tours)
 
 
 def insertion_detour_km(
@@ -211,13 +215,28 @@ def insertion_detour_km(
     return detour
 
 
-def _priced(served: np.ndarray, km: float, shift_h: float, fleet: fp.Fleet) -> Routed:
+def _trucks_out(volume_l: np.ndarray, mass_kg: np.ndarray, fleet: fp.Fleet) -> int:
+    """Trucks a large day sends out: its loads (payload or body, whichever binds), at most the
+    fleet — what ``estimated_tours`` assumes; for ``nearest_neighbour_tours`` a lower bound."""
+    if volume_l.size == 0:
+        return 0
+    truck = fleet.truck
+    body = sum(truck.body_litres(v, m) for v, m in zip(volume_l, mass_kg, strict=True))
+    loads = math.ceil(
+        max(float(mass_kg.sum()) / truck.payload_kg, body / (truck.body_volume_m3 * 1000))
+    )
+    return min(fleet.trucks, max(1, loads))
+
+
+def _priced(
+    served: np.ndarray, km: float, shift_h: float, fleet: fp.Fleet, tours: int = 0
+) -> Routed:
     """The same prices as ``routing.tour_costs``: crew per shift hour, truck per km, diesel."""
     fuel = km * fleet.truck.fuel_l_per_100km / 100.0
     cost = (
         shift_h * fleet.crew_eur_per_h + km * fleet.truck_eur_per_km + fuel * fleet.diesel_eur_per_l
     )
-    return Routed(served, km, km / fleet.speed_kmh, fuel, fuel * fleet.co2_kg_per_l, cost)
+    return Routed(served, km, km / fleet.speed_kmh, fuel, fuel * fleet.co2_kg_per_l, cost, tours)
 
 
 def nearest_neighbour_tours(
