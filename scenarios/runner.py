@@ -1,12 +1,16 @@
 """Running a validated scenario: bins, inflow models, the policy over the horizon, KPIs with CIs.
 
 Bins come from the twin's seeded inventory (``twin.inventory.plan_inventory``: a valley with no
-past, inflow at the inventory's litres per container per day, spread ``inflow_cv``) or from a
+past: each container its own expected inflow from the households it serves, drawn around its
+commune's share with spread ``catchment_cv`` and heavier in season near the remarkable sites,
+``simulation.waste.inflow.catchment_inflow``; day-to-day spread ``inflow_cv``) or from a
 store's log (``[history] store``: bins standing at the start, inflow models fitted on the
 ``fit_days`` before it, starting levels as last read). Each replication is a projection
 (``simulation.simulate`` with a ``ProjectedInflow``) seeded from the scenario's seed; every
 total KPI is estimated over the replications (``simulation.monte_carlo``), and the first
-replication is kept whole for its totals per stream, commune and day.
+replication is kept whole for its totals per stream, commune and day. With ``[run]
+equal_service`` the policy's knob is first tuned to that overflow rate
+(``scenarios.sweep.tune_to_service``) and the result's ``comparison`` says so.
 
 A scenario of another subject is handed to its own runner (``scenarios.lighting``,
 ``scenarios.footfall``, ``scenarios.childcare``) and comes back as the same ``ScenarioResult``,
@@ -52,9 +56,10 @@ from simulation import (
 )
 from simulation.parameters.waste import COLLECTION_HOUR
 from simulation.waste import DEFAULT_ROUNDS, Integrated, Round, constant_models
-from simulation.waste.policies import WORKING_DAYS
+from simulation.waste.inflow import Catchments, catchment_inflow
+from simulation.waste.policies import WORKING_DAYS, Calendar
 from twin import load_geography, open_twin, plan_inventory
-from twin.inventory import RULE_BY_STREAM
+from twin.inventory import REMARKABLE_SITES, RULE_BY_STREAM
 
 if TYPE_CHECKING:
     from scenarios.report import PlaceOnMap
@@ -66,12 +71,16 @@ __all__ = [
     "Prepared",
     "ScenarioResult",
     "annual_cost",
+    "AS_SET",
     "build_policy",
+    "plan_calendar",
     "prepare",
     "run_scenario",
 ]
 
 Progress = Callable[[int, int], None]
+AS_SET = "each policy as its scenario file sets it (not at equal service)"
+"""``ScenarioResult.comparison`` of a waste run whose policy was not tuned to a service level."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,12 @@ class ScenarioResult:
     """The cabinets, site or crèche of a lighting, footfall or childcare run, for the map."""
     place_value: str = ""
     """What a place's ``value`` is, in words."""
+    comparison: str = ""
+    """Which comparison the figures belong to, in words: ``AS_SET`` (the policy as its file sets
+    it) or "equal service at X overflows per 1,000 container-weeks (…)" when ``[run]
+    equal_service`` tuned its knob first (empty for the other subjects)."""
+    tuning: Mapping[str, Any] | None = None
+    """The equal-service tuning behind the figures (knob, value, each try), if any."""
 
     def focus(self) -> dict[str, Estimate]:
         """The KPIs the scenario says matter, in its order."""
@@ -148,6 +163,8 @@ class ScenarioResult:
             "replication_seeds": list(self.replication_seeds),
             "start": s.run.start.isoformat(),
             "horizon_days": s.run.horizon_days,
+            "comparison": self.comparison,
+            "tuning": None if self.tuning is None else dict(self.tuning),
             "bins": self.bins,
             "origin": self.origin,
             "seconds": round(self.seconds, 3),
@@ -193,8 +210,12 @@ def annual_cost(estimate: Estimate, horizon_days: int) -> Annual:
     return Annual(estimate.mean * k, estimate.low * k, estimate.high * k)
 
 
-def build_policy(scenario: Scenario) -> Policy:
-    """The simulation policy the scenario names, with its parameters."""
+def build_policy(scenario: Scenario, prepared: Prepared | None = None) -> Policy:
+    """The simulation policy the scenario names, with its parameters.
+
+    A ``calendar`` is planned on the prepared containers' expected inflow over the run
+    (``prepared`` is prepared here when not given).
+    """
     p = scenario.policy
     if p is None:
         raise ValueError(
@@ -204,6 +225,8 @@ def build_policy(scenario: Scenario) -> Policy:
     if p.kind == "fixed":
         rounds = {s: Round(frozenset(r.weekdays), r.every_weeks) for s, r in p.rounds}
         return FixedSchedule(rounds={**DEFAULT_ROUNDS, **rounds})
+    if p.kind == "calendar":
+        return plan_calendar(scenario, prepared if prepared is not None else prepare(scenario))
     if p.kind == "threshold":
         return Threshold(fill=p.threshold, round_days=days)
     if p.kind == "predictive":
@@ -226,6 +249,27 @@ def build_policy(scenario: Scenario) -> Policy:
     raise ValueError(f"unknown policy kind {p.kind!r}")  # validation makes this unreachable
 
 
+def plan_calendar(scenario: Scenario, prepared: Prepared) -> Calendar:
+    """The ``calendar`` policy of ``scenario`` planned on ``prepared``'s containers.
+
+    Each container's expected litres per day is its model's mean over the run's days (weekday
+    and season factors included), so a run in summer plans a summer calendar.
+    """
+    p = scenario.policy
+    assert p is not None and p.kind == "calendar"
+    models = prepared.models
+    rate = models.expected_days(scenario.run.start, scenario.run.horizon_days).mean(axis=1)
+    return Calendar.plan(
+        models.streams,
+        models.communes,
+        models.capacity_l,
+        rate,
+        models.cv,
+        service_level=p.service_level,
+        frequencies=p.frequencies,
+    )
+
+
 def prepare(scenario: Scenario) -> Prepared:
     """The bins, inflow models and starting levels of a scenario (from inventory or history)."""
     if scenario.history is not None:
@@ -241,7 +285,13 @@ def run_scenario(scenario: Scenario, *, progress: Progress | None = None) -> Sce
     prepared = prepare(scenario)
     if len(prepared.bins) == 0:
         raise ValueError(f"{scenario.source}: no bins match the scenario's communes and streams")
-    policy = build_policy(scenario)
+    tuning = None
+    if scenario.run.equal_service is not None:
+        from scenarios.sweep import tune_to_service  # the tuner runs scenarios: no import cycle
+
+        tuning = tune_to_service(scenario, scenario.run.equal_service, prepared)
+        scenario = tuning.scenario
+    policy = build_policy(scenario, prepared)
     fleets = dict(scenario.fleet)
     total = scenario.run.replications
     runs: list[WasteKpis] = []
@@ -292,6 +342,8 @@ def run_scenario(scenario: Scenario, *, progress: Progress | None = None) -> Sce
         commune_names=known_communes(),
         economics=economics,
         baseline_cost=baseline_cost,
+        comparison=tuning.comparison if tuning is not None else AS_SET,
+        tuning=tuning.as_dict() if tuning is not None else None,
     )
 
 
@@ -367,24 +419,62 @@ def _from_inventory(scenario: Scenario) -> Prepared:
     inv = scenario.inventory
     assert inv.seed is not None  # validation requires it without a history
     everything = Bins.from_history(_inventory_history(inv.seed))
-    bins = _subset_bins(everything, _selected(scenario, everything.streams, everything.communes))
-    rate = np.array([RULE_BY_STREAM[s].litres_per_container_day for s in bins.streams])
+    keep = _selected(scenario, everything.streams, everything.communes)
+    bins = _subset_bins(everything, keep)
+    # Drawn on the whole valley, then selected: a container's catchment is its commune's share.
+    catchments = _catchments(everything, inv.seed, inv.catchment_cv)
+    idx = np.flatnonzero(keep)
+    rate, season = catchments.litres_per_day[idx], catchments.season[idx]
     models = constant_models(
-        bins.codes, bins.streams, bins.communes, bins.capacity_l, rate, inv.inflow_cv
+        bins.codes, bins.streams, bins.communes, bins.capacity_l, rate, inv.inflow_cv, season
     )
-    levels = _warm_levels(bins, rate, scenario.run.start) if inv.warm_start else np.zeros(len(bins))
-    return Prepared(bins, models, levels, f"inventory seed {inv.seed}")
+    levels = (
+        _warm_levels(bins, models.expected(scenario.run.start), scenario.run.start)
+        if inv.warm_start
+        else np.zeros(len(bins))
+    )
+    origin = f"inventory seed {inv.seed}, catchments spread {inv.catchment_cv:g}"
+    return Prepared(bins, models, levels, origin)
+
+
+def _catchments(bins: Bins, seed: int, cv: float) -> Catchments:
+    """Each inventory container's own expected inflow (``catchment_inflow``), seeded."""
+    geography = load_geography()
+    sites = [geography.locate(p.lon, p.lat)[0] for p in REMARKABLE_SITES]
+    return catchment_inflow(
+        bins.codes,
+        bins.streams,
+        bins.communes,
+        bins.x,
+        bins.y,
+        population={c.insee: c.population for c in geography.communes},
+        litres_per_inhabitant_day={
+            s: r.litres_per_inhabitant_day for s, r in RULE_BY_STREAM.items()
+        },
+        seed=seed,
+        cv=cv,
+        sites=[(p.x, p.y) for p in sites],
+    )
+
+
+WARM_START_MAX_FILL = 0.9
+"""A warm start leaves no container above this share of its capacity (see ``_warm_levels``)."""
 
 
 def _warm_levels(bins: Bins, rate: np.ndarray, start: date) -> np.ndarray:
-    """Each bin's level had today's rounds emptied it on their last day before ``start``."""
+    """Each bin's level had today's rounds emptied it on their last day before ``start``.
+
+    Capped at ``WARM_START_MAX_FILL`` of capacity: a container that today's rounds would have
+    let overflow before the start is taken as emptied on a call-out just before it, so no
+    policy starts with overflows it could not have prevented.
+    """
     share = COLLECTION_HOUR.value / 24.0
     since = {}
     for stream, rnd in DEFAULT_ROUNDS.items():
         gap = next((g for g in range(1, 7 * 8 + 1) if rnd.runs_on(start - timedelta(days=g))), 0)
         since[stream] = max(gap - share, 0.0)
     days = np.array([since.get(s, 0.0) for s in bins.streams])
-    levels: np.ndarray = np.minimum(rate * days, bins.capacity_l)
+    levels: np.ndarray = np.minimum(rate * days, WARM_START_MAX_FILL * bins.capacity_l)
     return levels
 
 

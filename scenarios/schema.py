@@ -34,7 +34,13 @@ from scenarios.economics import RolloutCosts
 from scenarios.errors import ScenarioError
 from simulation import WasteKpis
 from simulation.parameters.waste import STREAMS
-from simulation.waste import KPIS
+from simulation.waste import DEFAULT_ROUNDS, KPIS
+from simulation.waste.inflow import CATCHMENT_CV
+from simulation.waste.policies import (
+    CALENDAR_FREQUENCIES,
+    DEFAULT_CALENDAR_FREQUENCIES,
+    calendar_gap_days,
+)
 from twin import load_geography
 from twin.inventory import ACTIVITY_ZONE, REMARKABLE_SITES, creche_places
 
@@ -58,7 +64,7 @@ __all__ = [
     "validate",
 ]
 
-POLICY_KINDS = ("fixed", "threshold", "predictive", "integrated")
+POLICY_KINDS = ("fixed", "calendar", "threshold", "predictive", "integrated")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Day names of ``round_days`` and ``[policy.rounds.<stream>] weekdays`` (Monday first)."""
 KPI_NAMES: tuple[str, ...] = tuple(
@@ -80,6 +86,8 @@ class RunSettings:
     horizon_days: int
     start: date
     replications: int = 3
+    equal_service: float | None = None
+    """Overflow events per 1,000 container-weeks to tune the policy's knob to (None: as set)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,8 @@ class InventorySettings:
     streams: tuple[str, ...] | None = None
     inflow_cv: float = 0.3
     warm_start: bool = True
+    catchment_cv: float = CATCHMENT_CV
+    """Spread of the households each container serves (``simulation.waste.inflow``; 0: equal)."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,8 @@ class PolicySettings:
     prize_scale: float = 1.0
     round_days: tuple[int, ...] | None = None
     rounds: tuple[tuple[str, RoundSettings], ...] = ()
+    service_level: float = 0.95
+    frequencies: tuple[str, ...] = DEFAULT_CALENDAR_FREQUENCIES
 
 
 @dataclass(frozen=True)
@@ -206,6 +218,12 @@ RUN = {
     "replications": Field("int", 3, positive, "at least 1 replication"),
     "horizon_days": Field("int", check=positive, expected="a number of days > 0"),
     "start": Field("date"),
+    "equal_service": Field(
+        "float",
+        None,
+        lambda v: 0 < v <= 1000,
+        "overflow events per 1,000 container-weeks, with 0 < x <= 1000",
+    ),
 }
 INVENTORY = {
     "seed": Field("int", None, non_negative, "a seed >= 0"),
@@ -213,6 +231,9 @@ INVENTORY = {
     "streams": Field("list", None, bool, "a non-empty list of streams"),
     "inflow_cv": Field("float", 0.3, lambda v: 0 < v <= 3, "a coefficient of variation in (0, 3]"),
     "warm_start": Field("bool", True),
+    "catchment_cv": Field(
+        "float", CATCHMENT_CV, lambda v: 0 <= v <= 3, "a coefficient of variation in [0, 3]"
+    ),
 }
 HISTORY = {
     "store": Field(
@@ -258,6 +279,20 @@ POLICY = {
         lambda v: 0 <= v <= 100,
         "a factor on the prize of optional stops with 0 <= x <= 100",
         ("integrated",),
+    ),
+    "service_level": Field(
+        "float",
+        0.95,
+        lambda v: 0 < v < 1,
+        "a probability of no overflow before the next round, with 0 < x < 1",
+        ("calendar",),
+    ),
+    "frequencies": Field(
+        "list",
+        DEFAULT_CALENDAR_FREQUENCIES,
+        lambda v: bool(v) and all(f in CALENDAR_FREQUENCIES for f in v) and len(set(v)) == len(v),
+        f"a non-empty list of distinct frequencies among {list(CALENDAR_FREQUENCIES)}",
+        ("calendar",),
     ),
     "round_days": Field(
         "list",
@@ -493,6 +528,12 @@ def validate(
         "extends": extends,
         "subject": subject,
     }
+    if subject != "waste" and run.equal_service is not None:
+        raise check.fail(
+            ("run", "equal_service"),
+            run.equal_service,
+            f"no equal-service tuning in a {subject} scenario (it tunes a collection policy)",
+        )
     if subject == "lighting" and run.replications != 1:
         raise check.fail(
             ("run", "replications"),
@@ -537,6 +578,8 @@ def _waste(check: _Checker, doc: Mapping[str, Any], common: dict[str, Any]) -> S
     if rounds_raw is not None:
         values["rounds"] = _rounds(check, rounds_raw, kind)
     policy = PolicySettings(**values)
+    _check_horizon(check, common, policy)
+    _check_equal_service(check, common, policy)
     fleet_raw = check.table(("fleet",), doc.get("fleet", {}))
     check.unknown(("fleet",), fleet_raw, STREAMS)
     fleet = tuple(
@@ -544,6 +587,64 @@ def _waste(check: _Checker, doc: Mapping[str, Any], common: dict[str, Any]) -> S
     )
     rollout = _rollout(check, doc["rollout"]) if "rollout" in doc else None
     return Scenario(policy=policy, fleet=fleet, rollout=rollout, **common)
+
+
+def slowest_round(
+    scenario_streams: tuple[str, ...] | None, policy: PolicySettings
+) -> tuple[str, int]:
+    """The slowest round a fixed or calendar policy may run, in words and days (else ("", 0)).
+
+    Fixed: the longest cycle (``every_weeks`` × 7) among the rounds of the streams the scenario
+    selects (its own ``[policy.rounds]`` over ``DEFAULT_ROUNDS``). Calendar: the least
+    frequent of its allowed ``frequencies`` (a slow filler may be given it).
+    """
+    if policy.kind == "calendar":
+        name = max(policy.frequencies, key=calendar_gap_days)
+        return f"the {name} calendar frequency", calendar_gap_days(name)
+    if policy.kind != "fixed":
+        return "", 0
+    rounds = {s: r.every_weeks for s, r in DEFAULT_ROUNDS.items()} | {
+        s: r.every_weeks for s, r in policy.rounds
+    }
+    chosen = {s: w for s, w in rounds.items() if scenario_streams is None or s in scenario_streams}
+    if not chosen:
+        return "", 0
+    stream = max(chosen, key=lambda s: chosen[s])
+    weeks = chosen[stream]
+    return f"the {stream} round every {weeks} week{'s' if weeks > 1 else ''}", 7 * weeks
+
+
+def _check_horizon(check: _Checker, common: Mapping[str, Any], policy: PolicySettings) -> None:
+    """A fixed or calendar run covers at least one whole cycle of its slowest round: refused else.
+
+    A shorter run would leave the slow round's containers out of the count (a four-weekly
+    glass round may or may not fall in a fortnight), so its km and overflows would depend on
+    the start date more than on the policy.
+    """
+    run: RunSettings = common["run"]
+    inventory: InventorySettings = common["inventory"]
+    what, days = slowest_round(inventory.streams, policy)
+    if days and run.horizon_days < days:
+        raise check.fail(
+            ("run", "horizon_days"),
+            run.horizon_days,
+            f"at least {days} days: a {policy.kind} run covers whole cycles of its slowest "
+            f"round ({what}); set horizon_days = {days} or more",
+        )
+
+
+def _check_equal_service(
+    check: _Checker, common: Mapping[str, Any], policy: PolicySettings
+) -> None:
+    """``[run] equal_service`` needs a policy with a knob to tune (every kind but fixed)."""
+    run: RunSettings = common["run"]
+    if run.equal_service is not None and policy.kind == "fixed":
+        raise check.fail(
+            ("run", "equal_service"),
+            run.equal_service,
+            'no equal-service tuning for kind "fixed" (it has no knob): use kind = "calendar", '
+            "whose service_level is tuned",
+        )
 
 
 def _rounds(check: _Checker, raw: Any, kind: str | None) -> tuple[tuple[str, RoundSettings], ...]:

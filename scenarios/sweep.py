@@ -9,6 +9,13 @@ point's seed with ``simulation.replication_seeds`` and results are gathered by (
 replication), never by order of completion, so a point's estimates are those of
 ``run_scenario`` of that point alone, whichever executor ran them and however many workers.
 
+Equal service (``tune_to_service``, ``compare_at_equal_service``): each policy's one knob
+(``KNOB_BY_KIND``: calendar → ``service_level``, threshold → ``threshold``, predictive and
+integrated → ``risk``) bisected over short runs with a fixed seed until its overflow rate
+(events per 1,000 container-weeks) comes closest to a target, so policies are compared on km,
+hours, cost and CO2 at the same service. ``run_scenario`` does it first for a file with
+``[run] equal_service``; the result's ``comparison`` says which comparison it is.
+
 Not responsible for reading or validating the grid (``scenarios.loader``), for the report's
 page (``scenarios.report``; this module only turns results into its inputs and writes
 ``sweep.csv``/``sweep.json``), for a rollout's cost-benefit or a point's day-by-day detail
@@ -50,17 +57,24 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from scenarios.loader import Sweep, SweepPoint
-    from scenarios.schema import Scenario
+    from scenarios.runner import ScenarioResult
+    from scenarios.schema import PolicySettings, Scenario
     from simulation import Estimate
 
 __all__ = [
+    "KNOB_BY_KIND",
     "DaskExecutor",
     "Executor",
     "LocalExecutor",
     "PointResult",
     "SweepResult",
+    "Tuning",
+    "at_equal_service",
+    "compare_at_equal_service",
     "report_inputs",
     "run_sweep",
+    "service_rate",
+    "tune_to_service",
     "write_sweep_tables",
 ]
 
@@ -90,7 +104,7 @@ def _one_replication(scenario: Scenario, seed: int, batch: str = "") -> dict[str
         raise ValueError(f"{scenario.source}: no bins match the scenario's communes and streams")
     kpis = simulate(
         prepared.bins,
-        build_policy(scenario),
+        build_policy(scenario, prepared),
         ProjectedInflow(prepared.models),
         prepared.models,
         FleetRouter(fleets=default_fleets(dict(scenario.fleet))),
@@ -441,3 +455,159 @@ def _cell(value: Any) -> Any:
     if isinstance(value, list | dict):
         return json.dumps(value, ensure_ascii=False)
     return value
+
+
+# --- equal service: each policy's one knob tuned to the same overflow rate -------------------
+
+KNOB_BY_KIND: dict[str, tuple[str, float, float, bool]] = {
+    "calendar": ("service_level", 0.5, 0.9999, True),
+    "threshold": ("threshold", 0.3, 1.0, False),
+    "predictive": ("risk", 0.0001, 0.5, True),
+    "integrated": ("risk", 0.0001, 0.5, True),
+}
+"""Each tunable kind's knob: (policy key, lowest, highest, searched on a log scale).
+
+For ``calendar`` the log scale is that of ``1 − service_level`` (the risk it allows)."""
+TUNING_STEPS = 8
+"""Bisection steps of ``tune_to_service`` (each one short run): a knob to about 1/256 of its range."""
+
+
+def service_rate(overflow_events: float, containers: int, days: int) -> float:
+    """Overflow events per 1,000 container-weeks."""
+    return 1000.0 * overflow_events / (containers * days / 7.0) if containers and days else math.nan
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """A policy's knob tuned to an overflow rate: the tuned scenario and every try."""
+
+    scenario: Scenario
+    knob: str
+    value: float
+    target: float
+    achieved: float
+    """The rate of the chosen try (one replication, the scenario's horizon and first seed)."""
+    tries: tuple[tuple[float, float], ...]
+    """(knob value, overflow events per 1,000 container-weeks) of each short run, in order."""
+
+    @property
+    def comparison(self) -> str:
+        """In words, for a report: which comparison the figures belong to."""
+        return (
+            f"equal service at {self.target:g} overflows per 1,000 container-weeks "
+            f"({self.knob} = {self.value:.4g}, tuned to {self.achieved:.2f} on one "
+            f"{self.scenario.run.horizon_days}-day run)"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values."""
+        return {
+            "knob": f"policy.{self.knob}",
+            "value": self.value,
+            "target_overflows_per_1000_container_weeks": self.target,
+            "achieved": self.achieved,
+            "tries": [{"value": v, "rate": r} for v, r in self.tries],
+        }
+
+
+def tune_to_service(
+    scenario: Scenario, rate: float, prepared: Prepared | None = None, *, steps: int = TUNING_STEPS
+) -> Tuning:
+    """Bisect the scenario's policy knob so its overflow rate comes closest to ``rate``.
+
+    ``rate`` is in overflow events per 1,000 container-weeks. Each try is one replication over
+    the scenario's horizon with its first replication seed (common random numbers: every try
+    and every policy sees the same draws), so the search is short and deterministic. The knob
+    (``KNOB_BY_KIND``) is searched on its range, on a log scale for probabilities; the try
+    closest to ``rate`` is kept, one at or under it on a tie. The returned scenario has the
+    knob set and ``equal_service`` cleared (running it runs the tuned policy as is).
+    """
+    policy = scenario.policy
+    if policy is None or policy.kind not in KNOB_BY_KIND:
+        kind = None if policy is None else policy.kind
+        raise ValueError(
+            f"{scenario.source}: no knob to tune for policy kind {kind!r} "
+            f"(tunable: {list(KNOB_BY_KIND)})"
+        )
+    knob, low, high, log = KNOB_BY_KIND[policy.kind]
+    prepared = prepared if prepared is not None else prepare(scenario)
+    seed = replication_seeds(scenario.run.seed, 1)[0]
+    days = scenario.run.horizon_days
+    fleets = default_fleets(dict(scenario.fleet))
+
+    def value_at(u: float) -> float:  # u in [0, 1], the overflow rate growing with u
+        if policy.kind == "calendar":  # 1 − service_level from 1e-4 (u = 0) to 0.5 (u = 1)
+            return 1.0 - math.exp(math.log(1 - high) + u * (math.log(1 - low) - math.log(1 - high)))
+        if log:
+            return math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+        return low + u * (high - low)
+
+    def rate_at(value: float) -> float:
+        tuned = replace(scenario, policy=_with_knob(policy, knob, value))
+        kpis = simulate(
+            prepared.bins,
+            build_policy(tuned, prepared),
+            ProjectedInflow(prepared.models),
+            prepared.models,
+            FleetRouter(fleets=fleets),
+            start=scenario.run.start,
+            days=days,
+            seed=seed,
+            initial_levels_l=prepared.initial_levels_l,
+        )
+        return service_rate(kpis.totals()["overflow_events"], len(prepared.bins), days)
+
+    tries: list[tuple[float, float]] = []
+    lo, hi = 0.0, 1.0
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        value = value_at(mid)
+        got = rate_at(value)
+        tries.append((value, got))
+        if got > rate:
+            hi = mid
+        else:
+            lo = mid
+    best = min(tries, key=lambda t: (abs(t[1] - rate), t[1] > rate))
+    tuned = replace(
+        scenario,
+        policy=_with_knob(policy, knob, best[0]),
+        run=replace(scenario.run, equal_service=None),
+    )
+    return Tuning(tuned, knob, best[0], rate, best[1], tuple(tries))
+
+
+def _with_knob(policy: PolicySettings, knob: str, value: float) -> PolicySettings:
+    changes: dict[str, Any] = {knob: value}
+    return replace(policy, **changes)
+
+
+def at_equal_service(scenario: Scenario, rate: float) -> Scenario:
+    """``scenario`` set to be tuned to ``rate`` overflows per 1,000 container-weeks when run.
+
+    A ``fixed`` policy has no knob: it is replaced by a ``calendar`` with the default
+    frequencies (its title says so), the baseline a collectivity tunes to a service level.
+    """
+    policy = scenario.policy
+    if policy is None:
+        raise ValueError(f"{scenario.source}: a {scenario.subject} scenario has no policy to tune")
+    if policy.kind == "fixed":
+        scenario = replace(
+            scenario,
+            title=f"{scenario.title} (as a calendar per container)",
+            policy=replace(policy, kind="calendar", rounds=()),
+        )
+    return replace(scenario, run=replace(scenario.run, equal_service=rate))
+
+
+def compare_at_equal_service(
+    scenarios: Sequence[Scenario], rate: float, *, progress: Progress | None = None
+) -> list[ScenarioResult]:
+    """Each scenario tuned to ``rate`` overflows per 1,000 container-weeks, then run whole.
+
+    What ``twin scenario compare --equal-service RATE`` would print: every result's
+    ``comparison`` says "equal service at …" with its knob's tuned value.
+    """
+    from scenarios.runner import run_scenario
+
+    return [run_scenario(at_equal_service(s, rate), progress=progress) for s in scenarios]

@@ -174,8 +174,14 @@ def constant_models(
     capacity_l: Sequence[float] | np.ndarray,
     mean_l_per_day: Sequence[float] | np.ndarray,
     cv: float | Sequence[float] = MIN_CV,
+    season: np.ndarray | None = None,
 ) -> FillModels:
-    """Models with given means, flat weekday and season factors (synthetic valleys, tests)."""
+    """Models with given means, flat weekday factors and flat (or given) season factors.
+
+    For synthetic valleys and tests; ``season`` (shape (bins, 4), winter first) gives each
+    container its own season factors (``simulation.waste.inflow.catchment_inflow``'s tourist
+    containers).
+    """
     n = len(codes)
     return FillModels(
         tuple(codes),
@@ -184,7 +190,7 @@ def constant_models(
         np.asarray(capacity_l, dtype=float),
         np.asarray(mean_l_per_day, dtype=float),
         np.ones((n, 7)),
-        np.ones((n, 4)),
+        np.ones((n, 4)) if season is None else np.asarray(season, dtype=float).reshape(n, 4),
         np.broadcast_to(np.asarray(cv, dtype=float), (n,)).copy(),
         np.zeros(n, dtype=int),
         ("given",) * n,

@@ -7,6 +7,8 @@ router takes only when their detour costs less). Policies decide only; they neve
 trucks or randomness (the engine does), so the same view always gives the same choice.
 
 * ``FixedSchedule`` — per stream (optionally per stream and commune) weekdays, every n weeks.
+* ``Calendar`` — fixed rounds done well: each container its own frequency (twice weekly …
+  four-weekly), planned once from its expected inflow to reach a service level.
 * ``Threshold`` — on round days, the bins expected to be at least x % full when the truck passes
   today, and those that would overflow before the next round day.
 * ``Predictive`` — the bins whose probability of overflowing before their next chance exceeds a
@@ -24,6 +26,7 @@ Not responsible for routing (``simulation.routing``) nor for forecasting
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -156,6 +159,130 @@ class FixedSchedule:
                 runs[key] = found is not None and found.runs_on(view.day)
             mask[i] = runs[key]
         return mask
+
+
+CALENDAR_FREQUENCIES: dict[str, tuple[tuple[int, ...] | None, int, int]] = {
+    "thrice-weekly": ((0, 2, 4), 1, 3),
+    "twice-weekly": ((0, 3), 1, 4),
+    "weekly": (None, 1, 7),
+    "fortnightly": (None, 2, 14),
+    "four-weekly": (None, 4, 28),
+}
+"""Calendar frequencies a container may be given: name → (weekdays, every n weeks, longest gap).
+
+Weekdays None: the stream's usual round day (``DEFAULT_ROUNDS``, its first weekday). The
+longest gap is the most days a container waits between two visits (Thursday → Monday: 4).
+"""
+DEFAULT_CALENDAR_FREQUENCIES = ("twice-weekly", "weekly", "fortnightly", "four-weekly")
+"""The frequencies a rural service runs when a scenario names none."""
+
+
+def calendar_gap_days(frequency: str) -> int:
+    """The longest wait in days between two visits of a container at ``frequency``."""
+    return CALENDAR_FREQUENCIES[frequency][2]
+
+
+def overflow_risk(
+    capacity_l: np.ndarray, mean_l_per_day: np.ndarray, cv: np.ndarray, gap_days: int
+) -> np.ndarray:
+    """Probability that an emptied container passes its capacity within ``gap_days`` days.
+
+    Each day's inflow is a gamma variable of mean ``mean_l_per_day`` and coefficient of
+    variation ``cv`` (as the projection draws it), independent from day to day, so their sum
+    over the gap is a gamma variable of shape ``gap / cv²`` and scale ``mean × cv²``.
+    """
+    from scipy.special import gammaincc  # SciPy is loaded where used: importing stays cheap
+
+    cv = np.maximum(np.asarray(cv, dtype=float), 1e-6)
+    mean = np.maximum(np.asarray(mean_l_per_day, dtype=float), 1e-12)
+    risk: np.ndarray = gammaincc(gap_days / cv**2, np.asarray(capacity_l) / (mean * cv**2))
+    return risk
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Fixed rounds done well: each container its own calendar frequency, whatever its level.
+
+    Planned once (``Calendar.plan``) from each container's expected inflow and capacity: the
+    least frequent of the allowed ``frequencies`` whose risk of overflowing before the next
+    visit (``overflow_risk`` over its longest gap) stays at or below ``1 − service_level``; a
+    container that no allowed frequency serves that well gets the most frequent one (counted in
+    ``short_of_target``). A fortnightly or four-weekly container goes on its stream's day in the
+    weeks its commune's round runs (an offset per commune spreads the communes over the weeks,
+    and keeps a village's containers on the same trip). Then it empties, on each day, the
+    containers whose round runs that day, as ``FixedSchedule`` does, without looking at levels.
+    """
+
+    rounds: tuple[Round, ...]
+    frequency: tuple[str, ...]
+    service_level: float = 0.95
+    short_of_target: int = 0
+    horizon: int = 1
+
+    @classmethod
+    def plan(
+        cls,
+        streams: tuple[str, ...] | list[str],
+        communes: tuple[str, ...] | list[str],
+        capacity_l: np.ndarray,
+        mean_l_per_day: np.ndarray,
+        cv: np.ndarray | float,
+        *,
+        service_level: float = 0.95,
+        frequencies: tuple[str, ...] | list[str] = DEFAULT_CALENDAR_FREQUENCIES,
+    ) -> Calendar:
+        """Each container's least frequent round that keeps its overflow risk within target."""
+        if not 0 < service_level < 1:
+            raise ValueError(f"service_level must lie in (0, 1), got {service_level}")
+        unknown = [f for f in frequencies if f not in CALENDAR_FREQUENCIES]
+        if unknown or not frequencies:
+            raise ValueError(f"frequencies must be among {list(CALENDAR_FREQUENCIES)}: {unknown}")
+        n = len(streams)
+        capacity = np.asarray(capacity_l, dtype=float)
+        cvs = np.broadcast_to(np.asarray(cv, dtype=float), (n,))
+        by_gap = sorted(set(frequencies), key=calendar_gap_days)  # most frequent first
+        chosen = np.full(n, by_gap[0], dtype=object)
+        allowed = 1.0 - service_level
+        for name in by_gap[1:]:  # a longer gap is kept while it still meets the target
+            ok = overflow_risk(capacity, mean_l_per_day, cvs, calendar_gap_days(name)) <= allowed
+            chosen[ok] = name
+        short = overflow_risk(capacity, mean_l_per_day, cvs, calendar_gap_days(by_gap[0]))
+        rounds = tuple(_calendar_round(str(chosen[i]), streams[i], communes[i]) for i in range(n))
+        return cls(
+            rounds,
+            tuple(str(f) for f in chosen),
+            service_level,
+            int((short > allowed).sum()),
+        )
+
+    def choose(self, view: DayView) -> np.ndarray:
+        """Containers whose own round runs today."""
+        if len(self.rounds) != len(view.stream):
+            raise ValueError(
+                f"the calendar was planned for {len(self.rounds)} containers, the day has "
+                f"{len(view.stream)}"
+            )
+        runs: dict[Round, bool] = {}
+        mask = np.zeros(len(self.rounds), dtype=bool)
+        for i, rnd in enumerate(self.rounds):
+            if rnd not in runs:
+                runs[rnd] = rnd.runs_on(view.day)
+            mask[i] = runs[rnd]
+        return mask
+
+    def counts(self) -> dict[str, int]:
+        """How many containers run at each frequency (most frequent first)."""
+        order = sorted(set(self.frequency), key=calendar_gap_days)
+        return {f: self.frequency.count(f) for f in order}
+
+
+def _calendar_round(frequency: str, stream: str, commune: str) -> Round:
+    weekdays, every, _ = CALENDAR_FREQUENCIES[frequency]
+    if weekdays is None:
+        usual = DEFAULT_ROUNDS.get(stream)
+        weekdays = (min(usual.weekdays),) if usual is not None else (0,)
+    offset = zlib.crc32(commune.encode()) % every if every > 1 else 0
+    return Round(frozenset(weekdays), every, offset)
 
 
 def next_round_gap(day: date, round_days: frozenset[int]) -> int:

@@ -21,7 +21,7 @@ question = "What if?"
 [run]
 seed = 1
 replications = 1
-horizon_days = 7
+horizon_days = 28
 start = 2024-05-06
 [inventory]
 seed = 20240601

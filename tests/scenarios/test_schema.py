@@ -21,7 +21,7 @@ question = "What if?"
 [run]
 seed = 1
 replications = 2
-horizon_days = 7
+horizon_days = 28
 start = 2024-05-06
 [inventory]
 seed = 20240601
@@ -75,7 +75,7 @@ def test_a_valid_file_gives_a_frozen_scenario(tmp_path: Path) -> None:
         ("[run]", "titel = 'x'\n[run]", "titel", "x", "did you mean 'title'?"),
         ("seed = 1\n", 'seed = "one"\n', "run.seed", "one", "an integer"),
         ("seed = 1\n", "seed = true\n", "run.seed", True, "an integer"),
-        ("horizon_days = 7", "horizon_days = 0", "run.horizon_days", 0, "a number of days > 0"),
+        ("horizon_days = 28", "horizon_days = 0", "run.horizon_days", 0, "a number of days > 0"),
         ("replications = 2", "replications = -3", "run.replications", -3, "at least 1 replication"),
         ("start = 2024-05-06", 'start = "May"', "run.start", "May", "a date"),
         ('"34261"]', '"99999"]', "inventory.communes", "99999", "INSEE codes of the valley"),
@@ -91,7 +91,7 @@ def test_a_valid_file_gives_a_frozen_scenario(tmp_path: Path) -> None:
             'kind = "random"',
             "policy.kind",
             "random",
-            "one of ['fixed', 'threshold', 'predictive', 'integrated']",
+            "one of ['fixed', 'calendar', 'threshold', 'predictive', 'integrated']",
         ),
         (
             'kind = "fixed"',
@@ -145,12 +145,12 @@ def test_each_rule_names_file_key_value_and_expectation(
 
 
 def test_a_missing_required_key_is_named(tmp_path: Path) -> None:
-    error = error_of(replace_in_base(tmp_path, "horizon_days = 7\n", ""))
+    error = error_of(replace_in_base(tmp_path, "horizon_days = 28\n", ""))
     assert error.key == "run.horizon_days" and "required" in error.expected
 
 
 def test_a_toml_syntax_error_gives_file_and_line(tmp_path: Path) -> None:
-    path = replace_in_base(tmp_path, "horizon_days = 7", "horizon_days = = 7")
+    path = replace_in_base(tmp_path, "horizon_days = 28", "horizon_days = = 7")
     error = error_of(path)
     assert error.file == str(path.resolve()) and error.key is None
     assert "line 7" in str(error)
@@ -182,7 +182,7 @@ def test_a_child_overrides_one_key_and_keeps_the_rest(tmp_path: Path) -> None:
     )
     s = load_scenario(child)
     assert s.title == "Child" and s.question == "What if?"
-    assert (s.run.seed, s.run.horizon_days, s.run.replications) == (7, 7, 2)  # nested table merged
+    assert (s.run.seed, s.run.horizon_days, s.run.replications) == (7, 28, 2)  # nested table merged
     assert s.policy.kind == "threshold" and s.policy.threshold == 0.6
     assert s.fleet == (("glass", 2), ("residual", 6))
     assert s.inventory.communes == ("34010", "34261")
@@ -196,7 +196,7 @@ def test_lists_are_replaced_not_appended(tmp_path: Path) -> None:
 
 
 def test_an_inherited_bad_value_blames_the_parent_file(tmp_path: Path) -> None:
-    base = write(tmp_path, "base.toml", BASE.replace("horizon_days = 7", "horizon_days = -1"))
+    base = write(tmp_path, "base.toml", BASE.replace("horizon_days = 28", "horizon_days = -1"))
     child = write(tmp_path, "c.toml", 'extends = "base.toml"\ntitle = "C"\n')
     error = error_of(child)
     assert error.file == str(base.resolve()) and error.key == "run.horizon_days"
