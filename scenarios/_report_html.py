@@ -58,7 +58,7 @@ th:first-child,td:first-child{text-align:left}thead th{background:#f5f6f8}
 figure{margin:1rem 0}figure svg{max-width:100%;height:auto}
 .maps{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1rem}
 figcaption,.note{color:#5b6670;font-size:.85rem}
-td.text{text-align:left}caption{text-align:left;color:#5b6670;font-size:.85rem;padding:.6rem 0 .2rem}
+td.text,th.text{text-align:left}caption{text-align:left;color:#5b6670;font-size:.85rem;padding:.6rem 0 .2rem}
 .comparison{font-weight:600}
 """
 

@@ -8,6 +8,7 @@ Reads the plain fields of ``ReportInput`` (``assumptions``, ``prices``, ``by_str
 
 from __future__ import annotations
 
+from datetime import date
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -50,9 +51,10 @@ def comparison_words(results: Sequence[ReportInput]) -> str:
     runs = sorted({e.replications for r in results for e in r.kpis.values()})
     if len(periods) == 1 and len(seeds) == 1 and None not in seeds:
         start, days = periods.pop()
+        first = f" from {date.fromisoformat(start):%d/%m/%Y}" if start else ""
         text = (
             f"Comparison at the same horizon and seed: every scenario runs the same {days} days"
-            f"{' from ' + start if start else ''} with seed {seeds.pop()} "
+            f"{first} with seed {seeds.pop()} "
             f"({' or '.join(str(n) for n in runs)} runs each), so each faces the same simulated "
             "waste."
         )
@@ -115,8 +117,9 @@ def assumptions_section(results: Sequence[ReportInput]) -> str:
         "<p>These figures decide the comparison. Each is read from the twin's parameters "
         "(simulation.parameters, scenarios.economics), with its source or the reason it is "
         f"assumed.{escape(penalty)}</p>"
-        '<table id="assumptions-table"><thead><tr><th>Assumption</th><th>Value</th>'
-        f"<th>Basis</th></tr></thead><tbody>{''.join(body)}</tbody></table></section>"
+        '<table id="assumptions-table"><thead><tr><th>Assumption</th><th class="text">Value</th>'
+        '<th class="text">Basis</th></tr></thead><tbody>'
+        f"{''.join(body)}</tbody></table></section>"
     )
 
 
@@ -168,7 +171,7 @@ def _why_sentence(r: ReportInput, base: ReportInput) -> str:
         f"{r.title} against {base.title}: {_signed(100 * trips)} % trips, "
         f"{_signed(100 * per_trip)} % km per trip, "
         f"{number(k['stops_per_trip'].mean, 0)} containers a trip instead of "
-        f"{number(b['stops_per_trip'].mean, 0)}, emptied {_signed(fill)} points "
+        f"{number(b['stops_per_trip'].mean, 0)}, emptied {number(abs(fill), 0)} points "
         f"{'fuller' if fill >= 0 else 'emptier'}."
     )
 
@@ -257,6 +260,7 @@ def sensitivity_section(results: Sequence[ReportInput]) -> str:
         "present value over their life against the first scenario. Computed from the runs' "
         "mean figures: the trucks would drive the same km whatever these prices.</p>"
         f'<table id="sensitivity-table"><thead><tr><th>Price</th><th>Value</th>{head}'
-        f"<th>Cheapest first</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        '<th class="text">Cheapest first</th></tr></thead><tbody>'
+        f"{''.join(body)}</tbody></table>"
         f'<p class="note">Ranges: {escape(why)}.</p></section>'
     )
