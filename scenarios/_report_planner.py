@@ -26,6 +26,7 @@ __all__ = [
     "comparison_words",
     "sensitivity_rows",
     "sensitivity_section",
+    "text_summary",
     "why_section",
 ]
 
@@ -264,3 +265,63 @@ def sensitivity_section(results: Sequence[ReportInput]) -> str:
         f"{''.join(body)}</tbody></table>"
         f'<p class="note">Ranges: {escape(why)}.</p></section>'
     )
+
+
+_TEXT_COLUMNS = (
+    ("truck_km", "km"),
+    ("trips", "trips"),
+    ("km_per_trip", "km/trip"),
+    ("stops_per_trip", "bins/trip"),
+    ("mean_fill_at_emptying", "fill"),
+    ("overflow_events", "overflows"),
+    ("cost_eur", "cost"),
+)
+
+
+def text_summary(results: Sequence[ReportInput]) -> str:
+    """The comparison in plain text (``summary.txt``, and what ``twin scenario`` prints): which
+    comparison, per scenario why the km change, and whether a low or high price reorders it."""
+    columns = [(k, h) for k, h in _TEXT_COLUMNS if all(k in r.kpis for r in results)]
+    if not results or not columns:
+        return ""
+    lines = []
+    which = comparison_words(results)
+    if which:
+        lines += [which, ""]
+    width = max(len(r.title) for r in results)
+    cells = [[with_unit(k, r.kpis[k].mean).replace(NBSP, " ") for k, _ in columns] for r in results]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, (_, h) in enumerate(columns)]
+    lines.append(
+        " " * width
+        + "  "
+        + "  ".join(h.rjust(w) for (_, h), w in zip(columns, widths, strict=True))
+    )
+    for r, row in zip(results, cells, strict=True):
+        lines.append(
+            r.title.ljust(width)
+            + "  "
+            + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
+        )
+    rows = sensitivity_rows(results)
+    if rows:
+        base = {row.price.key: row.ranking for row in rows if row.case == "base"}
+        changes = [
+            f"{row.price.label} at {number(row.value)} {row.price.unit}: cheapest first "
+            + " < ".join(results[i].title for i in row.ranking)
+            for row in rows
+            if row.ranking != base[row.price.key]
+        ]
+        first_base = next(row for row in rows if row.case == "base")
+        cheapest = results[first_base.ranking[0]].title
+        lines += [
+            "",
+            f"Cheapest at the base prices, sensors' yearly share included: {cheapest}.",
+            *(
+                changes
+                or [
+                    "The order holds at the low and high cost per km, overflow penalty and "
+                    "sensor price."
+                ]
+            ),
+        ]
+    return "\n".join(line.replace(NBSP, " ") for line in lines).rstrip() + "\n"

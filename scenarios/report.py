@@ -11,6 +11,9 @@
   change (trips, km per trip, containers per trip, fill at emptying), a sensitivity table on
   the most uncertain prices and the assumptions the answer rests on
   (``scenarios._report_planner``);
+- ``summary.txt`` — for waste runs, the comparison in plain text: which comparison, km, trips,
+  km and containers per trip, fill at emptying, overflows and cost per scenario, and whether
+  a low or high uncertain price changes which is cheapest;
 - ``kpis.csv`` — one row per (scenario, KPI): ``scenario,kpi,mean,low,high,n``;
 - ``kpis.json`` — the same rows under ``"kpis"``, the differences under ``"differences"`` and
   the scenarios' titles and questions under ``"scenarios"`` (NaN is written as ``null``),
@@ -34,7 +37,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from scenarios._report_planner import sensitivity_rows
+from scenarios._report_planner import sensitivity_rows, text_summary
 from scenarios._report_text import KPI_SPECS, KpiSpec, bounded_interval, difference
 from twin import Geography, load_geography
 
@@ -262,6 +265,9 @@ def write_report(
         geography = load_geography()
     folder.mkdir(parents=True, exist_ok=True)
     _write_machine_files(folder, results)
+    summary = text_summary(results)
+    if summary:
+        (folder / "summary.txt").write_text(summary, encoding="utf-8")
     index = folder / "index.html"
     index.write_text(page(results, kpi_order(results), geography), encoding="utf-8")
     return index

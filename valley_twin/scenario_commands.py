@@ -118,6 +118,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 indent=2,
             )
         )
+    summary = index.parent / "summary.txt"
+    if summary.exists() and not args.json:
+        print(summary.read_text(encoding="utf-8"))
     print(f"report: {index}", file=sys.stderr if args.json else sys.stdout)
     return 0
 

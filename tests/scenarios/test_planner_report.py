@@ -315,3 +315,17 @@ def test_the_report_says_which_comparison_it_shows() -> None:
 def test_the_demo_compares_the_integrated_policy() -> None:
     assert COLLECTION_POLICIES[0] == "baseline-fixed.toml"
     assert "integrated.toml" in COLLECTION_POLICIES
+
+
+def test_the_text_summary_says_why_and_what_reorders(tmp_path) -> None:
+    from scenarios._report_planner import text_summary
+
+    fixed, sensed = _result("fixed", 1000, 50, 16, 0), _result("integrated", 1300, 40, 22, 10)
+    text = text_summary([fixed, sensed])
+    assert "same horizon and seed" in text
+    assert "km/trip" in text and "trips" in text and "fill" in text
+    assert "sensors' yearly share included: Fixed." in text
+    assert "at 80,0 €: cheapest first Integrated < Fixed" in text
+    _write_machine_files(tmp_path, [fixed, sensed])
+    document = (tmp_path / "kpis.json").read_text(encoding="utf-8")
+    assert '"sensitivity"' in document and '"cheapest_first"' in document
