@@ -86,6 +86,7 @@ def test_threshold_spreads_the_fixed_rounds_work_over_the_week(
     assert threshold.kpis["collections"].mean > fixed.kpis["collections"].mean
 
 
+@pytest.mark.slow
 def test_predictive_runs_and_progress_is_reported() -> None:
     seen: list[tuple[int, int]] = []
     result = run_scenario(

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import numpy as np
+import pytest
 
 from simulation.waste.fitting import constant_models, fit_fill_models, fit_table
 from simulation.waste.history import BinRecord, History
@@ -55,6 +56,7 @@ def test_table_rows_are_readable() -> None:
     )
 
 
+@pytest.mark.slow
 def test_sampling_is_reproducible_and_centred() -> None:
     models = constant_models(
         ["a", "b"], ["residual"] * 2, ["34114"] * 2, [660, 660], [50.0, 100.0], cv=0.3

@@ -31,6 +31,7 @@ def a_bin() -> Bin:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     delays=st.lists(st.integers(min_value=0, max_value=12), min_size=1, max_size=40),
