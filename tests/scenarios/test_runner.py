@@ -1,4 +1,4 @@
-"""Running scenarios: a tiny valley (2 communes, glass, 7 days, 2 replications), seeded."""
+"""Running scenarios: a tiny valley (2 communes, glass, 28 days: one cycle of the glass round, 2 replications), seeded."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def tiny(kind: str = "fixed", seed: int = 1, **policy: Any) -> Scenario:
         {
             "title": f"tiny {kind}",
             "question": "Does it run?",
-            "run": {"seed": seed, "replications": 2, "horizon_days": 7, "start": "2024-05-27"},
+            "run": {"seed": seed, "replications": 2, "horizon_days": 28, "start": "2024-05-27"},
             "inventory": {"seed": 20240601, "communes": ["34010", "34267"], "streams": ["glass"]},
             "policy": {"kind": kind, **policy},
         },
@@ -102,7 +102,7 @@ def test_a_selection_without_bins_is_refused() -> None:
         {
             "title": "t",
             "question": "q",
-            "run": {"seed": 1, "replications": 2, "horizon_days": 7, "start": "2024-05-27"},
+            "run": {"seed": 1, "replications": 2, "horizon_days": 28, "start": "2024-05-27"},
             "inventory": {"seed": 20240601, "communes": ["34011"], "streams": ["glass"]},
             "policy": {"kind": "fixed"},
         }
