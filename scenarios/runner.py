@@ -58,6 +58,7 @@ from simulation.parameters.waste import COLLECTION_HOUR
 from simulation.waste import DEFAULT_ROUNDS, Integrated, Round, constant_models
 from simulation.waste.inflow import Catchments, catchment_inflow
 from simulation.waste.policies import WORKING_DAYS, Calendar
+from simulation.waste.sizing import SIZING_MARGIN, longest_gap_days, size_to_rounds
 from twin import load_geography, open_twin, plan_inventory
 from twin.inventory import REMARKABLE_SITES, RULE_BY_STREAM
 
@@ -245,6 +246,7 @@ def build_policy(scenario: Scenario, prepared: Prepared | None = None) -> Policy
             prize_scale=p.prize_scale,
             round_days=days,
             fleets=default_fleets(dict(scenario.fleet)),
+            look_ahead=p.look_ahead,
         )
     raise ValueError(f"unknown policy kind {p.kind!r}")  # validation makes this unreachable
 
@@ -425,6 +427,14 @@ def _from_inventory(scenario: Scenario) -> Prepared:
     catchments = _catchments(everything, inv.seed, inv.catchment_cv)
     idx = np.flatnonzero(keep)
     rate, season = catchments.litres_per_day[idx], catchments.season[idx]
+    origin = f"inventory seed {inv.seed}, catchments spread {inv.catchment_cv:g}"
+    if inv.sizing == "to_rounds":
+        bins, rate, season, sized = _sized_to_rounds(bins, rate, season)
+        origin += (
+            f", {sized['containers']} containers at {sized['points']} points sized to the "
+            f"rounds ({sized['resized']} resized, {sized['with_extra']} given extra ones; "
+            f"margin {SIZING_MARGIN:g})"
+        )
     models = constant_models(
         bins.codes, bins.streams, bins.communes, bins.capacity_l, rate, inv.inflow_cv, season
     )
@@ -433,8 +443,33 @@ def _from_inventory(scenario: Scenario) -> Prepared:
         if inv.warm_start
         else np.zeros(len(bins))
     )
-    origin = f"inventory seed {inv.seed}, catchments spread {inv.catchment_cv:g}"
     return Prepared(bins, models, levels, origin)
+
+
+def _sized_to_rounds(
+    bins: Bins, rate: np.ndarray, season: np.ndarray
+) -> tuple[Bins, np.ndarray, np.ndarray, dict[str, int]]:
+    """The containers a collectivity would set up for the valley's usual rounds.
+
+    Each point's container (or containers: extra ones stand at the same point and share its
+    inflow) is chosen among the standard sizes so that its expected inflow over the longest gap
+    between two of its stream's usual rounds (``DEFAULT_ROUNDS``, whatever the scenario's
+    policy, so that every policy is compared on the same containers), in its busiest season,
+    times ``SIZING_MARGIN`` fits (``simulation.waste.sizing.size_to_rounds``).
+    """
+    gaps = {stream: longest_gap_days(rnd) for stream, rnd in DEFAULT_ROUNDS.items()}
+    peak = rate * season.max(axis=1)
+    sizing = size_to_rounds(bins.streams, bins.capacity_l, peak, gaps)
+    src = sizing.source
+    sized = Bins.build(
+        sizing.codes(bins.codes),
+        [bins.streams[i] for i in src],
+        [bins.communes[i] for i in src],
+        sizing.capacity_l,
+        bins.x[src],
+        bins.y[src],
+    )
+    return sized, rate[src] * sizing.share, season[src], sizing.summary(bins.capacity_l)
 
 
 def _catchments(bins: Bins, seed: int, cv: float) -> Catchments:
@@ -489,11 +524,19 @@ def _from_history(scenario: Scenario) -> Prepared:
     end = start + timedelta(days=scenario.run.horizon_days)
     standing = Bins.from_history(history, start, end)
     bins = _subset_bins(standing, _selected(scenario, standing.streams, standing.communes))
+    # Fitted on what the log read from ``fit_days`` before the start to the run's end: a run
+    # over days the store recorded (a look back at what the trucks did) faces the inflow of
+    # those very days; a projection past the log's end has only the days before it (days
+    # without readings do not count in the fit).
     fit_days = scenario.history.fit_days
+    fit_from = start - timedelta(days=fit_days)
     models = fit_fill_models(
-        derive_inflow(history, start - timedelta(days=fit_days), fit_days), history
+        derive_inflow(history, fit_from, fit_days + scenario.run.horizon_days), history
     )
-    origin = f"{scenario.history.store}, {history.events_read} events, fitted on {fit_days} days"
+    origin = (
+        f"{scenario.history.store}, {history.events_read} events, fitted on what it read "
+        f"from {fit_from:%d/%m/%Y} to {end - timedelta(days=1):%d/%m/%Y}"
+    )
     return Prepared(bins, _reorder(models, bins.codes), levels_at(history, bins, start), origin)
 
 

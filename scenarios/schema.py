@@ -75,6 +75,9 @@ DEFAULT_FOCUS = ("truck_km", "overflow_events", "co2_kg", "cost_eur")
 MIN_PREDICTIVE_HORIZON = 4
 """The predictive policy forecasts to the next round day: up to 3 days ahead (Friday → Monday)."""
 MAX_POLICY_HORIZON = 60
+SIZINGS = ("to_rounds", "as_installed")
+"""``[inventory] sizing``: containers sized to the usual rounds (``simulation.waste.sizing``), or
+the inventory's own sizes."""
 """Days of forecast a policy may ask for (beyond that a forecast says little)."""
 
 
@@ -107,6 +110,9 @@ class InventorySettings:
     warm_start: bool = True
     catchment_cv: float = CATCHMENT_CV
     """Spread of the households each container serves (``simulation.waste.inflow``; 0: equal)."""
+    sizing: str = "to_rounds"
+    """``"to_rounds"``: each container sized to its inflow between its stream's usual rounds
+    (``simulation.waste.sizing.SIZING_MARGIN``); ``"as_installed"``: the inventory's sizes."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,8 @@ class PolicySettings:
     rounds: tuple[tuple[str, RoundSettings], ...] = ()
     service_level: float = 0.95
     frequencies: tuple[str, ...] = DEFAULT_CALENDAR_FREQUENCIES
+    look_ahead: bool = True
+    """Integrated: level the coming round days' must-go work within the fleet's shift hours."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,13 @@ INVENTORY = {
     "catchment_cv": Field(
         "float", CATCHMENT_CV, lambda v: 0 <= v <= 3, "a coefficient of variation in [0, 3]"
     ),
+    "sizing": Field(
+        "str",
+        "to_rounds",
+        lambda v: v in SIZINGS,
+        f"one of {list(SIZINGS)} (containers sized to the usual rounds, or as the inventory "
+        "installs them)",
+    ),
 }
 HISTORY = {
     "store": Field(
@@ -294,6 +309,7 @@ POLICY = {
         f"a non-empty list of distinct frequencies among {list(CALENDAR_FREQUENCIES)}",
         ("calendar",),
     ),
+    "look_ahead": Field("bool", True, kinds=("integrated",)),
     "round_days": Field(
         "list",
         None,
@@ -491,6 +507,12 @@ def validate(
             None,
             f"an inventory seed (or a [history] store to take {taken} from)",
         )
+    if subject != "waste" and "sizing" in inv_values:
+        raise check.fail(
+            ("inventory", "sizing"),
+            inv_values["sizing"],
+            f"no container sizing in a {subject} scenario",
+        )
     if subject != "waste" and "streams" in inv_values:
         raise check.fail(
             ("inventory", "streams"),
@@ -503,6 +525,13 @@ def validate(
             ("inventory", "communes"),
             list(inv_values["communes"]),
             f"no communes in a {subject} scenario ({where} says where)",
+        )
+    if history is not None and inv_values.get("sizing") == "to_rounds":
+        raise check.fail(
+            ("inventory", "sizing"),
+            "to_rounds",
+            '"as_installed" (or no sizing key) with a [history] store: its containers are the '
+            "ones recorded",
         )
     inventory = InventorySettings(**inv_values)
     check.members(

@@ -399,6 +399,50 @@ def estimated_tours(
     return served, metres * circuity / 1000.0, hours
 
 
+def estimated_shift_hours(
+    x: np.ndarray,
+    y: np.ndarray,
+    volume_l: np.ndarray,
+    mass_kg: np.ndarray,
+    service_min: np.ndarray,
+    fleet: fp.Fleet,
+    depot: Position,
+    tip: Position,
+    circuity: float,
+) -> float:
+    """Truck-hours to serve every one of these stops, by the continuous approximation.
+
+    The same figures as ``estimated_tours`` for all the stops (local tour 0.7124·sqrt(n·A), each
+    load's line haul, service and unloads), without capping them at the fleet: what a day's
+    work would ask of the fleet (the integrated policy's look-ahead compares it with the fleet's
+    shift hours). 0 with no stop.
+    """
+    n = len(x)
+    if n == 0:
+        return 0.0
+    truck = fleet.truck
+    body = sum(truck.body_litres(v, m) for v, m in zip(volume_l, mass_kg, strict=True))
+    loads = max(
+        1,
+        math.ceil(
+            max(float(np.sum(mass_kg)) / truck.payload_kg, body / (truck.body_volume_m3 * 1000))
+        ),
+    )
+    trucks = min(max(fleet.trucks, 1), loads)
+    to_tip_m = float(np.mean(np.hypot(x - tip.x, y - tip.y)))
+    metres = (
+        TOUR_CONSTANT * math.sqrt(n * _hull_area(x, y))
+        + trucks * float(np.mean(np.hypot(x - depot.x, y - depot.y)))
+        + (2 * loads - trucks) * to_tip_m
+        + trucks * math.dist((tip.x, tip.y), (depot.x, depot.y))
+    )
+    return (
+        metres / (fleet.speed_kmh * 1000.0 / circuity)
+        + float(np.sum(service_min)) / 60.0
+        + loads * fleet.tip_service_min / 60.0
+    )
+
+
 def _hull_area(x: np.ndarray, y: np.ndarray) -> float:
     """Square metres of the convex hull of the points (a small floor for a line or a point)."""
     from scipy.spatial import ConvexHull, QhullError  # loaded where used: importing stays cheap

@@ -35,7 +35,7 @@ import numpy as np
 
 from simulation.parameters import fleet as fp
 from simulation.parameters.waste import density_kg_per_l
-from simulation.waste.planning import default_fleets
+from simulation.waste.planning import default_fleets, estimated_shift_hours, service_minutes
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -477,6 +477,22 @@ def prize_km(
     return prize
 
 
+LEVELLING_SHARE = 0.8
+"""Share of its fleet's shift hours a stream's day of must-go work is planned to fill at most.
+
+The integrated policy's look-ahead (``Integrated.look_ahead``) estimates each coming round
+day's must-go work in truck-hours (``estimated_shift_hours``, the continuous approximation)
+and moves what passes this share of ``trucks × shift_h`` to the round day before. The 20 %
+left covers the approximation's error (its tours are not drawn) and the optional stops the
+router adds. An assumption, like the shift itself.
+"""
+
+
+def round_offsets(day: date, round_days: frozenset[int], within: int) -> list[int]:
+    """Days from ``day`` to each round day after it, up to ``within`` days ahead (inclusive)."""
+    return [g for g in range(1, within + 1) if (day + timedelta(days=g)).weekday() in round_days]
+
+
 @dataclass(frozen=True)
 class Integrated:
     """Selection and routing together: must-go bins, and may-go bins as optional stops.
@@ -490,7 +506,19 @@ class Integrated:
       They are optional stops with a prize in km (``prize_km``, scaled by ``prize_scale``):
       the router (``FleetRouter.route``) takes one only when its detour costs less;
     * **no must-go, no trip**: a stream with no must-go bin today offers no optional stop
-      either, so it is not dispatched (a trip is only worth its haul when something has to go).
+      either, so it is not dispatched (a trip is only worth its haul when something has to go);
+    * **look-ahead** (``look_ahead``, on by default): a rolling plan over the round days the
+      forecast reaches. Each bin's *deadline* is the last round day on which it can still be
+      emptied before it is at risk (today for the must-go ones; Friday for a bin at risk by
+      Monday). Each stream's work of each coming round day, the bins whose deadline it is at
+      their expected levels then, is estimated in truck-hours (``estimated_shift_hours``);
+      from the furthest day back to tomorrow, when it passes ``LEVELLING_SHARE`` of the
+      fleet's shift hours, the fewest bins that bring it within move to the round day before
+      (found by bisection), the bins fullest on that earlier day first (they lose least of
+      their cycle). What reaches today is must-go today. So Friday's
+      three-day gap and the weekend's inflow are worked off on the days before, within the
+      shift, instead of leaving must-go stops the trucks cannot take. Deterministic: the same
+      view gives the same plan.
 
     ``fleets``, ``depot``, ``tip`` and ``circuity`` calibrate the prizes (what a later trip
     costs and how many bins a load carries); they default to the engine's fleet and sites.
@@ -506,6 +534,7 @@ class Integrated:
     depot: Position = fp.DEPOT.position
     tip: Position = fp.TIP.position
     circuity: float = fp.ROAD_CIRCUITY
+    look_ahead: bool = True
 
     def choose(self, view: DayView) -> np.ndarray:
         """The must-go bins."""
@@ -527,6 +556,8 @@ class Integrated:
         must = at_risk[:, gap - 1].copy()
         streams = np.asarray(view.stream, dtype=object)
         today = view.levels_l + view.collection_share * view.forecast_l[:, 0]
+        if self.look_ahead:
+            must |= self.pulled_forward(view, at_risk, expected, today)
         candidates = (
             at_risk.any(axis=1)
             & ~must
@@ -551,6 +582,62 @@ class Integrated:
                 neighbours=_same_stream_and_commune(view)[idx],
             )
         return Selection(must, prize)
+
+    def pulled_forward(
+        self, view: DayView, at_risk: np.ndarray, expected: np.ndarray, today: np.ndarray
+    ) -> np.ndarray:
+        """The bins the look-ahead brings forward to today (see the class docstring).
+
+        ``at_risk`` and ``expected``: as ``_collections_ahead`` gives them (column ``g − 1``
+        for the collection ``g`` days ahead); ``today``: expected litres at today's collection.
+        """
+        n = len(view.stream)
+        pulled = np.zeros(n, dtype=bool)
+        offsets = [0, *round_offsets(view.day, self.round_days, at_risk.shape[1])]
+        if len(offsets) < 3:
+            return pulled  # the forecast reaches no round day after tomorrow's next one
+        # deadline[i] = k: the k-th round day (0 today) is the last before bin i is at risk.
+        deadline = np.full(n, -1)
+        for k in range(len(offsets) - 2, -1, -1):
+            deadline[at_risk[:, offsets[k + 1] - 1]] = k
+        level = np.column_stack(
+            [today, *(expected[:, g - 1] for g in offsets[1:])]
+        )  # expected litres at each round day's collection
+        level = np.minimum(level, view.capacity_l[:, None])
+        fleets = self.fleets if self.fleets is not None else default_fleets()
+        service = service_minutes(view.capacity_l)
+        streams = np.asarray(view.stream, dtype=object)
+        for stream in np.unique(streams[deadline > 0]):
+            fleet = fleets[str(stream)]
+            limit = LEVELLING_SHARE * fleet.trucks * fleet.shift_h
+            density = density_kg_per_l(str(stream))
+            planned = np.where(streams == stream, deadline, -1)
+
+            def hours(
+                idx: np.ndarray, k: int, fleet: fp.Fleet = fleet, density: float = density
+            ) -> float:
+                volume = level[idx, k]
+                return estimated_shift_hours(
+                    view.x[idx], view.y[idx], volume, volume * density, service[idx],
+                    fleet, self.depot, self.tip, self.circuity,
+                )  # fmt: skip
+
+            for k in range(len(offsets) - 2, 0, -1):
+                idx = np.flatnonzero(planned == k)
+                if idx.size == 0 or hours(idx, k) <= limit:
+                    continue
+                order = idx[np.argsort(-level[idx, k - 1], kind="stable")]  # fullest first
+                lo, hi = 1, idx.size  # the fewest to move so that the rest fits: bisection
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if hours(order[mid:], k) <= limit:
+                        hi = mid
+                    else:
+                        lo = mid + 1
+                planned[order[:lo]] = k - 1
+            pulled |= planned == 0
+        pulled &= deadline != 0
+        return pulled
 
 
 def _same_stream_and_commune(view: DayView) -> np.ndarray:

@@ -95,7 +95,11 @@ def test_a_horizon_of_whole_cycles_is_accepted(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # eight short runs of a village
 def test_equal_service_tuning_converges(tmp_path: Path) -> None:
-    scenario = load_scenario(_write(tmp_path, 'kind = "threshold"'))
+    # The inventory's own sizes: their overflow rates span the target (sized to the rounds,
+    # no threshold lets a village overflow 250 times per 1,000 container-weeks).
+    scenario = load_scenario(
+        _write(tmp_path, 'kind = "threshold"', inventory='sizing = "as_installed"')
+    )
     loose = tune_to_service(scenario, 1000.0, steps=3)  # more than any threshold gives
     assert loose.value == pytest.approx(1.0, abs=0.1)
     target = 250.0
