@@ -9,6 +9,7 @@ this package never imports ``adapters``.
 
 from __future__ import annotations
 
+from scenarios._report_planner import short_table
 from scenarios.economics import Economics, RolloutCosts, evaluate
 from scenarios.errors import ScenarioError, SweepError
 from scenarios.loader import (
@@ -20,6 +21,7 @@ from scenarios.loader import (
     shipped_scenarios,
 )
 from scenarios.presenting import report_input
+from scenarios.recorded import Recorded, recorded, recorded_fleet, same_history
 from scenarios.report import BinOnMap, ReportInput, write_report
 from scenarios.runner import ScenarioResult, run_scenario
 from scenarios.schema import Scenario
@@ -27,6 +29,7 @@ from scenarios.sweep import (
     DaskExecutor,
     LocalExecutor,
     SweepResult,
+    compare_at_equal_service,
     report_inputs,
     run_sweep,
     write_sweep_tables,
@@ -37,6 +40,7 @@ __all__ = [
     "DaskExecutor",
     "Economics",
     "LocalExecutor",
+    "Recorded",
     "ReportInput",
     "RolloutCosts",
     "SHIPPED",
@@ -47,14 +51,19 @@ __all__ = [
     "SweepError",
     "SweepPoint",
     "SweepResult",
+    "compare_at_equal_service",
     "evaluate",
     "load_scenario",
     "load_sweep",
+    "recorded",
+    "recorded_fleet",
     "report_input",
     "report_inputs",
     "run_scenario",
     "run_sweep",
+    "same_history",
     "shipped_scenarios",
+    "short_table",
     "write_report",
     "write_sweep_tables",
 ]

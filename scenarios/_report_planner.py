@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 from scenarios._report_text import NBSP, number, with_unit
 from scenarios.economics import PricedRun, SensitivityRow, sensitivity
 
+RECORDED = "recorded"
+"""``ReportInput.policy`` of what the trucks did (``scenarios.recorded``): not simulated."""
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -26,6 +29,7 @@ __all__ = [
     "comparison_words",
     "sensitivity_rows",
     "sensitivity_section",
+    "short_table",
     "text_summary",
     "why_section",
 ]
@@ -46,6 +50,16 @@ def comparison_words(results: Sequence[ReportInput]) -> str:
     """Which comparison the report shows, in one or two sentences."""
     if len(results) < 2:
         return ""
+    record = [r for r in results if r.policy == RECORDED]
+    results = [r for r in results if r.policy != RECORDED]
+    words = (record[0].comparison or record[0].title) if record else ""
+    if not results:
+        return words
+    text = _simulated_words(results)
+    return f"{words} {text}" if words else text
+
+
+def _simulated_words(results: Sequence[ReportInput]) -> str:
     periods = {(r.start, r.horizon_days) for r in results}
     seeds = {r.seed for r in results}
     tuned = [r for r in results if r.comparison]
@@ -325,3 +339,41 @@ def text_summary(results: Sequence[ReportInput]) -> str:
             ),
         ]
     return "\n".join(line.replace(NBSP, " ") for line in lines).rstrip() + "\n"
+
+
+SHORT_COLUMNS = (
+    ("truck_km", "km"),
+    ("collections", "collections"),
+    ("overflow_events", "overflows"),
+    ("cost_eur", "cost"),
+)
+
+
+def _short_cell(kpi: str, value: float) -> str:
+    if kpi in ("collections", "overflow_events"):  # counts: whole numbers, as the log has them
+        return number(round(value), 0).replace(NBSP, " ")
+    return with_unit(kpi, value).replace(NBSP, " ")
+
+
+def short_table(rows: Sequence[ReportInput]) -> str:
+    """km, collections, overflows and cost per row, in plain text, rows in the given order."""
+    width = max(len(r.title) for r in rows)
+    cells = [
+        [_short_cell(k, r.kpis[k].mean) if k in r.kpis else "—" for k, _ in SHORT_COLUMNS]
+        for r in rows
+    ]
+    widths = [
+        max(len(h), *(len(row[i]) for row in cells)) for i, (_, h) in enumerate(SHORT_COLUMNS)
+    ]
+    lines = [
+        " " * width
+        + "  "
+        + "  ".join(h.rjust(w) for (_, h), w in zip(SHORT_COLUMNS, widths, strict=True))
+    ]
+    lines += [
+        r.title.ljust(width)
+        + "  "
+        + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
+        for r, row in zip(rows, cells, strict=True)
+    ]
+    return "\n".join(lines)

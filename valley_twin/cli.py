@@ -25,6 +25,7 @@ import platformdirs
 
 from adapters.wire import AdapterError, create_keypair
 from domain import Bin, Citizen, DomainError, WasteStream
+from scenarios import recorded_fleet
 from simulation import FleetRouter, lateness_needed, replay
 from twin import (
     DEFAULT_ENDPOINT,
@@ -59,7 +60,13 @@ from valley_twin.citizen_commands import add_commands as add_citizen_commands
 from valley_twin.deadletter_commands import add_commands as add_deadletter_commands
 from valley_twin.export_commands import add_commands as add_export_commands
 from valley_twin.import_commands import add_commands as add_import_commands
-from valley_twin.live_demo import FeedResult, run_live_feed
+from valley_twin.live_demo import (
+    DEMO_ROUND_CYCLE_DAYS,
+    FeedResult,
+    feed_start,
+    history_scenarios,
+    run_live_feed,
+)
 from valley_twin.projection_commands import add_commands as add_projection_commands
 
 DEFAULT_SEED = 42
@@ -309,13 +316,37 @@ def _demo(args: argparse.Namespace) -> int:
                 _print_feed(twin, feed)
         finally:
             twin.close()
+        if args.report is not None and args.days > 0:
+            # While the store lasts: the policies over the days just ingested.
+            return _demo_comparison(store, args.days, args.report)
     if args.report is None:
         return 0
     print(
-        "\nwhat if: fixed rounds vs threshold vs predictive collection (the shipped scenarios)",
+        "\nwhat if: fixed rounds vs threshold vs predictive vs integrated collection "
+        "(the shipped scenarios)",
         flush=True,
     )
     return scenario_commands.main(["demo", "--out", str(args.report)])
+
+
+def _demo_comparison(store: str, days: int, report: Path) -> int:
+    """What the trucks did over the demo's days, against the shipped policies on the same log."""
+    start = feed_start()
+    fleet = recorded_fleet(store, start, start + timedelta(days=days))
+    policies: tuple[str, ...] = scenario_commands.COLLECTION_POLICIES
+    if days < DEMO_ROUND_CYCLE_DAYS:  # a fixed run covers whole cycles of its rounds
+        policies = tuple(p for p in policies if p != "baseline-fixed.toml")
+    files = history_scenarios(store, days, fleet, report / "scenarios", policies)
+    print(
+        f"\nwhat the trucks did vs the policies, over the {days} days just ingested "
+        f"(fixed, threshold, predictive, integrated on the store's log; one run each to keep "
+        f"the demo short, the files in {report / 'scenarios'}):",
+        flush=True,
+    )
+    if len(policies) < len(scenario_commands.COLLECTION_POLICIES):
+        print(f"  (no fixed rounds: {days} days is shorter than their weekly cycle)")
+    code, _, _ = scenario_commands.history_comparison(files, report)
+    return code
 
 
 def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:

@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ import tomli_w
 from adapters.simulators import SimulatedBin, tag_of
 from adapters.wire import create_keypair
 from domain import Beacon, Bin, Site, SiteKind, ValleyAggregate, WasteStream
+from scenarios import SHIPPED
 from simulation.parameters import fleet as fleet_figures
 from simulation.parameters import waste as waste_figures
 from twin import (
@@ -34,11 +36,14 @@ from twin import (
     TwinError,
     ValleyTwin,
     allow_list_entry,
+    load_geography,
 )
 from valley_twin.bootstrap import ingest_service, load_credentials
 
 SENSOR_STREAMS = (WasteStream.GLASS, WasteStream.PACKAGING, WasteStream.PAPER)
 COLLECTION_DAYS = {"glass": (1,), "packaging": (0, 3), "paper": (2,)}  # assumed rounds
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # as scenario files name days
+DEMO_ROUND_CYCLE_DAYS = 7  # COLLECTION_DAYS are weekly: a fixed run covers at least one week
 # Distinct phones per hour at the busiest hour, per place (assumed, scaled on visitor counts
 # in PARAMETERS.md: Saint-Guilhem 650–800 k visitors/yr, Pont du Diable 270 k).
 PEAK_DEVICES = {
@@ -58,6 +63,64 @@ ADAPTERS = {
 }
 FEED_STARTS_AFTER_COMMISSIONING = timedelta(days=120)  # the devices' traffic begins then
 TIP_SITE = "SCH-ASPIRAN"  # the weighbridge of the Syndicat Centre Hérault's site at Aspiran
+
+
+def feed_start() -> datetime:
+    """The first instant of the live feed's traffic (midnight UTC)."""
+    return COMMISSIONED_AT + FEED_STARTS_AFTER_COMMISSIONING
+
+
+def history_scenarios(
+    store: str, days: int, fleet: dict[str, int], folder: Path, policies: tuple[str, ...]
+) -> list[Path]:
+    """The shipped collection policies over the demo's own days, read from its store.
+
+    One file per shipped policy file (``policies``, names in ``scenarios/files``), each
+    extending it with a ``[history]`` pointing at ``store``: the demo's days from the feed's
+    start, its sensor streams in every commune, one replication (the comparison ends a demo),
+    the trucks the tours show (``fleet``), and for fixed rounds the demo's own rounds
+    (``COLLECTION_DAYS``), so that "fixed" is what the trucks were sent to do. Written into
+    ``folder``, so a planner can run them again (``twin scenario compare``) while the store
+    lasts.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in policies:
+        parent = SHIPPED / name
+        doc: dict[str, Any] = {
+            "extends": str(parent),
+            "run": {
+                "start": feed_start().date(),
+                "horizon_days": days,
+                "replications": 1,
+            },
+            "history": {"store": store, "fit_days": 28},
+            "inventory": {
+                "communes": sorted(c.insee for c in load_geography().communes),
+                "streams": list(SENSOR_STREAMS),
+                "sizing": "as_installed",  # the containers the store recorded
+            },
+            "fleet": dict(fleet),
+        }
+        if (
+            tomllib.loads(parent.read_text(encoding="utf-8")).get("policy", {}).get("kind")
+            == "fixed"
+        ):
+            doc["title"] = "Fixed rounds (the demo's)"
+            doc["policy"] = {
+                "rounds": {
+                    s: {"weekdays": [DAY_NAMES[d] for d in COLLECTION_DAYS[s]]}
+                    for s in SENSOR_STREAMS
+                }
+            }
+        path = folder / name
+        path.write_text(
+            "# Built by twin demo: the shipped scenario over the demo's store and days.\n"
+            + tomli_w.dumps(doc),
+            encoding="utf-8",
+        )
+        paths.append(path)
+    return paths
 
 
 @dataclass
@@ -203,7 +266,7 @@ def run_live_feed(
     seed: int,
 ) -> FeedResult:
     """Simulate ``days`` of traffic after commissioning and push it through adapters and ingest."""
-    start = COMMISSIONED_AT + FEED_STARTS_AFTER_COMMISSIONING
+    start = feed_start()
     plan = device_plan(assets, geography, start, days, seed)
     (workdir / "devices.json").write_text(json.dumps(plan), encoding="utf-8")
     # A lift and a sensor's reading of one bin come through different adapters, so they reach

@@ -2,7 +2,11 @@
 
 ``twin scenario sweep FILE`` runs a file's ``[sweep]`` grid on a local process pool
 (``--workers``) or a Dask cluster (``--scheduler tcp://host:8786``) and writes ``sweep.csv``
-and ``sweep.json`` beside the usual report comparing the points.
+and ``sweep.json`` beside the usual report comparing the points. ``compare --equal-service
+RATE`` tunes each policy to that overflow rate first (``scenarios.sweep.compare_at_equal_service``).
+Files that read one store's log (``[history]``) over the same days and bins are compared with
+what the trucks did (``scenarios.recorded``), first; ``history_comparison`` is how ``twin demo``
+ends.
 
 The ``twin`` program hands it the rest of its command line. Long runs show their progress on stderr; Ctrl-C stops between
 replications and says what was saved (nothing: a report is written only for complete runs).
@@ -24,16 +28,22 @@ from scenarios import (
     SHIPPED,
     DaskExecutor,
     LocalExecutor,
+    Recorded,
+    Scenario,
     ScenarioError,
     ScenarioResult,
     SweepError,
+    compare_at_equal_service,
     load_scenario,
     load_sweep,
+    recorded,
     report_input,
     report_inputs,
     run_scenario,
     run_sweep,
+    same_history,
     shipped_scenarios,
+    short_table,
     write_report,
     write_sweep_tables,
 )
@@ -61,6 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "compare", help="run several scenarios; the first is the baseline"
     )
     compare.add_argument("files", type=Path, nargs="+")
+    compare.add_argument(
+        "--equal-service",
+        type=_positive_float,
+        metavar="RATE",
+        help="tune each policy's knob to RATE overflows per 1,000 container-weeks first, then "
+        "compare km, hours, cost and CO2 at that service (a fixed policy is tuned as a calendar)",
+    )
     for command in (run, compare):
         command.add_argument("--out", type=Path, help="report folder (default: reports/<name>)")
         command.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
@@ -69,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = commands.add_parser(
         "demo",
         help="the shipped comparison of collection policies: fixed, threshold, predictive, "
-        "integrated (twin demo runs it)",
+        "integrated, on the seeded inventory (twin demo --days 0 runs it)",
     )
     demo.add_argument(
         "--out", type=Path, help="report folder (default: reports/collection-policies)"
@@ -88,17 +105,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.out = args.out or Path("reports") / "collection-policies"
     else:
         files = [args.file] if args.command == "run" else args.files
+    rate = getattr(args, "equal_service", None)
     try:
         scenarios = [
             load_scenario(path) for path in files
         ]  # every file checked before anything runs
-        results = []
-        for number, scenario in enumerate(scenarios, start=1):
-            print(f"[{number}/{len(scenarios)}] {scenario.title}", file=sys.stderr)
-            results.append(
-                run_scenario(scenario, progress=_progress_bar(scenario.run.replications))
-            )
+        if rate is not None:
+            results = _at_equal_service(scenarios, rate)
+        else:
+            results = []
+            for number, scenario in enumerate(scenarios, start=1):
+                print(f"[{number}/{len(scenarios)}] {scenario.title}", file=sys.stderr)
+                results.append(
+                    run_scenario(scenario, progress=_progress_bar(scenario.run.replications))
+                )
+        record = _record(scenarios)
     except ScenarioError as error:
+        print(f"twin scenario: {error}", file=sys.stderr)
+        return EXIT_SCENARIO_ERROR
+    except ValueError as error:  # a scenario the equal-service comparison cannot tune
         print(f"twin scenario: {error}", file=sys.stderr)
         return EXIT_SCENARIO_ERROR
     except KeyboardInterrupt:
@@ -108,21 +133,86 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_INTERRUPTED
     out = args.out or Path("reports") / "-vs-".join(path.stem for path in files)
-    index = write_report(
-        out, [report_input(path.stem, result) for path, result in zip(files, results, strict=True)]
-    )
+    inputs = [report_input(path.stem, result) for path, result in zip(files, results, strict=True)]
+    index = write_report(out, ([record.report_input()] if record else []) + inputs)
     if args.json:
-        print(
-            json.dumps(
-                [_kpis(path.stem, result) for path, result in zip(files, results, strict=True)],
-                indent=2,
-            )
-        )
+        rows = [_kpis(path.stem, result) for path, result in zip(files, results, strict=True)]
+        print(json.dumps(([record.as_dict()] if record else []) + rows, indent=2))
     summary = index.parent / "summary.txt"
     if summary.exists() and not args.json:
         print(summary.read_text(encoding="utf-8"))
     print(f"report: {index}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"a rate > 0, not {text}")
+    return value
+
+
+def _at_equal_service(scenarios: Sequence[Scenario], rate: float) -> list[ScenarioResult]:
+    """``scenarios.sweep.compare_at_equal_service``: each policy tuned to ``rate``, then run."""
+    total = sum(s.run.replications for s in scenarios)
+    print(
+        f"equal service at {rate:g} overflows per 1,000 container-weeks: each policy's knob "
+        f"tuned first ({len(scenarios)} scenarios, {total} replications)",
+        file=sys.stderr,
+    )
+    return compare_at_equal_service(scenarios, rate, progress=_progress_bar(total))
+
+
+def _record(scenarios: Sequence[Scenario]) -> Recorded | None:
+    """What the trucks did, when the scenarios share one store's log, days and bins."""
+    shared = same_history(scenarios)
+    if shared is None:
+        if any(s.history is not None and s.subject == "waste" for s in scenarios):
+            print(
+                "twin scenario: no recorded row: the scenarios do not share one [history] "
+                "store, period and selection of bins",
+                file=sys.stderr,
+            )
+        return None
+    print(
+        f"what the trucks did: reading {shared.history.store if shared.history else ''}",
+        file=sys.stderr,
+    )
+    return recorded(shared)
+
+
+def history_comparison(
+    files: Sequence[Path], out: Path, *, workers: int | None = None
+) -> tuple[int, Recorded | None, list[ScenarioResult]]:
+    """Compare the policies of ``files`` (scenarios over one store's log) with what the trucks
+    did: the recorded row first, the scenarios run side by side on ``workers`` processes
+    (default one per CPU), the report written to ``out``, a short table printed (km,
+    collections, overflows, cost). What ``twin demo`` ends with; returns the exit code, the
+    recorded row and the results."""
+    try:
+        scenarios = [load_scenario(path) for path in files]
+        record = _record(scenarios)
+        total = len(scenarios)
+        print(
+            f"  {total} policies, {' and '.join(str(s.run.replications) for s in scenarios[:1])} "
+            f"run each, on {LocalExecutor(workers).name}",
+            file=sys.stderr,
+        )
+        results: list[ScenarioResult] = LocalExecutor(workers).map(
+            run_scenario, [(s,) for s in scenarios], _progress_bar(total, "policies")
+        )
+    except ScenarioError as error:
+        print(f"twin scenario: {error}", file=sys.stderr)
+        return EXIT_SCENARIO_ERROR, None, []
+    except KeyboardInterrupt:
+        print("\ntwin scenario: interrupted; no report written", file=sys.stderr)
+        return EXIT_INTERRUPTED, None, []
+    inputs = [report_input(p.stem, r) for p, r in zip(files, results, strict=True)]
+    rows = ([record.report_input()] if record else []) + inputs
+    index = write_report(out, rows)
+    print(short_table(rows))
+    print(f"report: {index}")
+    return 0, record, results
 
 
 EXIT_SWEEP_ERROR = 3
@@ -186,7 +276,7 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_bar(total: int):  # type: ignore[no-untyped-def]
+def _progress_bar(total: int, what: str = "replications"):  # type: ignore[no-untyped-def]
     started = time.monotonic()
 
     def show(done: int, of: int) -> None:
@@ -195,7 +285,7 @@ def _progress_bar(total: int):  # type: ignore[no-untyped-def]
         bar = "#" * round(20 * done / of)
         end = "\n" if done == of else ""
         print(
-            f"\r  replications [{bar:<20}] {done}/{of}  {elapsed:5.1f} s, about {left:4.0f} s left",
+            f"\r  {what} [{bar:<20}] {done}/{of}  {elapsed:5.1f} s, about {left:4.0f} s left",
             end=end,
             file=sys.stderr,
             flush=True,

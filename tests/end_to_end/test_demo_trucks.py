@@ -65,3 +65,32 @@ def test_the_demo_summary_shows_the_km_the_simulated_trucks_drove(
     # Next to it, the replay's figure: the same lifts' days routed again.
     assert re.search(r"trucks \(recorded lifts\): \d+ containers emptied", out)
     assert re.search(r"ingest: \d+ messages received, \d+ committed, 0 duplicates, 0 dead", out)
+
+
+def test_the_demo_ends_comparing_what_the_trucks_did_with_the_policies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    days = 7  # one whole cycle of the demo's weekly rounds, so fixed rounds run too
+    report = tmp_path / "report"
+    assert main(["--store", store, "demo", "--days", str(days), "--report", str(report)]) == 0
+    out = capsys.readouterr().out
+    twin = open_twin(store)
+    try:
+        recorded = recorded_tours(twin)
+    finally:
+        twin.close()
+    ending = out[out.index("what the trucks did vs the policies") :].splitlines()
+    rows = [line for line in ending if re.match(r"^[A-Z].*\d €$", line)]
+    assert [row.split("  ")[0] for row in rows] == [
+        "What the trucks did (recorded)",
+        "Fixed rounds (the demo's)",
+        "Collect at 80 % full",
+        "Predictive collection",
+        "Integrated selection and routing",
+    ]
+    # The recorded row's km are the trucks' own tour reports, nothing routed again.
+    km = re.match(r"What the trucks did \(recorded\)\s+([\d  ]+) km", rows[0])
+    assert km and int(re.sub(r"\D", "", km[1])) == round(recorded.km)
+    assert ending[-1] == f"report: {report / 'index.html'}"
+    assert (report / "kpis.csv").is_file() and (report / "scenarios" / "threshold.toml").is_file()
