@@ -221,11 +221,32 @@ def _trucks_out(volume_l: np.ndarray, mass_kg: np.ndarray, fleet: fp.Fleet) -> i
     if volume_l.size == 0:
         return 0
     truck = fleet.truck
-    body = sum(truck.body_litres(v, m) for v, m in zip(volume_l, mass_kg, strict=True))
+    body = in_order_sum(body_litres(truck, volume_l, mass_kg))
     loads = math.ceil(
         max(float(mass_kg.sum()) / truck.payload_kg, body / (truck.body_volume_m3 * 1000))
     )
     return min(fleet.trucks, max(1, loads))
+
+
+def body_litres(truck: fp.Truck, volume_l: np.ndarray, mass_kg: np.ndarray) -> np.ndarray:
+    """``Truck.body_litres`` of each stop, all at once (the same arithmetic, stop by stop)."""
+    volume = np.asarray(volume_l, dtype=float)
+    if truck.compaction_density_kg_m3 is None:
+        return volume
+    body: np.ndarray = np.minimum(
+        volume, 1000.0 * np.asarray(mass_kg, dtype=float) / truck.compaction_density_kg_m3
+    )
+    return body
+
+
+def in_order_sum(values: np.ndarray) -> float:
+    """The sum of ``values`` added one after the other, first to last (as ``sum()`` adds them).
+
+    NumPy's ``sum`` adds pairwise, which may differ in the last bit; the estimates below were
+    written with ``sum()``, and their results (a count of loads, a comparison with the shift)
+    are kept bit for bit.
+    """
+    return float(np.add.accumulate(values)[-1]) if len(values) else 0.0
 
 
 def _priced(
@@ -259,7 +280,7 @@ def nearest_neighbour_tours(
     every truck is done are unserved.
     """
     truck = fleet.truck
-    body = np.array([truck.body_litres(v, m) for v, m in zip(volume_l, mass_kg, strict=True)])
+    body = body_litres(truck, volume_l, mass_kg)
     metres_per_h = fleet.speed_kmh * 1000.0 / circuity  # straight-line metres per hour
     tip_h = fleet.tip_service_min / 60.0
     tip_home_h = math.dist((tip.x, tip.y), (depot.x, depot.y)) / metres_per_h
@@ -340,7 +361,7 @@ def estimated_tours(
     if n == 0:
         return served, 0.0, 0.0
     truck = fleet.truck
-    body = np.array([truck.body_litres(v, m) for v, m in zip(volume_l, mass_kg, strict=True)])
+    body = body_litres(truck, volume_l, mass_kg)
     metres_per_h = fleet.speed_kmh * 1000.0 / circuity
     order = np.argsort(-volume_l, kind="stable")  # fullest first when not all can be served
     cum_kg, cum_l, cum_service = (
@@ -420,41 +441,91 @@ def estimated_shift_hours(
     n = len(x)
     if n == 0:
         return 0.0
-    truck = fleet.truck
-    body = sum(truck.body_litres(v, m) for v, m in zip(volume_l, mass_kg, strict=True))
-    loads = max(
+    loads = shift_loads(fleet.truck, mass_kg, body_litres(fleet.truck, volume_l, mass_kg))
+    return shift_hours(
+        n,
+        _hull_area(x, y),
+        loads,
+        float(np.mean(np.hypot(x - depot.x, y - depot.y))),
+        float(np.mean(np.hypot(x - tip.x, y - tip.y))),
+        float(np.sum(service_min)),
+        fleet,
+        depot,
+        tip,
+        circuity,
+    )
+
+
+def shift_loads(truck: fp.Truck, mass_kg: np.ndarray, body_l: np.ndarray) -> int:
+    """Loads these stops make (payload or body, whichever binds; at least one)."""
+    return max(
         1,
         math.ceil(
-            max(float(np.sum(mass_kg)) / truck.payload_kg, body / (truck.body_volume_m3 * 1000))
+            max(
+                float(np.add.reduce(mass_kg)) / truck.payload_kg,  # np.sum, without its wrapper
+                in_order_sum(body_l) / (truck.body_volume_m3 * 1000),
+            )
         ),
     )
+
+
+def shift_hours(
+    n: int,
+    area_m2: float,
+    loads: int,
+    out_m: float,
+    to_tip_m: float,
+    service_min: float,
+    fleet: fp.Fleet,
+    depot: Position,
+    tip: Position,
+    circuity: float,
+) -> float:
+    """``estimated_shift_hours`` from its parts: ``n`` stops over a hull of ``area_m2``, their
+    ``loads``, mean straight-line metres from the depot (``out_m``) and to the tip, and the
+    minutes of service they take in all.
+
+    Non-decreasing in ``area_m2`` (every step of it is, rounding included): the integrated
+    policy's look-ahead bounds the hull's area before it pays for computing it.
+    """
     trucks = min(max(fleet.trucks, 1), loads)
-    to_tip_m = float(np.mean(np.hypot(x - tip.x, y - tip.y)))
     metres = (
-        TOUR_CONSTANT * math.sqrt(n * _hull_area(x, y))
-        + trucks * float(np.mean(np.hypot(x - depot.x, y - depot.y)))
+        TOUR_CONSTANT * math.sqrt(n * area_m2)
+        + trucks * out_m
         + (2 * loads - trucks) * to_tip_m
         + trucks * math.dist((tip.x, tip.y), (depot.x, depot.y))
     )
     return (
         metres / (fleet.speed_kmh * 1000.0 / circuity)
-        + float(np.sum(service_min)) / 60.0
+        + service_min / 60.0
         + loads * fleet.tip_service_min / 60.0
     )
 
 
+HULL_FLOOR_M2 = 250_000.0
+"""The least area a day's stops are given (half a km²: a hamlet's streets)."""
+
+
 def _hull_area(x: np.ndarray, y: np.ndarray) -> float:
     """Square metres of the convex hull of the points (a small floor for a line or a point)."""
+    return hull(x, y)[0]
+
+
+def hull(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray | None]:
+    """``_hull_area`` and the hull's vertices (indices into the points, counter-clockwise).
+
+    No vertices for fewer than three points or points on a line (the area is then the floor).
+    """
     from scipy.spatial import ConvexHull, QhullError  # loaded where used: importing stays cheap
 
-    floor = 250_000.0  # half a km²: a hamlet's streets
     if len(x) < 3:
-        return floor
+        return HULL_FLOOR_M2, None
     try:
-        area = float(ConvexHull(np.column_stack((x, y))).volume)  # a 2-D hull's volume is its area
-        return max(floor, area)
+        found = ConvexHull(np.column_stack((x, y)))
     except QhullError:
-        return floor
+        return HULL_FLOOR_M2, None
+    area = float(found.volume)  # a 2-D hull's volume is its area
+    return max(HULL_FLOOR_M2, area), np.asarray(found.vertices)
 
 
 LARGE_DAY_METHODS = {"estimate": estimated_tours, "nearest-neighbour": nearest_neighbour_tours}

@@ -35,7 +35,15 @@ import numpy as np
 
 from simulation.parameters import fleet as fp
 from simulation.parameters.waste import density_kg_per_l
-from simulation.waste.planning import default_fleets, estimated_shift_hours, service_minutes
+from simulation.waste.planning import (
+    HULL_FLOOR_M2,
+    body_litres,
+    default_fleets,
+    hull,
+    service_minutes,
+    shift_hours,
+    shift_loads,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -356,22 +364,24 @@ class Predictive:
         if view.day.weekday() not in self.round_days:
             return np.zeros(n, dtype=bool)
         gap = next_round_gap(view.day, self.round_days)
-        must = self.overflow_probability(view, gap) > self.risk
-        due = self.overflow_probability(view, self.horizon - 1) > self.risk
+        must = _above(_overflow_z(view, gap), self.risk)
+        if not must.any():
+            return must
+        due = _above(_overflow_z(view, self.horizon - 1), self.risk)
         ready = view.levels_l >= self.min_fill * view.capacity_l
         candidates = due & ready & ~must
-        if not must.any() or not candidates.any():
+        if not candidates.any():
             return must
         chosen = must.copy()
-        streams = np.asarray(view.stream)
-        points = np.column_stack([view.x, view.y])
-        for stream in np.unique(streams[must]):
-            near = np.flatnonzero(candidates & (streams == stream))
-            anchors = np.flatnonzero(must & (streams == stream))
-            from scipy.spatial import cKDTree  # SciPy is loaded where used: importing stays cheap
+        static = _static(view)
+        from scipy.spatial import cKDTree  # SciPy is loaded where used: importing stays cheap
 
+        for s in np.unique(static.code[must]):
+            members = static.members[s]
+            near = members[candidates[members]]
+            anchors = members[must[members]]
             while near.size and anchors.size:  # chain: a pulled-in bin anchors its own neighbours
-                dist, _ = cKDTree(points[anchors]).query(points[near], k=1)
+                dist, _ = cKDTree(static.points[anchors]).query(static.points[near], k=1)
                 close = dist <= self.detour_m
                 if not close.any():
                     break
@@ -384,21 +394,51 @@ class Predictive:
         """Probability that each bin passes its capacity before the collection ``gap`` days ahead."""
         from scipy.special import ndtr  # SciPy is loaded where used: importing stays cheap
 
-        mean, var = _expected_until(view, gap)
-        room = view.capacity_l - view.levels_l - mean
-        sd = np.sqrt(np.maximum(var, 1e-9))
-        probability: np.ndarray = ndtr(-room / sd)  # SciPy is untyped
+        probability: np.ndarray = ndtr(_overflow_z(view, gap))  # SciPy is untyped
         return probability
 
 
-def _collections_ahead(view: DayView) -> tuple[np.ndarray, np.ndarray]:
-    """Overflow probability and expected litres at each collection 1 … horizon − 1 days ahead.
+def _overflow_z(view: DayView, gap: int) -> np.ndarray:
+    """``Predictive.overflow_probability``'s normal deviate: its probability is ``ndtr`` of it."""
+    mean, var = _expected_until(view, gap)
+    room = view.capacity_l - view.levels_l - mean
+    sd = np.sqrt(np.maximum(var, 1e-9))
+    z: np.ndarray = -room / sd
+    return z
+
+
+_Z_MARGIN = 1e-9
+
+
+def _above(z: np.ndarray, risk: float) -> np.ndarray:
+    """``ndtr(z) > risk``, element by element, with ``ndtr`` computed only near the threshold.
+
+    ``ndtr`` is increasing: for a risk between 1e-12 and 0.5, a deviate ``_Z_MARGIN`` from
+    ``ndtri(risk)`` moves the probability by some 1e-9 of itself, a million times ``ndtr``'s
+    error, so a deviate further than that above or below is on that side; the few in between
+    are decided by ``ndtr`` itself. The answer is bit for bit the comparison of probabilities.
+    """
+    from scipy.special import ndtr, ndtri  # SciPy is loaded where used: importing stays cheap
+
+    if not 1e-12 < risk <= 0.5:
+        above: np.ndarray = ndtr(z) > risk
+        return above
+    threshold = float(ndtri(risk))
+    above = z > threshold + _Z_MARGIN
+    unsure = np.flatnonzero(~above & ~(z < threshold - _Z_MARGIN))  # NaN is unsure too
+    if unsure.size:
+        above[unsure] = ndtr(z[unsure]) > risk
+    return above
+
+
+def _collections_ahead(view: DayView, risk: float) -> tuple[np.ndarray, np.ndarray]:
+    """Whether each bin is at risk at each collection 1 … horizon − 1 days ahead, and its
+    expected litres then.
 
     Both of shape (bins, horizon − 1); column ``g − 1`` is the collection ``g`` days ahead,
-    with the same normal approximation as ``Predictive.overflow_probability``.
+    at risk when the probability of passing capacity by then (the same normal approximation as
+    ``Predictive.overflow_probability``) exceeds ``risk``.
     """
-    from scipy.special import ndtr  # SciPy is loaded where used: importing stays cheap
-
     f, c = view.forecast_l, view.collection_share
     gaps = np.arange(1, f.shape[1])
     mean = np.cumsum(f, axis=1)[:, gaps - 1] + c * f[:, gaps]
@@ -406,8 +446,7 @@ def _collections_ahead(view: DayView) -> tuple[np.ndarray, np.ndarray]:
     var = np.cumsum(np.square(sd_parts), axis=1)[:, gaps - 1] + np.square(c * sd_parts[:, gaps])
     expected = view.levels_l[:, None] + mean
     room = view.capacity_l[:, None] - expected
-    probability: np.ndarray = ndtr(-room / np.sqrt(np.maximum(var, 1e-9)))
-    return probability, expected
+    return _above(-room / np.sqrt(np.maximum(var, 1e-9)), risk), expected
 
 
 def prize_km(
@@ -450,27 +489,51 @@ def prize_km(
     the stop's drop penalty).
     """
     today_l, due_l = np.asarray(today_l, dtype=float), np.asarray(due_l, dtype=float)
-    out_m = np.hypot(x - depot.x, y - depot.y)
-    trip_km = (
-        circuity
-        * (out_m + np.hypot(x - tip.x, y - tip.y) + math.dist((tip.x, tip.y), (depot.x, depot.y)))
-        / 1000.0
-    )
     per_load = np.ones(len(today_l))
     names = np.asarray(streams, dtype=object)
     for stream in np.unique(names):
         at = names == stream
-        truck = fleets[str(stream)].truck
-        litres = np.maximum(due_l[at], 1e-9)
-        mass = litres * density_kg_per_l(str(stream))
-        body = (
-            litres
-            if truck.compaction_density_kg_m3 is None
-            else np.minimum(litres, 1000.0 * mass / truck.compaction_density_kg_m3)
-        )
-        per_load[at] = np.maximum(
-            1.0, np.minimum(truck.payload_kg / mass, truck.body_volume_m3 * 1000.0 / body)
-        )
+        per_load[at] = _bins_per_load(fleets[str(stream)].truck, str(stream), due_l[at])
+    return _prize(_trip_km(x, y, depot, tip, circuity), per_load, today_l, due_l, scale, neighbours)
+
+
+def _trip_km(
+    x: np.ndarray, y: np.ndarray, depot: Position, tip: Position, circuity: float
+) -> np.ndarray:
+    """``prize_km``'s road km of a dedicated visit to each bin: depot → bin → tip → depot."""
+    out_m = np.hypot(x - depot.x, y - depot.y)
+    trip_km: np.ndarray = (
+        circuity
+        * (out_m + np.hypot(x - tip.x, y - tip.y) + math.dist((tip.x, tip.y), (depot.x, depot.y)))
+        / 1000.0
+    )
+    return trip_km
+
+
+def _bins_per_load(truck: fp.Truck, stream: str, due_l: np.ndarray) -> np.ndarray:
+    """``prize_km``'s bins of one stream a load carries, each as full as when it is due."""
+    litres = np.maximum(due_l, 1e-9)
+    mass = litres * density_kg_per_l(stream)
+    body = (
+        litres
+        if truck.compaction_density_kg_m3 is None
+        else np.minimum(litres, 1000.0 * mass / truck.compaction_density_kg_m3)
+    )
+    per_load: np.ndarray = np.maximum(
+        1.0, np.minimum(truck.payload_kg / mass, truck.body_volume_m3 * 1000.0 / body)
+    )
+    return per_load
+
+
+def _prize(
+    trip_km: np.ndarray,
+    per_load: np.ndarray,
+    today_l: np.ndarray,
+    due_l: np.ndarray,
+    scale: float,
+    neighbours: np.ndarray | None,
+) -> np.ndarray:
+    """``prize_km`` from its parts."""
     urgency = np.clip(today_l / np.maximum(due_l, 1e-9), 0.0, 1.0)
     sharing = per_load if neighbours is None else np.clip(neighbours, 1.0, per_load)
     prize: np.ndarray = scale * trip_km / sharing * urgency
@@ -551,35 +614,33 @@ class Integrated:
             raise ValueError(
                 f"the policy needs {gap + 1} forecast days, the engine gave {view.forecast_l.shape[1]}"
             )
-        probability, expected = _collections_ahead(view)
-        at_risk = probability > self.risk
+        at_risk, expected = _collections_ahead(view, self.risk)
         must = at_risk[:, gap - 1].copy()
-        streams = np.asarray(view.stream, dtype=object)
+        static = _static(view)
         today = view.levels_l + view.collection_share * view.forecast_l[:, 0]
         if self.look_ahead:
             must |= self.pulled_forward(view, at_risk, expected, today)
+        dispatched = np.bincount(static.code[must], minlength=len(static.names)) > 0
         candidates = (
             at_risk.any(axis=1)
             & ~must
             & (today >= self.min_fill * view.capacity_l)
-            & np.isin(streams, np.unique(streams[must]))
+            & dispatched[static.code]
         )
         idx = np.flatnonzero(candidates)
         if idx.size:
             first_due = np.argmax(at_risk[idx], axis=1)
             due = np.minimum(expected[idx, first_due], view.capacity_l[idx])
-            prize[idx] = prize_km(
-                view.x[idx],
-                view.y[idx],
-                [view.stream[i] for i in idx],
-                today[idx],
-                due,
-                fleets=self.fleets if self.fleets is not None else default_fleets(),
-                depot=self.depot,
-                tip=self.tip,
-                circuity=self.circuity,
-                scale=self.prize_scale,
-                neighbours=_same_stream_and_commune(view)[idx],
+            fleets = self.fleets if self.fleets is not None else default_fleets()
+            code = static.code[idx]
+            per_load = np.ones(idx.size)
+            for s in np.unique(code):
+                at = code == s
+                name = static.names[s]
+                per_load[at] = _bins_per_load(fleets[name].truck, name, due[at])
+            trip_km = static.sites(self.depot, self.tip, self.circuity).trip_km
+            prize[idx] = _prize(
+                trip_km[idx], per_load, today[idx], due, self.prize_scale, static.shared[idx]
             )
         return Selection(must, prize)
 
@@ -600,44 +661,259 @@ class Integrated:
         deadline = np.full(n, -1)
         for k in range(len(offsets) - 2, -1, -1):
             deadline[at_risk[:, offsets[k + 1] - 1]] = k
-        level = np.column_stack(
-            [today, *(expected[:, g - 1] for g in offsets[1:])]
-        )  # expected litres at each round day's collection
-        level = np.minimum(level, view.capacity_l[:, None])
+        later = deadline > 0
+        if not later.any():
+            return pulled
+        static = _static(view)
+        sites = static.sites(self.depot, self.tip, self.circuity)
         fleets = self.fleets if self.fleets is not None else default_fleets()
-        service = service_minutes(view.capacity_l)
-        streams = np.asarray(view.stream, dtype=object)
-        for stream in np.unique(streams[deadline > 0]):
-            fleet = fleets[str(stream)]
-            limit = LEVELLING_SHARE * fleet.trucks * fleet.shift_h
-            density = density_kg_per_l(str(stream))
-            planned = np.where(streams == stream, deadline, -1)
-
-            def hours(
-                idx: np.ndarray, k: int, fleet: fp.Fleet = fleet, density: float = density
-            ) -> float:
-                volume = level[idx, k]
-                return estimated_shift_hours(
-                    view.x[idx], view.y[idx], volume, volume * density, service[idx],
-                    fleet, self.depot, self.tip, self.circuity,
-                )  # fmt: skip
-
+        for s in np.unique(static.code[later]):
+            name = static.names[s]
+            members = static.members[s]
+            # expected litres at each round day's collection (column k: the k-th round day)
+            level = np.column_stack(
+                [today[members], *(expected[members, g - 1] for g in offsets[1:])]
+            )
+            level = np.minimum(level, view.capacity_l[members, None])
+            work = _StreamWork(
+                static.points[members],
+                sites.out_m[members],
+                sites.to_tip_m[members],
+                static.service[members],
+                fleets[name],
+                density_kg_per_l(name),
+                self.depot,
+                self.tip,
+                self.circuity,
+            )
+            planned = deadline[members]  # a copy: fancy indexing
             for k in range(len(offsets) - 2, 0, -1):
                 idx = np.flatnonzero(planned == k)
-                if idx.size == 0 or hours(idx, k) <= limit:
+                if idx.size == 0:
+                    continue
+                work.day(level[:, k])
+                if work.fits(idx):
                     continue
                 order = idx[np.argsort(-level[idx, k - 1], kind="stable")]  # fullest first
-                lo, hi = 1, idx.size  # the fewest to move so that the rest fits: bisection
-                while lo < hi:
-                    mid = (lo + hi) // 2
-                    if hours(order[mid:], k) <= limit:
-                        hi = mid
-                    else:
-                        lo = mid + 1
-                planned[order[:lo]] = k - 1
-            pulled |= planned == 0
+                planned[order[: work.fewest_to_move(order)]] = k - 1
+            pulled[members[planned == 0]] = True
         pulled &= deadline != 0
         return pulled
+
+
+_AREA_MARGIN = 1e-7
+"""Relative slack on a bound of a hull's area: Qhull's rounding (some 1e-12) many times over."""
+
+
+class _StreamWork:
+    """One stream's look-ahead: does a round day's work fit the levelled shift?
+
+    ``fits(sub) ⟺ estimated_shift_hours(stops sub) <= LEVELLING_SHARE × trucks × shift_h``, bit
+    for bit, but cheaper: the sums are those ``estimated_shift_hours`` makes (in the same order)
+    and the convex hull, most of the cost, is computed only when the answer depends on it.
+    ``shift_hours`` never decreases with the area, so a bound of the area on the right side
+    answers too: above by the bounding box, or by the hull of a set the stops are part of; below
+    by the floor, the hull of a set that is part of them, or the polygon of the vertices of a
+    computed hull that the stops still hold. The bounds carry ``_AREA_MARGIN`` of slack, so an
+    answer they give is the one the computed hull would give.
+    """
+
+    def __init__(
+        self,
+        points: np.ndarray,
+        out_m: np.ndarray,
+        to_tip_m: np.ndarray,
+        service_min: np.ndarray,
+        fleet: fp.Fleet,
+        density: float,
+        depot: Position,
+        tip: Position,
+        circuity: float,
+    ) -> None:
+        self.x, self.y = points[:, 0], points[:, 1]
+        self.centred = points - points.mean(axis=0)  # for the polygons' areas (no cancellation)
+        self.out_m, self.to_tip_m, self.service = out_m, to_tip_m, service_min
+        self.fleet, self.density, self.depot, self.tip, self.circuity = (
+            fleet,
+            density,
+            depot,
+            tip,
+            circuity,
+        )
+        self.limit = LEVELLING_SHARE * fleet.trucks * fleet.shift_h
+        self.mass = self.body = np.zeros(0)
+        self._reset()
+
+    def _reset(self) -> None:
+        # What is known of the sets the next question asks about: an upper bound of their
+        # area and the computed hull's vertices (a set they are part of), a lower bound.
+        self.upper, self.vertices, self.lower = math.inf, np.zeros(0, dtype=int), 0.0
+
+    def day(self, volume_l: np.ndarray) -> None:
+        """The levels of the round day asked about next (one per stop of the stream)."""
+        self.mass = volume_l * self.density
+        self.body = body_litres(self.fleet.truck, volume_l, self.mass)
+        self._reset()
+
+    def fits(self, sub: np.ndarray) -> bool:
+        """Whether stops ``sub`` fit the levelled shift."""
+        columns = (self.mass, self.body, self.out_m, self.to_tip_m, self.service, self.x, self.y)
+        return self._fits(sub, [column[sub] for column in columns])
+
+    def fewest_to_move(self, order: np.ndarray) -> int:
+        """The fewest stops, first ones of ``order`` first, to move so that the rest fits.
+
+        At least one (the whole ``order`` did not fit); by bisection, as the plain version did
+        (``order[mid:]`` asked about in the same sequence, so the same answer when the hours do
+        not fall steadily as stops leave). The stops' figures are put in ``order`` once: each
+        question then takes slices of them, the same numbers in the same order.
+        """
+        columns = (self.mass, self.body, self.out_m, self.to_tip_m, self.service, self.x, self.y)
+        ordered = [column[order] for column in columns]
+        rank = np.empty(len(self.x), dtype=int)
+        rank[order] = np.arange(len(order))
+        lo, hi = 1, len(order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            upper, vertices, lower = self.upper, self.vertices, self.lower
+            inside = rank[self.vertices] >= mid
+            if self._fits(order[mid:], [column[mid:] for column in ordered], inside):
+                # the sets asked about next hold these: what bounds them from above is unknown
+                hi, self.upper, self.vertices = mid, upper, vertices
+            else:
+                lo, self.lower = mid + 1, lower  # the next ones are part of these
+        return lo
+
+    def _fits(
+        self, sub: np.ndarray, columns: list[np.ndarray], inside: np.ndarray | None = None
+    ) -> bool:
+        """``fits(sub)`` given the stops' figures (mass, body, metres out and to the tip,
+        service, x, y) and, in ``inside``, which of the known vertices are among them (all when
+        not given)."""
+        mass, body, out_m, to_tip_m, service, x, y = columns
+        n = len(sub)
+        add = np.add.reduce  # what np.sum and np.mean add with, bit for bit, without their wrappers
+        parts = (
+            shift_loads(self.fleet.truck, mass, body),
+            float(add(out_m)) / n,
+            float(add(to_tip_m)) / n,
+            float(add(service)),
+            self.fleet,
+            self.depot,
+            self.tip,
+            self.circuity,
+        )
+        if n < 3:
+            return shift_hours(n, HULL_FLOOR_M2, *parts) <= self.limit
+        upper = self.upper
+        if math.isinf(upper):
+            width = float(np.maximum.reduce(x)) - float(np.minimum.reduce(x))
+            height = float(np.maximum.reduce(y)) - float(np.minimum.reduce(y))
+            upper = width * height * (1 + _AREA_MARGIN)
+        if shift_hours(n, max(HULL_FLOOR_M2, upper), *parts) <= self.limit:
+            if self.vertices.size:
+                self.lower = max(self.lower, self._polygon(inside))  # for the sets holding these
+            return True
+        lower = max(self.lower, self._polygon(inside)) if self.vertices.size else self.lower
+        if shift_hours(n, max(HULL_FLOOR_M2, lower), *parts) > self.limit:
+            return False  # the sets asked about next are part of these: the bounds still hold
+        area, vertices = hull(x, y)
+        fits = shift_hours(n, area, *parts) <= self.limit
+        if fits:
+            self.lower = max(self.lower, area * (1 - _AREA_MARGIN))
+        elif vertices is not None:
+            self.upper, self.vertices = area * (1 + _AREA_MARGIN), sub[vertices]
+        return fits
+
+    def _polygon(self, inside: np.ndarray | None) -> float:
+        """Area of the polygon of the known hull's vertices among the stops, less the slack."""
+        corners = self.vertices if inside is None else self.vertices[inside]
+        if corners.size < 3:
+            return 0.0
+        x, y = self.centred[corners, 0], self.centred[corners, 1]
+        twice = float(x[:-1] @ y[1:] - x[1:] @ y[:-1]) + float(x[-1] * y[0] - x[0] * y[-1])
+        return 0.5 * abs(twice) * (1 - 2 * _AREA_MARGIN)
+
+
+@dataclass(frozen=True)
+class _Sites:
+    """Each bin's straight-line metres from the depot and to the tip, and its trip's road km."""
+
+    out_m: np.ndarray
+    to_tip_m: np.ndarray
+    trip_km: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Static:
+    """What the policies derive from the bins alone, computed once for all the days of a run."""
+
+    stream: tuple[str, ...]
+    commune: tuple[str, ...]
+    points: np.ndarray
+    capacity_l: np.ndarray
+    names: tuple[str, ...]
+    """The streams, sorted; ``code`` indexes them."""
+    code: np.ndarray
+    members: tuple[np.ndarray, ...]
+    """Each stream's bins, in order."""
+    shared: np.ndarray
+    """``_same_stream_and_commune``."""
+    service: np.ndarray
+    _sites: dict[tuple[float, float, float, float, float], _Sites] = field(default_factory=dict)
+
+    def matches(self, view: DayView) -> bool:
+        """Whether ``view`` has these bins (the same tuples, coordinates and capacities)."""
+        return (
+            self.stream == view.stream
+            and self.commune == view.commune
+            and np.array_equal(self.points[:, 0], view.x)
+            and np.array_equal(self.points[:, 1], view.y)
+            and np.array_equal(self.capacity_l, view.capacity_l)
+        )
+
+    def sites(self, depot: Position, tip: Position, circuity: float) -> _Sites:
+        """``_Sites`` for these depot, tip and circuity."""
+        key = (depot.x, depot.y, tip.x, tip.y, circuity)
+        found = self._sites.get(key)
+        if found is None:
+            x, y = self.points[:, 0], self.points[:, 1]
+            found = _Sites(
+                np.hypot(x - depot.x, y - depot.y),
+                np.hypot(x - tip.x, y - tip.y),
+                _trip_km(x, y, depot, tip, circuity),
+            )
+            self._sites[key] = found
+        return found
+
+
+_STATIC: list[_Static] = []
+_STATIC_KEPT = 4
+
+
+def _static(view: DayView) -> _Static:
+    """The ``_Static`` of the view's bins: the one of the day before, unless the bins changed."""
+    for i, found in enumerate(_STATIC):
+        if found.matches(view):
+            if i:
+                _STATIC.insert(0, _STATIC.pop(i))
+            return found
+    names, code = np.unique(np.asarray(view.stream, dtype=str), return_inverse=True)
+    code = code.reshape(-1)
+    made = _Static(
+        tuple(view.stream),
+        tuple(view.commune),
+        np.column_stack([view.x, view.y]).astype(float),
+        np.array(view.capacity_l, dtype=float),
+        tuple(str(name) for name in names),
+        code,
+        tuple(np.flatnonzero(code == s) for s in range(len(names))),
+        _same_stream_and_commune(view),
+        service_minutes(view.capacity_l),
+    )
+    _STATIC.insert(0, made)
+    del _STATIC[_STATIC_KEPT:]
+    return made
 
 
 def _same_stream_and_commune(view: DayView) -> np.ndarray:
