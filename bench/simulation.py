@@ -194,7 +194,9 @@ def main() -> None:
         "fixed": fixed_by_commune(sorted(set(bins.communes))),
         "threshold": Threshold(0.8),
         "predictive": Predictive(),
-        "integrated": Integrated(),
+        "integrated": Integrated(
+            fleets=fleets()
+        ),  # its prizes and look-ahead on the fleet it routes with
     }
     total_wall = routing_wall = 0.0
     rates, walls, routings = {}, {}, {}
