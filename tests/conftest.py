@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from domain import Site
 from twin.storage import drop_memory_store
 
 POSTGRES_URL_VAR = "TWIN_TEST_POSTGRES"
@@ -54,6 +55,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = kept
+
+
+def a_town_hall(code: str = "EP-1") -> Site:
+    """Gignac's town hall as a metered site, registered at ``T0``: what the meter tests read."""
+    return Site.register(
+        code=code,
+        name="Mairie",
+        site_kind="public_building",
+        geometry_wkt="POINT (752000 6283000)",
+        commune_insee="34114",
+        at=T0,
+    )
 
 
 def at(days: float = 0, hours: float = 0) -> datetime:

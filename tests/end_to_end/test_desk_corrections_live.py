@@ -14,7 +14,7 @@ import pytest
 import tomli_w
 
 from domain import Site
-from tests.conftest import T0
+from tests.conftest import T0, a_town_hall
 from tests.end_to_end.harness import Ingest, free_endpoint, twin_command, write_keys
 from twin import open_twin
 
@@ -84,16 +84,7 @@ def test_the_back_office_corrects_a_meter_index_through_the_service_desk_adapter
 ) -> None:
     twin = open_twin(store)
     try:
-        twin.add(
-            Site.register(
-                code="EP-1",
-                name="Mairie",
-                site_kind="public_building",
-                geometry_wkt="POINT (752000 6283000)",
-                commune_insee="34114",
-                at=T0,
-            )
-        )
+        twin.add(a_town_hall())
     finally:
         twin.close()
     keys = write_keys(tmp_path / "keys", METERS, DESK)

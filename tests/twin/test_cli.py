@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from domain import Site
-from tests.conftest import T0
+from tests.conftest import T0, a_town_hall
 from twin import open_twin
 from twin.storage import drop_memory_store
 from valley_twin.cli import main
@@ -269,16 +268,7 @@ def test_correct_retract_and_known_at_from_the_command_line(
     store = f"memory://cli-amend-{tmp_path.name}"
     twin = open_twin(store)
     try:
-        twin.add(
-            Site.register(
-                code="EP-1",
-                name="Mairie",
-                site_kind="public_building",
-                geometry_wkt="POINT (752000 6283000)",
-                commune_insee="34114",
-                at=T0,
-            )
-        )
+        twin.add(a_town_hall())
         twin.meter_energy("EP-1", 16_000.0, T0 + timedelta(days=1))
         twin.meter_energy("EP-1", 16_535.0, T0 + timedelta(days=2))  # two digits swapped
         twin.meter_energy("EP-1", 16_700.0, T0 + timedelta(days=3))

@@ -15,7 +15,7 @@ import pytest
 from domain import Site
 from simulation import recorded_energy
 from simulation.energy_fit import fit_loads
-from tests.conftest import T0
+from tests.conftest import T0, a_town_hall
 from tests.twin.test_projections_runs import dump
 from twin import ValleyTwin, open_twin
 from twin.analysis import time_series
@@ -28,16 +28,7 @@ TYPO_DAY = 5  # its index typed with two digits swapped: 16,6x0 becomes 16,x60
 
 
 def registered(twin: ValleyTwin) -> None:
-    twin.add(
-        Site.register(
-            code="EP-1",
-            name="Mairie",
-            site_kind="public_building",
-            geometry_wkt="POINT (752000 6283000)",
-            commune_insee="34114",
-            at=T0,
-        )
-    )
+    twin.add(a_town_hall())
 
 
 @pytest.fixture

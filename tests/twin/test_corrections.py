@@ -19,7 +19,7 @@ from domain import (
     Site,
     recorded_at,
 )
-from tests.conftest import T0
+from tests.conftest import T0, a_town_hall
 from twin import ValleyTwin, load_geography, open_twin
 from twin.errors import InvalidInputError
 from twin.ingest import Incoming, IngestProcessor
@@ -44,14 +44,7 @@ def twin(store_url: str) -> Iterator[ValleyTwin]:
     twin = open_twin(store_url)
     twin.clock = Clock()
     twin.add(
-        Site.register(
-            code="EP-1",
-            name="Mairie",
-            site_kind="public_building",
-            geometry_wkt="POINT (752000 6283000)",
-            commune_insee="34114",
-            at=T0,
-        ),
+        a_town_hall(),
         Bin.install(
             code="B-1",
             stream="residual",

@@ -17,7 +17,7 @@ from adapters.sdk import Adapter, AdapterRunner, Outbox
 from adapters.service_desk import ServiceDeskAdapter
 from adapters.wire import InMemoryTransport
 from domain import Site
-from tests.conftest import T0
+from tests.conftest import T0, a_town_hall
 from twin import ValleyTwin, load_geography, open_twin
 from twin.ingest import Incoming, IngestProcessor
 
@@ -28,16 +28,7 @@ NOW = T0 + 30 * DAY
 @pytest.fixture
 def twin(store_url: str) -> Iterator[ValleyTwin]:
     application = open_twin(store_url)
-    application.add(
-        Site.register(
-            code="EP-1",
-            name="Mairie",
-            site_kind="public_building",
-            geometry_wkt="POINT (752000 6283000)",
-            commune_insee="34114",
-            at=T0,
-        )
-    )
+    application.add(a_town_hall())
     yield application
     application.close()
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from adapters.wire import Envelope, encode
 from domain import Bin, OutOfOrderError, OutOfRangeError, Position, Site
-from tests.conftest import T0
+from tests.conftest import T0, a_town_hall
 from tests.twin.test_projections_runs import dump
 from twin import ValleyTwin, load_geography, open_twin
 from twin.asof import valley_as_of
@@ -150,17 +150,6 @@ def test_a_late_reading_and_a_late_lift_count_without_overwriting_the_newest(
         assert history == ["Installed", "FillLevelMeasured", "FillLevelMeasured", "Emptied"]
     finally:
         twin.close()
-
-
-def a_town_hall() -> Site:
-    return Site.register(
-        code="EP-1",
-        name="Mairie",
-        site_kind="public_building",
-        geometry_wkt="POINT (752000 6283000)",
-        commune_insee="34114",
-        at=T0,
-    )
 
 
 def test_a_late_meter_index_lands_between_its_neighbours_in_world_time(store_url: str) -> None:

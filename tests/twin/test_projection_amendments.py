@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from domain import Beacon, Bin, Position, Site
-from tests.conftest import T0
+from tests.conftest import T0, a_town_hall
 from tests.twin.test_projections import rows
 from tests.twin.test_projections_runs import dump
 from twin import ValleyTwin, open_twin
@@ -61,14 +61,7 @@ def t(day: int, hour: int = 7, minute: int = 0) -> datetime:
 def record_assets(twin: ValleyTwin) -> None:
     """The site, bin and two beacons every test here records facts on."""
     twin.add(
-        Site.register(
-            code="EP-1",
-            name="Mairie",
-            site_kind="public_building",
-            geometry_wkt="POINT (752000 6283000)",
-            commune_insee="34114",
-            at=T0,
-        ),
+        a_town_hall(),
         Bin.install(
             code="B-1",
             stream="residual",

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from domain import Bin, Position, Site
 from domain.history import rebuild
-from tests.conftest import T0
+from tests.conftest import T0, a_town_hall
 from twin import open_twin
 from twin.storage import drop_memory_store
 
@@ -68,16 +68,7 @@ def test_state_as_of_every_instant_is_the_full_rebuild_s(delays: list[int]) -> N
 def test_a_late_meter_index_is_found_past_the_prefix() -> None:
     twin = open_twin("memory://travel-meter")
     try:
-        twin.add(
-            Site.register(
-                code="EP-1",
-                name="Mairie",
-                site_kind="public_building",
-                geometry_wkt="POINT (752000 6283000)",
-                commune_insee="34114",
-                at=T0,
-            )
-        )
+        twin.add(a_town_hall())
         for day in (1, 2, 4, 5):
             twin.meter_energy("EP-1", 100.0 * day, T0 + timedelta(days=day))
         twin.meter_energy("EP-1", 300.0, T0 + timedelta(days=3))  # two days late
