@@ -18,6 +18,7 @@ from scenarios._report_planner import (
     comparison_words,
     sensitivity_rows,
     sensitivity_section,
+    verdict,
     why_section,
 )
 from scenarios._report_text import KPI_SPECS, bounded_interval, number
@@ -329,3 +330,33 @@ def test_the_text_summary_says_why_and_what_reorders(tmp_path) -> None:
     _write_machine_files(tmp_path, [fixed, sensed])
     document = (tmp_path / "kpis.json").read_text(encoding="utf-8")
     assert '"sensitivity"' in document and '"cheapest_first"' in document
+
+
+# --- the verdict ------------------------------------------------------------------------------
+
+
+def test_the_verdict_says_when_sensors_do_not_save_km_and_gives_the_figures() -> None:
+    calendar = _result("calendar", km=2_487.0, overflows=3.0, trips=60.0, sensors=0)
+    integrated = _result("integrated", km=2_592.0, overflows=1.0, trips=72.0, sensors=353)
+    said = verdict([calendar, integrated])
+    assert said.startswith("Verdict: here the sensors do not save km.")
+    assert "Integrated, drives +4 % km against Calendar" in said
+    assert "72 trips of 36 km against 60 of 41 km" in said
+
+
+def test_the_verdict_says_how_much_sensors_save_at_the_same_service() -> None:
+    fixed = _result("fixed", km=4_825.0, overflows=0.0, trips=59.0, sensors=0)
+    integrated = _result("integrated", km=3_221.0, overflows=0.0, trips=40.0, sensors=353)
+    same = "equal service at 2 overflows per 1 000 container-weeks"
+    said = verdict(
+        [
+            ReportInput(**{**fixed.__dict__, "comparison": same}),
+            ReportInput(**{**integrated.__dict__, "comparison": same}),
+        ]
+    )
+    assert said.startswith("Verdict: with sensors, Integrated drives 33 % fewer km than Fixed")
+    assert "at the same service" in said
+
+
+def test_no_verdict_without_both_kinds_of_policy() -> None:
+    assert verdict([_result("threshold", 1.0, 0.0, 1.0, 0)]) == ""
