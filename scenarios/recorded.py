@@ -98,6 +98,7 @@ class Recorded:
             f"{self.totals['overflow_events']:.0f} overflow episodes, {self.tours} tours by "
             f"{self.trucks} trucks, {km}; nothing simulated. The policies below face waste "
             "drawn from the inflow fitted on the same log."
+            + "".join(f" Note: {note}." for note in self.notes)
         )
 
     def report_input(self) -> ReportInput:
@@ -242,6 +243,40 @@ def recorded(scenario: Scenario) -> Recorded:
         fleet=_fleet(tours),
         whole_tours=not everywhere,
         events_read=read,
+        notes=overfull_lifts(facts, start, end),
+    )
+
+
+# A lift this much heavier than a full container of its stream's loose waste is evidence the
+# container overflowed before it (the density is an assumption: the margin keeps the noise out).
+OVERFULL_MARGIN = 1.1
+
+
+def overfull_lifts(facts: Iterable[object], start: datetime, end: datetime) -> tuple[str, ...]:
+    """A note when lifts in ``[start, end)`` weighed more than their container can hold at its
+    stream's loose density (× ``OVERFULL_MARGIN``): overflows a fill sensor that cannot read
+    a full container (its blind zone) never reports, so the recorded overflows are a floor."""
+    sized: dict[object, tuple[str, float]] = {}
+    heavy: dict[str, int] = defaultdict(int)
+    for fact in facts:
+        if isinstance(fact, Bin.Installed):
+            sized[fact.originator_id] = (fact.stream, float(fact.capacity_l))
+        elif isinstance(fact, Bin.Emptied) and start <= fact.timestamp < end:
+            stream, capacity_l = sized.get(fact.originator_id, ("", 0.0))
+            if not stream or not capacity_l:
+                continue
+            litres = fact.mass_kg / wp.density_kg_per_l(stream)
+            if litres > OVERFULL_MARGIN * capacity_l:
+                heavy[stream] += 1
+    if not heavy:
+        return ()
+    count = sum(heavy.values())
+    streams = ", ".join(f"{n} {stream}" for stream, n in sorted(heavy.items()))
+    return (
+        f"{count} lift{'' if count == 1 else 's'} ({streams}) weighed more than their container "
+        "holds at its stream's "
+        "loose density: overflows the fill sensors did not report, so the recorded overflows "
+        "are a floor",
     )
 
 
