@@ -31,15 +31,13 @@ def rebuild(
 ) -> ValleyAggregate | None:
     """The aggregate that ``history`` (all its events, in recorded order) says, as of ``as_of``
     and as known at ``known_at`` (None: now); None if it did not exist then."""
-    known = [fact for fact in history if _known(fact, known_at)]
+    known = [fact for fact in history if known_by(fact, known_at)]
     amendments = latest_amendments(known)
     aggregate: ValleyAggregate | None = None
-    for fact in known:
-        amendment = amendments.get(fact.originator_version)
-        if isinstance(amendment, ValleyAggregate.FactRetracted):
+    for recorded in known:
+        fact = as_it_stands(recorded, amendments.get(recorded.originator_version))
+        if fact is None:
             continue
-        if isinstance(amendment, ValleyAggregate.FactCorrected):
-            fact = corrected(fact, amendment.changes)
         if aggregate is None:
             if as_of is not None and fact.timestamp > as_of:
                 return None  # created after the instant: nothing existed yet
@@ -67,15 +65,22 @@ def as_they_stand(history: Iterable[Any]) -> list[Any]:
     place, retracted facts and the amendments themselves left out."""
     facts = list(history)
     amendments = latest_amendments(facts)
-    standing = []
-    for fact in facts:
-        amendment = amendments.get(fact.originator_version)
-        if isinstance(fact, AMENDMENTS) or isinstance(amendment, ValleyAggregate.FactRetracted):
-            continue
-        if isinstance(amendment, ValleyAggregate.FactCorrected):
-            fact = corrected(fact, amendment.changes)
-        standing.append(fact)
-    return standing
+    standing = (
+        as_it_stands(fact, amendments.get(fact.originator_version))
+        for fact in facts
+        if not isinstance(fact, AMENDMENTS)
+    )
+    return [fact for fact in standing if fact is not None]
+
+
+def as_it_stands(fact: Any, amendment: Any) -> Any:
+    """``fact`` under the ``amendment`` in force for it (None if none): with its corrected
+    values, or None when it was retracted."""
+    if isinstance(amendment, ValleyAggregate.FactRetracted):
+        return None
+    if isinstance(amendment, ValleyAggregate.FactCorrected):
+        return corrected(fact, amendment.changes)
+    return fact
 
 
 def latest_amendments(history: Iterable[Any]) -> dict[int, Any]:
@@ -94,7 +99,9 @@ def corrected(fact: Any, changes: dict[str, Any]) -> Any:
     return copy
 
 
-def _known(fact: Any, known_at: datetime | None) -> bool:
+def known_by(fact: Any, known_at: datetime | None) -> bool:
+    """Whether ``fact`` had been recorded by ``known_at`` (None: now); one recorded before the
+    twin kept recording times counts as known from the start."""
     if known_at is None:
         return True
     recorded = recorded_at(fact)

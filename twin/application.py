@@ -26,9 +26,15 @@ from domain import (
     Site,
     Truck,
     ValleyAggregate,
-    recorded_at,
 )
-from domain.history import as_they_stand, corrected, newest_when_recorded, rebuild
+from domain.history import (
+    AMENDMENTS,
+    as_it_stands,
+    as_they_stand,
+    known_by,
+    newest_when_recorded,
+    rebuild,
+)
 from domain.ids import normalise_code
 from twin import commands
 from twin.config import SNAPSHOT_INTERVAL
@@ -407,35 +413,27 @@ class ValleyTwin(Application[UUID]):
             _check_instant(known_at, "known_at")
         amendments = self._amendments(known_at)
         for event in self.domain_events(topics, page_size=page_size):
-            if isinstance(event, AMENDMENTS):
+            if isinstance(event, AMENDMENTS) or not known_by(event, known_at):
                 continue
-            if known_at is not None:
-                recorded = recorded_at(event)
-                if recorded is not None and recorded > known_at:
-                    continue
-            amendment = amendments.get((event.originator_id, event.originator_version))
-            if isinstance(amendment, ValleyAggregate.FactRetracted):
-                continue
-            if isinstance(amendment, ValleyAggregate.FactCorrected):
-                event = corrected(event, amendment.changes)
-            yield event
+            fact = as_it_stands(
+                event, amendments.get((event.originator_id, event.originator_version))
+            )
+            if fact is not None:
+                yield fact
 
     def facts_of(
         self, aggregate_id: UUID, known_at: datetime | None = None
     ) -> list[DomainEventProtocol[UUID]]:
         """One aggregate's facts as they now stand (see :meth:`facts`), oldest recorded first."""
         return as_they_stand(
-            event
-            for event in self.events.get(aggregate_id)
-            if known_at is None or (recorded_at(event) or known_at) <= known_at
+            event for event in self.events.get(aggregate_id) if known_by(event, known_at)
         )
 
     def _amendments(self, known_at: datetime | None) -> dict[tuple[UUID, int], Any]:
         """The amendment in force for each amended fact (the last recorded by ``known_at``)."""
         in_force: dict[tuple[UUID, int], Any] = {}
         for amendment in self.domain_events(AMENDMENT_TOPICS):
-            recorded = recorded_at(amendment)
-            if known_at is not None and recorded is not None and recorded > known_at:
+            if not known_by(amendment, known_at):
                 continue
             in_force[(amendment.originator_id, amendment.original_version)] = amendment  # type: ignore[attr-defined]
         return in_force
@@ -452,7 +450,6 @@ class ValleyTwin(Application[UUID]):
         return counts
 
 
-AMENDMENTS = (ValleyAggregate.FactCorrected, ValleyAggregate.FactRetracted)
 AMENDMENT_TOPICS: tuple[str, ...] = tuple(
     get_topic(getattr(aggregate_class, amendment.__name__))
     for aggregate_class in AGGREGATE_CLASSES

@@ -21,6 +21,7 @@ from domain.sites import MeterMark, MeterNeighbours
 from domain.trucks import Truck
 from twin import citizens
 from twin.errors import InvalidInputError, NotFoundError
+from twin.events import message_of
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -367,7 +368,7 @@ def record_tour(
 
 # ---- corrections and retractions ---------------------------------------------------------
 # A fact is named by its version in the asset's history or by the wire message that brought it
-# ("SOURCE/MESSAGE_ID"; ingest stamps each fact with it, see ``message_of``).
+# ("SOURCE/MESSAGE_ID"; ingest stamps each fact with it, see ``twin.events.message_of``).
 def correct_fact(
     aggregates: RecordedAggregates,
     asset_code: str,
@@ -408,12 +409,6 @@ def retract_fact(
     return aggregate
 
 
-def message_of(fact: object) -> str | None:
-    """The wire message that brought ``fact`` ("SOURCE/MESSAGE_ID"), if it came by wire."""
-    value = vars(fact).get("message")
-    return value if isinstance(value, str) else None
-
-
 def _load_asset(aggregates: Aggregates, code: str) -> ValleyAggregate:
     for aggregate_class in AGGREGATE_CLASSES:
         if aggregate_class is Citizen:
@@ -442,19 +437,17 @@ def _original_fact(
         for fact in facts:
             if fact.originator_version == version:
                 return fact
-    else:
-        # One message may record several facts (a sensor's first reading also fits it to its
-        # bin): the one a correction can mean is the measurement among them.
-        brought = [fact for fact in facts if message_of(fact) == message]
-        for fact in brought:
-            if getattr(fact, "CORRECTABLE", None):
-                return fact
-        if brought:
-            return brought[0]
-    if version is not None:
         raise InvalidInputError(
             "original_version", version, f"a version of {aggregate.KIND} {aggregate.code}'s history"
         )
+    # One message may record several facts (a sensor's first reading also fits it to its bin):
+    # the one a correction can mean is the measurement among them.
+    brought = [fact for fact in facts if message_of(fact) == message]
+    for fact in brought:
+        if getattr(fact, "CORRECTABLE", None):
+            return fact
+    if brought:
+        return brought[0]
     raise InvalidInputError(
         "original_message", message, f"a message that recorded a fact of {aggregate.code}"
     )

@@ -14,7 +14,7 @@ from eventsourcing.domain import DomainEventProtocol
 from domain import ValleyAggregate, plain_value, recorded_at
 from domain.history import latest_amendments
 from twin.errors import InvalidInputError
-from twin.events import aggregate_event
+from twin.events import aggregate_event, message_of
 from twin.geography import Geography
 
 _EVENT_BOOKKEEPING = {
@@ -44,7 +44,7 @@ def event_view(event: DomainEventProtocol[Any], amended: str | None = None) -> d
     retracted)."""
     attributes = {k: plain_value(v) for k, v in vars(event).items() if k not in _EVENT_BOOKKEEPING}
     recorded = recorded_at(event)
-    message = vars(event).get("message")
+    message = message_of(event)
     return {
         "version": event.originator_version,
         "event": type(event).__qualname__,
