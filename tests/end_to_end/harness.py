@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from adapters.wire import ZmqTransport, create_keypair, decode_reply, load_keypair
 from domain import Bin, Position
 from tests.conftest import T0
@@ -54,6 +56,27 @@ def install_bins(store: str, count: int) -> None:
                     depth_cm=DEPTH_MM / 10,
                 )
                 for n in range(1, count + 1)
+            ]
+        )
+    finally:
+        twin.close()
+
+
+def install_residual_bins(store: str, codes: Iterable[str]) -> None:
+    """Residual-waste bins of 660 L in Gignac, installed at ``T0``: what the trucks lift."""
+    twin = open_twin(store)
+    try:
+        twin.add(
+            *[
+                Bin.install(
+                    code=code,
+                    stream="residual",
+                    capacity_l=660,
+                    position=GIGNAC,
+                    commune_insee="34114",
+                    at=T0,
+                )
+                for code in codes
             ]
         )
     finally:
@@ -194,3 +217,43 @@ def count_events(store: str, codes: Iterable[str], name: str) -> dict[str, int]:
         return {code: event_names(twin, code).count(name) for code in codes}
     finally:
         twin.close()
+
+
+def replay_feed(
+    name: str,
+    source: str,
+    documents: list[dict[str, Any]],
+    ingest: Ingest,
+    keys: Path,
+    tmp_path: Path,
+    adapter: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``documents`` as a JSON-lines export, replayed by adapter ``name`` in its own process as
+    ``source`` (its key in ``keys``), with the adapter's own settings; the adapter's counters."""
+    payloads = tmp_path / f"{source}.jsonl"
+    payloads.write_text("".join(json.dumps(d) + "\n" for d in documents), encoding="utf-8")
+    config = tmp_path / f"{source}.toml"
+    config.write_text(
+        tomli_w.dumps(
+            {
+                "source": source,
+                "endpoint": ingest.endpoint,
+                "client_key": str(keys / f"{source}.key_secret"),
+                "server_key": str(keys / "ingest.key"),
+                "outbox": str(tmp_path / f"{source}.outbox"),
+                "input": {"type": "jsonl", "path": str(payloads)},
+                "adapter": adapter or {},
+            }
+        ),
+        encoding="utf-8",
+    )
+    run = subprocess.run(
+        twin_command("adapter", "run", name, "--config", str(config)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    stats: dict[str, Any] = json.loads(run.stdout)
+    return stats

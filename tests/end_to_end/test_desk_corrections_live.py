@@ -11,11 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import tomli_w
 
 from domain import Site
 from tests.conftest import T0, a_town_hall
-from tests.end_to_end.harness import Ingest, free_endpoint, twin_command, write_keys
+from tests.end_to_end.harness import (
+    Ingest,
+    free_endpoint,
+    replay_feed,
+    twin_command,
+    write_keys,
+)
 from twin import open_twin
 
 pytestmark = pytest.mark.live
@@ -26,45 +31,6 @@ METERS, DESK = "meters-ccvh", "desk-ccvh"
 @pytest.fixture
 def store(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'twin.sqlite'}"
-
-
-def run_adapter(
-    name: str,
-    source: str,
-    documents: list[dict[str, Any]],
-    ingest: Ingest,
-    keys: Path,
-    tmp_path: Path,
-) -> dict[str, Any]:
-    """``documents`` as a JSON-lines export, replayed by adapter ``name`` in its own process
-    as ``source``; the adapter's counters."""
-    payloads = tmp_path / f"{source}.jsonl"
-    payloads.write_text("".join(json.dumps(d) + "\n" for d in documents), encoding="utf-8")
-    config = tmp_path / f"{source}.toml"
-    config.write_text(
-        tomli_w.dumps(
-            {
-                "source": source,
-                "endpoint": ingest.endpoint,
-                "client_key": str(keys / f"{source}.key_secret"),
-                "server_key": str(keys / "ingest.key"),
-                "outbox": str(tmp_path / f"{source}.outbox"),
-                "input": {"type": "jsonl", "path": str(payloads)},
-                "adapter": {"desk_id": source} if name == "service-desk" else {},
-            }
-        ),
-        encoding="utf-8",
-    )
-    run = subprocess.run(
-        twin_command("adapter", "run", name, "--config", str(config)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert run.returncode == 0, run.stderr
-    stats: dict[str, Any] = json.loads(run.stdout)
-    return stats
 
 
 def shown(store: str, code: str) -> list[dict[str, Any]]:
@@ -92,7 +58,7 @@ def test_the_back_office_corrects_a_meter_index_through_the_service_desk_adapter
     try:
         # 16,355 read with two digits swapped, then the neighbouring cabinet's meter booked here.
         indexes = [(1, 16_000), (2, 16_200), (3, 16_535), (4, 17_000)]
-        meters = run_adapter(
+        meters = replay_feed(
             "energy-meter",
             METERS,
             [
@@ -121,7 +87,7 @@ def test_the_back_office_corrects_a_meter_index_through_the_service_desk_adapter
         stray = next(e for e in history if e.get("attributes", {}).get("index_kwh") == 17_000)
         assert typo["message"].startswith(f"{METERS}/")
         made_at = (T0 + 10 * DAY).isoformat()
-        desk = run_adapter(
+        desk = replay_feed(
             "service-desk",
             DESK,
             [
@@ -155,6 +121,7 @@ def test_the_back_office_corrects_a_meter_index_through_the_service_desk_adapter
             ingest,
             keys,
             tmp_path,
+            adapter={"desk_id": DESK},
         )
     finally:
         assert ingest.stop() == 0

@@ -34,6 +34,8 @@ from tests.end_to_end.harness import (
     dev_eui,
     free_endpoint,
     install_bins,
+    install_residual_bins,
+    replay_feed,
     sensor_config,
     twin_command,
     wait_for,
@@ -356,23 +358,7 @@ def test_a_key_struck_off_the_list_gets_nothing_more_in(store: str, tmp_path: Pa
 def test_a_trucks_lift_log_reaches_the_twin_as_bins_emptied(store: str, tmp_path: Path) -> None:
     # The documented example export, replayed by the truck adapter in its own process.
     example = Path(__file__).resolve().parents[2] / "docs" / "examples"
-    twin = open_twin(store)
-    try:
-        twin.add(
-            *[
-                Bin.install(
-                    code=f"B-34114-OMR-000{n}",
-                    stream="residual",
-                    capacity_l=660,
-                    position=GIGNAC,
-                    commune_insee="34114",
-                    at=T0,
-                )
-                for n in (1, 2, 3)
-            ]
-        )
-    finally:
-        twin.close()
+    install_residual_bins(store, (f"B-34114-OMR-000{n}" for n in (1, 2, 3)))
     keys = write_keys(tmp_path / "keys", "truck-1")
     ingest = Ingest(store, keys, free_endpoint(), tmp_path).start()
     config = tomllib.loads((example / "truck-lifts.toml").read_text(encoding="utf-8"))
@@ -478,30 +464,7 @@ def test_the_desk_the_door_counter_and_the_apps_votes_reach_the_twin(
     ingest = Ingest(store, keys, free_endpoint(), tmp_path).start()
     try:
         for name, documents in feeds.items():
-            payloads = tmp_path / f"{name}.jsonl"
-            payloads.write_text("".join(json.dumps(d) + "\n" for d in documents), encoding="utf-8")
-            config = tmp_path / f"{name}.toml"
-            config.write_text(
-                tomli_w.dumps(
-                    {
-                        "source": name,
-                        "endpoint": ingest.endpoint,
-                        "client_key": str(keys / f"{name}.key_secret"),
-                        "server_key": str(keys / "ingest.key"),
-                        "outbox": str(tmp_path / f"{name}.outbox"),
-                        "input": {"type": "jsonl", "path": str(payloads)},
-                    }
-                ),
-                encoding="utf-8",
-            )
-            run = subprocess.run(
-                twin_command("adapter", "run", name, "--config", str(config)),
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            assert run.returncode == 0, run.stderr
+            replay_feed(name, name, documents, ingest, keys, tmp_path)
     finally:
         assert ingest.stop() == 0
     twin = open_twin(store)

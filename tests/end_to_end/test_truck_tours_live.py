@@ -11,8 +11,13 @@ import pytest
 import tomli_w
 
 from domain import Bin, Truck
-from tests.conftest import T0
-from tests.end_to_end.harness import GIGNAC, Ingest, free_endpoint, twin_command, write_keys
+from tests.end_to_end.harness import (
+    Ingest,
+    free_endpoint,
+    install_residual_bins,
+    twin_command,
+    write_keys,
+)
 from twin import open_twin
 
 pytestmark = pytest.mark.live
@@ -50,23 +55,7 @@ def run_adapter(name: str, example: str, ingest: Ingest, keys: Path, tmp_path: P
 def test_a_fleets_tours_and_lifts_reach_the_twin_as_trucks_and_bins_emptied(
     store: str, tmp_path: Path
 ) -> None:
-    twin = open_twin(store)
-    try:
-        twin.add(
-            *[
-                Bin.install(
-                    code=f"B-34114-OMR-000{n}",
-                    stream="residual",
-                    capacity_l=660,
-                    position=GIGNAC,
-                    commune_insee="34114",
-                    at=T0,
-                )
-                for n in (1, 2, 3)
-            ]
-        )
-    finally:
-        twin.close()
+    install_residual_bins(store, (f"B-34114-OMR-000{n}" for n in (1, 2, 3)))
     keys = write_keys(tmp_path / "keys", "fleet-lifts", "fleet-tours")
     ingest = Ingest(store, keys, free_endpoint(), tmp_path).start()
     try:
