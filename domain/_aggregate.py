@@ -50,10 +50,6 @@ class ValleyAggregate(Aggregate):
         code: str
         commune_insee: str
         retired: bool
-        _late_facts: int
-    # How many facts arrived after a newer one: a class-level default, not an annotation, so
-    # that it is no event's field and a snapshot taken before it existed still loads.
-    _late_facts = 0
     if TYPE_CHECKING:
         _ordered_at: datetime | None
         DATED: tuple[str, ...]
@@ -96,7 +92,6 @@ class ValleyAggregate(Aggregate):
                 return mutated
             if newest is not None and self.timestamp < newest:
                 mutated.modified_on = newest
-                mutated._late_facts += 1
                 mutated._note_lateness(self, newest, recording)
             if not self.LATE_ALLOWED:
                 mutated._ordered_at = (
@@ -113,7 +108,6 @@ class ValleyAggregate(Aggregate):
             aggregate.version = self.originator_version
             aggregate.modified_on = max(newest, self.timestamp)
             if self.timestamp < newest:
-                aggregate._late_facts += 1
                 aggregate._note_lateness(self, newest, False)
             if not self.LATE_ALLOWED:
                 aggregate._ordered_at = max(ordered, self.timestamp)
