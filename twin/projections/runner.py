@@ -46,8 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import IntegrityError, Notification, PersistenceError
 
-from domain import ValleyAggregate
-from domain.history import corrected, latest_amendments
+from domain.history import as_it_stands, latest_amendments
 from twin.errors import StoreUnavailableError
 from twin.projections.base import (
     CannotApply,
@@ -471,14 +470,13 @@ class _Run:
         for fact in history:
             if type(fact) not in handlers:
                 continue
-            amendment = in_force.get(fact.originator_version)
-            if isinstance(amendment, ValleyAggregate.FactRetracted):
+            standing = as_it_stands(fact, in_force.get(fact.originator_version))
+            if standing is None:  # retracted
                 if projection.retracted_handler() is None:
                     continue
                 retracted.add(id(fact))
-            elif isinstance(amendment, ValleyAggregate.FactCorrected):
-                fact = corrected(fact, amendment.changes)
-            facts.append(fact)
+                standing = fact
+            facts.append(standing)
         return facts
 
     def _apply_span(
