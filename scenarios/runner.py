@@ -54,10 +54,12 @@ from simulation import (
     replication_seeds,
     simulate,
 )
+from simulation.parameters import fleet as fp
 from simulation.parameters.waste import COLLECTION_HOUR
 from simulation.waste import DEFAULT_ROUNDS, Integrated, Round, constant_models
 from simulation.waste.inflow import Catchments, catchment_inflow
 from simulation.waste.policies import WORKING_DAYS, Calendar
+from simulation.waste.sectors import Sectoring, Stops, sector_rounds
 from simulation.waste.sizing import SIZING_MARGIN, longest_gap_days, size_to_rounds
 from twin import load_geography, open_twin, plan_inventory
 from twin.inventory import REMARKABLE_SITES, RULE_BY_STREAM
@@ -225,7 +227,19 @@ def build_policy(scenario: Scenario, prepared: Prepared | None = None) -> Policy
     days = frozenset(p.round_days) if p.round_days is not None else WORKING_DAYS
     if p.kind == "fixed":
         rounds = {s: Round(frozenset(r.weekdays), r.every_weeks) for s, r in p.rounds}
-        return FixedSchedule(rounds={**DEFAULT_ROUNDS, **rounds})
+        usual = {**DEFAULT_ROUNDS, **rounds}
+        prepared = prepared if prepared is not None else prepare(scenario)
+        models = prepared.models
+        sectoring = sector_scenario_rounds(
+            scenario, prepared, [usual[s] for s in models.streams], days
+        )
+        by_commune = {
+            (stream, commune): r
+            for stream, commune, r in zip(
+                models.streams, models.communes, sectoring.rounds, strict=True
+            )
+        }
+        return FixedSchedule(rounds=usual, by_commune=by_commune)
     if p.kind == "calendar":
         return plan_calendar(scenario, prepared if prepared is not None else prepare(scenario))
     if p.kind == "threshold":
@@ -261,7 +275,7 @@ def plan_calendar(scenario: Scenario, prepared: Prepared) -> Calendar:
     assert p is not None and p.kind == "calendar"
     models = prepared.models
     rate = models.expected_days(scenario.run.start, scenario.run.horizon_days).mean(axis=1)
-    return Calendar.plan(
+    calendar = Calendar.plan(
         models.streams,
         models.communes,
         models.capacity_l,
@@ -269,6 +283,33 @@ def plan_calendar(scenario: Scenario, prepared: Prepared) -> Calendar:
         models.cv,
         service_level=p.service_level,
         frequencies=p.frequencies,
+    )
+    days = frozenset(p.round_days) if p.round_days is not None else WORKING_DAYS
+    sectoring = sector_scenario_rounds(scenario, prepared, list(calendar.rounds), days)
+    return replace(calendar, rounds=sectoring.rounds)
+
+
+def sector_scenario_rounds(
+    scenario: Scenario, prepared: Prepared, rounds: Sequence[Round], days: frozenset[int]
+) -> Sectoring:
+    """Each container's fixed round moved with its village to a day its fleet can serve.
+
+    ``simulation.waste.sectors``: on a few villages every round stays on its stream's usual
+    day; on the whole valley the villages spread over the week as a service's sectors do.
+    """
+    models = prepared.models
+    bins = prepared.bins
+    rate = models.expected_days(scenario.run.start, scenario.run.horizon_days).mean(axis=1)
+    return sector_rounds(
+        rounds,
+        models.streams,
+        models.communes,
+        Stops(np.asarray(bins.x), np.asarray(bins.y), np.asarray(models.capacity_l), rate),
+        default_fleets(dict(scenario.fleet)),
+        depot=fp.DEPOT.position,
+        tip=fp.TIP.position,
+        circuity=fp.ROAD_CIRCUITY,
+        working_days=days,
     )
 
 
