@@ -151,6 +151,7 @@ def why_section(results: Sequence[ReportInput]) -> str:
     streams = _stream_table(results)
     lines = [_why_sentence(r, results[0]) for r in results[1:]]
     lines.append(verdict(results))
+    lines.append(fleet_short(results))
     sentences = "".join(f"<p>{escape(s)}</p>" for s in lines if s)
     return (
         '<section id="why-km"><h2>Why the km change</h2>'
@@ -161,6 +162,23 @@ def why_section(results: Sequence[ReportInput]) -> str:
         f"<tbody>{''.join(body)}</tbody></table>{sentences}{streams}"
         '<p class="note">Means over the runs. Km per trip and containers per trip are each '
         "run's ratio, averaged.</p></section>"
+    )
+
+
+def fleet_short(results: Sequence[ReportInput]) -> str:
+    """A warning when a scenario's fleet left planned stops unserved; empty otherwise."""
+    short = [
+        f"{r.title} ({number(r.kpis['unserved_stops'].mean, 0)})"
+        for r in results
+        if "unserved_stops" in r.kpis and r.kpis["unserved_stops"].mean >= 1
+    ]
+    if not short:
+        return ""
+    return (
+        "Warning: the fleet could not serve every planned stop in " + ", ".join(short) + ". "
+        "Those km and overflows describe a fleet too small for the territory as much as the "
+        "policy: give the short streams more trucks in [fleet] "
+        "(simulation.waste.sectors.trucks_needed counts the fewest that serve the fixed rounds)."
     )
 
 
@@ -366,6 +384,9 @@ def text_summary(results: Sequence[ReportInput]) -> str:
             + "  "
             + "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
         )
+    short = fleet_short(results)
+    if short:
+        lines += ["", short]
     rows = sensitivity_rows(results)
     if rows:
         base = {row.price.key: row.ranking for row in rows if row.case == "base"}

@@ -360,3 +360,16 @@ def test_the_verdict_says_how_much_sensors_save_at_the_same_service() -> None:
 
 def test_no_verdict_without_both_kinds_of_policy() -> None:
     assert verdict([_result("threshold", 1.0, 0.0, 1.0, 0)]) == ""
+
+
+def test_a_fleet_that_left_stops_unserved_is_named_with_a_way_out() -> None:
+    from scenarios._report_planner import fleet_short, text_summary
+
+    served = _result("calendar", 2_000.0, 3.0, 60.0, 0, unserved_stops=_e(0.0))
+    short = _result("fixed", 9_342.0, 4_121.0, 80.0, 0, unserved_stops=_e(18_235.0))
+    assert fleet_short([served]) == ""
+    said = fleet_short([served, short])
+    assert said.startswith("Warning: the fleet could not serve every planned stop in Fixed (18")
+    assert "Calendar" not in said and "[fleet]" in said and "trucks_needed" in said
+    assert said.replace("\u00a0", " ") in text_summary([served, short])
+    assert "could not serve" in _text(why_section([served, short]))
