@@ -29,6 +29,7 @@ from adapters.sdk.json_payload import (
     number_field,
     text_field,
 )
+from adapters.wire import BODY_SCHEMAS
 
 MANIFEST = AdapterManifest(
     name="citizen-app",
@@ -48,6 +49,7 @@ CATEGORIES = (
     "other",
 )
 _PSEUDONYM = re.compile(r"^[A-Za-z0-9_-]{3,64}$")
+MAX_PSEUDONYM = 64
 
 
 class CitizenAppAdapter(Adapter):
@@ -64,6 +66,13 @@ class CitizenAppAdapter(Adapter):
         kind = document.get("type")
         citizen = text_field(document, "citizen")
         assert citizen is not None
+        # Length first: no pattern is run over an unbounded text, and the value is withheld.
+        if len(citizen) > MAX_PSEUDONYM:
+            raise PayloadError(
+                "citizen",
+                f"{len(citizen)} characters",
+                f"must be the app's pseudonym, at most {MAX_PSEUDONYM} characters",
+            )
         if CONTACT_DETAILS.search(citizen):  # a phone number is made of allowed characters
             raise PayloadError(
                 "citizen",
@@ -86,7 +95,7 @@ class CitizenAppAdapter(Adapter):
                 "category": category,
                 "lon": number_field(document, "lon"),
                 "lat": number_field(document, "lat"),
-                "text": self._free_text(document, "text"),
+                "text": _free_text(document, "citizen.report", "text"),
             }
             photo = text_field(document, "photo_ref", required=False)
             if photo is not None:
@@ -94,8 +103,8 @@ class CitizenAppAdapter(Adapter):
         elif kind == "idea":
             body = {
                 "idea_ref": text_field(document, "idea_ref"),
-                "title": self._free_text(document, "title"),
-                "text": self._free_text(document, "text"),
+                "title": _free_text(document, "citizen.idea", "title"),
+                "text": _free_text(document, "citizen.idea", "text"),
             }
         elif kind == "vote":
             author = text_field(document, "author")
@@ -106,8 +115,16 @@ class CitizenAppAdapter(Adapter):
             raise PayloadError("type", kind, "must be register, report, idea or vote")
         return [Reading(self.app_id, citizen, f"citizen.{kind}", at, body)]
 
-    @staticmethod
-    def _free_text(document: dict[str, Any], name: str) -> str:
-        text = free_text_field(document, name)
-        assert text is not None
-        return text
+
+def _free_text(document: dict[str, Any], kind: str, name: str) -> str:
+    """Text a person wrote, refused when longer than the wire takes for ``kind`` before it is
+    searched for contact details (the length is named, the text withheld)."""
+    limit = next(spec.max_length for spec in BODY_SCHEMAS[kind] if spec.name == name)
+    value = document.get(name)
+    if isinstance(value, str) and len(value.strip()) > limit:
+        raise PayloadError(
+            name, f"{len(value.strip())} characters", f"must be {limit} characters or fewer"
+        )
+    text = free_text_field(document, name)
+    assert text is not None
+    return text

@@ -41,7 +41,10 @@ def number_field(document: dict[str, Any], name: str, required: bool = True) -> 
 
 
 # An e-mail address or a French phone number: contact details a person may type into free text.
-CONTACT_DETAILS = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+|(?:\+33|0)\s?[1-9](?:[\s.-]?\d{2}){4}")
+# Anchored on the "@" (one character of the local part looked behind) rather than on a run of
+# local-part characters: the same matches, in linear time. A leading "[\w.+-]+" made a long
+# text without "@" cost quadratic time (80,000 characters: 21 s).
+CONTACT_DETAILS = re.compile(r"(?<=[\w.+-])@[\w-]+\.[\w.]|(?:\+33|0)\s?[1-9](?:[\s.-]?\d{2}){4}")
 
 
 def free_text_field(document: dict[str, Any], name: str, required: bool = True) -> str | None:

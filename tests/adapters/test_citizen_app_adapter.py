@@ -12,6 +12,7 @@ import pytest
 from adapters.citizen_app import CATEGORIES, CitizenAppAdapter
 from adapters.payloads import PayloadError
 from adapters.sdk import AdapterRunner, Outbox
+from adapters.sdk.json_payload import CONTACT_DETAILS
 from adapters.wire import InMemoryTransport, decode
 
 SENT_AT = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -192,3 +193,50 @@ def test_through_the_runner_nothing_personal_is_logged(
     assert [e.kind for e in envelopes] == ["citizen.register", "citizen.idea"]
     assert dict(runner.stats.unreadable) == {"text": 1, "body.lon": 1}
     assert "jean.dupont" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "name", "limit"),
+    [
+        ("report", REPORT, "text", 2_000),
+        ("idea", IDEA, "text", 2_000),
+        ("idea", IDEA, "title", 120),
+    ],
+)
+def test_overlong_free_text_is_refused_for_its_length(
+    adapter: CitizenAppAdapter, kind: str, fields: dict[str, Any], name: str, limit: int
+) -> None:
+    # 80,000 characters without an "@": the contact-detail search once took 21 s on it.
+    with pytest.raises(PayloadError) as caught:
+        adapter.readings(post(kind, **{**fields, name: "a" * 80_000}), NOW)
+    assert caught.value.field == name
+    assert caught.value.value == "80000 characters"  # the text itself is withheld
+    assert f"{limit} characters or fewer" in caught.value.reason
+
+
+def test_free_text_at_the_limit_passes(adapter: CitizenAppAdapter) -> None:
+    (only,) = adapter.readings(post("report", **{**REPORT, "text": "a" * 2_000}), NOW)
+    assert len(only.body["text"]) == 2_000
+
+
+def test_overlong_pseudonym_is_refused_for_its_length(adapter: CitizenAppAdapter) -> None:
+    document = json.loads(post("register", commune_insee="34114"))
+    document["citizen"] = "0" * 80_000
+    with pytest.raises(PayloadError) as caught:
+        adapter.readings(json.dumps(document), NOW)
+    assert (caught.value.field, caught.value.value) == ("citizen", "80000 characters")
+    assert "at most 64 characters" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["écrire à jean.dupont+mairie@example.fr svp", "a@b.c", "x" * 5_000 + " me@host.org"],
+)
+def test_contact_pattern_still_finds_addresses(text: str) -> None:
+    assert CONTACT_DETAILS.search(text) is not None
+
+
+@pytest.mark.parametrize("text", ["a" * 100_000, "a@" + "b" * 100_000, "@" * 1_000, "x@y."])
+def test_contact_pattern_on_long_runs_without_an_address(text: str) -> None:
+    # Linear in the text since the pattern is anchored on "@" (1,000,000 characters: 45 ms).
+    assert CONTACT_DETAILS.search(text) is None
