@@ -23,7 +23,7 @@ from typing import Any
 from adapters.payloads import PayloadError, parse_advertisement
 from adapters.sdk import Adapter, AdapterManifest, Reading
 from adapters.sdk.json_payload import instant_field, json_object, text_field
-from adapters.wire import to_epoch_ms
+from adapters.wire import EARLIEST_OBSERVATION_MS, MAX_CLOCK_SKEW_S, from_epoch_ms, to_epoch_ms
 
 MANIFEST = AdapterManifest(
     name="ble-footfall",
@@ -34,6 +34,9 @@ MANIFEST = AdapterManifest(
     description="advertisements seen by scanners to counts of distinct devices per interval",
 )
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST_SIGHTING = from_epoch_ms(EARLIEST_OBSERVATION_MS)  # what the wire takes
+# How far ahead of the gateway's receive time a sighting may be dated: the wire's own bound.
+MAX_AHEAD = timedelta(seconds=MAX_CLOCK_SKEW_S)
 
 
 class BleFootfallAdapter(Adapter):
@@ -92,6 +95,7 @@ class BleFootfallAdapter(Adapter):
         if scanner not in self.scanners:
             raise PayloadError("scanner", scanner, "not a configured scanner")
         seen_at = instant_field(document, "seen_at")
+        self._check_plausible(document["seen_at"], seen_at, received_at)
         identifier = self._identifier(document)
         start = self._interval_start(seen_at)
         if self._counted_until is not None and start + self.interval <= self._counted_until:
@@ -132,6 +136,27 @@ class BleFootfallAdapter(Adapter):
                 start += self.interval
             self._uncounted_from[scanner] = start
         return sorted(closed, key=lambda reading: (reading.observed_at, reading.device))
+
+    @staticmethod
+    def _check_plausible(shown: object, seen_at: datetime, received_at: datetime) -> None:
+        """Refuse a sighting a gateway's clock misdated, before it touches any interval.
+
+        One sighting dated ahead would close every interval up to its date, for every scanner:
+        the later, true sightings would then all arrive "after their interval was counted",
+        and intervals not yet lived would be counted empty. One dated before 2000 (a clock
+        reset to its epoch) would open years of intervals to count.
+        """
+        if seen_at > received_at + MAX_AHEAD:
+            raise PayloadError(
+                "seen_at",
+                shown,
+                f"dated more than {MAX_CLOCK_SKEW_S} s after the gateway received it "
+                f"({received_at.isoformat()}): a clock glitch, not counted",
+            )
+        if seen_at < EARLIEST_SIGHTING:
+            raise PayloadError(
+                "seen_at", shown, "dated before 2000-01-01: the gateway's clock is not set"
+            )
 
     def _identifier(self, document: dict[str, Any]) -> tuple[str, str] | None:
         """(what is hashed, what an exclusion may name), or None for an anonymous sighting.

@@ -18,7 +18,9 @@ from adapters.wire.codec import (
 )
 from adapters.wire.envelope import (
     BODY_SCHEMAS,
+    EARLIEST_OBSERVATION_MS,
     KINDS,
+    MAX_CLOCK_SKEW_S,
     MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
     Envelope,
@@ -48,10 +50,12 @@ __all__ = [
     "BODY_SCHEMAS",
     "CurveKeyCheck",
     "CurveKeyPair",
+    "EARLIEST_OBSERVATION_MS",
     "Envelope",
     "InMemoryServerTransport",
     "InMemoryTransport",
     "KINDS",
+    "MAX_CLOCK_SKEW_S",
     "MAX_MESSAGE_BYTES",
     "PROTOCOL_VERSION",
     "Reply",

@@ -283,3 +283,36 @@ def test_quiet_intervals_count_zero_once_the_scanner_is_heard_again(
         ("gw-zae-1", at(60)): 1,
     }
     assert counts(adapter.flush(at(200))) == {}  # silent again: nothing more until it is heard
+
+
+def test_a_sighting_dated_ahead_is_refused_alone(adapter: BleFootfallAdapter) -> None:
+    adapter.readings(sighting("gw-zae-1", at(1), PHONE_1), at(1))
+    adapter.readings(sighting("gw-centre", at(2), PHONE_1), at(2))
+    glitch = sighting("gw-zae-1", at(1) + timedelta(days=1), PHONE_2)  # a gateway clock jump
+    with pytest.raises(PayloadError) as caught:
+        adapter.readings(glitch, at(3))
+    assert caught.value.field == "seen_at"
+    assert "clock glitch" in caught.value.reason
+    # The true sightings after it, of both scanners, are still counted, and nothing else is.
+    closed = adapter.readings(sighting("gw-zae-1", at(4), PHONE_2), at(4))
+    closed += adapter.readings(sighting("gw-centre", at(16.5), PHONE_2), at(16.5))
+    closed += adapter.readings(sighting("gw-zae-1", at(17), PHONE_2), at(17))
+    assert counts(closed) == {("gw-zae-1", at(15)): 2, ("gw-centre", at(15)): 1}
+    assert counts(adapter.flush(at(32))) == {("gw-zae-1", at(30)): 1, ("gw-centre", at(30)): 1}
+
+
+def test_a_sighting_within_the_clock_skew_is_taken(adapter: BleFootfallAdapter) -> None:
+    adapter.readings(sighting("gw-zae-1", at(5), PHONE_1), at(0))  # 5 min ahead: allowed
+    assert counts(adapter.flush(at(16))) == {("gw-zae-1", at(15)): 1}
+
+
+@pytest.mark.parametrize("seen_at", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:30Z"])
+def test_sightings_at_the_ends_of_the_calendar_are_refused_for_their_date(
+    adapter: BleFootfallAdapter, seen_at: str
+) -> None:
+    document = {"scanner": "gw-zae-1", "seen_at": seen_at, "address": PHONE_1}
+    with pytest.raises(PayloadError) as caught:
+        adapter.readings(json.dumps(document), at(0))
+    assert caught.value.field == "seen_at"
+    adapter.readings(sighting("gw-zae-1", at(1), PHONE_1), at(1))
+    assert counts(adapter.flush(at(16))) == {("gw-zae-1", at(15)): 1}
