@@ -46,9 +46,13 @@ __all__ = [
     "BATTERY_FULL_MV",
     "FRAME_LENGTH",
     "MIN_VALID_DISTANCE_MM",
+    "UPLINK_PORT",
     "battery_percent",
     "decode_ldds75",
 ]
+
+#: The manual's port for the distance uplink; other ports carry status and configuration.
+UPLINK_PORT = 2
 
 #: The frame length in the manual and Dragino's V1.1.4 decoder; shorter legacy frames are refused.
 FRAME_LENGTH = 8

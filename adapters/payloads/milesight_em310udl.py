@@ -27,6 +27,9 @@ number (``0xFF 0x16``) while its description and the vendor decoder use 8 bytes;
 The EM310-UDL documents no alarm channel (unlike the EM400/EM500 families); the only condition
 reported through ``alarm`` is a tilted device.
 
+Port: Milesight's user guides give 85 as the default application port, the one the device
+sends its uplinks on (``UPLINK_PORT``); it can be changed with the ToolBox app.
+
 Not responsible for: the LoRaWAN envelope (see ``lorawan_uplink``), choosing this decoder for
 a device, or converting distance into a fill level.
 """
@@ -36,7 +39,10 @@ from __future__ import annotations
 from adapters.payloads.errors import PayloadError
 from adapters.payloads.ultrasonic import ALARM_TILTED, UltrasonicReading
 
-__all__ = ["decode_em310_udl"]
+__all__ = ["UPLINK_PORT", "decode_em310_udl"]
+
+#: Milesight's default application port ("Application Port ... 85 by default").
+UPLINK_PORT = 85
 
 _BATTERY = (0x01, 0x75)
 _DISTANCE = (0x03, 0x82)

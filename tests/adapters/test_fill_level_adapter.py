@@ -27,20 +27,25 @@ def frame(text: str) -> bytes:
     return bytes.fromhex(text.replace(" ", ""))
 
 
-def chirpstack(dev_eui: str, payload: bytes, f_port: int = 85) -> str:
+def uplink_port(dev_eui: str) -> int:
+    """The port each vendor documents: Milesight 85 (default), Dragino LDDS75 2."""
+    return {EM310: 85, LDDS75: 2}.get(dev_eui.upper(), 85)
+
+
+def chirpstack(dev_eui: str, payload: bytes, f_port: int | None = None) -> str:
     """ChirpStack's documented ``up`` event carrying another device and payload."""
     document = json.loads(CHIRPSTACK_UP)
     document["deviceInfo"]["devEui"] = dev_eui.lower()
-    document["fPort"] = f_port
+    document["fPort"] = uplink_port(dev_eui) if f_port is None else f_port
     document["data"] = base64.b64encode(payload).decode()
     return json.dumps(document)
 
 
-def tts(dev_eui: str, payload: bytes, f_port: int = 2) -> str:
+def tts(dev_eui: str, payload: bytes, f_port: int | None = None) -> str:
     """The Things Stack's documented uplink message carrying another device and payload."""
     document = json.loads(TTS_UPLINK)
     document["end_device_ids"]["dev_eui"] = dev_eui
-    document["uplink_message"]["f_port"] = f_port
+    document["uplink_message"]["f_port"] = uplink_port(dev_eui) if f_port is None else f_port
     document["uplink_message"]["frm_payload"] = base64.b64encode(payload).decode()
     return json.dumps(document)
 
@@ -107,7 +112,7 @@ def test_em310_device_information_frame_gives_nothing(adapter: LorawanUltrasonic
 def test_ldds75_vendor_frame(adapter: LorawanUltrasonicAdapter, network: str) -> None:
     # TTN device repository, Dragino LDDS75 codec example 0D3B 0AEF 00 0000 01: 3387 mV, 2799 mm.
     raw = frame("0D3B 0AEF 00 0000 01")
-    uplink = chirpstack(LDDS75, raw, 2) if network == "chirpstack" else tts(LDDS75, raw)
+    uplink = chirpstack(LDDS75, raw) if network == "chirpstack" else tts(LDDS75, raw)
     readings = by_kind(adapter.readings(uplink, NOW))
     assert readings["bin.fill"].body == {
         "fill_percent": 6.7,
@@ -141,15 +146,45 @@ def test_fill_percent_from_depth(distance: int, depth: float, percent: float) ->
     assert fill_percent(distance, depth) == percent
 
 
-def test_echo_beyond_the_floor_is_an_empty_bin(adapter: LorawanUltrasonicAdapter) -> None:
-    # 0x1388 = 5000 mm in a 2500 mm bin (e.g. the lid is open): clamped at 0 %.
-    readings = by_kind(adapter.readings(chirpstack(EM310, frame("03828813")), NOW))
-    assert readings["bin.fill"].body == {"fill_percent": 0.0, "distance_mm": 5000}
+def test_echo_just_beyond_the_floor_is_an_empty_bin(adapter: LorawanUltrasonicAdapter) -> None:
+    # 0x09EC = 2540 mm in a 2500 mm bin: within the floor's tolerance, 0 %, distance kept.
+    readings = by_kind(adapter.readings(chirpstack(EM310, frame("0382EC09")), NOW))
+    assert readings["bin.fill"].body == {"fill_percent": 0.0, "distance_mm": 2540}
 
 
-def test_huge_distance_is_capped_to_the_wire_range(adapter: LorawanUltrasonicAdapter) -> None:
-    readings = by_kind(adapter.readings(chirpstack(EM310, frame("0382FFFF")), NOW))
-    assert readings["bin.fill"].body == {"fill_percent": 0.0, "distance_mm": 10_000}
+@pytest.mark.parametrize(("raw", "distance"), [("03828813", 5000), ("0382FFFF", 65535)])
+def test_echo_far_beyond_the_floor_is_a_fault_not_an_empty_bin(
+    adapter: LorawanUltrasonicAdapter, raw: str, distance: int
+) -> None:
+    # 5000 mm in a 2500 mm bin (the lid open, the sensor knocked askew): once clamped to 0 %.
+    readings = by_kind(adapter.readings(chirpstack(EM310, frame(raw)), NOW))
+    assert set(readings) == {"device.fault"}
+    fault = readings["device.fault"].body["fault"]
+    assert f"{distance} mm" in fault and "2500 mm" in fault and len(fault) <= 120
+
+
+@pytest.mark.parametrize(
+    ("device", "raw", "wrong_port"),
+    [(EM310, "01755C 03824408 040000", 2), (LDDS75, "0D3B 0AEF 00 0000 01", 85)],
+)
+@pytest.mark.parametrize("network", ["chirpstack", "tts"])
+def test_a_frame_on_another_port_is_refused(
+    adapter: LorawanUltrasonicAdapter, device: str, raw: str, wrong_port: int, network: str
+) -> None:
+    wrap = chirpstack if network == "chirpstack" else tts
+    with pytest.raises(PayloadError) as caught:
+        adapter.readings(wrap(device, frame(raw), wrong_port), NOW)
+    assert (caught.value.field, caught.value.value) == ("f_port", wrong_port)
+    assert f"port {uplink_port(device)}" in caught.value.reason
+
+
+def test_a_device_set_to_another_port_is_read_on_it() -> None:
+    config = {"devices": {EM310: {"bin": "B-1", "depth_mm": 2500, "f_port": 10}}}
+    adapter = LorawanUltrasonicAdapter(config)
+    readings = by_kind(adapter.readings(chirpstack(EM310, frame("03824408"), 10), NOW))
+    assert readings["bin.fill"].body["distance_mm"] == 2116
+    with pytest.raises(PayloadError):
+        adapter.readings(chirpstack(EM310, frame("03824408"), 85), NOW)
 
 
 def test_unknown_dev_eui_is_refused_naming_it(adapter: LorawanUltrasonicAdapter) -> None:
@@ -194,6 +229,9 @@ def test_bad_frame_for_the_configured_model(adapter: LorawanUltrasonicAdapter) -
         ({EM310: {"depth_mm": 1000}}, f"devices.{EM310}.bin"),
         ({EM310: "B-1"}, f"devices.{EM310}"),
         ({"not-an-eui": {"bin": "B-1", "depth_mm": 1000}}, "devices.not-an-eui"),
+        ({EM310: {"bin": "B-1", "depth_mm": 9_001}}, f"devices.{EM310}.depth_mm"),
+        ({EM310: {"bin": "B-1", "depth_mm": 900, "f_port": 0}}, f"devices.{EM310}.f_port"),
+        ({EM310: {"bin": "B-1", "depth_mm": 900, "f_port": "85"}}, f"devices.{EM310}.f_port"),
         (
             {
                 EM310: {"bin": "B-1", "depth_mm": 900},
