@@ -26,6 +26,7 @@ from domain.values import Position, WasteStream
 MAX_CAPACITY_L = 5_000  # largest buried column is about 5 m³
 MAX_DEPTH_CM = 400.0
 MAX_EMPTIED_MASS_KG = 2_500.0
+MAX_DISTANCE_MM = 10_000  # what an ultrasonic level sensor can measure, with margin
 
 
 class Bin(ValleyAggregate):
@@ -161,6 +162,9 @@ class Bin(ValleyAggregate):
             "fill_percent": lambda field, value: number_in_range(field, value, 0.0, 100.0)
         }
         fill_percent: float
+        # The echo distance the fill level came from, kept for calibration. Absent from the
+        # facts recorded before it was kept: those read None, as do sensors that measure none.
+        distance_mm: int | None = None
 
         def apply(self, aggregate: Bin) -> None:
             current = aggregate.fill_measured_at
@@ -177,18 +181,27 @@ class Bin(ValleyAggregate):
                 aggregate._note_overflow_sign(self.timestamp)
 
     def measure_fill_level(
-        self, fill_percent: float, at: datetime, device_id: str | None = None
+        self,
+        fill_percent: float,
+        at: datetime,
+        device_id: str | None = None,
+        distance_mm: int | None = None,
     ) -> None:
         """Record a fill level between 0 and 100 % (100 % is a sign of overflowing: see
-        :mod:`domain.overflows`).
+        :mod:`domain.overflows`), and the echo distance it was measured from, if any.
 
         With ``device_id``, the reading comes from that sensor: the first reading of a bin
         without a sensor attaches it; a reading from any other device is refused.
         """
         fill = number_in_range("fill_percent", fill_percent, 0.0, 100.0)
+        distance = (
+            None
+            if distance_mm is None
+            else whole_number("distance_mm", distance_mm, low=0, high=MAX_DISTANCE_MM)
+        )
         if device_id is not None:
             self._attach_reporting_device(device_id, at)
-        self._record(self.FillLevelMeasured, at, fill_percent=fill)
+        self._record(self.FillLevelMeasured, at, fill_percent=fill, distance_mm=distance)
 
     def _attach_reporting_device(self, device_id: str, at: datetime) -> None:
         # The first message a sensor sends about a bin is what fits it in the twin. A late one

@@ -59,10 +59,11 @@ def measure_fill_level(
     fill_percent: float,
     at: datetime,
     device_id: str | None = None,
+    distance_mm: int | None = None,
 ) -> Bin:
-    """A container's fill level, as its sensor measured it."""
+    """A container's fill level, as its sensor measured it (from ``distance_mm``, if given)."""
     bin_ = aggregates.load(Bin, bin_code)
-    bin_.measure_fill_level(fill_percent, at, device_id=device_id)
+    bin_.measure_fill_level(fill_percent, at, device_id=device_id, distance_mm=distance_mm)
     return bin_
 
 

@@ -201,7 +201,12 @@ def _bin_fill(batch: _Batch, message: Envelope, _: Geography) -> None:
     before = _fill_before(batch, bin_, at) if late else None
     batch.plausibility.check_fill(bin_, message.body["fill_percent"], at, before)
     commands.measure_fill_level(
-        batch, message.asset, message.body["fill_percent"], message.observed_at, message.device
+        batch,
+        message.asset,
+        message.body["fill_percent"],
+        message.observed_at,
+        message.device,
+        distance_mm=message.body.get("distance_mm"),
     )
 
 
