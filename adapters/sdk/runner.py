@@ -51,6 +51,7 @@ class RunnerStats:
     duplicates: int = 0
     rejected: int = 0
     transport_errors: int = 0
+    silent_resends: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values."""
@@ -116,6 +117,7 @@ class AdapterRunner:
         *,
         rate_per_s: float | None = None,
         resend_after_s: float = 5.0,
+        max_resend_after_s: float | None = None,  # None: a minute, or resend_after_s if longer
         max_in_flight: int = 1_000,  # most messages sent and not yet answered
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         timer: Callable[[], float] = time.monotonic,  # seconds, for the rate limit and resends
@@ -124,11 +126,19 @@ class AdapterRunner:
             raise ValueError(f"max_in_flight must be at least 1, not {max_in_flight!r}")
         if resend_after_s < 0:
             raise ValueError(f"resend_after_s must not be negative, not {resend_after_s!r}")
+        if max_resend_after_s is None:
+            max_resend_after_s = max(60.0, resend_after_s)
+        if max_resend_after_s < resend_after_s:
+            raise ValueError(
+                f"max_resend_after_s must be at least resend_after_s ({resend_after_s!r}), "
+                f"not {max_resend_after_s!r}"
+            )
         self.adapter = adapter
         self.transport = transport
         self.outbox = outbox
         self.source = source
         self.resend_after_s = resend_after_s
+        self.max_resend_after_s = max_resend_after_s
         self.max_in_flight = max_in_flight
         self.clock = clock
         self.stats = RunnerStats()
@@ -136,6 +146,8 @@ class AdapterRunner:
         self._bucket = _TokenBucket(rate_per_s, timer)
         self._in_flight: set[str] = set()  # the window: sent and not yet answered
         self._window_sent_at = 0.0
+        self._last_answer_at = 0.0
+        self._silent_resends = 0  # resends in a row with no answer in between
 
     def submit(self, payload: bytes | str, received_at: datetime | None = None) -> int:
         """Read one device payload and queue its readings; return how many were queued."""
@@ -225,6 +237,8 @@ class AdapterRunner:
             else:
                 self.stats.rejected += 1
                 log.warning("ingest rejected %s: %s", reply.message_id, reply.reason)
+            self._last_answer_at = self._timer()
+            self._silent_resends = 0
             if reply.status == "rejected":
                 answered.append((reply.message_id, reply.reason or "rejected, no reason given"))
             else:
@@ -249,9 +263,11 @@ class AdapterRunner:
         # answered, and a window unanswered for resend_after_s is sent again, in order, on a fresh
         # connection. A slow or absent ingest thus slows the adapter down instead of being flooded.
         if self._in_flight:
-            if self._timer() - self._window_sent_at < self.resend_after_s:
+            if not self._overdue():
                 return
             due = [row for row in self.outbox.head(self.max_in_flight) if row[0] in self._in_flight]
+            self._silent_resends += 1
+            self._say_silence(len(due))
             try:
                 self.transport.reset()
             except TransportError as error:
@@ -281,6 +297,36 @@ class AdapterRunner:
             self._window_sent_at = self._timer()
             self.stats.sent += len(sent)
             self.outbox.mark_sent(sent)
+
+    def resend_timeout_s(self) -> float:
+        """How long an unanswered window waits before it is sent again, now.
+
+        Counted from the window's last answer, not from when it left: a big window that a busy
+        ingest is working through is not resent while its answers keep coming (resending it
+        would double that ingest's work). Each resend that brings no answer doubles the wait,
+        up to ``max_resend_after_s``, so gateways facing a restarted ingest back off instead of
+        burying it.
+        """
+        backoff: float = 2.0**self._silent_resends
+        return min(self.max_resend_after_s, self.resend_after_s * backoff)
+
+    def _overdue(self) -> bool:
+        since = max(self._window_sent_at, self._last_answer_at)
+        return self._timer() - since >= self.resend_timeout_s()
+
+    def _say_silence(self, unanswered: int) -> None:
+        # An engineer must learn within seconds that nothing comes back, and why if it is known.
+        diagnosis = getattr(self.transport, "diagnosis", lambda: None)()
+        waited = self._timer() - max(self._window_sent_at, self._last_answer_at)
+        log.warning(
+            "ingest has not answered %d message(s) for %.0f s: %s; resending in order",
+            unanswered,
+            waited,
+            diagnosis
+            or "ingest is not running, not reachable, or refusing this adapter's key "
+            "(is its public key on ingest's allow-list?)",
+        )
+        self.stats.silent_resends += 1
 
     def _unreadable(self, error: Exception) -> None:
         reason = getattr(error, "field", type(error).__name__)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import zmq
 import zmq.auth
+from zmq.utils.monitor import recv_monitor_message
 
 from adapters.wire.envelope import MAX_MESSAGE_BYTES
 from adapters.wire.errors import TransportError
@@ -81,6 +82,34 @@ def load_keypair(path: Path) -> CurveKeyPair:
     return CurveKeyPair(public=public, secret=secret)
 
 
+_DIAGNOSES: dict[int, str | None] = {
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH: "ingest refused this adapter's key: add its public key "
+    "to ingest's allow-list (twin keys)",
+    zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL: "the CURVE handshake with ingest failed: is the "
+    "server key this adapter uses ingest's own public key?",
+    zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL: "the handshake with ingest failed: is ingest speaking "
+    "CURVE as this adapter does (or both plain text)?",
+    zmq.EVENT_CLOSED: "nobody answers at ingest's endpoint: is ingest running there?",
+    zmq.EVENT_DISCONNECTED: "ingest closed the connection",
+    zmq.EVENT_HANDSHAKE_SUCCEEDED: None,
+}
+_HANDSHAKE_FAILURES = frozenset(
+    {
+        zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+        zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL,
+        zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+    }
+)
+_WATCHED_EVENTS = (
+    zmq.EVENT_HANDSHAKE_FAILED_AUTH
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_CLOSED
+    | zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_HANDSHAKE_SUCCEEDED
+)
+
+
 class ZmqTransport(AbstractTransport):
     """A DEALER socket connected to ingest, CURVE-authenticated unless ``plaintext``."""
 
@@ -102,6 +131,8 @@ class ZmqTransport(AbstractTransport):
         self._own_context = context is None
         self._context = context or zmq.Context()
         self._socket: zmq.Socket[bytes] | None = None
+        self._monitor: zmq.Socket[bytes] | None = None
+        self._last_event: int | None = None
         try:
             self._open()
         except TransportError:
@@ -114,21 +145,51 @@ class ZmqTransport(AbstractTransport):
             socket.setsockopt(zmq.LINGER, 0)
             socket.setsockopt(zmq.SNDHWM, self._send_queue)
             socket.setsockopt(zmq.MAXMSGSIZE, SOCKET_MAX_FRAME_BYTES)
+            # Only the SDK reconnects (reset): libzmq reconnecting on its own would deliver
+            # the unsent tail of a window to a restarted ingest before the SDK resends the
+            # window's head, so a later reading would land before an earlier one.
+            socket.setsockopt(zmq.RECONNECT_IVL, -1)
             if self._client_keys is not None:
                 assert self._client_keys.secret is not None and self._server_public_key is not None
                 socket.curve_publickey = self._client_keys.public
                 socket.curve_secretkey = self._client_keys.secret
                 socket.curve_serverkey = self._server_public_key
             self._socket = socket
+            self._monitor = socket.get_monitor_socket(_WATCHED_EVENTS)
             socket.connect(self._endpoint)
         except zmq.ZMQError as error:
             # Only the socket: the context stays, so a later reset() can try again.
-            if self._socket is not None:
-                self._socket.close(linger=0)
-                self._socket = None
+            self._close_socket()
             raise TransportError(f"cannot connect to {self._endpoint}: {error}") from error
         self._poller = zmq.Poller()
         self._poller.register(socket, zmq.POLLIN)
+
+    def diagnosis(self) -> str | None:
+        """Why the connection to ingest is not working, in words, if the socket told (else None).
+
+        Read from the socket's monitor: a refused key, a wrong server key, nobody listening.
+        """
+        seen = self._last_event
+        monitor = self._monitor
+        while monitor is not None:
+            try:
+                event = recv_monitor_message(monitor, flags=zmq.NOBLOCK)["event"]
+            except zmq.ZMQError:  # zmq.Again included: nothing more to read
+                break
+            # A refused handshake is followed by a disconnection: the refusal says more.
+            if not (event == zmq.EVENT_DISCONNECTED and seen in _HANDSHAKE_FAILURES):
+                seen = event
+        self._last_event = seen
+        return _DIAGNOSES.get(int(seen)) if seen is not None else None
+
+    def _close_socket(self) -> None:
+        if self._monitor is not None:
+            self._monitor.close(linger=0)
+            self._monitor = None
+        if self._socket is not None:
+            self._socket.disable_monitor()
+            self._socket.close(linger=0)
+            self._socket = None
 
     def reset(self) -> None:
         """Drop the connection and start a new one.
@@ -137,9 +198,8 @@ class ZmqTransport(AbstractTransport):
         added to the allow-list later, or whose connection went silent, needs a fresh socket.
         Frames not yet answered are the caller's to send again.
         """
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
+        self.diagnosis()  # keep what the old socket learnt
+        self._close_socket()
         self._open()
 
     def _open_socket(self) -> zmq.Socket[bytes]:
@@ -169,8 +229,6 @@ class ZmqTransport(AbstractTransport):
             raise TransportError(f"receive failed: {error}") from error
 
     def close(self) -> None:
-        if self._socket is not None:
-            self._socket.close(linger=0)
-            self._socket = None
+        self._close_socket()
         if self._own_context and not self._context.closed:
             self._context.term()

@@ -279,6 +279,9 @@ def test_unanswered_message_is_resent_after_resend_after_s(
     assert (runner.stats.sent, runner.stats.resent) == (2, 1)
     clock.advance(6)
     runner.pump()
+    assert runner.stats.resent == 1  # no answer to the resend: the next waits twice as long
+    clock.advance(4)
+    runner.pump()
     assert runner.stats.resent == 2
     transport.replies.append(reply("ack", sent_ids(transport, clock)[0]))
     runner.pump()
@@ -576,3 +579,53 @@ def test_outbox_survives_a_restart(tmp_path: Path, clock: Clock) -> None:
         assert [decode(f, clock.now).device for f in transport.sent] == ["s1", "s2", "s3"]
         assert sent_ids(transport, clock)[0] == ids[1]
         assert second.stats.resent == 1 and second.stats.sent == 3
+
+
+# -- resends: after silence, backing off, saying why -----------------------------------------------
+
+
+def test_a_window_whose_answers_keep_coming_is_not_resent(
+    outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
+    # A restarted ingest working through a big window answers it slowly: resending it while its
+    # answers still come would double that ingest's work (issue 14, congestion after a restart).
+    runner = make_runner(outbox, transport, clock, resend_after_s=5.0, max_in_flight=10)
+    runner.submit_many([payload(f"s{n}") for n in range(10)])
+    runner.pump()
+    ids = sent_ids(transport, clock)
+    for answered in ids[:9]:
+        clock.advance(4)  # the window has been out for far longer than 5 s by the end…
+        transport.replies.append(reply("ack", answered))
+        runner.pump()
+    assert runner.stats.resent == 0  # …but an answer came less than 5 s ago each time
+    clock.advance(5)
+    runner.pump()
+    assert runner.stats.resent == 1 and sent_ids(transport, clock)[-1] == ids[9]
+
+
+def test_silent_resends_back_off_to_a_cap_and_an_answer_resets_the_wait(
+    outbox: Outbox, transport: InMemoryTransport, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = make_runner(outbox, transport, clock, resend_after_s=5.0, max_resend_after_s=30.0)
+    runner.submit_many([payload("s1"), payload("s2")])
+    runner.pump()
+    waits = []
+    for _ in range(5):
+        waits.append(runner.resend_timeout_s())
+        clock.advance(runner.resend_timeout_s())
+        runner.pump()
+    assert waits == [5.0, 10.0, 20.0, 30.0, 30.0] and runner.stats.resent == 2 * 5
+    assert runner.stats.silent_resends == 5
+    # An engineer is told at the first silent resend, with what to check.
+    assert "ingest has not answered 2 message(s) for 5 s" in caplog.text
+    assert "allow-list" in caplog.text
+    transport.replies.append(reply("ack", sent_ids(transport, clock)[0]))
+    runner.pump()
+    assert runner.resend_timeout_s() == 5.0
+
+
+def test_max_resend_after_s_below_resend_after_s_is_refused(
+    outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
+    with pytest.raises(ValueError, match="max_resend_after_s must be at least resend_after_s"):
+        make_runner(outbox, transport, clock, resend_after_s=5.0, max_resend_after_s=1.0)
