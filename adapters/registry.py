@@ -22,6 +22,7 @@ BUILT_IN = {
     "truck-tours": "adapters.truck_tours:TruckToursAdapter",
     "service-desk": "adapters.service_desk:ServiceDeskAdapter",
     "door-counter": "adapters.door_counter:DoorCounterAdapter",
+    "lorawan-paxcounter": "adapters.paxcounter:PaxcounterAdapter",
 }
 
 

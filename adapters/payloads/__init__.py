@@ -4,6 +4,8 @@
 * ``milesight_em310udl`` and ``dragino_ldds75`` - ultrasonic distance sensors, both giving an
   :class:`UltrasonicReading`.
 * ``ble`` - Apple iBeacon and Google Eddystone frames in BLE advertising data.
+* ``paxcounter`` - the counts of an ESP32 Paxcounter (Wi-Fi and BLE people counter).
+* ``milesight_ws52x`` - a Milesight WS52x smart plug's voltage, power and energy.
 
 Every decoder is a pure function of its input: no I/O, no clock, no third-party package.
 Bad input raises :class:`PayloadError` and nothing else. Each module's documentation names
@@ -20,15 +22,18 @@ from adapters.payloads.dragino_ldds75 import decode_ldds75
 from adapters.payloads.errors import PayloadError
 from adapters.payloads.lorawan_uplink import Uplink, parse_uplink, topic_dev_eui
 from adapters.payloads.milesight_em310udl import decode_em310_udl
+from adapters.payloads.paxcounter import PaxCount, decode_paxcount
 from adapters.payloads.ultrasonic import UltrasonicReading
 
 __all__ = [
     "BeaconFrame",
+    "PaxCount",
     "PayloadError",
     "UltrasonicReading",
     "Uplink",
     "decode_em310_udl",
     "decode_ldds75",
+    "decode_paxcount",
     "parse_advertisement",
     "parse_uplink",
     "topic_dev_eui",

@@ -20,6 +20,7 @@ BUILT_IN_NAMES = {
     "truck-tours",
     "service-desk",
     "door-counter",
+    "lorawan-paxcounter",
 }
 
 
