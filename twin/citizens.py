@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from adapters.wire import Envelope, WireError, peek_kind_and_asset
+from adapters.wire import KINDS, Envelope, WireError, peek_kind_and_asset
 from domain import Citizen, DomainError, Position
 from domain.citizens import (
     MAX_IDEA_TITLE,
@@ -31,6 +31,7 @@ from domain.citizens import (
     MAX_STATUS_NOTE,
     check_personal_text,
 )
+from twin.dead_letter_bounds import bounded_reason
 from twin.errors import (
     AlreadyExistsError,
     InvalidInputError,
@@ -372,12 +373,20 @@ class Citizens(PersonalData):
 
 
 # ---- dead letters of citizens' messages ------------------------------------------------------
+# The rule (docs/privacy.md, "Refused messages"): a refused message's bytes are kept in clear
+# only when they are proven not to be a citizen's: it decoded with a kind that is not
+# ``citizen.*``, or its single frame is exactly one msgpack map (nothing after it) whose kind
+# is a known kind that is not ``citizen.*``. Any other refused message could be a citizen's (a
+# citizen kind, a misspelt or missing kind, bytes after the map, several frames, bytes that
+# are no msgpack at all): its bytes are sealed with the key of the pseudonym it names, or not
+# kept, and its reason names no value.
 @dataclass(frozen=True)
 class CitizenMessage:
-    """A wire message from the citizen app, as far as it could be read."""
+    """A refused message that is, or could be, a citizen's, as far as it could be read."""
 
-    kind: str
-    pseudonym: str | None
+    kind: str | None  # as it claims (None if unreadable)
+    pseudonym: str | None  # its ``asset``, read leniently (None if unreadable)
+    declared: bool  # True if its kind says it is a citizen's: it may make the citizen a key
 
 
 @dataclass(frozen=True)
@@ -386,44 +395,59 @@ class Refusal:
 
     reason: str  # for the reply, the logs and the store: a citizen's names no value
     raw: bytes
-    citizen: CitizenMessage | None
+    citizen: CitizenMessage | None  # None: proven not a citizen's
 
-    def kept(self, keys: CitizenKeys) -> tuple[bytes, str]:
-        """The bytes to store and the reason to store with them: a citizen's bytes are sealed
-        with their key, so that forgetting them erases this copy too, or not kept at all when
-        there is no key to seal them with. Call it only for a dead letter that will be stored:
-        sealing makes the citizen's key if they have none yet."""
+    def kept(self, keys: CitizenKeys, raw: bytes | None = None) -> tuple[bytes, str]:
+        """The bytes to store (of ``raw``, by default the whole message) and the reason to
+        store with them: a message that could be a citizen's is sealed with their key, so that
+        forgetting them erases this copy too, or not kept at all when there is no key to seal
+        it with. Call it only for a dead letter that will be stored: sealing a message whose
+        kind is a citizen's makes the citizen's key if they have none yet."""
+        kept = self.raw if raw is None else raw
         if self.citizen is None:
-            return self.raw, self.reason
-        sealed = sealed_dead_letter(keys, self.citizen, self.raw)
+            return kept, self.reason
+        sealed = sealed_dead_letter(keys, self.citizen, kept)
         if sealed is None:
-            return b"", self.reason + " [message not kept: personal data]"
+            return b"", self.reason + " [message not kept: it could hold personal data]"
         return sealed, self.reason
 
 
 def refusal(
-    raw: bytes, envelope: Envelope | None, reason: str, error: BaseException | None
+    raw: bytes,
+    envelope: Envelope | None,
+    reason: str,
+    error: BaseException | None,
+    one_frame: bool = True,
 ) -> Refusal:
-    """How a refused message is told and kept, once ingest knows why it refused it."""
-    personal = citizen_message(raw, envelope)
+    """How a refused message is told and kept, once ingest knows why it refused it.
+
+    ``one_frame`` is False when the message did not arrive as exactly one frame (its frames
+    joined are ``raw``): such a message is never proven not to be a citizen's."""
+    personal = citizen_message(raw, envelope, one_frame)
     if personal is not None and error is not None:
-        reason = withheld_reason(error, personal.kind)
-    return Refusal(reason, raw, personal)
+        reason = withheld_reason(error, personal.kind or "a message of unknown kind")
+    return Refusal(bounded_reason(reason), raw, personal)
 
 
-def citizen_message(raw: bytes, envelope: Envelope | None) -> CitizenMessage | None:
-    """Whether a refused message is a citizen's (so personal), from its envelope or, if it did
-    not decode, from a lenient look at its bytes; None if it is not, or cannot be read at all."""
-    if envelope is not None:
-        return (
-            CitizenMessage(envelope.kind, envelope.asset)
-            if envelope.kind.startswith("citizen.")
-            else None
-        )
-    kind, asset = peek_kind_and_asset(raw)
-    if kind is None or not kind.strip().lower().startswith("citizen"):
+def citizen_message(
+    raw: bytes, envelope: Envelope | None, one_frame: bool = True
+) -> CitizenMessage | None:
+    """The refused message as a citizen's (so personal) unless proven otherwise: None only
+    for a message that decoded with another kind, or whose one frame is exactly one msgpack
+    map (read leniently) naming a known kind that is not a citizen's."""
+    if envelope is not None and one_frame:
+        if not _is_citizen_kind(envelope.kind):
+            return None
+        return CitizenMessage(envelope.kind, envelope.asset, declared=True)
+    kind, asset = peek_kind_and_asset(raw)  # (None, None) unless exactly one map
+    if one_frame and kind in KINDS and not _is_citizen_kind(kind):
         return None
-    return CitizenMessage(kind, asset)
+    declared = kind is not None and kind.strip().lower().startswith("citizen")
+    return CitizenMessage(kind, asset, declared)
+
+
+def _is_citizen_kind(kind: str) -> bool:
+    return kind.startswith("citizen.")
 
 
 def withheld_reason(error: BaseException, kind: str) -> str:
@@ -446,8 +470,10 @@ def withheld_reason(error: BaseException, kind: str) -> str:
 
 
 def sealed_dead_letter(keys: CitizenKeys, message: CitizenMessage, raw: bytes) -> bytes | None:
-    """The bytes to keep of a refused citizen's message: sealed with their key, so forgetting
-    them erases it too; None (keep nothing) without a usable pseudonym or once forgotten."""
+    """The bytes to keep of a refused message that could be a citizen's: sealed with their key,
+    so forgetting them erases it too; None (keep nothing) without a usable pseudonym, once
+    forgotten, or when the message does not say it is a citizen's and the pseudonym it names
+    has no key yet (a bin's code in a misspelt sensor message must not make a citizen's key)."""
     if message.pseudonym is None:
         return None
     try:
@@ -455,6 +481,9 @@ def sealed_dead_letter(keys: CitizenKeys, message: CitizenMessage, raw: bytes) -
     except DomainError:
         return None
     try:
-        return keys.seal_bytes(citizen_id, raw).encode("ascii")
+        if message.declared:
+            return keys.seal_bytes(citizen_id, raw).encode("ascii")
+        sealed = keys.seal_bytes_with_existing_key(citizen_id, raw)
     except CitizenForgottenError:
         return None
+    return None if sealed is None else sealed.encode("ascii")

@@ -39,6 +39,15 @@ from domain import Bin, DomainError, Site, ValleyAggregate
 from domain.history import as_they_stand
 from twin import citizens, commands
 from twin.application import ValleyTwin
+from twin.dead_letter_bounds import (
+    DEAD_LETTER_LIMITS,
+    OTHER_SOURCES,
+    SHOWN_SOURCES,
+    BoundedCounter,
+    DeadLetterBudget,
+    kept_raw,
+    reason_category,
+)
 from twin.errors import AlreadyExistsError, NotFoundError, TwinError
 from twin.events import aggregate_event
 from twin.geography import Geography
@@ -70,11 +79,17 @@ class IngestStats:
     received: int = 0
     committed: int = 0
     duplicates: int = 0
-    rejected: Counter[str] = field(default_factory=Counter)
+    # By reason category (:func:`twin.dead_letter_bounds.reason_category`), never sender text.
+    rejected: Counter[str] = field(default_factory=BoundedCounter)
     batches: int = 0
     store_errors: int = 0
     batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=1_000))
     commit_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1_000))
+    # Refused and answered but not stored, over a source's dead-letter allowance; by source.
+    dead_letters_dropped: Counter[str] = field(
+        default_factory=lambda: BoundedCounter(SHOWN_SOURCES, OTHER_SOURCES)
+    )
+    dead_letters_truncated: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values, with percentiles over the last 1,000 batches."""
@@ -84,6 +99,10 @@ class IngestStats:
             "duplicates": self.duplicates,
             "rejected": sum(self.rejected.values()),
             "rejected_by_reason": dict(self.rejected.most_common()),
+            "dead_letters_dropped": sum(self.dead_letters_dropped.values()),
+            "dead_letters_dropped_by_source": dict(self.dead_letters_dropped.most_common()),
+            "dead_letters_truncated": self.dead_letters_truncated,
+            "dead_letter_limits": DEAD_LETTER_LIMITS,
             "batches": self.batches,
             "store_errors": self.store_errors,
             "batch_size": _summary(list(self.batch_sizes)),
@@ -451,6 +470,7 @@ class IngestProcessor:
         self.cache_size = cache_size
         self.remembered_receipts = remembered_receipts
         self.stats = IngestStats()
+        self.dead_letter_budget = DeadLetterBudget()
         self.keys = CitizenKeys(twin)
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._ids: dict[type, dict[str, UUID]] = {}
@@ -708,8 +728,11 @@ class IngestProcessor:
     ) -> tuple[Reply, str | None]:
         # A citizen's words must not outlive their key: the reason, which goes to the store,
         # the logs and the app, names the field and the rule but not the value.
-        refused = citizens.refusal(message.raw, envelope, reason, error)
+        refused = citizens.refusal(
+            message.raw, envelope, reason, error, one_frame=message.framing_error is None
+        )
         reason = refused.reason
+        rule = reason_category(rule)
         source: str | None
         message_id: str | None
         if envelope is not None:
@@ -731,18 +754,29 @@ class IngestProcessor:
             or (look_up and self.twin.exists(receipt))
         ):
             return Reply("rejected", message_id, reason), None
-        raw, reason = refused.kept(self.keys)
+        raw, cut = kept_raw(message.raw)
+        if not self.dead_letter_budget.admit(source, len(raw)):
+            # Still refused and answered, never stored: a flood of refusals must not fill the disk.
+            self.stats.dead_letters_dropped[source] += 1
+            return Reply(
+                "rejected",
+                message_id,
+                f"{reason} [not kept: too many dead letters from this source]",
+            ), rule
+        if cut:
+            self.stats.dead_letters_truncated += 1
+        raw, reason = refused.kept(self.keys, raw)
         receipts[receipt] = MessageReceipt.dead_letter(
             receipt,
             raw,
-            reason,
+            reason + cut,
             received_at,
             source,
             message_id,
             kind=envelope.kind if envelope else None,
             device=envelope.device if envelope else None,
         )
-        return Reply("rejected", message_id, reason), rule
+        return Reply("rejected", message_id, reason + cut), rule
 
 
 @dataclass(frozen=True)

@@ -124,10 +124,17 @@ class CitizenKeys:
 
     def seal_bytes(self, citizen_id: UUID, data: bytes) -> str:
         """Return ``data`` encrypted with the citizen's key, as a token."""
-        key = self._key_for_sealing(citizen_id)
-        nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(key).encrypt(nonce, data, _aad(citizen_id))
-        return TOKEN_PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
+        return _sealed(self._key_for_sealing(citizen_id), citizen_id, data)
+
+    def seal_bytes_with_existing_key(self, citizen_id: UUID, data: bytes) -> str | None:
+        """Return ``data`` sealed as :meth:`seal_bytes` does, or None if the citizen has no key
+        (none is made); raises :class:`CitizenForgottenError` once they are forgotten."""
+        row = self._table.find(citizen_id)
+        if row is None:
+            return None
+        if row.key is None:
+            raise CitizenForgottenError(citizen_id)
+        return _sealed(row.key, citizen_id, data)
 
     def unseal(self, token: str, citizen_id: UUID) -> str | None:
         """Return the text a token hides, or None once the citizen has been forgotten."""
@@ -229,6 +236,12 @@ def snap_to_grid(
         *sorted(centres[1:], key=lambda p: math.hypot(p.x - position.x, p.y - position.y)),
     ]
     return next((centre for centre in nearest_first if inside(centre)), own)
+
+
+def _sealed(key: bytes, citizen_id: UUID, data: bytes) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, data, _aad(citizen_id))
+    return TOKEN_PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
 
 
 def _aad(citizen_id: UUID) -> bytes:
