@@ -5,7 +5,6 @@
   :class:`UltrasonicReading`.
 * ``ble`` - Apple iBeacon and Google Eddystone frames in BLE advertising data.
 * ``paxcounter`` - the counts of an ESP32 Paxcounter (Wi-Fi and BLE people counter).
-* ``milesight_ws52x`` - a Milesight WS52x smart plug's voltage, power and energy.
 
 Every decoder is a pure function of its input: no I/O, no clock, no third-party package.
 Bad input raises :class:`PayloadError` and nothing else. Each module's documentation names
