@@ -221,10 +221,24 @@ SECTIONS = (
     "festival",
     "childcare",
 )
+# Bounds that keep a typo from asking for centuries or a billion runs: ten years covers the
+# longest shipped run (the five-year sensor roll-out) twice; a thousand replications narrow a
+# 95 % interval to about 6 % of one run's spread, far past what a planner's decision needs.
+MAX_HORIZON_DAYS = 3660
+MAX_REPLICATIONS = 1000
 RUN = {
     "seed": Field("int", check=non_negative, expected="a seed >= 0"),
-    "replications": Field("int", 3, positive, "at least 1 replication"),
-    "horizon_days": Field("int", check=positive, expected="a number of days > 0"),
+    "replications": Field(
+        "int",
+        3,
+        lambda v: 1 <= v <= MAX_REPLICATIONS,
+        f"1 to {MAX_REPLICATIONS:,} replications",
+    ),
+    "horizon_days": Field(
+        "int",
+        check=lambda v: 1 <= v <= MAX_HORIZON_DAYS,
+        expected=f"a number of days from 1 to {MAX_HORIZON_DAYS:,} (ten years)",
+    ),
     "start": Field("date"),
     "equal_service": Field(
         "float",
@@ -256,7 +270,12 @@ HISTORY = {
         check=lambda v: v.startswith(("sqlite:///", "postgresql://", "memory:")),
         expected="a store URL (sqlite:///path, postgresql://…)",
     ),
-    "fit_days": Field("int", 28, positive, "a number of days > 0"),
+    "fit_days": Field(
+        "int",
+        28,
+        lambda v: 1 <= v <= MAX_HORIZON_DAYS,
+        f"a number of days from 1 to {MAX_HORIZON_DAYS:,}",
+    ),
 }
 POLICY = {
     "kind": Field(

@@ -7,6 +7,8 @@ benchmarks) come here with a store URL. Not responsible for what each backend bu
 
 from __future__ import annotations
 
+import sqlite3
+
 from eventsourcing.persistence import PersistenceError
 
 from twin.application import ValleyTwin
@@ -19,10 +21,20 @@ def store_config(url: str | None = None) -> StoreConfig:
     return parse_store_url(resolve_store_url(url))
 
 
-def open_twin(url: str | None = None) -> ValleyTwin:
-    """Open (creating its tables if needed) the twin on the configured event store."""
+def open_twin(url: str | None = None, *, create: bool = True) -> ValleyTwin:
+    """Open the twin on the configured event store, creating its tables if needed.
+
+    ``create=False`` is for commands that only read or amend what is there: an SQLite file
+    that does not exist is then an error (a mistyped path must not answer "unknown asset"
+    from a store made empty on the spot, nor leave folders behind).
+    """
     config = store_config(url)
     if config.sqlite_path is not None:
+        if not create and not config.sqlite_path.is_file():
+            raise StoreUnavailableError(
+                f"event store {config.display} does not exist (no file {config.sqlite_path}); "
+                "`twin init` creates one (sqlite:///relative/path, sqlite:////absolute/path)"
+            )
         try:
             config.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -31,5 +43,6 @@ def open_twin(url: str | None = None) -> ValleyTwin:
             ) from error
     try:
         return ValleyTwin(env=config.settings)
-    except (PersistenceError, OSError) as error:
+    except (PersistenceError, OSError, sqlite3.Error) as error:
+        # sqlite3.DatabaseError ("file is not a database") escapes the library untranslated.
         raise StoreUnavailableError(f"cannot open event store {config.display}: {error}") from error

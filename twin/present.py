@@ -102,7 +102,12 @@ def parse_instant(text: str, field: str = "instant") -> datetime:
         raise InvalidInputError(
             field, text, "an instant with a UTC offset, e.g. 2024-06-01T12:00:00Z"
         )
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise InvalidInputError(
+            field, text, "an instant between years 1 and 9999 once in UTC"
+        ) from None
 
 
 def _short(value: Any) -> str:

@@ -52,7 +52,7 @@ def add_commands(commands: Any) -> None:
 
 
 def _forget(args: argparse.Namespace) -> int:
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         outcome = Citizens(twin).forget(args.reference)
     except PersistenceError as error:
@@ -92,7 +92,7 @@ def _forgotten_dict(outcome: Forgotten) -> dict[str, Any]:
 
 
 def _citizen_show(args: argparse.Namespace) -> int:
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         service = Citizens(twin)
         citizen_id = service.resolve(args.reference)

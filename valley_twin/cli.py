@@ -11,7 +11,9 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import platformdirs
+from eventsourcing.persistence import PersistenceError
 
 from adapters.wire import AdapterError, create_keypair
 from domain import Bin, Citizen, DomainError, WasteStream
@@ -55,6 +58,7 @@ from twin import (
     summarise,
 )
 from valley_twin import adapter_commands, scenario_commands
+from valley_twin.arguments import finite_number, whole_number
 from valley_twin.bootstrap import ingest_service, load_credentials
 from valley_twin.citizen_commands import add_commands as add_citizen_commands
 from valley_twin.deadletter_commands import add_commands as add_deadletter_commands
@@ -76,12 +80,23 @@ EXIT_STORE_ERROR = 3
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``twin`` program; return its exit code."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
     try:
-        return int(args.handler(args) or 0)
+        plugin = _plugin_arguments(arguments)
+        if plugin is not None:  # `twin scenario -h` is the scenario command's own help
+            name, rest = plugin
+            code = int(_COMMAND_LINES[name](rest))
+        else:
+            args = _parser().parse_args(arguments)
+            code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe is found here, not at exit where it cannot be handled
+        return code
     except (StoreConfigError, StoreUnavailableError) as error:
         print(f"twin: {error}", file=sys.stderr)
+        return EXIT_STORE_ERROR
+    except (PersistenceError, sqlite3.Error) as error:
+        # A store that opened but fails on reading (a damaged file, a server gone).
+        print(f"twin: the event store cannot be used: {error}", file=sys.stderr)
         return EXIT_STORE_ERROR
     except (TwinError, DomainError, AdapterError) as error:
         print(f"twin: {error}", file=sys.stderr)
@@ -93,14 +108,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+_COMMAND_LINES = {"adapter": adapter_commands.main, "scenario": scenario_commands.main}
+
+
+def _plugin_arguments(arguments: list[str]) -> tuple[str, list[str]] | None:
+    """(name, its arguments) when the command is one that parses its own command line."""
+    position = 0
+    while position < len(arguments):
+        argument = arguments[position]
+        if argument in ("-h", "--help"):
+            return None
+        if argument == "--store":
+            position += 2
+        elif argument.startswith("-"):
+            position += 1
+        else:
+            if argument in _COMMAND_LINES:
+                return argument, arguments[position + 1 :]
+            return None
+    return None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="twin", description="Event-sourced digital twin of the Vallée de l'Hérault."
+        prog="twin",
+        description="Event-sourced digital twin of the Vallée de l'Hérault.",
+        epilog="Exit codes: 0 success, 1 a user mistake, 2 a malformed command line, "
+        "3 the event store cannot be used (missing, damaged, unreachable).",
     )
     parser.add_argument(
         "--store",
-        help="event store URL: sqlite:///path or postgresql://user@host:port/db "
-        "(default: $TWIN_STORE, else an SQLite file in your data directory)",
+        help="event store URL: sqlite:///relative/path (three slashes: relative to the current "
+        "folder), sqlite:////absolute/path (four: from /), or postgresql://user@host:port/db "
+        "(default: $TWIN_STORE, else an SQLite file in your data directory). Only init, demo, "
+        "ingest and import create a store; other commands refuse one that does not exist",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -119,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--days",
-        type=int,
+        type=whole_number(0, 366),
         default=14,
         help="days of simulated traffic (0: none; default %(default)s)",
     )
@@ -156,13 +197,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument(
         "--batch-max",
-        type=int,
+        type=whole_number(1, 100_000),
         default=1_000,
-        help="most messages per commit (default %(default)s)",
+        help="most messages per commit, 1 to 100,000 (default %(default)s)",
     )
     ingest.add_argument(
         "--batch-wait-ms",
-        type=float,
+        type=finite_number(0, 60_000),
         default=5.0,
         help="longest wait to fill a batch (default %(default)s)",
     )
@@ -189,6 +230,7 @@ def _parser() -> argparse.ArgumentParser:
     new_key.add_argument(
         "--dir", type=Path, default=default_keys_dir(), help="where (default %(default)s)"
     )
+    new_key.add_argument("--json", action="store_true", help="print JSON")
     new_key.set_defaults(handler=_keys_new)
 
     # These two parse their own command lines: `twin adapter run` also runs alone on a gateway.
@@ -459,7 +501,7 @@ def _communes(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         aggregate = twin.find(args.reference)
         if isinstance(
@@ -484,7 +526,7 @@ def _show(args: argparse.Namespace) -> int:
 def _at(args: argparse.Namespace) -> int:
     instant = parse_instant(args.instant)
     known_at = None if args.known_at is None else parse_instant(args.known_at, "--known-at")
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         aggregate_id = twin.resolve(args.reference)
         aggregate = twin.state_at(aggregate_id, instant, known_at=known_at)
@@ -515,7 +557,7 @@ def _at(args: argparse.Namespace) -> int:
 
 def _amend(args: argparse.Namespace) -> int:
     named = {"version": args.version, "message": args.message}
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         if args.amendment == "correct":
             pairs = [_field_value(text) for text in args.changes]
@@ -558,7 +600,7 @@ def _near(args: argparse.Namespace) -> int:
         return EXIT_USER_ERROR
     geography = load_geography()
     position, _ = geography.locate(args.lon, args.lat)
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         index = SpatialIndex()
         index.catch_up(twin)
@@ -673,19 +715,47 @@ def _is_local(endpoint: str) -> bool:
     return scheme == "tcp" and host in ("127.0.0.1", "localhost", "::1")
 
 
+# The wire's longest source name (adapters.wire.envelope.MAX_ID_LENGTH; a test holds them equal).
+KEY_NAME_MAX = 64
+# A key's name is its allow-list name (one token on the line), the source its adapter signs
+# with (at most KEY_NAME_MAX characters) and part of two file names in --dir: letters,
+# digits, '.', '_' and '-', not starting with a dot (no '..', no hidden file, no '/').
+_KEY_NAME = re.compile(rf"[A-Za-z0-9_-][A-Za-z0-9._-]{{0,{KEY_NAME_MAX - 1}}}")
+
+
+def check_key_name(name: str) -> str:
+    """The name of a key pair, if the allow-list and the wire both accept it as a source."""
+    if not _KEY_NAME.fullmatch(name):
+        raise InvalidInputError(
+            "NAME",
+            name if len(name) <= 80 else name[:77] + "...",
+            f"1 to {KEY_NAME_MAX} letters, digits, '.', '_' or '-', not starting with '.'",
+        )
+    return name
+
+
 def _keys_new(args: argparse.Namespace) -> int:
+    name = check_key_name(args.name)
     for suffix in (".key", ".key_secret"):
-        if (args.dir / f"{args.name}{suffix}").exists():
-            raise InvalidInputError("NAME", args.name, f"a name without keys yet in {args.dir}")
-    public_path, secret_path = create_keypair(args.dir, args.name)
+        if (args.dir / f"{name}{suffix}").exists():
+            raise InvalidInputError("NAME", name, f"a name without keys yet in {args.dir}")
+    try:
+        public_path, secret_path = create_keypair(args.dir, name)
+    except OSError as error:
+        raise InvalidInputError(
+            "--dir", str(args.dir), f"a folder we can write ({error.strerror})"
+        ) from None
+    entry = allow_list_entry(public_path, name)
+    if args.json:
+        _print_json(
+            {"name": name, "public": str(public_path), "secret": str(secret_path), "allow": entry}
+        )
+        return 0
     print(
-        f"public key: {public_path}\nsecret key: {secret_path} (keep it on the {args.name} machine only)"
+        f"public key: {public_path}\nsecret key: {secret_path} (keep it on the {name} machine only)"
     )
-    print(f"allow-list line for ingest:\n{allow_list_entry(public_path, args.name)}")
+    print(f"allow-list line for ingest:\n{entry}")
     return 0
-
-
-_COMMAND_LINES = {"adapter": adapter_commands.main, "scenario": scenario_commands.main}
 
 
 def _plugin_command(args: argparse.Namespace) -> int:

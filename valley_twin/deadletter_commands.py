@@ -25,6 +25,7 @@ from twin import (
     parse_receipt_id,
     retry,
 )
+from valley_twin.arguments import whole_number
 
 if TYPE_CHECKING:
     import argparse
@@ -37,7 +38,7 @@ def add_commands(subparsers: Any) -> None:
     )
     _add_filters(letters)
     letters.add_argument("--all", action="store_true", help="also those retried or discarded")
-    letters.add_argument("--limit", type=int, help="at most this many")
+    letters.add_argument("--limit", type=whole_number(1), help="at most this many (1 or more)")
     letters.add_argument("--json", action="store_true", help="print JSON (raw bytes in hex)")
     letters.set_defaults(handler=_list)
     actions = letters.add_subparsers(dest="action", metavar="ACTION")
@@ -73,7 +74,7 @@ def _filter(args: argparse.Namespace, settled: bool = False) -> LetterFilter:
 
 
 def _list(args: argparse.Namespace) -> int:
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         which = _filter(args, settled=args.all)
         letters = [letter.as_dict() for letter in dead_letters(twin, args.limit, which)]
@@ -94,7 +95,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         if args.ids:
             receipts = [parse_receipt_id(text) for text in args.ids]
@@ -121,7 +122,7 @@ def _retry(args: argparse.Namespace) -> int:
 
 def _discard(args: argparse.Namespace) -> int:
     receipts = [parse_receipt_id(text) for text in args.ids]
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         count = discard(twin, receipts, args.note)
     finally:

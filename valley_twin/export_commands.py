@@ -49,7 +49,7 @@ def add_commands(subparsers: Any) -> None:
 def _export(args: argparse.Namespace) -> int:
     at = None if args.at is None else parse_instant(args.at)
     known_at = None if args.known_at is None else parse_instant(args.known_at, "--known-at")
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         summary = export_valley(
             twin, args.format, args.out, at=at, kinds=args.kind, known_at=known_at

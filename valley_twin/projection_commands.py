@@ -93,7 +93,7 @@ def _positive(text: str) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         report = status(twin)
     finally:
@@ -117,7 +117,7 @@ def _status_line(item: ProjectionStatus) -> str:
 
 def _rebuild(args: argparse.Namespace) -> int:
     label = args.name or "all projections"
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     bar = ProgressBar(f"rebuild {label}")
     try:
         applied = rebuild(twin, args.name, bar, page_size=args.page_size)
@@ -134,7 +134,7 @@ def _rebuild(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     names = args.names or None
-    twin = open_twin(args.store)
+    twin = open_twin(args.store, create=False)
     try:
         if args.once:
             applied = catch_up(twin, names, page_size=args.page_size)

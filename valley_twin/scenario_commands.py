@@ -81,7 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for command in (run, compare):
         command.add_argument("--out", type=Path, help="report folder (default: reports/<name>)")
         command.add_argument("--json", action="store_true", help="print the KPIs as JSON on stdout")
-    listing = commands.add_parser("list", help="the scenarios shipped with the twin")
+    listing = commands.add_parser(
+        "list", help="the scenarios shipped with the twin: file, title and question"
+    )
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(files=[])
     demo = commands.add_parser(
         "demo",
@@ -97,19 +100,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sweep":
         return _sweep(args)
     if args.command == "list":
-        for path in shipped_scenarios():
-            print(path)
-        return 0
+        return _list(args.json)
     if args.command == "demo":
         files = [SHIPPED / name for name in COLLECTION_POLICIES]
         args.out = args.out or Path("reports") / "collection-policies"
     else:
         files = [args.file] if args.command == "run" else args.files
     rate = getattr(args, "equal_service", None)
+    out = args.out or Path("reports") / "-vs-".join(path.stem for path in files)
     try:
-        scenarios = [
-            load_scenario(path) for path in files
-        ]  # every file checked before anything runs
+        _check_report_folder(out)
+        _check_distinct(files)
+        # Every file checked before anything runs.
+        scenarios = [load_scenario(path) for path in files]
+        _check_one_subject(files, scenarios)
         if rate is not None:
             results = _at_equal_service(scenarios, rate)
         else:
@@ -132,17 +136,79 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    out = args.out or Path("reports") / "-vs-".join(path.stem for path in files)
     inputs = [report_input(path.stem, result) for path, result in zip(files, results, strict=True)]
-    index = write_report(out, ([record.report_input()] if record else []) + inputs)
+    try:
+        index = write_report(out, ([record.report_input()] if record else []) + inputs)
+    except OSError as error:
+        return _unwritable(out, error)
     if args.json:
-        rows = [_kpis(path.stem, result) for path, result in zip(files, results, strict=True)]
-        print(json.dumps(([record.as_dict()] if record else []) + rows, indent=2))
+        # The report's own kpis.json: one shape on stdout and on disk.
+        print((index.parent / "kpis.json").read_text(encoding="utf-8"), end="")
     summary = index.parent / "summary.txt"
     if summary.exists() and not args.json:
         print(summary.read_text(encoding="utf-8"))
     print(f"report: {index}", file=sys.stderr if args.json else sys.stdout)
     return 0
+
+
+def _list(as_json: bool) -> int:
+    rows: list[dict[str, str | None]] = []
+    for path in shipped_scenarios():
+        try:
+            scenario = load_scenario(path)
+            rows.append({"file": str(path), "title": scenario.title, "question": scenario.question})
+        except ScenarioError as error:  # a shipped file a subject cannot read here: say so
+            rows.append({"file": str(path), "title": None, "question": None, "error": str(error)})
+    if as_json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    for row in rows:
+        print(f"{Path(str(row['file'])).name}\n  {row['title'] or row.get('error')}")
+        if row["question"]:
+            print(f"  {row['question']}")
+    print(f"({len(rows)} files in {SHIPPED})")
+    return 0
+
+
+def _unwritable(out: Path, error: OSError) -> int:
+    print(
+        f"twin scenario: cannot write the report in {out}: {error.strerror or error}",
+        file=sys.stderr,
+    )
+    return EXIT_SCENARIO_ERROR
+
+
+def _check_report_folder(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(out, None, None, "a report folder for --out, not an existing file")
+
+
+def _check_distinct(files: Sequence[Path]) -> None:
+    # Scenarios are named by their file's stem in the report: two of one name cannot both appear.
+    seen: dict[str, Path] = {}
+    for path in files:
+        if path.stem in seen:
+            raise ScenarioError(
+                path,
+                None,
+                None,
+                f"a file named apart from {seen[path.stem]}: the report names each scenario "
+                "by its file name (comparing a file with itself compares nothing)",
+            )
+        seen[path.stem] = path
+
+
+def _check_one_subject(files: Sequence[Path], scenarios: Sequence[Scenario]) -> None:
+    # A waste run's km and overflows set beside a lighting run's kWh would read as a comparison.
+    first = scenarios[0].subject
+    for path, scenario in zip(files, scenarios, strict=True):
+        if scenario.subject != first:
+            raise ScenarioError(
+                path,
+                "subject",
+                scenario.subject,
+                f"{first!r} as in {files[0]}: only scenarios of one subject can be compared",
+            )
 
 
 def _positive_float(text: str) -> float:
@@ -244,6 +310,7 @@ def _positive_int(text: str) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     # Imported here so the other commands never pay for the sweep machinery.
     try:
+        _check_report_folder(args.out or Path("reports") / args.file.stem)
         sweep = load_sweep(args.file)  # every point checked before anything runs
         executor = DaskExecutor(args.scheduler) if args.scheduler else LocalExecutor(args.workers)
         tasks = sum(point.scenario.run.replications for point in sweep.points)
@@ -265,8 +332,11 @@ def _sweep(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     out = args.out or Path("reports") / args.file.stem
-    index = write_report(out, report_inputs(result))
-    write_sweep_tables(out, result)
+    try:
+        index = write_report(out, report_inputs(result))
+        write_sweep_tables(out, result)
+    except OSError as error:
+        return _unwritable(out, error)
     if args.json:
         print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False, allow_nan=False))
     print(
@@ -292,20 +362,3 @@ def _progress_bar(total: int, what: str = "replications"):  # type: ignore[no-un
         )
 
     return show
-
-
-def _kpis(name: str, result: ScenarioResult) -> dict[str, object]:
-    def plain(
-        value: float,
-    ) -> float | None:  # strict JSON has no NaN (one replication: no interval)
-        return None if math.isnan(value) else value
-
-    return {
-        "scenario": name,
-        "title": result.scenario.title,
-        "kpis": {
-            kpi: {key: plain(value) for key, value in estimate.as_dict().items()}
-            for kpi, estimate in result.kpis.items()
-        },
-        "economics": result.as_dict().get("economics"),
-    }

@@ -54,9 +54,13 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    kpis = json.loads(result.stdout)
-    assert [row["scenario"] for row in kpis] == ["baseline", "threshold"]
-    assert kpis[0]["kpis"]["truck_km"]["n"] == 2 and "replications [" in result.stderr
+    # What --json prints is the report's kpis.json, one shape on stdout and on disk.
+    document = json.loads(result.stdout)
+    on_disk = json.loads((folder / "report" / "kpis.json").read_text(encoding="utf-8"))
+    assert document == on_disk
+    assert [s["name"] for s in document["scenarios"]] == ["baseline", "threshold"]
+    rows = {(row["scenario"], row["kpi"]): row for row in document["kpis"]}
+    assert rows[("baseline", "truck_km")]["n"] == 2 and "replications [" in result.stderr
     return folder / "report"
 
 

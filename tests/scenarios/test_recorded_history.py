@@ -127,10 +127,11 @@ def test_a_history_comparison_puts_what_the_trucks_did_first(
         ["compare", *map(str, files), "--out", str(tmp_path / "report"), "--json"]
     )
     assert code == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert [r["scenario"] for r in rows] == [RECORDED, "threshold", "predictive"]
-    assert rows[0]["kpis"]["truck_km"] == sum(km for day, _, km in TOURS if day < DAYS)
-    assert rows[1]["kpis"]["truck_km"]["mean"] > 0  # the policies are simulated
+    document = json.loads(capsys.readouterr().out)  # the report's kpis.json
+    assert [s["name"] for s in document["scenarios"]] == [RECORDED, "threshold", "predictive"]
+    rows = {(row["scenario"], row["kpi"]): row for row in document["kpis"]}
+    assert rows[(RECORDED, "truck_km")]["mean"] == sum(km for day, _, km in TOURS if day < DAYS)
+    assert rows[("threshold", "truck_km")]["mean"] > 0  # the policies are simulated
     summary = (tmp_path / "report" / "summary.txt").read_text(encoding="utf-8")
     assert summary.startswith("What the trucks did (recorded): the store's log over the same 7")
     table = [line for line in summary.splitlines() if "  " in line and "km" in line]

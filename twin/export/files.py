@@ -1,8 +1,10 @@
 """Writing an export: the valley as of an instant, in one format, to one file (or stdout).
 
 The assets are folded from one read of the log (:mod:`twin.asof`); those retired by the instant
-are left out (an open-data portal lists what stands), as is everything about citizens. The file
-is written beside its destination and renamed into place, so a reader never sees half an export.
+are left out (an open-data portal lists what stands), as is everything about citizens. A regular
+file is written beside its destination and renamed into place, so a reader never sees half an
+export; a symbolic link's target is what is written, and a device or FIFO is written through
+(renaming over it would replace the node).
 Not responsible for the formats themselves (:mod:`twin.export.open_data`,
 :mod:`twin.export.ngsi_ld`) nor for parsing a command line (:mod:`valley_twin.export_commands`).
 """
@@ -100,19 +102,52 @@ def export_valley(
         records, types = render(fmt, assets, geography, instant, sys.stdout)
         sys.stdout.flush()
         return ExportSummary(fmt, STDOUT, instant, per_kind, records, types)
-    path = Path(out)
+    path = _destination(out)
+    try:
+        if path.exists() and not path.is_file():
+            # A device, a FIFO: written through, never renamed over (that would replace the
+            # node with a regular file).
+            with path.open("w", encoding="utf-8", newline="") as handle:
+                records, types = render(fmt, assets, geography, instant, handle)
+            size = 0
+        else:
+            records, types = _replace_atomically(fmt, assets, geography, instant, path)
+            size = path.stat().st_size
+    except OSError as error:
+        raise InvalidInputError(
+            "--out", str(out), f"a file that can be written ({error.strerror or error})"
+        ) from None
+    return ExportSummary(fmt, str(path), instant, per_kind, records, types, size)
+
+
+def _destination(out: str | Path) -> Path:
+    """The file an export goes to: a symbolic link's target (the link is kept, the file it
+    names is written), never a folder."""
+    if not str(out).strip():
+        raise InvalidInputError("--out", str(out), f"a file path, or {STDOUT} for standard output")
+    path = Path(os.path.realpath(out))
+    if path.is_dir():
+        raise InvalidInputError("--out", str(out), "a file, not a folder")
     if not path.parent.is_dir():
         raise InvalidInputError("--out", str(out), "a file in an existing folder")
+    return path
+
+
+def _replace_atomically(
+    fmt: str, assets: list[AssetAsOf], geography: Geography, at: datetime | None, path: Path
+) -> tuple[int, dict[str, int]]:
+    """Write beside ``path`` (a regular file or a new one) and rename into place: a reader
+    never sees half an export."""
     # A scratch name of our own (not mkstemp's 0600 file): the export gets the usual permissions.
     scratch = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         with scratch.open("w", encoding="utf-8", newline="") as handle:
-            records, types = render(fmt, assets, geography, instant, handle)
+            rendered = render(fmt, assets, geography, at, handle)
         os.replace(scratch, path)
     except BaseException:
         scratch.unlink(missing_ok=True)
         raise
-    return ExportSummary(fmt, str(path), instant, per_kind, records, types, path.stat().st_size)
+    return rendered
 
 
 def _dump(value: Any, handle: IO[str]) -> None:
