@@ -83,6 +83,8 @@ class IngestStats:
     rejected: Counter[str] = field(default_factory=BoundedCounter)
     batches: int = 0
     store_errors: int = 0
+    # Messages found already stored when a batch was looked up (resends after a restart).
+    duplicates_looked_up: int = 0
     batch_sizes: deque[int] = field(default_factory=lambda: deque(maxlen=1_000))
     commit_ms: deque[float] = field(default_factory=lambda: deque(maxlen=1_000))
     # Refused and answered but not stored, over a source's dead-letter allowance; by source.
@@ -161,9 +163,15 @@ class _Batch:
         )
 
     def forget_fresh(self) -> None:
-        """Stop touching what only the message in hand loaded (a refused command records nothing)."""
+        """Stop touching what only the message in hand loaded (a refused command records nothing).
+
+        What it loaded is kept in the cache all the same: it holds only committed facts, and
+        a key sending refused readings a second must not cost a store read each.
+        """
         for aggregate_id in self._fresh:
-            self.touched.pop(aggregate_id, None)
+            aggregate = self.touched.pop(aggregate_id, None)
+            if aggregate is not None and not aggregate.pending_events:
+                self.cache[aggregate_id] = aggregate
 
     def _hand(self, aggregate_id: UUID, aggregate: Aggregate, pending: int) -> None:
         if aggregate_id not in self._handed:
@@ -444,6 +452,16 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+RESEND_WATCH_BATCHES = 20
+"""Batches looked up in the store at once before being applied, after start-up or a resend.
+
+A restarted ingest meets resent windows first. Applied optimistically, each resent message would
+be handled in full (a reading older than its bin's newest is a late fact, judged against the
+store) before the commit fails on its receipt; one query for the whole batch avoids that. Once
+this many batches in a row held no resend, batches go straight to the optimistic commit again.
+"""
+
+
 class IngestProcessor:
     """Turns batches of frames into committed events and replies.
 
@@ -478,11 +496,16 @@ class IngestProcessor:
         # Keyed by the id's integer: ints are not tracked by the garbage collector, UUIDs are
         # (100,000 UUID keys add ~13 ms to every full collection, the same ints ~5 ms).
         self._committed: OrderedDict[int, str | None] = OrderedDict()
+        # Receipt ids of the batch in hand that the store was asked about and does not hold.
+        self._absent: frozenset[int] = frozenset()
+        # While positive, batches are looked up in the store before they are applied: a fresh
+        # process, or one that just met a resend, expects more (see RESEND_WATCH_BATCHES).
+        self._resends_expected = RESEND_WATCH_BATCHES
 
     def process(self, messages: Sequence[Incoming]) -> list[Reply | None]:
         """Handle a batch; return one reply per message (None: not committed, the sender resends)."""
         self.stats.received += len(messages)
-        return self._process(messages, look_up=False)
+        return self._process(messages, look_up=self._resends_expected > 0)
 
     def _process(self, messages: Sequence[Incoming], look_up: bool) -> list[Reply | None]:
         try:
@@ -490,6 +513,7 @@ class IngestProcessor:
         except IntegrityError:
             # A receipt or an event was recorded first, by this process earlier (a resend) or
             # by another writer. Nothing of the batch was committed; what it loaded is dropped.
+            self._resends_expected = RESEND_WATCH_BATCHES
             if not look_up:
                 return self._process(messages, look_up=True)
             # Still refused with every receipt looked up: another writer is racing this one.
@@ -546,6 +570,7 @@ class IngestProcessor:
         receipts: dict[UUID, MessageReceipt] = {}
         replies: list[Reply | None] = []
         counted: list[tuple[str, str | None]] = []
+        self._absent = self._look_up_receipts(messages) if look_up else frozenset()
         try:
             for message in messages:
                 reply, reason = self._handle(
@@ -700,6 +725,40 @@ class IngestProcessor:
         )
         return Reply("ack", envelope.message_id), None
 
+    def _look_up_receipts(self, messages: Sequence[Incoming]) -> frozenset[int]:
+        """Look the batch's receipts up in the store at once; return the ids not stored.
+
+        The stored ones are remembered as if this process had committed them, so a window
+        resent again and again after a restart is answered from memory. Ids are read leniently
+        (``peek_identity``); a message whose id this misreads is looked up on its own later.
+        """
+        wanted: dict[int, UUID] = {}
+        for message in messages:
+            source, message_id = peek_identity(message.raw)
+            if source is not None and message_id is not None:
+                receipt = receipt_id(source, message_id)
+                if receipt.int not in self._committed:
+                    wanted[receipt.int] = receipt
+        if not wanted:
+            return frozenset()
+        found = self.twin.storage.first_events(list(wanted.values()))
+        self._resends_expected = (
+            RESEND_WATCH_BATCHES if found else max(0, self._resends_expected - 1)
+        )
+        for receipt, stored in found.items():
+            first = self.twin.mapper.to_domain_event(stored)
+            if isinstance(first, MessageReceipt.DeadLettered):
+                # A dead letter may have been judged again and applied since: its state says.
+                current: object = self.twin.repository.get(receipt)
+                assert isinstance(current, MessageReceipt)
+                self._committed[receipt.int] = current.reason
+            else:
+                self._committed[receipt.int] = None
+        self.stats.duplicates_looked_up += len(found)
+        while len(self._committed) > self.remembered_receipts:
+            self._committed.popitem(last=False)
+        return frozenset(wanted.keys() - {receipt.int for receipt in found})
+
     def _earlier(
         self, receipt: UUID, receipts: dict[UUID, MessageReceipt], look_up: bool
     ) -> _Earlier | None:
@@ -709,6 +768,8 @@ class IngestProcessor:
             return _Earlier(in_batch.reason)
         if receipt.int in self._committed:
             return _Earlier(self._committed[receipt.int])
+        if receipt.int in self._absent:
+            return None
         if look_up and self.twin.exists(receipt):
             found: object = self.twin.repository.get(receipt)
             assert isinstance(found, MessageReceipt)

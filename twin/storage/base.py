@@ -17,11 +17,18 @@ from eventsourcing.persistence import PersistenceError
 from twin.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from uuid import UUID
+
     from eventsourcing.application import Application
+    from eventsourcing.persistence import StoredEvent
 
     from twin.projections.store import ViewStore
     from twin.storage.keys import KeyTable
 
+
+#: Ids per query when looking many aggregates up at once (well under SQLite's 32,766 variables).
+FIRST_EVENTS_PER_QUERY = 500
 
 # Process-wide: two twins on one database create its views' tables one after the other.
 _VIEW_STORES_LOCK = threading.Lock()
@@ -64,6 +71,20 @@ class Storage(ABC):
         store = self._make_view_store()
         store.create_table()
         return store
+
+    def first_events(self, ids: Sequence[UUID]) -> dict[UUID, StoredEvent]:
+        """Of these aggregate ids, those recorded, each with its first stored event.
+
+        One query per ``FIRST_EVENTS_PER_QUERY`` ids where the backend allows (a resent window
+        of a thousand messages is checked in two queries, not two thousand); here, one look-up
+        per id.
+        """
+        found: dict[UUID, StoredEvent] = {}
+        for aggregate_id in ids:
+            events = self._application.recorder.select_events(aggregate_id, limit=1)
+            if events:
+                found[aggregate_id] = events[0]
+        return found
 
     @abstractmethod
     def _make_key_table(self) -> KeyTable: ...

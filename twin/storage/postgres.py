@@ -11,8 +11,12 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from eventsourcing.persistence import IntegrityError, PersistenceError
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresDatastore,
+    PostgresTrackingRecorder,
+)
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
@@ -20,19 +24,23 @@ from twin.errors import KeyScrubError
 from twin.projections.rows import Db
 from twin.projections.sql import PostgresDialect
 from twin.projections.store import POSTGRES_TRACKING_TABLE, ViewStore
-from twin.storage.base import Storage
+from twin.storage.base import FIRST_EVENTS_PER_QUERY, Storage
 from twin.storage.keys import KEY_TABLE, KeyRow, KeyTable, stored_bytes
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from uuid import UUID
 
 
 class PostgresKeyTable:
     """The key table in the PostgreSQL schema of the event store, through the store's own pool."""
 
+    erase_wait_s = 2.0  # at most, for another session's lock on a citizen's row
+    scrub_wait_s = 0.5  # at most, for VACUUM FULL's exclusive lock (readers queue behind it)
+
     def __init__(self, datastore: PostgresDatastore) -> None:
         self._datastore = datastore
+        self._erased_by: str | None = None  # id of the transaction of the last erasure
         self._sql = SQL
         self._name = SQL("{}.{}").format(Identifier(datastore.schema), Identifier(KEY_TABLE))
         statement = SQL(
@@ -83,30 +91,121 @@ class PostgresKeyTable:
     def erase(self, citizen_id: UUID, at: datetime) -> None:
         # One row per citizen, upserted: a concurrent first sealing either comes before (and is
         # overwritten) or conflicts with the tombstone (and finds no key). No key can survive.
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                self._sql(
-                    "INSERT INTO {0} AS k (citizen_id, key, created_at, forgotten_at) "
-                    "VALUES (%s, NULL, %s, %s) ON CONFLICT (citizen_id) DO UPDATE SET key = NULL, "
-                    "forgotten_at = coalesce(k.forgotten_at, excluded.forgotten_at)"
-                ).format(self._name),
-                (citizen_id, at, at),
-            )
+        # A session holding the row (SELECT … FOR UPDATE) would make this wait without end:
+        # the lock timeout turns that into a clear refusal, with nothing changed.
+        try:
+            with self._datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    self._sql("SET LOCAL lock_timeout = {}").format(
+                        _milliseconds(self.erase_wait_s)
+                    )
+                )
+                cursor.execute(
+                    self._sql(
+                        "INSERT INTO {0} AS k (citizen_id, key, created_at, forgotten_at) "
+                        "VALUES (%s, NULL, %s, %s) ON CONFLICT (citizen_id) DO UPDATE SET "
+                        "key = NULL, forgotten_at = coalesce(k.forgotten_at, excluded.forgotten_at)"
+                    ).format(self._name),
+                    (citizen_id, at, at),
+                )
+                cursor.execute("SELECT pg_current_xact_id()::xid::text AS xid")
+                found = cursor.fetchone()
+        except PersistenceError as error:
+            if not _lock_timed_out(error):
+                raise
+            raise PersistenceError(
+                f"the key is not erased: another session has held the citizen's row in "
+                f"{self._datastore.schema}.{KEY_TABLE} for more than {self.erase_wait_s:g} s "
+                f"({self._lock_holders()}); nothing was changed, try again once it has finished"
+            ) from error
+        assert found is not None, "a transaction that wrote has an id"
+        self._erased_by = str(found["xid"])
 
     def scrub(self) -> None:
-        # An UPDATE leaves the old row version (with the key) in the page until it is reused;
-        # VACUUM FULL rewrites the table into a new file and drops the old one. The table is tiny,
-        # so its exclusive lock lasts milliseconds. VACUUM cannot run in a transaction: the
-        # store's connections are in autocommit mode.
+        # An UPDATE leaves the old row version (with the key) in the table's file until VACUUM
+        # removes it, which it cannot do while another session's snapshot may still see it (a
+        # long query, pg_dump). VACUUM FULL rewrites the table into a new file and drops the old
+        # one; it needs the table's exclusive lock, and while it waits for it every reader of the
+        # table (ingest sealing a citizen's text) queues behind it: it waits at most
+        # ``scrub_wait_s``. VACUUM cannot run in a transaction: the store's connections are in
+        # autocommit mode.
+        table = f"{self._datastore.schema}.{KEY_TABLE}"
+        erased = (
+            "the key is erased (nothing can read the citizen's text through the twin any more), "
+            f"but its old row version stays in the file of {table}"
+        )
+        try:
+            older = self._snapshots_before_erasure()
+        except PersistenceError as error:
+            raise KeyScrubError(f"{erased}: the sessions could not be checked ({error})") from error
+        if older:
+            raise KeyScrubError(
+                f"{erased}: {older} holds a snapshot taken before the erasure (a long query, "
+                "pg_dump, a replica's feedback), so VACUUM cannot remove it; forget the citizen "
+                "again once that has finished"
+            )
         try:
             with self._datastore.get_connection() as connection:
-                connection.execute(self._sql("VACUUM FULL {}").format(self._name))
+                connection.execute(
+                    self._sql("SET lock_timeout = {}").format(_milliseconds(self.scrub_wait_s))
+                )
+                try:
+                    connection.execute(self._sql("VACUUM FULL {}").format(self._name))
+                finally:
+                    connection.execute("RESET lock_timeout")
         except PersistenceError as error:
+            if _lock_timed_out(error):
+                raise KeyScrubError(
+                    f"{erased}: VACUUM FULL gave up after {self.scrub_wait_s:g} s rather than stall "
+                    f"ingest, because {self._lock_holders()} has the table open in a transaction; "
+                    "forget the citizen again once it has finished"
+                ) from error
             raise KeyScrubError(
-                f"the key is erased, but VACUUM FULL of {self._datastore.schema}.{KEY_TABLE} failed "
-                f"({error}): the old row version may remain in the table's file until its space "
-                "is reused; forget the citizen again to finish"
+                f"{erased}: VACUUM FULL of {table} failed ({error}); forget the citizen again "
+                "to finish"
             ) from error
+
+    def _snapshots_before_erasure(self) -> str:
+        """Who may still see the row version the last erasure replaced ('' if no one)."""
+        if self._erased_by is None:
+            return ""
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT 'session ' || pid || coalesce(' (' || application_name || ')', '') "
+                "|| coalesce(', in a transaction since ' || xact_start::timestamptz(0), '') "
+                "AS who FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                "AND datname = current_database() AND backend_xmin IS NOT NULL "
+                "AND age(backend_xmin) >= age(%(xid)s::xid) "
+                "UNION ALL SELECT 'replication slot ' || slot_name FROM pg_replication_slots "
+                "WHERE xmin IS NOT NULL AND age(xmin) >= age(%(xid)s::xid)",
+                {"xid": self._erased_by},
+            )
+            return ", ".join(str(row["who"]) for row in cursor.fetchall())
+
+    def _lock_holders(self) -> str:
+        """The sessions holding a lock on the key table, as one phrase."""
+        try:
+            with self._datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    "SELECT DISTINCT 'session ' || l.pid || coalesce(', ' || a.state, '') "
+                    "|| coalesce(' since ' || a.xact_start::timestamptz(0), '') AS who "
+                    "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.relation = %s::regclass AND l.granted AND l.pid <> pg_backend_pid()",
+                    (f'"{self._datastore.schema}"."{KEY_TABLE}"',),
+                )
+                holders = [str(row["who"]) for row in cursor.fetchall()]
+        except PersistenceError:
+            holders = []
+        return "; ".join(holders) or "another session"
+
+
+def _milliseconds(seconds: float) -> SQL:
+    return SQL(f"'{round(seconds * 1000)}ms'")
+
+
+def _lock_timed_out(error: PersistenceError) -> bool:
+    """True if PostgreSQL gave up waiting for a lock (SQLSTATE 55P03, lock_not_available)."""
+    return getattr(error.__cause__, "sqlstate", None) == "55P03"
 
 
 class PostgresViewStore(PostgresTrackingRecorder, ViewStore):
@@ -143,6 +242,30 @@ class PostgresStorage(Storage):
         datastore = self.datastore
         assert isinstance(datastore, PostgresDatastore), "a PostgreSQL twin has its datastore"
         return datastore
+
+    def first_events(self, ids: Sequence[UUID]) -> dict[UUID, StoredEvent]:
+        recorder = self._application.recorder
+        table = getattr(recorder, "events_table_name", None)
+        if not isinstance(recorder, PostgresAggregateRecorder) or table is None:
+            return super().first_events(ids)
+        datastore = self._postgres_datastore()
+        statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%s) AND originator_version = 1"
+        ).format(schema=Identifier(datastore.schema), table=Identifier(table))
+        found: dict[UUID, StoredEvent] = {}
+        for start in range(0, len(ids), FIRST_EVENTS_PER_QUERY):
+            chunk = list(ids[start : start + FIRST_EVENTS_PER_QUERY])
+            with datastore.get_connection() as connection, connection.cursor() as cursor:
+                cursor.execute(statement, [chunk])
+                for row in cursor.fetchall():
+                    found[row["originator_id"]] = StoredEvent(
+                        originator_id=row["originator_id"],
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    )
+        return found
 
     def _make_key_table(self) -> KeyTable:
         return PostgresKeyTable(self._postgres_datastore())

@@ -15,10 +15,17 @@ import sqlite3
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 from eventsourcing import persistence
-from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 from eventsourcing.sqlite import (
+    SQLiteAggregateRecorder,
     SQLiteConnection,
     SQLiteConnectionPool,
     SQLiteDatastore,
@@ -32,12 +39,11 @@ from twin.errors import KeyScrubError
 from twin.projections.rows import Db
 from twin.projections.sql import SQLiteDialect
 from twin.projections.store import ViewStore
-from twin.storage.base import Storage
+from twin.storage.base import FIRST_EVENTS_PER_QUERY, Storage
 from twin.storage.keys import KEY_TABLE, KeyRow, KeyTable, stored_instant
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from uuid import UUID
+    from collections.abc import Iterator, Sequence
 
 
 class DurableSQLiteConnectionPool(SQLiteConnectionPool):
@@ -222,6 +228,33 @@ class SQLiteStorage(Storage):
         datastore = self.datastore
         assert isinstance(datastore, SQLiteDatastore), "an SQLite twin has an SQLite datastore"
         return datastore
+
+    def first_events(self, ids: Sequence[UUID]) -> dict[UUID, StoredEvent]:
+        recorder = self._application.recorder
+        table = getattr(recorder, "events_table_name", None)
+        if not isinstance(recorder, SQLiteAggregateRecorder) or table is None:
+            return super().first_events(ids)
+        found: dict[UUID, StoredEvent] = {}
+        for start in range(0, len(ids), FIRST_EVENTS_PER_QUERY):
+            chunk = [
+                aggregate_id.hex for aggregate_id in ids[start : start + FIRST_EVENTS_PER_QUERY]
+            ]
+            marks = ",".join("?" * len(chunk))
+            statement = (
+                f"SELECT originator_id, originator_version, topic, state FROM {table} "
+                f"WHERE originator_id IN ({marks}) AND originator_version = 1"
+            )
+            with self._sqlite_datastore().transaction(commit=False) as cursor:
+                cursor.execute(statement, chunk)
+                for row in cursor.fetchall():
+                    aggregate_id = UUID(row["originator_id"])
+                    found[aggregate_id] = StoredEvent(
+                        originator_id=aggregate_id,
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=row["state"],
+                    )
+        return found
 
     def _make_key_table(self) -> KeyTable:
         return SQLiteKeyTable(self._sqlite_datastore())
