@@ -51,6 +51,7 @@ from twin.dead_letter_bounds import (
 from twin.errors import AlreadyExistsError, NotFoundError, TwinError
 from twin.events import aggregate_event
 from twin.geography import Geography
+from twin.key_scope import UNLIMITED, KeyScope
 from twin.plausibility import Plausibility
 from twin.privacy import CitizenKeys, is_token
 from twin.receipts import MessageReceipt, raw_receipt_id, receipt_id
@@ -70,6 +71,8 @@ class Incoming:
     raw: bytes
     peer: str | None = None
     framing_error: str | None = None
+    scope: KeyScope = UNLIMITED
+    """What the sender's key may write (its allow-list line); unlimited in plain text."""
 
 
 @dataclass
@@ -679,6 +682,12 @@ class IngestProcessor:
                 f"source: {envelope.source!r} is not the name of the sending key ({message.peer!r})"
             )
             return self._dead_letter(message, receipts, received_at, reason, "auth:source", look_up)
+        if message.peer is not None:
+            beyond = message.scope.refusal(message.peer, envelope.kind, envelope.asset)
+            if beyond is not None:
+                return self._dead_letter(
+                    message, receipts, received_at, beyond, "auth:scope", look_up, envelope
+                )
         receipt = receipt_id(envelope.source, envelope.message_id)
         earlier = self._earlier(receipt, receipts, look_up)
         if earlier is not None:

@@ -32,6 +32,7 @@ from adapters.wire import (
 )
 from twin.errors import TwinError
 from twin.ingest import Incoming, IngestProcessor
+from twin.key_scope import UNLIMITED, KeyScope, KeyScopeError
 
 log = logging.getLogger(__name__)
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
@@ -51,12 +52,13 @@ class IngestBindError(TwinError):
 
 
 class AllowList:
-    """The public keys ingest accepts, one ``<Z85 public key> <name>`` per line; lines starting with ``#`` are comments."""
+    """The public keys ingest accepts, one ``<Z85 public key> <name> [kinds=…] [assets=…]`` per
+    line (:mod:`twin.key_scope`); lines starting with ``#`` are comments."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._names: dict[bytes, str] = {}
-        self._mtime: float | None = None
+        self._grants: dict[bytes, tuple[str, KeyScope]] = {}
+        self._seen: tuple[int, int, int, int] | None = None
         self.reload()
 
     def reload(self) -> None:
@@ -66,37 +68,47 @@ class AllowList:
         shut them out by accident; at start-up it is an error naming the line.
         """
         try:
-            text = self.path.read_text(encoding="utf-8")
-            mtime = self.path.stat().st_mtime
-            names = self._parse(text)
+            seen = self._fingerprint()
+            grants = self._parse(self.path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, AllowListError) as error:
-            if self._mtime is None:
+            if self._seen is None:
                 raise AllowListError(f"cannot read allow-list {self.path}: {error}") from None
             log.error("allow-list %s not reloaded, keeping the previous one: %s", self.path, error)
             return
-        self._names, self._mtime = names, mtime
-        log.info("allow-list %s: %d keys", self.path, len(names))
+        self._grants, self._seen = grants, seen
+        log.info("allow-list %s: %d keys", self.path, len(grants))
+
+    def _fingerprint(self) -> tuple[int, int, int, int]:
+        # The change time too: an editor or a copy may restore the modification time, but
+        # nothing short of the system clock sets the change time back.
+        found = self.path.stat()
+        return (found.st_mtime_ns, found.st_ctime_ns, found.st_size, found.st_ino)
 
     @staticmethod
-    def _parse(text: str) -> dict[bytes, str]:
-        names: dict[bytes, str] = {}
+    def _parse(text: str) -> dict[bytes, tuple[str, KeyScope]]:
+        grants: dict[bytes, tuple[str, KeyScope]] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             line = line.strip()
             # Only whole lines are comments: '#' is a Z85 digit and may appear in a key.
             if not line or line.startswith("#"):
                 continue
             parts = line.split()
-            if len(parts) != 2 or len(parts[0]) != 40 or not set(parts[0]) <= _Z85_DIGITS:
+            if len(parts) < 2 or len(parts[0]) != 40 or not set(parts[0]) <= _Z85_DIGITS:
                 raise AllowListError(
-                    f"line {number}: expected '<40-character Z85 public key> <name>'"
+                    f"line {number}: expected '<40-character Z85 public key> <name> "
+                    "[kinds=KIND,…] [assets=PATTERN,…]'"
                 )
-            names[parts[0].encode("ascii")] = parts[1]
-        return names
+            try:
+                scope = KeyScope.parse(parts[2:])
+            except KeyScopeError as error:
+                raise AllowListError(f"line {number}: {error}") from None
+            grants[parts[0].encode("ascii")] = (parts[1], scope)
+        return grants
 
     def reload_if_changed(self) -> None:
-        """Reload when the file's modification time changed."""
+        """Reload when the file changed (its modification or change time, size or inode)."""
         try:
-            changed = self.path.stat().st_mtime != self._mtime
+            changed = self._fingerprint() != self._seen
         except OSError:
             return
         if changed:
@@ -104,14 +116,19 @@ class AllowList:
 
     def name_of(self, public_key: bytes | str | None) -> str | None:
         """The name bound to a Z85 public key, or None if it is not allowed."""
+        grant = self.grant_of(public_key)
+        return grant[0] if grant is not None else None
+
+    def grant_of(self, public_key: bytes | str | None) -> tuple[str, KeyScope] | None:
+        """The name bound to a Z85 public key and what it may write, or None if not allowed."""
         if public_key is None:
             return None
         key = public_key.encode("ascii") if isinstance(public_key, str) else bytes(public_key)
-        return self._names.get(key)
+        return self._grants.get(key)
 
     def admits(self, public_key: str) -> bool:
         """Whether a Z85 public key is on the list (the transport's CURVE check asks this)."""
-        return public_key.encode("ascii", "replace") in self._names
+        return public_key.encode("ascii", "replace") in self._grants
 
 
 @dataclass
@@ -248,9 +265,11 @@ class IngestServer:
     def _incoming(self, frame: ServerFrame) -> Incoming | None:
         """The message as ingest takes it, or None for one from a key no longer allowed."""
         raw = frame.raw
-        peer = None
+        peer, scope = None, UNLIMITED
         if self.allow_list is not None:
-            peer = self.allow_list.name_of(frame.sender_key)
+            grant = self.allow_list.grant_of(frame.sender_key)
+            if grant is not None:
+                peer, scope = grant
             if peer is None:
                 # Admitted when it connected, struck off the list since: nothing of it gets in,
                 # not even a dead letter, and it gets no answer.
@@ -262,8 +281,9 @@ class IngestServer:
                 raw,
                 peer,
                 f"message: expected exactly one frame after the identity, got {frame.frames}",
+                scope,
             )
-        return Incoming(raw, peer)
+        return Incoming(raw, peer, scope=scope)
 
     def write_status(self) -> None:
         """Write the counters to the status file, atomically."""
@@ -284,15 +304,47 @@ class IngestServer:
         partial.replace(path)
 
 
-def read_status(path: Path) -> dict[str, Any]:
-    """The last status an ingest process wrote."""
+def read_status(path: Path, now: datetime | None = None) -> dict[str, Any]:
+    """The last status an ingest process wrote, with ``running``: whether its process is
+    alive and wrote within ``STATUS_STALE_AFTER_S`` (a killed ingest leaves its last counters
+    behind; they must not read as live). ``not_running_because`` says why when it is not."""
     try:
         status: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise TwinError(
             f"no ingest status at {path} ({error}); is `twin ingest` running?"
         ) from None
+    if not isinstance(status, dict):
+        raise TwinError(f"no ingest status at {path}: expected a JSON object")
+    why = _not_running_because(status, now or datetime.now(UTC))
+    status["running"] = why is None
+    if why is not None:
+        status["not_running_because"] = why
     return status
+
+
+# The status is rewritten about once a second: silence this long means no live ingest wrote it.
+STATUS_STALE_AFTER_S = 10.0
+
+
+def _not_running_because(status: dict[str, Any], now: datetime) -> str | None:
+    pid = status.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return "the status names no process"
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return f"process {pid} is not running"
+    except PermissionError:
+        pass  # it exists, under another user
+    try:
+        updated = datetime.fromisoformat(str(status.get("updated_at")))
+        age = (now - updated).total_seconds()
+    except (TypeError, ValueError):
+        return "the status has no valid updated_at"
+    if age > STATUS_STALE_AFTER_S:
+        return f"process {pid} has not updated its status for {age:.0f} s"
+    return None
 
 
 def allow_list_entry(public_key_file: Path, name: str) -> str:

@@ -61,3 +61,58 @@ def test_reloads_on_change_and_keeps_the_last_good_list(tmp_path: Path) -> None:
 def test_a_missing_file_at_start_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(AllowListError, match="cannot read allow-list"):
         AllowList(tmp_path / "absent")
+
+
+def test_a_restored_modification_time_does_not_hide_a_change(tmp_path: Path) -> None:
+    # Issue 14: a copy that keeps the old modification time (cp -p, rsync -t, an editor) went
+    # unnoticed until a SIGHUP.
+    path = tmp_path / "allowed"
+    path.write_text(f"{KEY_WITH_HASH} gw-1\n", encoding="utf-8")
+    allowed = AllowList(path)
+    before = path.stat()
+    path.write_text(f"{KEY_WITH_HASH} gw-1\n{OTHER_KEY} gw-2\n", encoding="utf-8")
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    allowed.reload_if_changed()
+    assert allowed.name_of(OTHER_KEY) == "gw-2"
+
+
+def test_a_line_may_scope_its_key_to_kinds_and_assets(tmp_path: Path) -> None:
+    path = tmp_path / "allowed"
+    path.write_text(
+        f"{KEY_WITH_HASH} gw-1 kinds=bin.fill,device.battery assets=BIN-34114-*,BIN-34239-0?\n"
+        f"{OTHER_KEY} gw-2\n",
+        encoding="utf-8",
+    )
+    allowed = AllowList(path)
+    grant = allowed.grant_of(KEY_WITH_HASH)
+    assert grant is not None
+    name, scope = grant
+    assert name == "gw-1" and scope.refusal(name, "bin.fill", "BIN-34114-007") is None
+    assert scope.refusal(name, "bin.fill", "BIN-34239-05") is None
+    assert "may not write 'site.energy'" in (
+        scope.refusal(name, "site.energy", "BIN-34114-1") or ""
+    )
+    assert "may not write about 'BIN-34239-10'" in (
+        scope.refusal(name, "bin.fill", "BIN-34239-10") or ""
+    )
+    other = allowed.grant_of(OTHER_KEY)
+    assert other is not None and other[1].unlimited  # no scope: anything, as before
+
+
+@pytest.mark.parametrize(
+    ("scope", "says"),
+    [
+        ("kinds=bin.fil", "'bin.fil' is not a wire kind"),
+        ("kind=bin.fill", "expected kinds=KIND"),
+        ("assets=BIN-1,,BIN-2", "an empty item"),
+        ("kinds=bin.fill kinds=bin.fill", "kinds given twice"),
+    ],
+)
+def test_a_scope_that_cannot_be_read_names_the_line_and_the_part(
+    tmp_path: Path, scope: str, says: str
+) -> None:
+    path = tmp_path / "allowed"
+    path.write_text(f"{KEY_WITH_HASH} gw-1 {scope}\n", encoding="utf-8")
+    with pytest.raises(AllowListError, match="line 1: ") as refused:
+        AllowList(path)
+    assert says in str(refused.value)
