@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from adapters.wire import (
+    MAX_ID_LENGTH,
+    RESERVED_SOURCES,
     CurveKeyPair,
     ServerFrame,
     ServerTransport,
@@ -98,11 +100,17 @@ class AllowList:
                     f"line {number}: expected '<40-character Z85 public key> <name> "
                     "[kinds=KIND,…] [assets=PATTERN,…]'"
                 )
+            name = parts[1]
+            if "/" in name or name in RESERVED_SOURCES or len(name) > MAX_ID_LENGTH:
+                raise AllowListError(
+                    f"line {number}: name {name!r}: at most {MAX_ID_LENGTH} characters, "
+                    "without '/', and not 'raw' (it is the messages' source)"
+                )
             try:
                 scope = KeyScope.parse(parts[2:])
             except KeyScopeError as error:
                 raise AllowListError(f"line {number}: {error}") from None
-            grants[parts[0].encode("ascii")] = (parts[1], scope)
+            grants[parts[0].encode("ascii")] = (name, scope)
         return grants
 
     def reload_if_changed(self) -> None:

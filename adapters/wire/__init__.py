@@ -7,6 +7,7 @@ it can run on a gateway far from the twin.
 from __future__ import annotations
 
 from adapters.wire.codec import (
+    RESERVED_SOURCES,
     decode,
     decode_reply,
     encode,
@@ -58,6 +59,7 @@ __all__ = [
     "KINDS",
     "MAX_CLOCK_SKEW_S",
     "MAX_ID_LENGTH",
+    "RESERVED_SOURCES",
     "MAX_MESSAGE_BYTES",
     "PROTOCOL_VERSION",
     "Reply",

@@ -94,7 +94,7 @@ def decode(raw: bytes, now: datetime) -> Envelope:
     if extra:
         raise WireError(extra[0], document[extra[0]], "unknown envelope field")
     message_id = _identifier(document, "id")
-    source = _identifier(document, "source")
+    source = _source(document)
     device = _identifier(document, "device")
     asset = _identifier(document, "asset")
     kind = document.get("kind")
@@ -256,6 +256,23 @@ def _required(document: dict[str, Any], name: str) -> Any:
     if name not in document:
         raise WireError(name, None, "missing")
     return document[name]
+
+
+RESERVED_SOURCES = frozenset({"raw"})
+"""Names no source may take: ``receipt/raw/…`` files the messages too broken to name themselves."""
+
+
+def _source(document: dict[str, Any]) -> str:
+    # A receipt's id is derived from "receipt/SOURCE/ID": a source holding "/" could take the
+    # receipt of another source's message ("a" sending "b/x" would be "a/b" sending "x").
+    source = _identifier(document, "source")
+    if "/" in source or source in RESERVED_SOURCES:
+        raise WireError(
+            "source",
+            source,
+            "must not contain '/' nor be 'raw' (receipt ids are derived from source/id)",
+        )
+    return source
 
 
 def _identifier(document: dict[str, Any], name: str) -> str:

@@ -948,3 +948,15 @@ def test_valid_envelopes_round_trip(envelope: Envelope) -> None:
 def test_valid_replies_round_trip(status: str, message: str | None, reason: str | None) -> None:
     reply = Reply(status, message, reason)
     assert decode_reply(encode_reply(reply)) == reply
+
+
+@pytest.mark.parametrize("source", ["a/b", "gw/1", "raw"])
+def test_a_source_cannot_take_another_sources_receipts(source: str) -> None:
+    # Issue 14: receipts are named "receipt/SOURCE/ID", so source "a" sending id "b/x" took the
+    # receipt of source "a/b"'s message "x", which was then answered "duplicate", never stored.
+    error = refused(pack(document(source=source)), "source", "must not contain '/'")
+    assert error.value == source
+
+
+def test_a_message_id_may_hold_a_slash_once_sources_cannot() -> None:
+    assert decode(pack(document(id="b/x")), NOW).message_id == "b/x"

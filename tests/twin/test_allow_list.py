@@ -116,3 +116,11 @@ def test_a_scope_that_cannot_be_read_names_the_line_and_the_part(
     with pytest.raises(AllowListError, match="line 1: ") as refused:
         AllowList(path)
     assert says in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["gw/1", "raw", "g" * 65])
+def test_a_name_no_message_could_carry_as_its_source_is_refused(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "allowed"
+    path.write_text(f"{KEY_WITH_HASH} {name}\n", encoding="utf-8")
+    with pytest.raises(AllowListError, match=r"line 1: name .*without '/', and not 'raw'"):
+        AllowList(path)
