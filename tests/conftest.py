@@ -74,12 +74,21 @@ def at(days: float = 0, hours: float = 0) -> datetime:
     return T0 + timedelta(days=days, hours=hours)
 
 
+@pytest.fixture(scope="session")
+def user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tests' "user" keeps configuration and data: never the real home."""
+    return tmp_path_factory.mktemp("user-dirs")
+
+
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the user's twin or eventsourcing settings."""
+def clean_environ(monkeypatch: pytest.MonkeyPatch, user_dirs: Path) -> None:
+    """No test sees the user's twin or eventsourcing settings, nor writes into their folders
+    (a default keys folder, an ingest status file, a report: platformdirs reads these)."""
     for name in list(os.environ):
         if name.startswith(("TWIN_STORE", "PERSISTENCE_", "SQLITE_", "POSTGRES_")):
             monkeypatch.delenv(name)
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, str(user_dirs / name.lower()))
 
 
 def _postgres_base_url() -> str:

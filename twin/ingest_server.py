@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -185,10 +186,12 @@ class IngestServer:
         self.reload_requested = threading.Event()
         self._started = time.time()
         self.bound_endpoint: str | None = None  # the real address once bound (port 0 or * resolved)
+        self._status_failing = False
 
     def serve(self, stop: threading.Event, ready: threading.Event | None = None) -> None:
         """Bind, then batch, commit and reply until ``stop`` is set; flush the batch in hand."""
         try:
+            raise_open_files_limit()
             self._bind()
             next_check = next_status = time.monotonic()
             if ready is not None:
@@ -306,10 +309,36 @@ class IngestServer:
             "updated_at": datetime.now(UTC).isoformat(),
             **self.processor.stats.as_dict(),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".tmp")
-        partial.write_text(json.dumps(status, indent=2), encoding="utf-8")
-        partial.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(".tmp")
+            partial.write_text(json.dumps(status, indent=2), encoding="utf-8")
+            partial.replace(path)
+        except OSError as error:
+            # Out of file descriptors (a flood of connections) or of disk: the status is a
+            # courtesy, ingest goes on and tries again at the next tick.
+            if not self._status_failing:
+                log.warning("cannot write the status file %s: %s", path, error)
+            self._status_failing = True
+            return
+        self._status_failing = False
+
+
+def raise_open_files_limit() -> tuple[int, int]:
+    """Raise this process's soft limit of open files to its hard limit; return (soft, hard).
+
+    Every connection, even one that never completes its handshake, holds a descriptor until
+    the handshake times out; the usual soft limit of 1,024 is what a flood of stalled
+    connections exhausts first.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (OSError, ValueError) as error:
+            log.warning("cannot raise the open files limit from %d to %d: %s", soft, hard, error)
+    return soft, hard
 
 
 def read_status(path: Path, now: datetime | None = None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import signal
 import sqlite3
 import sys
@@ -149,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="inventory seed (default %(default)s)"
     )
+    init.add_argument("--json", action="store_true", help="print JSON")
     init.set_defaults(handler=_init)
 
     demo = commands.add_parser(
@@ -327,16 +329,42 @@ def _init(args: argparse.Namespace) -> int:
     config = store_config(args.store)
     added, summary, seconds = _install(args.store, args.seed)
     total = sum(v for k, v in summary.items() if ":" not in k)
+    if args.json:
+        _print_json(
+            {
+                "store": config.display,
+                "installed": added,
+                "already_present": total - added,
+                "seconds": round(seconds, 3),
+            }
+        )
+        return 0
     print(
         f"store {config.display}: {added} assets installed, {total - added} already present ({seconds:.1f} s)"
     )
     return 0
 
 
+def default_demo_store() -> Path:
+    """The demo's own SQLite file (replaced by each `twin demo` run without --store)."""
+    return Path(platformdirs.user_data_dir("valley-twin", appauthor=False)) / "demo.sqlite"
+
+
+def _demo_store(chosen: str | None) -> str:
+    """--store, else $TWIN_STORE, else a fresh demo file that stays after the demo."""
+    store = chosen or os.environ.get("TWIN_STORE")
+    if store:
+        return store
+    path = default_demo_store()
+    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        stale.unlink(missing_ok=True)  # the demo's own file: each run starts from an empty one
+    return f"sqlite:///{path}"
+
+
 def _demo(args: argparse.Namespace) -> int:
     geography = load_geography()
+    store = _demo_store(args.store)
     with tempfile.TemporaryDirectory(prefix="valley-twin-demo-") as scratch:
-        store = args.store or f"sqlite:///{Path(scratch) / 'demo.sqlite'}"
         added, summary, seconds = _install(store, args.seed)
         twin = open_twin(store)
         try:
@@ -355,7 +383,7 @@ def _demo(args: argparse.Namespace) -> int:
                     args.days,
                     args.seed,
                 )
-                _print_feed(twin, feed)
+                _print_feed(twin, feed, store_config(store).display)
         finally:
             twin.close()
         if args.report is not None and args.days > 0:
@@ -391,7 +419,7 @@ def _demo_comparison(store: str, days: int, report: Path) -> int:
     return code
 
 
-def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
+def _print_feed(twin: ValleyTwin, feed: FeedResult, store: str) -> None:
     stats = feed.stats
     lines = ", ".join(f"{v} {k.split('.')[0]}" for k, v in feed.payload_lines.items())
     print(f"device payloads: {lines}")
@@ -438,9 +466,7 @@ def _print_feed(twin: ValleyTwin, feed: FeedResult) -> None:
         print(
             f"as of {middle.isoformat(timespec='minutes')}: fill {past.fill_percent} % (version {past.version})"
         )
-    print(
-        "try: twin --store sqlite:///PATH show B-34114-GLA-0001   (run `twin init` then `twin ingest` for a lasting store)"
-    )
+    print(f"the store stays: try  twin --store {shlex.quote(store)} show B-34114-GLA-0001")
 
 
 def _print_demo(
@@ -661,7 +687,14 @@ def default_keys_dir() -> Path:
 def _ingest(args: argparse.Namespace) -> int:
     status_path = args.status_file or args.keys.parent / "ingest-status.json"
     if args.stats:
-        _print_json(read_status(status_path))
+        status = read_status(status_path)
+        if not status["running"]:
+            print(
+                f"twin: ingest is not running ({status['not_running_because']}): these are the "
+                f"counters it last wrote, at {status.get('updated_at')}",
+                file=sys.stderr,
+            )
+        _print_json(status)
         return 0
     if args.plaintext:
         if not _is_local(args.endpoint):

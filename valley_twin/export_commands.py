@@ -7,6 +7,7 @@ the store cannot be used). Not responsible for the formats (:mod:`twin.export.fi
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,11 @@ def add_commands(subparsers: Any) -> None:
     export.add_argument(
         "--out", required=True, metavar="PATH", help=f"file to write ({STDOUT}: standard output)"
     )
+    export.add_argument(
+        "--json",
+        action="store_true",
+        help="print what was written as JSON (on stderr with --out -)",
+    )
     export.set_defaults(handler=_export)
 
 
@@ -57,8 +63,25 @@ def _export(args: argparse.Namespace) -> int:
     finally:
         twin.close()
     # The summary goes where it cannot mix with an export written to standard output.
-    print(describe(summary), file=sys.stderr if summary.destination == STDOUT else sys.stdout)
+    where = sys.stderr if summary.destination == STDOUT else sys.stdout
+    if args.json:
+        print(json.dumps(as_dict(summary), indent=2, ensure_ascii=False), file=where)
+    else:
+        print(describe(summary), file=where)
     return 0
+
+
+def as_dict(summary: ExportSummary) -> dict[str, Any]:
+    """What was written, as plain data."""
+    return {
+        "format": summary.format,
+        "destination": summary.destination,
+        "at": None if summary.at is None else summary.at.isoformat(),
+        "assets": summary.assets,
+        "records": summary.records,
+        "entity_types": summary.entity_types,
+        "bytes": summary.bytes,
+    }
 
 
 def describe(summary: ExportSummary) -> str:

@@ -55,6 +55,7 @@ def add_commands(subparsers: Any) -> None:
         default=DEFAULT_PAGE_SIZE,
         help="events per transaction (default %(default)s)",
     )
+    again.add_argument("--json", action="store_true", help="print JSON")
     again.set_defaults(handler=_rebuild)
 
     run = commands.add_parser(
@@ -128,6 +129,9 @@ def _rebuild(args: argparse.Namespace) -> int:
     finally:
         twin.close()
     bar.close()
+    if args.json:
+        print(json.dumps({"rebuilt": applied}, indent=2))
+        return 0
     print(f"rebuilt {label}: " + ", ".join(f"{n} {c:,} events" for n, c in applied.items()))
     return 0
 

@@ -146,7 +146,12 @@ def test_store_comes_from_the_environment(
 @pytest.mark.subprocess
 def test_installed_entry_point_runs_demo(tmp_path: Path) -> None:
     twin = Path(sys.executable).with_name("twin")
-    environment = {**os.environ, "HOME": str(tmp_path)}
+    environment = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
     result = subprocess.run(
         [str(twin), "demo"],
         capture_output=True,
@@ -171,6 +176,21 @@ def test_installed_entry_point_runs_demo(tmp_path: Path) -> None:
     report = re.search(r"report: (\S+index\.html)", result.stdout)
     assert report and Path(report.group(1)).is_file() and str(tmp_path) in report.group(1)
     assert (Path(report.group(1)).parent / "kpis.csv").is_file()
+    # The store stays where the demo says, and the command it prints works as printed.
+    kept = re.search(
+        r"the store stays: try  twin --store (\S+) show B-34114-GLA-0001", result.stdout
+    )
+    assert (
+        kept and kept.group(1) == f"sqlite:///{tmp_path / 'data' / 'valley-twin' / 'demo.sqlite'}"
+    )
+    shown = subprocess.run(
+        [str(twin), "--store", kept.group(1), "show", "B-34114-GLA-0001"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert shown.returncode == 0 and "fill" in shown.stdout, shown.stderr
     bad = subprocess.run(
         [str(twin), "where", "0", "0"], capture_output=True, text=True, env=environment, check=False
     )

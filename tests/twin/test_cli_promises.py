@@ -96,8 +96,7 @@ def test_twin_help_before_a_plugin_name_is_twins_help(capsys: pytest.CaptureFixt
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_readers_that_stop_early_get_no_traceback(sqlite_store: str, tmp_path: Path) -> None:
-    status = tmp_path / "status.json"
-    status.write_text(json.dumps({"pid": os.getpid(), "received": 1}), encoding="utf-8")
+    status = _status(tmp_path / "status.json", os.getpid(), 0)  # a live ingest: this process
     for argv in (
         ["--store", sqlite_store, "show", "EP-1"],
         ["--store", sqlite_store, "export", "--format", "csv", "--out", "-"],
@@ -302,3 +301,141 @@ def test_scenario_runs_are_bounded(
     scenario.write_text(text, encoding="utf-8")
     code, _, err = run(capsys, "scenario", "run", str(scenario), "--out", str(tmp_path / "r"))
     assert code == 1 and message in err and not (tmp_path / "r").exists()
+
+
+# --- 24: what cannot be compared, a dead ingest, the tests' own folders ----------------------
+
+
+def _scenario_file(folder: Path, name: str, text: str) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_waste_scenario_is_not_compared_with_a_lighting_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scenarios import SHIPPED
+
+    waste = _scenario_file(tmp_path, "waste", SCENARIO)
+    lighting = SHIPPED / "lighting-today.toml"
+    out = tmp_path / "report"
+    code, _, err = run(capsys, "scenario", "compare", str(waste), str(lighting), "--out", str(out))
+    assert code == 1 and "subject = 'lighting': expected 'waste'" in err and not out.exists()
+
+
+def test_comparing_a_file_with_itself_or_writing_over_a_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    waste = _scenario_file(tmp_path, "waste", SCENARIO)
+    code, _, err = run(
+        capsys, "scenario", "compare", str(waste), str(waste), "--out", str(tmp_path / "r")
+    )
+    assert code == 1 and "comparing a file with itself" in err
+    readme = tmp_path / "README.md"
+    readme.write_text("keep me\n", encoding="utf-8")
+    code, _, err = run(capsys, "scenario", "run", str(waste), "--out", str(readme))
+    assert code == 1 and "a report folder for --out" in err
+    assert readme.read_text(encoding="utf-8") == "keep me\n"
+
+
+def _status(path: Path, pid: int, updated_ago_s: float) -> Path:
+    from datetime import UTC, datetime
+
+    updated = datetime.now(UTC) - timedelta(seconds=updated_ago_s)
+    path.write_text(
+        json.dumps({"pid": pid, "updated_at": updated.isoformat(), "received": 7}),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _a_dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.slow
+def test_stats_of_a_dead_ingest_say_it_is_not_running(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = _status(tmp_path / "status.json", _a_dead_pid(), 0)
+    code, out, err = run(capsys, "ingest", "--stats", "--status-file", str(status))
+    shown = json.loads(out)
+    assert code == 0 and shown["running"] is False and shown["received"] == 7
+    assert "ingest is not running (process" in err and "is not running)" in err
+
+
+def test_stats_of_a_live_ingest_and_of_a_silent_one(tmp_path: Path) -> None:
+    from twin import read_status
+
+    live = read_status(_status(tmp_path / "live.json", os.getpid(), 1))
+    assert live["running"] is True and "not_running_because" not in live
+    silent = read_status(_status(tmp_path / "silent.json", os.getpid(), 60))
+    assert silent["running"] is False
+    assert "has not updated its status for 60 s" in silent["not_running_because"]
+
+
+def test_the_users_folders_are_temporary_during_tests(tmp_path: Path) -> None:
+    # The default keys folder is where `twin ingest` writes its status file by default.
+    from valley_twin.cli import default_demo_store, default_keys_dir, default_report_dir
+
+    base = tmp_path.parents[1]  # pytest's base temporary folder for this session
+    for path in (default_keys_dir(), default_report_dir(), default_demo_store()):
+        assert base in path.parents, path
+
+
+# --- 25: --json everywhere, scenario list, the demo's store ----------------------------------
+
+
+def test_init_export_keys_and_rebuild_answer_in_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], memory_store: str
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "--store",
+        memory_store,
+        "export",
+        "--format",
+        "csv",
+        "--out",
+        str(tmp_path / "a.csv"),
+        "--json",
+    )
+    assert code == 0 and json.loads(out)["assets"] == {"site": 1}
+    code, out, _ = run(capsys, "--store", memory_store, "projections", "rebuild", "--json")
+    assert code == 0 and "rebuilt" in json.loads(out)
+    code, out, _ = run(capsys, "keys", "new", "gw-2", "--dir", str(tmp_path / "keys"), "--json")
+    assert code == 0 and json.loads(out)["allow"].endswith(" gw-2")
+
+
+@pytest.mark.slow
+def test_init_answers_in_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = f"memory://cli-init-{tmp_path.name}"
+    code, out, _ = run(capsys, "--store", store, "init", "--seed", "3", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["installed"] > 3000 and shown["already_present"] == 0
+
+
+def test_scenario_list_gives_titles_and_questions(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "scenario", "list", "--json")
+    rows = {Path(row["file"]).name: row for row in json.loads(out)}
+    assert code == 0 and rows["threshold.toml"]["title"] and rows["threshold.toml"]["question"]
+    code, text, _ = run(capsys, "scenario", "list")
+    assert code == 0 and rows["threshold.toml"]["question"] in text
+
+
+def test_the_demo_store_comes_from_the_environment_then_stays_in_the_data_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from valley_twin.cli import _demo_store, default_demo_store
+
+    assert _demo_store("memory://given") == "memory://given"
+    monkeypatch.setenv("TWIN_STORE", "memory://from-env")
+    assert _demo_store(None) == "memory://from-env"
+    monkeypatch.delenv("TWIN_STORE")
+    default_demo_store().parent.mkdir(parents=True, exist_ok=True)
+    default_demo_store().write_text("an earlier demo", encoding="utf-8")
+    assert _demo_store(None) == f"sqlite:///{default_demo_store()}"
+    assert not default_demo_store().exists()  # each demo run starts from an empty store
