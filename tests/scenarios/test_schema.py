@@ -75,8 +75,20 @@ def test_a_valid_file_gives_a_frozen_scenario(tmp_path: Path) -> None:
         ("[run]", "titel = 'x'\n[run]", "titel", "x", "did you mean 'title'?"),
         ("seed = 1\n", 'seed = "one"\n', "run.seed", "one", "an integer"),
         ("seed = 1\n", "seed = true\n", "run.seed", True, "an integer"),
-        ("horizon_days = 28", "horizon_days = 0", "run.horizon_days", 0, "a number of days from 1 to 3,660"),
-        ("replications = 2", "replications = -3", "run.replications", -3, "1 to 1,000 replications"),
+        (
+            "horizon_days = 28",
+            "horizon_days = 0",
+            "run.horizon_days",
+            0,
+            "a number of days from 1 to 3,660",
+        ),
+        (
+            "replications = 2",
+            "replications = -3",
+            "run.replications",
+            -3,
+            "1 to 1,000 replications",
+        ),
         ("start = 2024-05-06", 'start = "May"', "run.start", "May", "a date"),
         ('"34261"]', '"99999"]', "inventory.communes", "99999", "INSEE codes of the valley"),
         (
