@@ -25,6 +25,8 @@ from adapters.wire.errors import TransportError
 from adapters.wire.transport import SOCKET_MAX_FRAME_BYTES, CurveKeyPair
 
 log = logging.getLogger(__name__)
+#: How long a client has to complete its (CURVE) handshake; libzmq's default is 30 s.
+HANDSHAKE_TIMEOUT_MS = 5_000
 # Replies to the last batch are committed facts: closing gives them this long to leave.
 _REPLY_LINGER_MS = 2_000
 
@@ -119,6 +121,9 @@ class ZmqServerTransport(ServerTransport):
         router.setsockopt(zmq.MAXMSGSIZE, SOCKET_MAX_FRAME_BYTES)
         router.setsockopt(zmq.ROUTER_MANDATORY, 0)
         router.setsockopt(zmq.SNDHWM, self._reply_queue)
+        # A connection that has not completed its handshake in this time is dropped, so that
+        # stalled connections (a flood without any key) cannot hold descriptors for long.
+        router.setsockopt(zmq.HANDSHAKE_IVL, HANDSHAKE_TIMEOUT_MS)
         if self._server_keys is not None and self._admit is not None:
             self._authenticator = ThreadAuthenticator(self._context)
             self._authenticator.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -114,6 +115,7 @@ class Ingest:
     endpoint: str
     workdir: Path
     process: subprocess.Popen[str] | None = None
+    open_files: int | None = None  # the process's hard and soft limit of open files, if set
 
     @property
     def status_file(self) -> Path:
@@ -136,10 +138,15 @@ class Ingest:
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
+            preexec_fn=None if self.open_files is None else self._limit_open_files,
         )
         log.close()
         wait_for(lambda: "listening on" in self.log(), 30, "ingest to start", self.log)
         return self
+
+    def _limit_open_files(self) -> None:
+        assert self.open_files is not None
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def log(self) -> str:
         path = self.workdir / "ingest.log"
