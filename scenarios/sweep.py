@@ -542,7 +542,8 @@ def tune_to_service(
             return math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
         return low + u * (high - low)
 
-    def rate_at(value: float) -> float:
+    def rate_at(value: float) -> tuple[float, bool]:
+        """The overflow rate at ``value``, and whether the fleet left planned stops unserved."""
         tuned = replace(scenario, policy=_with_knob(policy, knob, value))
         kpis = simulate(
             prepared.bins,
@@ -555,20 +556,28 @@ def tune_to_service(
             seed=seed,
             initial_levels_l=prepared.initial_levels_l,
         )
-        return service_rate(kpis.totals()["overflow_events"], len(prepared.bins), days)
+        totals = kpis.totals()
+        return (
+            service_rate(totals["overflow_events"], len(prepared.bins), days),
+            totals["unserved_stops"] > 0,
+        )
 
     tries: list[tuple[float, float]] = []
+    short: dict[float, bool] = {}
     lo, hi = 0.0, 1.0
     for _ in range(steps):
         mid = (lo + hi) / 2
         value = value_at(mid)
-        got = rate_at(value)
+        got, short[value] = rate_at(value)
         tries.append((value, got))
-        if got > rate:
+        # More service asks more visits; past what the fleet can carry, stops go unserved and
+        # overflows rise again, so the rate is not monotone in the knob. A try the fleet could
+        # not serve says "less work", whatever its rate.
+        if got > rate and not short[value]:
             hi = mid
         else:
             lo = mid
-    best = min(tries, key=lambda t: (abs(t[1] - rate), t[1] > rate))
+    best = min(tries, key=lambda t: (short[t[0]], abs(t[1] - rate), t[1] > rate))
     tuned = replace(
         scenario,
         policy=_with_knob(policy, knob, best[0]),

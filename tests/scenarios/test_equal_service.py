@@ -118,3 +118,37 @@ def test_fixed_is_tuned_as_a_calendar_and_the_rate_is_per_container_week(tmp_pat
     assert tuned.policy is not None and tuned.policy.kind == "calendar"
     assert tuned.run.equal_service == 10.0 and "calendar" in tuned.title
     assert service_rate(3.0, 100, 14) == pytest.approx(15.0)
+
+
+class _Totals:
+    def __init__(self, overflows: float, unserved: float) -> None:
+        self._totals = {"overflow_events": overflows, "unserved_stops": unserved}
+
+    def totals(self) -> dict[str, float]:
+        return self._totals
+
+
+@pytest.mark.slow  # plans a village's calendar at each try
+def test_tuning_backs_off_a_knob_the_fleet_cannot_carry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On the whole valley a calendar tuned for more service asked more visits than its fleet
+    # could make: stops went unserved and overflows rose again, so bisecting "too many
+    # overflows → more service" ran to the far end (0.9929, 40 per 1,000 container-weeks,
+    # where 0.95 gave 9). A try the fleet could not serve now means "less work".
+    import scenarios.sweep as sweep
+
+    def fake_simulate(bins: object, policy: Calendar, *args: object, **kwargs: object) -> _Totals:
+        service = policy.service_level
+        if service > 0.97:  # past what the fleet can carry
+            return _Totals(overflows=1_000.0 * service, unserved=50.0)
+        return _Totals(overflows=(1.0 - service) * 200.0, unserved=0.0)
+
+    monkeypatch.setattr(sweep, "simulate", fake_simulate)
+    scenario = load_scenario(_write(tmp_path, 'kind = "calendar"'))
+    bins = len(prepare(scenario).bins)
+    # The rate the fake gives at service level s: (1 − s)·200 overflows over 4 weeks.
+    target = service_rate((1 - 0.95) * 200.0, bins, 28)
+    tuning = tune_to_service(scenario, target, steps=8)
+    assert tuning.value <= 0.97  # never a setting the fleet cannot serve
+    assert tuning.value == pytest.approx(0.95, abs=0.01)
