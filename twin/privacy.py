@@ -27,7 +27,11 @@ they hide can no longer be read by anyone.
     finishes the job.
   - PostgreSQL: the change, then ``VACUUM FULL`` of the (small) key table, which rewrites it
     into a new file and drops the old one, so the dead row version holding the key is gone from
-    the table's files. PostgreSQL's own write-ahead log (``pg_wal``) keeps the bytes until its
+    the table's files. Each step waits a bounded time for other sessions' locks, so that
+    ingest is never frozen behind it; a session that holds the row or the table, or a snapshot
+    older than the erasure (which keeps the old row version alive), is reported by name
+    (:class:`KeyScrubError`, or a refusal with nothing changed), and forgetting again finishes.
+    PostgreSQL's own write-ahead log (``pg_wal``) keeps the bytes until its
     segments are recycled, and WAL archives, base backups and replicas' logs keep them as long
     as they are kept: those are the operator's to expire (docs/privacy.md).
 

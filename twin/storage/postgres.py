@@ -7,6 +7,7 @@ connection pool. Not responsible for which store is used (:mod:`twin.config`).
 
 from __future__ import annotations
 
+import time
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -37,6 +38,7 @@ class PostgresKeyTable:
 
     erase_wait_s = 2.0  # at most, for another session's lock on a citizen's row
     scrub_wait_s = 0.5  # at most, for VACUUM FULL's exclusive lock (readers queue behind it)
+    snapshot_wait_s = 2.0  # at most, for transactions older than the erasure to end
 
     def __init__(self, datastore: PostgresDatastore) -> None:
         self._datastore = datastore
@@ -136,6 +138,10 @@ class PostgresKeyTable:
         )
         try:
             older = self._snapshots_before_erasure()
+            deadline = time.monotonic() + self.snapshot_wait_s
+            while older and time.monotonic() < deadline:
+                time.sleep(0.05)  # a transaction that was running at the erasure: let it end
+                older = self._snapshots_before_erasure()
         except PersistenceError as error:
             raise KeyScrubError(f"{erased}: the sessions could not be checked ({error})") from error
         if older:
@@ -166,7 +172,9 @@ class PostgresKeyTable:
             ) from error
 
     def _snapshots_before_erasure(self) -> str:
-        """Who may still see the row version the last erasure replaced ('' if no one)."""
+        """Who keeps VACUUM from removing the row version the last erasure replaced ('' if no
+        one): a session whose snapshot or transaction is older than the erasure's (VACUUM keeps
+        a dead row while any may still see it), or a replication slot holding one back."""
         if self._erased_by is None:
             return ""
         with self._datastore.transaction(commit=False) as cursor:
@@ -174,8 +182,8 @@ class PostgresKeyTable:
                 "SELECT 'session ' || pid || coalesce(' (' || application_name || ')', '') "
                 "|| coalesce(', in a transaction since ' || xact_start::timestamptz(0), '') "
                 "AS who FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-                "AND datname = current_database() AND backend_xmin IS NOT NULL "
-                "AND age(backend_xmin) >= age(%(xid)s::xid) "
+                "AND datname = current_database() AND (age(backend_xmin) >= age(%(xid)s::xid) "
+                "OR age(backend_xid) >= age(%(xid)s::xid)) "
                 "UNION ALL SELECT 'replication slot ' || slot_name FROM pg_replication_slots "
                 "WHERE xmin IS NOT NULL AND age(xmin) >= age(%(xid)s::xid)",
                 {"xid": self._erased_by},
