@@ -5,18 +5,24 @@
 benchmarks (gone with the process). The URL comes from the command
 line, else the ``TWIN_STORE`` environment variable, else the default. This module builds the
 ``eventsourcing`` settings; it opens no connection.
+
+Also the alert thresholds: the ``[alerts]`` section of a TOML settings file
+(:func:`load_alert_thresholds`), every key optional, with defaults in :class:`AlertThresholds`.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import platformdirs
 
-from twin.errors import StoreConfigError
+from twin.errors import InvalidInputError, StoreConfigError
 
 STORE_ENV_VAR = "TWIN_STORE"
 SNAPSHOT_INTERVAL = 100
@@ -112,3 +118,65 @@ def parse_store_url(url: str) -> StoreConfig:
         f"store URL {url!r}: scheme {parts.scheme!r} is not supported; "
         "use sqlite:///path or postgresql://user@host:port/dbname"
     )
+
+
+@dataclass(frozen=True)
+class AlertThresholds:
+    """When the twin raises an alert; each can be set under ``[alerts]`` (same names)."""
+
+    # A container this full (percent) needs a collection soon: 80 % leaves a day or two at the
+    # valley's fill rates, the margin collection services plan on.
+    fill_percent: float = 80.0
+    # A sensor is silent after this many of its expected intervals without a reading: LoRaWAN
+    # loses an uplink now and then, and one missed reading is no fault.
+    silent_intervals: float = 2.0
+    # A battery this low (percent) should be changed on the next round, before it dies.
+    battery_percent: float = 20.0
+    # A citizen's report should be acknowledged within this many hours (two working days).
+    report_unacknowledged_hours: float = 48.0
+
+
+# (lowest, highest) allowed for each threshold.
+_ALERT_BOUNDS = {
+    "fill_percent": (0.0, 100.0),
+    "silent_intervals": (1.0, 1000.0),
+    "battery_percent": (0.0, 100.0),
+    "report_unacknowledged_hours": (0.0, 24.0 * 365),
+}
+
+
+def load_alert_thresholds(path: Path | None) -> AlertThresholds:
+    """The ``[alerts]`` section of a TOML settings file, over the defaults (None: defaults).
+
+    A missing section means the defaults; an unknown key, or a value that is not a number in
+    its range, is refused naming the file, the key and the value.
+    """
+    if path is None:
+        return AlertThresholds()
+    try:
+        with path.open("rb") as handle:
+            document: dict[str, Any] = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise InvalidInputError("--config", str(path), f"a readable TOML file ({error})") from None
+    section = document.get("alerts", {})
+    if not isinstance(section, dict):
+        raise InvalidInputError(f"{path}: alerts", section, "a table of thresholds")
+    known = {f.name for f in fields(AlertThresholds)}
+    settings: dict[str, float] = {}
+    for key, value in section.items():
+        if key not in known:
+            raise InvalidInputError(
+                f"{path}: alerts.{key}", value, f"one of {', '.join(sorted(known))}"
+            )
+        low, high = _ALERT_BOUNDS[key]
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or not low <= value <= high
+        ):
+            raise InvalidInputError(
+                f"{path}: alerts.{key}", value, f"a number from {low:g} to {high:g}"
+            )
+        settings[key] = float(value)
+    return replace(AlertThresholds(), **settings)

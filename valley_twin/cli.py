@@ -64,6 +64,7 @@ from valley_twin.bootstrap import ingest_service, load_credentials
 from valley_twin.citizen_commands import add_commands as add_citizen_commands
 from valley_twin.deadletter_commands import add_commands as add_deadletter_commands
 from valley_twin.export_commands import add_commands as add_export_commands
+from valley_twin.health_commands import add_commands as add_health_commands
 from valley_twin.import_commands import add_commands as add_import_commands
 from valley_twin.live_demo import (
     DEMO_ROUND_CYCLE_DAYS,
@@ -73,6 +74,8 @@ from valley_twin.live_demo import (
     run_live_feed,
 )
 from valley_twin.projection_commands import add_commands as add_projection_commands
+from valley_twin.serve_command import add_commands as add_serve_commands
+from valley_twin.serve_command import serve_hint
 
 DEFAULT_SEED = 42
 EXIT_USER_ERROR = 1
@@ -175,7 +178,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-report", dest="report", action="store_const", const=None, help="skip the what-if part"
     )
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(handler=_demo_then_how_to_see_it)
 
     ingest = commands.add_parser(
         "ingest", help="receive adapters' messages over ZeroMQ and record them"
@@ -307,6 +310,8 @@ def _parser() -> argparse.ArgumentParser:
     add_export_commands(commands)  # `twin export`: CSV, GeoJSON, NGSI-LD as of an instant
     add_import_commands(commands)  # `twin import`: backfill from CSV, JSON Lines or a device export
     add_projection_commands(commands)  # `twin projections status | rebuild | run`
+    add_serve_commands(commands)  # `twin serve`: the web view
+    add_health_commands(commands)  # `twin health`, `twin alerts`
     return parser
 
 
@@ -359,6 +364,14 @@ def _demo_store(chosen: str | None) -> str:
     for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         stale.unlink(missing_ok=True)  # the demo's own file: each run starts from an empty one
     return f"sqlite:///{path}"
+
+
+def _demo_then_how_to_see_it(args: argparse.Namespace) -> int:
+    code = _demo(args)
+    if code == 0:  # the store stays: say how to watch it
+        store = args.store or os.environ.get("TWIN_STORE") or f"sqlite:///{default_demo_store()}"
+        print("\n" + serve_hint(store, None if args.report is None else args.report.parent))
+    return code
 
 
 def _demo(args: argparse.Namespace) -> int:
