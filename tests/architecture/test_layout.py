@@ -59,6 +59,7 @@ ROOMS_PUBLIC_MODULES = {
     "twin",
     "twin.projections",
     "twin.export",
+    "twin.web",  # the web view, served by `twin serve`
     "simulation",
     "simulation.parameters",  # the public figures, with their sources
     "scenarios",
