@@ -45,6 +45,7 @@ def layout(title: str, body: str, current: str = "") -> str:
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(title)} · Valley Twin</title>"
+        '<link rel="icon" href="data:,">'  # no icon to fetch: nothing outside the view
         '<link rel="stylesheet" href="/static/style.css">'
         '<script src="/static/app.js" defer></script></head><body>'
         '<a class="skip" href="#main">Skip to content</a>'
