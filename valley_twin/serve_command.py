@@ -108,7 +108,10 @@ def _serve(args: argparse.Namespace) -> int:
         app = create_app(twin, settings)
         shown = f"[{args.host}]" if ":" in args.host else args.host
         print(f"the valley's web view on http://{shown}:{args.port}/ (Ctrl-C stops it)", flush=True)
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        # Open streams never end by themselves: give them 2 s at Ctrl-C, then close them.
+        uvicorn.run(
+            app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2
+        )
     finally:
         twin.close()
     return 0
