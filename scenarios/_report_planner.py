@@ -200,8 +200,8 @@ def verdict(results: Sequence[ReportInput]) -> str:
         return ""
     change = 100 * (km / rival_km - 1)
     service = (
-        "at the same service"
-        if best.comparison and best.comparison == rival.comparison
+        f"at the same service ({_service_target(best)})"
+        if _service_target(best) and _service_target(best) == _service_target(rival)
         else f"with {number(best.kpis['overflow_events'].mean, 0)} overflows against "
         f"{number(rival.kpis['overflow_events'].mean, 0)}"
         if "overflow_events" in best.kpis and "overflow_events" in rival.kpis
@@ -224,6 +224,15 @@ def verdict(results: Sequence[ReportInput]) -> str:
         "whatever it empties, and a calendar set from each container's expected fill already "
         "sends trucks only where containers fill; the sensors can only add the day-to-day "
         "spread around that."
+    )
+
+
+def _service_target(r: ReportInput) -> str:
+    """The service a scenario was tuned to ("equal service at 10 overflows per …"), else ""."""
+    # Each tuned scenario's comparison ends with its own knob's value in brackets: the target
+    # before it is what two scenarios share when compared at equal service.
+    return (
+        r.comparison.split(" (", 1)[0].strip() if r.comparison.startswith("equal service") else ""
     )
 
 

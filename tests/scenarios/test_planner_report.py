@@ -373,3 +373,21 @@ def test_a_fleet_that_left_stops_unserved_is_named_with_a_way_out() -> None:
     assert "Calendar" not in said and "[fleet]" in said and "trucks_needed" in said
     assert said.replace("\u00a0", " ") in text_summary([served, short])
     assert "could not serve" in _text(why_section([served, short]))
+
+
+def test_the_verdict_sees_equal_service_through_each_policys_own_tuned_knob() -> None:
+    # Each tuned scenario's comparison names its own knob's value: the valley's calendar and
+    # integrated runs at 10 overflows per 1,000 container-weeks were reported as unequal.
+    calendar = _result("calendar", km=25_748.0, overflows=144.0, trips=286.0, sensors=0)
+    integrated = _result("integrated", km=26_812.0, overflows=163.0, trips=263.0, sensors=3771)
+    target = "equal service at 10 overflows per 1,000 container-weeks"
+    said = verdict(
+        [
+            ReportInput(
+                **{**calendar.__dict__, "comparison": f"{target} (service_level = 0.9479, …)"}
+            ),
+            ReportInput(**{**integrated.__dict__, "comparison": f"{target} (risk = 0.2176, …)"}),
+        ]
+    )
+    assert f"at the same service ({target})" in said and "overflows against" not in said
+    assert "drives +4 % km against Calendar" in said

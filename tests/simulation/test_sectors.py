@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +123,26 @@ def test_the_inputs_must_describe_the_same_containers() -> None:
             tip=TIP,
             circuity=fp.ROAD_CIRCUITY,
         )
+
+
+@pytest.mark.slow  # prepares the whole valley's inventory (about 3,800 containers)
+def test_the_valley_files_fleet_is_the_fewest_that_serves_its_sectored_rounds() -> None:
+    from scenarios.loader import load_scenario
+    from scenarios.runner import prepare
+    from simulation.waste.policies import DEFAULT_ROUNDS as ROUNDS
+
+    scenario = load_scenario(Path(__file__).parents[2] / "scenarios/files/valley-fixed.toml")
+    prepared = prepare(scenario)
+    models, bins = prepared.models, prepared.bins
+    rate = models.expected_days(scenario.run.start, scenario.run.horizon_days).mean(axis=1)
+    needed = trucks_needed(
+        [ROUNDS[s] for s in models.streams],
+        models.streams,
+        models.communes,
+        Stops(np.asarray(bins.x), np.asarray(bins.y), np.asarray(models.capacity_l), rate),
+        default_fleets({s: 1 for s in ROUNDS}),
+        depot=fp.DEPOT.position,
+        tip=fp.TIP.position,
+        circuity=fp.ROAD_CIRCUITY,
+    )
+    assert needed == dict(scenario.fleet)
