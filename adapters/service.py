@@ -7,14 +7,18 @@ Configuration (TOML)::
     client_key = "keys/gw-lorawan-1.key_secret"
     server_key = "keys/ingest.key"         # ingest's public key
     plaintext = false                      # true only for local development, with ingest --plaintext
-    outbox = "state/gw-lorawan-1.outbox"
+    outbox = "state/gw-lorawan-1.outbox"   # one running adapter per outbox (a lock beside it)
     rate_per_s = 500
+    stats_every_s = 60                     # the counters in the log this often (0: only at exit)
+    unreadable_kept = 1000                 # unreadable payloads kept in the outbox for review…
+    unreadable_max_bytes = 8192            # …each cut to this size
 
     [input]                                # mqtt: a broker; jsonl or lines: a file, a payload a line ("-" = stdin)
     type = "mqtt"
     host = "127.0.0.1"
     port = 1883
     topics = ["application/+/device/+/event/up", "v3/+/devices/+/up"]
+    # client_id = "valley-twin-gw-lorawan-1"  # default: valley-twin-SOURCE-<the outbox's own id>
 
     [adapter]                              # the adapter's own settings
     ...
@@ -24,18 +28,24 @@ readings are in the outbox, so a crash loses nothing that reached the outbox or 
 Intervals (the BLE footfall counts) close on the payloads' own times, never on the wall clock,
 so a backlog the broker delivers after a restart is counted rather than refused; the sightings
 of the interval still open live in memory only (nothing identifying is written to disk), so a
-crash loses that one interval's count. Not responsible for decoding.
+crash loses that one interval's count. The MQTT client id is the source and the outbox's own
+id: the same across restarts (the broker keeps the session) and distinct for two instances of
+one source (the broker would drop the first when the second connects with the same id); two
+instances on one outbox are refused. The counters go to the log every ``stats_every_s`` and on
+``SIGUSR1``. Not responsible for decoding.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import sys
 import threading
+import time
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
@@ -51,12 +61,17 @@ _CHUNK_LINES = 500  # payloads read and queued per durable write
 _IDLE_WAIT_S = 0.05
 
 
+_STATS_EVERY_S = 60.0
+
+
 @dataclass(frozen=True)
 class AdapterService:
     """An adapter instance wired to its outbox and to ingest."""
 
     runner: AdapterRunner
     input: Mapping[str, Any]
+    stats_every_s: float = _STATS_EVERY_S  # 0: the counters are logged only when asked and at exit
+    stats_wanted: threading.Event = field(default_factory=threading.Event)  # set: log them now
 
 
 # A file read line by line, one payload a line: JSON documents ("jsonl") or any text ("lines",
@@ -80,7 +95,10 @@ def _required(config: Mapping[str, Any], name: str) -> Any:
 
 
 def build_service(name: str, config: Mapping[str, Any], base: Path = Path(".")) -> AdapterService:
-    """Build the named adapter from its configuration; relative paths are from ``base``."""
+    """Build the named adapter from its configuration; relative paths are from ``base``.
+
+    Raises :class:`adapters.sdk.OutboxInUseError` when another instance holds the outbox.
+    """
     adapter = adapter_named(name)(config.get("adapter", {}))
     source = str(_required(config, "source"))
     if config.get("plaintext", False):
@@ -91,19 +109,71 @@ def build_service(name: str, config: Mapping[str, Any], base: Path = Path(".")) 
             server_key = load_keypair(_path(base, _required(config, "server_key"))).public
         except TransportError as error:  # a key file missing or broken is a configuration mistake
             raise ValueError(f"config: {error}") from error
-    transport = ZmqTransport(
-        str(_required(config, "endpoint")), client_keys=client_keys, server_public_key=server_key
-    )
-    outbox = Outbox(_path(base, config.get("outbox", f"{source}.outbox")))
-    runner = AdapterRunner(adapter, transport, outbox, source, rate_per_s=config.get("rate_per_s"))
+    endpoint = str(_required(config, "endpoint"))
+    stats_every_s = config.get("stats_every_s", _STATS_EVERY_S)
+    if isinstance(stats_every_s, bool) or not isinstance(stats_every_s, int | float):
+        raise ValueError(
+            f"config: 'stats_every_s' must be a number of seconds, not {stats_every_s!r}"
+        )
+    if not 0 <= stats_every_s <= 86_400:
+        raise ValueError(f"config: 'stats_every_s' must be 0 to 86400, not {stats_every_s!r}")
     source_settings = dict(config.get("input", {"type": "jsonl", "path": "-"}))
     if source_settings.get("type") in _FILE_INPUTS and source_settings.get("path", "-") != "-":
         source_settings["path"] = str(_path(base, source_settings["path"]))
-    return AdapterService(runner, source_settings)
+    bounds = {
+        setting: config[setting]
+        for setting in ("unreadable_kept", "unreadable_max_bytes")
+        if setting in config
+    }
+    # The outbox first: a second instance is refused before it connects to anything.
+    try:
+        outbox = Outbox(outbox_path(config, base), **bounds)
+    except ValueError as error:
+        raise ValueError(f"config: {error}") from None
+    transport = None
+    try:
+        if source_settings.get("type") == "mqtt":
+            source_settings["client_id"] = mqtt_client_id(source_settings, source, outbox)
+        transport = ZmqTransport(endpoint, client_keys=client_keys, server_public_key=server_key)
+        runner = AdapterRunner(
+            adapter, transport, outbox, source, rate_per_s=config.get("rate_per_s")
+        )
+    except BaseException:
+        if transport is not None:
+            transport.close()
+        outbox.close()
+        raise
+    return AdapterService(runner, source_settings, float(stats_every_s))
+
+
+def outbox_path(config: Mapping[str, Any], base: Path = Path(".")) -> Path:
+    """Where an adapter configuration keeps its outbox (relative paths are from ``base``)."""
+    return _path(base, config.get("outbox", f"{_required(config, 'source')}.outbox"))
 
 
 def _path(base: Path, value: object) -> Path:
     return base / Path(str(value)).expanduser()
+
+
+class _StatsLog:
+    """Logs the runner's counters every so often and when asked, so they are seen while it runs."""
+
+    def __init__(self, service: AdapterService) -> None:
+        self._service = service
+        self._last = time.monotonic()
+
+    def maybe(self) -> None:
+        every = self._service.stats_every_s
+        due = every > 0 and time.monotonic() - self._last >= every
+        if due or self._service.stats_wanted.is_set():
+            self._service.stats_wanted.clear()
+            self._last = time.monotonic()
+            log_stats(self._service.runner)
+
+
+def log_stats(runner: AdapterRunner) -> None:
+    """One log line with the runner's counters and its outbox's, as JSON."""
+    log.info("stats %s: %s", runner.source, json.dumps(runner.report(), sort_keys=True))
 
 
 def run_service(service: AdapterService, stop: threading.Event, stdin: TextIO = sys.stdin) -> None:
@@ -126,6 +196,7 @@ def _run_live(service: AdapterService, stop: threading.Event) -> None:
     runner = service.runner
     lock = threading.Lock()  # paho's thread writes the outbox; this one sends and settles
     client = _mqtt_client(service.input, runner, lock, stop)
+    stats = _StatsLog(service)
     try:
         client.connect_async(
             service.input.get("host", "127.0.0.1"), int(service.input.get("port", 1883))
@@ -134,6 +205,7 @@ def _run_live(service: AdapterService, stop: threading.Event) -> None:
         while not stop.is_set():
             with lock:
                 runner.pump()
+                stats.maybe()
             stop.wait(_IDLE_WAIT_S)
     finally:
         client.disconnect()
@@ -145,10 +217,12 @@ def _run_replay(service: AdapterService, stop: threading.Event, stdin: TextIO) -
     runner = service.runner
     path = service.input.get("path", "-")
     handle = stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    stats = _StatsLog(service)
     try:
         lines = iter(handle)
         reading = True
         while not stop.is_set():
+            stats.maybe()
             if reading and runner.in_flight < runner.max_in_flight:
                 chunk = [line for line in itertools.islice(lines, _CHUNK_LINES) if line.strip()]
                 if chunk:
@@ -180,9 +254,10 @@ def _mqtt_client(
 
     # A persistent session and QoS 1: what arrives while the adapter is down waits at the broker.
     # Each delivery is acknowledged by hand, once its readings are in the outbox.
+    client_id = mqtt_client_id(settings, runner.source, runner.outbox)
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
-        client_id=f"valley-twin-{runner.source}",
+        client_id=client_id,
         clean_session=False,
         manual_ack=True,
     )
@@ -214,7 +289,31 @@ def _mqtt_client(
             return
         client.ack(message.mid, message.qos)
 
+    def on_disconnect(client: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if not stop.is_set():
+            log.warning(
+                "MQTT broker closed the connection (%s); reconnecting. If this repeats, another "
+                "client may be using the id %r",
+                reason,
+                client_id,
+            )
+
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     return client
+
+
+def mqtt_client_id(settings: Mapping[str, Any], source: str, outbox: Outbox) -> str:
+    """The broker's name for this instance: unique per outbox, the same across its restarts."""
+    # Two clients with one id push each other off the broker, over and over, silently; the
+    # outbox's id tells instances of one source apart and keeps the persistent session.
+    configured = settings.get("client_id")
+    if configured is not None:
+        if not isinstance(configured, str) or not configured.strip():
+            raise ValueError(
+                f"config: input.client_id must be a non-empty string, not {configured!r}"
+            )
+        return configured
+    return f"valley-twin-{source}-{outbox.instance_id()}"

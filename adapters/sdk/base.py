@@ -27,6 +27,14 @@ class AdapterManifest:
     owner: str
     description: str
     wire_version: int = PROTOCOL_VERSION
+    # True for an adapter whose payloads may hold what a person wrote or who they are; one that
+    # emits citizen.* kinds is so whatever this says. Its unreadable payloads are not kept.
+    personal_data: bool = False
+
+    @property
+    def personal(self) -> bool:
+        """Whether this adapter's payloads may hold personal data (docs/privacy.md)."""
+        return self.personal_data or any(kind.startswith("citizen.") for kind in self.kinds)
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.kinds) - KINDS)

@@ -2,16 +2,26 @@
 
 A message is written (and synced) before it is sent, and deleted only when ingest replies,
 so nothing is lost if the adapter, the gateway or ingest restarts. Standard-library SQLite,
-one file per adapter instance. Not responsible for sending.
+one file per adapter instance, held by one process at a time (a lock file beside it): two
+runners on one outbox would send its messages twice and out of order. The file also keeps the
+payloads the adapter could not read (bounded, oldest dropped and counted) for an engineer to
+review, and the instance's own id. Not responsible for sending.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+from adapters.wire import AdapterError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -27,22 +37,101 @@ CREATE TABLE IF NOT EXISTS rejections (
     reason TEXT NOT NULL,
     rejected_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS unreadable (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    received_at REAL NOT NULL,
+    field TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload BLOB,                    -- NULL: not kept (it could hold personal data)
+    payload_bytes INTEGER NOT NULL   -- the whole payload's size, even when cut or not kept
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value NOT NULL);
 """
+# A gateway's flash is small: at most this many unreadable payloads, each cut to this size
+# (about 8 MB in all). LoRaWAN uplinks as JSON are a few KiB; a line of a truck export less.
+UNREADABLE_KEPT = 1_000
+UNREADABLE_MAX_BYTES = 8 * 1024
+_MAX_REASON = 1_000
+_DROPPED = "unreadable_dropped"
+_INSTANCE = "instance_id"
+
+
+class OutboxInUseError(AdapterError):
+    """Another process holds this outbox: one outbox, one runner."""
+
+
+@dataclass(frozen=True)
+class UnreadablePayload:
+    """A payload the adapter could not read: why, and its bytes (None when not to be kept)."""
+
+    field: str
+    reason: str
+    payload: bytes | None
+    payload_bytes: int
+
+
+@dataclass(frozen=True)
+class KeptUnreadable:
+    """An unreadable payload as kept in the outbox."""
+
+    received_at: datetime
+    field: str
+    reason: str
+    payload: bytes | None  # cut to the outbox's bound; None when it was not kept
+    payload_bytes: int  # its size as received
+
+    @property
+    def cut(self) -> bool:
+        """Whether the kept bytes are fewer than those received."""
+        return self.payload is not None and len(self.payload) < self.payload_bytes
+
+
+@dataclass(frozen=True)
+class UnreadableReview:
+    """The unreadable payloads an outbox keeps (newest first), with how many it dropped."""
+
+    kept: int
+    dropped: int
+    payloads: list[KeptUnreadable]
 
 
 class Outbox:
     """Unacknowledged messages of one adapter instance, in a SQLite file (or in memory)."""
 
     def __init__(
-        self, path: Path | str = ":memory:", clock: Callable[[], float] = time.time
+        self,
+        path: Path | str = ":memory:",
+        clock: Callable[[], float] = time.time,
+        *,
+        unreadable_kept: int = UNREADABLE_KEPT,
+        unreadable_max_bytes: int = UNREADABLE_MAX_BYTES,
     ) -> None:
+        for name, value in (
+            ("unreadable_kept", unreadable_kept),
+            ("unreadable_max_bytes", unreadable_max_bytes),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a whole number, 0 or more, not {value!r}")
         self._clock = clock  # seconds; when messages were queued, sent and answered
-        if isinstance(path, Path):
+        self._unreadable_kept = unreadable_kept
+        self._unreadable_max_bytes = unreadable_max_bytes
+        self._lock_fd: int | None = None
+        if str(path) != ":memory:":
+            path = Path(path)
             path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
+            self._lock_fd = _lock(path)
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)",
+                (_INSTANCE, secrets.token_hex(6)),
+            )
+        except BaseException:
+            self._unlock()
+            raise
 
     @contextmanager
     def _transaction(self, synced: bool = True) -> Iterator[sqlite3.Connection]:
@@ -116,12 +205,124 @@ class Outbox:
             )
         ]
 
+    def instance_id(self) -> str:
+        """This outbox's own random id, made when the file was: stable across restarts."""
+        value: str = self._db.execute(
+            "SELECT value FROM meta WHERE name = ?", (_INSTANCE,)
+        ).fetchone()[0]
+        return value
+
+    def keep_unreadable(self, payloads: list[UnreadablePayload]) -> None:
+        """Keep payloads the adapter could not read, within the bounds, dropping the oldest."""
+        if not payloads:
+            return
+        # Not synced: losing the last few to a power cut loses no reading, only evidence.
+        with self._transaction(synced=False) as db:
+            db.executemany(
+                "INSERT INTO unreadable (received_at, field, reason, payload, payload_bytes) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        self._clock(),
+                        unreadable.field[:_MAX_REASON],
+                        unreadable.reason[:_MAX_REASON],
+                        None
+                        if unreadable.payload is None
+                        else unreadable.payload[: self._unreadable_max_bytes],
+                        unreadable.payload_bytes,
+                    )
+                    for unreadable in payloads
+                ],
+            )
+            held: int = db.execute("SELECT count(*) FROM unreadable").fetchone()[0]
+            excess = held - self._unreadable_kept
+            if excess > 0:
+                db.execute(
+                    "DELETE FROM unreadable WHERE id IN "
+                    "(SELECT id FROM unreadable ORDER BY id LIMIT ?)",
+                    (excess,),
+                )
+                db.execute(
+                    "INSERT INTO meta (name, value) VALUES (?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                    (_DROPPED, excess),
+                )
+
+    def unreadable(self, limit: int | None = None) -> UnreadableReview:
+        """The unreadable payloads kept, newest first (at most ``limit``), and how many were dropped."""
+        return _review(self._db, limit)
+
     def close(self) -> None:
-        """Close the file."""
-        self._db.close()
+        """Close the file and let another process have it."""
+        try:
+            self._db.close()
+        finally:
+            self._unlock()
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the lock
+            self._lock_fd = None
 
     def __enter__(self) -> Outbox:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def review_unreadable(path: Path, limit: int | None = None) -> UnreadableReview:
+    """The unreadable payloads in the outbox at ``path``, read-only, while its adapter runs or not."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no outbox at {path}")
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        if "outbox" not in tables:
+            raise ValueError(f"{path} is not an adapter's outbox")
+        if "unreadable" not in tables:  # an outbox from before unreadable payloads were kept
+            return UnreadableReview(0, 0, [])
+        return _review(db, limit)
+    finally:
+        db.close()
+
+
+def _review(db: sqlite3.Connection, limit: int | None) -> UnreadableReview:
+    kept: int = db.execute("SELECT count(*) FROM unreadable").fetchone()[0]
+    dropped_row = db.execute("SELECT value FROM meta WHERE name = ?", (_DROPPED,)).fetchone()
+    rows = db.execute(
+        "SELECT received_at, field, reason, payload, payload_bytes FROM unreadable "
+        "ORDER BY id DESC LIMIT ?",
+        (-1 if limit is None else limit,),
+    ).fetchall()
+    return UnreadableReview(
+        kept,
+        int(dropped_row[0]) if dropped_row else 0,
+        [
+            KeptUnreadable(datetime.fromtimestamp(row[0], UTC), row[1], row[2], row[3], row[4])
+            for row in rows
+        ],
+    )
+
+
+def _lock(path: Path) -> int:
+    # A lock file beside the outbox, not the outbox itself: SQLite's own locks on the file are
+    # POSIX record locks, which a second open in the same process would silently release.
+    lock_path = path.with_name(path.name + ".lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise OutboxInUseError(
+            f"outbox {path} is in use by another adapter process (pid {holder}): two runners on "
+            "one outbox would send its messages twice and out of order; stop the other, or give "
+            "this instance its own outbox"
+        ) from None
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    return fd

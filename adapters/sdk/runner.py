@@ -3,13 +3,16 @@
 Every adapter gets the same guarantees from here: message ids derived from content (so a
 payload read twice is one message), local validation against the wire schema before
 anything is queued, a durable outbox with resends until ingest answers, a rate limit, and
-payloads that cannot be read counted and logged instead of crashing the process.
+payloads that cannot be read counted, logged and kept in the outbox for review (only their
+reason for an adapter of citizens' messages) instead of crashing the process.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -21,7 +24,7 @@ import msgpack
 
 from adapters.payloads import PayloadError
 from adapters.sdk.base import Adapter, Reading
-from adapters.sdk.outbox import Outbox
+from adapters.sdk.outbox import Outbox, UnreadablePayload
 from adapters.wire import (
     AbstractTransport,
     AdapterError,
@@ -54,7 +57,7 @@ class RunnerStats:
     silent_resends: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain values."""
+        """Plain values (the counts of this process only)."""
         return {
             **{k: v for k, v in vars(self).items() if k != "unreadable"},
             "unreadable": dict(self.unreadable),
@@ -157,17 +160,23 @@ class AdapterRunner:
         self, payloads: Sequence[bytes | str], received_at: datetime | None = None
     ) -> int:
         """Read several payloads and queue all their readings in one durable write."""
-        readings: list[Reading] = []
+        frames: list[tuple[str, bytes]] = []
+        unreadable: list[UnreadablePayload] = []
+        now = self.clock()
         for payload in payloads:
             self.stats.payloads += 1
             try:
-                readings.extend(self.adapter.readings(payload, received_at or self.clock()))
+                readings = self.adapter.readings(payload, received_at or now)
             except (PayloadError, AdapterError, ValueError) as error:
-                self._unreadable(error)
+                unreadable.append(self._unreadable(error, payload))
+                continue
             except Exception as error:  # an adapter bug must not stop the gateway
                 log.exception("%s: adapter failed on a payload", self.adapter.manifest.name)
-                self._unreadable(error)
-        return self.queue(readings)
+                unreadable.append(self._unreadable(error, payload))
+                continue
+            self.stats.readings += len(readings)
+            frames.extend(self._frames(readings, now, payload, unreadable))
+        return self._queue(frames, unreadable)
 
     def flush(self, now: datetime | None = None) -> int:
         """Queue what the adapter held back (closed intervals and the like) as of ``now``."""
@@ -180,8 +189,40 @@ class AdapterRunner:
 
     def queue(self, readings: list[Reading]) -> int:
         """Validate readings against the wire schema and queue them durably."""
+        unreadable: list[UnreadablePayload] = []
+        self.stats.readings += len(readings)
+        return self._queue(self._frames(readings, self.clock(), None, unreadable), unreadable)
+
+    def report(self) -> dict[str, Any]:
+        """This process's counters, with the outbox's: what an engineer checks while it runs."""
+        kept = self.outbox.unreadable(limit=0)
+        return {
+            **self.stats.as_dict(),
+            "pending": self.outbox.pending(),
+            "in_flight": self.in_flight,
+            "unreadable_kept": kept.kept,
+            "unreadable_dropped": kept.dropped,
+        }
+
+    def _queue(self, frames: list[tuple[str, bytes]], unreadable: list[UnreadablePayload]) -> int:
+        queued = self.outbox.put(frames) if frames else 0
+        self.stats.queued += queued
+        try:
+            self.outbox.keep_unreadable(unreadable)
+        except sqlite3.Error as error:  # evidence lost, no reading: never a reason to stop
+            log.error("could not keep %d unreadable payload(s): %s", len(unreadable), error)
+        return queued
+
+    def _frames(
+        self,
+        readings: list[Reading],
+        now: datetime,
+        payload: bytes | str | None,
+        unreadable: list[UnreadablePayload],
+    ) -> list[tuple[str, bytes]]:
+        # The payload a reading came from is what an engineer needs to see when the reading is
+        # refused; a reading the adapter made on its own (a closed interval) stands for itself.
         frames = []
-        now = self.clock()
         for reading in readings:
             try:
                 envelope = Envelope(
@@ -196,16 +237,14 @@ class AdapterRunner:
                 frame = encode(envelope)
                 decode(frame, now)  # refuse here what ingest would refuse
             except WireError as error:
-                self._unreadable(error)
+                unreadable.append(self._unreadable(error, _evidence(payload, reading)))
                 continue
             except (TypeError, ValueError, OverflowError) as error:  # not msgpack-able at all
-                self._unreadable(WireError("body", reading.body, f"cannot be encoded: {error}"))
+                refused = WireError("body", reading.body, f"cannot be encoded: {error}")
+                unreadable.append(self._unreadable(refused, _evidence(payload, reading)))
                 continue
             frames.append((envelope.message_id, frame))
-        self.stats.readings += len(readings)
-        queued = self.outbox.put(frames) if frames else 0
-        self.stats.queued += queued
-        return queued
+        return frames
 
     def pump(self, timeout_s: float = 0.0) -> None:
         """Send what is due (within the rate limit) and take in ingest's answers."""
@@ -328,7 +367,34 @@ class AdapterRunner:
         )
         self.stats.silent_resends += 1
 
-    def _unreadable(self, error: Exception) -> None:
-        reason = getattr(error, "field", type(error).__name__)
-        self.stats.unreadable[str(reason)] += 1
-        log.warning("%s: payload not readable: %s", self.adapter.manifest.name, error)
+    def _unreadable(self, error: Exception, payload: bytes | str) -> UnreadablePayload:
+        field_name = str(getattr(error, "field", type(error).__name__))
+        self.stats.unreadable[field_name] += 1
+        raw = payload.encode("utf-8", "surrogateescape") if isinstance(payload, str) else payload
+        if self.adapter.manifest.personal:
+            # A citizen's message may hold what a person wrote: neither its bytes nor the value
+            # at fault are kept or logged, only the field and the rule (docs/privacy.md).
+            rule = getattr(error, "reason", None) or type(error).__name__
+            reason = f"{field_name}: {rule} (value withheld: personal data)"
+            kept = UnreadablePayload(field_name, reason, None, len(raw))
+        else:
+            reason = str(error) or type(error).__name__
+            kept = UnreadablePayload(field_name, reason, raw, len(raw))
+        log.warning("%s: payload not readable: %s", self.adapter.manifest.name, reason)
+        return kept
+
+
+def _evidence(payload: bytes | str | None, reading: Reading) -> bytes | str:
+    if payload is not None:
+        return payload
+    return json.dumps(
+        {
+            "device": reading.device,
+            "asset": reading.asset,
+            "kind": reading.kind,
+            "observed_at": reading.observed_at.isoformat(),
+            "body": reading.body,
+        },
+        default=repr,
+        ensure_ascii=False,
+    )

@@ -39,7 +39,17 @@ def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert fill["kinds"] == ["bin.fill", "device.battery", "device.fault"]
     assert fill["mode"] == "push" and fill["wire_version"] == 1
     assert by_name["energy-meter"]["mode"] == "poll"
-    assert set(fill) == {"name", "device", "kinds", "mode", "owner", "description", "wire_version"}
+    assert set(fill) == {
+        "name",
+        "device",
+        "kinds",
+        "mode",
+        "owner",
+        "description",
+        "wire_version",
+        "personal_data",
+    }
+    assert fill["personal_data"] is False and by_name["citizen-app"]["personal_data"] is True
 
 
 def test_list_text(capsys: pytest.CaptureFixture[str]) -> None:
