@@ -11,10 +11,18 @@ from __future__ import annotations
 
 from eventsourcing.utils import get_topic
 
+from twin.alerts import Alert, alert_history, current_alerts
 from twin.application import ValleyTwin
 from twin.asof import ASSET_KINDS
 from twin.citizens import Citizens, Forgotten, PersonalData, describe_personal_data
-from twin.config import StoreConfig, default_store_url, parse_store_url, resolve_store_url
+from twin.config import (
+    AlertThresholds,
+    StoreConfig,
+    default_store_url,
+    load_alert_thresholds,
+    parse_store_url,
+    resolve_store_url,
+)
 from twin.dead_letters import (
     LetterFilter,
     RetryOutcome,
@@ -36,6 +44,7 @@ from twin.errors import (
 from twin.events import aggregate_event
 from twin.fleet import RecordedTours, recorded_tours
 from twin.geography import Commune, Geography, load_geography
+from twin.health import DataHealth, data_health
 from twin.importing import DEFAULT_SOURCE as DEFAULT_IMPORT_SOURCE
 from twin.importing import FILE_FORMATS as IMPORT_FILE_FORMATS
 from twin.importing import Fact, ImportFileError, ImportSummary, import_facts, read_facts
@@ -63,6 +72,8 @@ from twin.spatial import PlacedAsset, SpatialIndex
 
 __all__ = [
     "ASSET_KINDS",
+    "Alert",
+    "AlertThresholds",
     "AllowList",
     "AlreadyExistsError",
     "COMMISSIONED_AT",
@@ -71,6 +82,7 @@ __all__ = [
     "ConcurrentChangeError",
     "DEFAULT_ENDPOINT",
     "DEFAULT_IMPORT_SOURCE",
+    "DataHealth",
     "Fact",
     "Forgotten",
     "Geography",
@@ -98,8 +110,11 @@ __all__ = [
     "TwinError",
     "ValleyTwin",
     "aggregate_event",
+    "alert_history",
     "allow_list_entry",
     "asset_view",
+    "current_alerts",
+    "data_health",
     "dead_letters",
     "default_store_url",
     "describe_personal_data",
@@ -110,6 +125,7 @@ __all__ = [
     "format_state",
     "history_view",
     "import_facts",
+    "load_alert_thresholds",
     "load_geography",
     "load_plausibility",
     "open_twin",

@@ -13,16 +13,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from twin import open_twin, parse_instant
-from twin.alerts import alert_history, current_alerts
-from twin.config import load_alert_thresholds
-from twin.health import DataHealth, Figures, data_health
+from twin import (
+    alert_history,
+    current_alerts,
+    data_health,
+    load_alert_thresholds,
+    open_twin,
+    parse_instant,
+)
 from twin.projections import catch_up
 
 if TYPE_CHECKING:
     import argparse
 
-    from twin.alerts import Alert
+    from twin import Alert, DataHealth
 
 
 def add_commands(subparsers: Any) -> None:
@@ -132,7 +136,7 @@ def describe_health(health: DataHealth) -> str:
     return "\n".join(lines)
 
 
-def _health_line(kind: str, where: str, figures: Figures) -> str:
+def _health_line(kind: str, where: str, figures: Any) -> str:
     share = "-" if figures.share_in_interval is None else f"{figures.share_in_interval:.0%}"
     gaps = "-" if figures.gap_hours is None else f"{figures.gap_hours}/{figures.expected_hours}"
     return (
