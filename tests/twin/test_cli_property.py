@@ -43,6 +43,8 @@ COMMANDS = [
     ["adapter", "list"],
     ["ingest", "--stats"],
     ["import"],
+    ["health"],
+    ["alerts"],
 ]
 OPTIONS = [
     "--json", "--seed", "--days", "--at", "--known-at", "--kind", "--format", "--out", "--limit",
