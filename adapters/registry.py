@@ -23,6 +23,7 @@ BUILT_IN = {
     "service-desk": "adapters.service_desk:ServiceDeskAdapter",
     "door-counter": "adapters.door_counter:DoorCounterAdapter",
     "lorawan-paxcounter": "adapters.paxcounter:PaxcounterAdapter",
+    "lorawan-smart-plug": "adapters.smart_plug:SmartPlugAdapter",
 }
 
 

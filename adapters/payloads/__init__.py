@@ -5,6 +5,7 @@
   :class:`UltrasonicReading`.
 * ``ble`` - Apple iBeacon and Google Eddystone frames in BLE advertising data.
 * ``paxcounter`` - the counts of an ESP32 Paxcounter (Wi-Fi and BLE people counter).
+* ``milesight_ws52x`` - the Milesight WS52x smart socket (voltage, power, energy, current).
 
 Every decoder is a pure function of its input: no I/O, no clock, no third-party package.
 Bad input raises :class:`PayloadError` and nothing else. Each module's documentation names
@@ -21,6 +22,7 @@ from adapters.payloads.dragino_ldds75 import decode_ldds75
 from adapters.payloads.errors import PayloadError
 from adapters.payloads.lorawan_uplink import Uplink, parse_uplink, topic_dev_eui
 from adapters.payloads.milesight_em310udl import decode_em310_udl
+from adapters.payloads.milesight_ws52x import SocketReading, decode_ws52x
 from adapters.payloads.paxcounter import PaxCount, decode_paxcount
 from adapters.payloads.ultrasonic import UltrasonicReading
 
@@ -28,11 +30,13 @@ __all__ = [
     "BeaconFrame",
     "PaxCount",
     "PayloadError",
+    "SocketReading",
     "UltrasonicReading",
     "Uplink",
     "decode_em310_udl",
     "decode_ldds75",
     "decode_paxcount",
+    "decode_ws52x",
     "parse_advertisement",
     "parse_uplink",
     "topic_dev_eui",

@@ -24,6 +24,7 @@ BUILT_IN_NAMES = {
     "service-desk",
     "door-counter",
     "lorawan-paxcounter",
+    "lorawan-smart-plug",
 }
 
 
