@@ -8,6 +8,7 @@ User mistakes print one line on stderr and no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -69,9 +70,12 @@ from valley_twin.import_commands import add_commands as add_import_commands
 from valley_twin.live_demo import (
     DEMO_ROUND_CYCLE_DAYS,
     FeedResult,
+    demo_summary,
     feed_start,
+    feed_summary,
     history_scenarios,
     run_live_feed,
+    write_demo_summary,
 )
 from valley_twin.projection_commands import add_commands as add_projection_commands
 from valley_twin.serve_command import add_commands as add_serve_commands
@@ -177,6 +181,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--no-report", dest="report", action="store_const", const=None, help="skip the what-if part"
+    )
+    demo.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON summary of what was built, fed and compared on stdout at the end "
+        "(the progress goes to stderr)",
     )
     demo.set_defaults(handler=_demo_then_how_to_see_it)
 
@@ -367,18 +377,34 @@ def _demo_store(chosen: str | None) -> str:
 
 
 def _demo_then_how_to_see_it(args: argparse.Namespace) -> int:
-    code = _demo(args)
-    if code == 0:  # the store stays: say how to watch it
-        store = args.store or os.environ.get("TWIN_STORE") or f"sqlite:///{default_demo_store()}"
+    facts: dict[str, Any] = {}
+    if args.json:  # stdout carries the JSON alone: everything the demo says goes to stderr
+        with contextlib.redirect_stdout(sys.stderr):
+            code = _demo(args, facts)
+    else:
+        code = _demo(args, facts)
+    store = args.store or os.environ.get("TWIN_STORE") or f"sqlite:///{default_demo_store()}"
+    if args.json:
+        summary = demo_summary(
+            store=store_config(store).display,
+            seed=args.seed,
+            days=args.days,
+            facts=facts,
+            report=args.report,
+            exit_code=code,
+        )
+        write_demo_summary(summary, sys.stdout)
+    elif code == 0:  # the store stays: say how to watch it
         print("\n" + serve_hint(store, None if args.report is None else args.report.parent))
     return code
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace, facts: dict[str, Any]) -> int:
     geography = load_geography()
     store = _demo_store(args.store)
     with tempfile.TemporaryDirectory(prefix="valley-twin-demo-") as scratch:
         added, summary, seconds = _install(store, args.seed)
+        facts["assets"] = {"recorded": added, "by_kind": summary, "seconds": round(seconds, 1)}
         twin = open_twin(store)
         try:
             index = SpatialIndex()
@@ -396,6 +422,7 @@ def _demo(args: argparse.Namespace) -> int:
                     args.days,
                     args.seed,
                 )
+                facts["feed"] = feed_summary(feed)
                 _print_feed(twin, feed, store_config(store).display)
         finally:
             twin.close()

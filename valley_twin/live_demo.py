@@ -355,3 +355,57 @@ def _adapter_command(arguments: list[str]) -> str:
     if process.returncode != 0:
         raise TwinError(f"twin adapter {arguments[0]} failed: {errors.strip()}")
     return out
+
+
+_INGEST_COUNTS = ("received", "committed", "duplicates", "rejected", "batches")
+
+
+def feed_summary(feed: FeedResult) -> dict[str, Any]:
+    """What the live feed did, as plain values for ``twin demo --json``."""
+    return {
+        "payload_lines": dict(feed.payload_lines),
+        "seconds": round(feed.seconds, 1),
+        "ingest": {name: feed.stats.get(name) for name in _INGEST_COUNTS},
+        "rejected_by_reason": dict(feed.stats.get("rejected_by_reason", {})),
+        "adapters": {name: dict(stats) for name, stats in feed.adapter_stats.items()},
+    }
+
+
+def demo_summary(
+    *,
+    store: str,
+    seed: int,
+    days: int,
+    facts: dict[str, Any],
+    report: Path | None,
+    exit_code: int,
+) -> dict[str, Any]:
+    """The summary ``twin demo --json`` prints: the store, what was built and fed, the comparison.
+
+    ``facts`` holds what the demo gathered as it ran (``assets``, and ``feed`` when devices were
+    fed). The comparison is the report's own ``kpis.json`` (one shape with ``twin scenario
+    compare --json``), read only when the demo succeeded, so a stale file from an earlier run is
+    never passed off as this one's.
+    """
+    comparison: dict[str, Any] | None = None
+    if report is not None:
+        kpis_file = report / "kpis.json"
+        kpis = None
+        if exit_code == 0 and kpis_file.is_file():
+            kpis = json.loads(kpis_file.read_text(encoding="utf-8"))
+        comparison = {"report": str(report), "kpis": kpis}
+    return {
+        "store": store,
+        "seed": seed,
+        "days": days,
+        "assets": facts.get("assets"),
+        "feed": facts.get("feed"),
+        "comparison": comparison,
+        "exit_code": exit_code,
+    }
+
+
+def write_demo_summary(summary: dict[str, Any], out: TextIO) -> None:
+    """Write the summary as one JSON document (instants and paths as text)."""
+    json.dump(summary, out, indent=2, ensure_ascii=False, default=str)
+    out.write("\n")
