@@ -23,6 +23,7 @@ from twin.config import (
     parse_store_url,
     resolve_store_url,
 )
+from twin.data_catalogue import data_catalogue
 from twin.dead_letters import (
     LetterFilter,
     RetryOutcome,
@@ -114,6 +115,7 @@ __all__ = [
     "allow_list_entry",
     "asset_view",
     "current_alerts",
+    "data_catalogue",
     "data_health",
     "dead_letters",
     "default_store_url",

@@ -321,7 +321,7 @@ def _parser() -> argparse.ArgumentParser:
     add_import_commands(commands)  # `twin import`: backfill from CSV, JSON Lines or a device export
     add_projection_commands(commands)  # `twin projections status | rebuild | run`
     add_serve_commands(commands)  # `twin serve`: the web view
-    add_health_commands(commands)  # `twin health`, `twin alerts`
+    add_health_commands(commands)  # `twin health`, `twin alerts`, `twin catalogue`
     return parser
 
 

@@ -1,7 +1,8 @@
-"""``twin health`` and ``twin alerts``: the data self-diagnosis and what needs attention.
+"""``twin health``, ``twin alerts`` and ``twin catalogue``: the data self-diagnosis, what needs
+attention, and the valley's datasets in DCAT-AP with their quality figures.
 
-Hooked into the ``twin`` program by :func:`add_commands`. Both bring the read models up to
-date first (they read them), then print a plain-text table, or JSON with ``--json``. Errors
+Hooked into the ``twin`` program by :func:`add_commands`. Each brings the read models up to
+date first (they read them), then prints plain text, or JSON (JSON-LD for the catalogue). Errors
 travel as :mod:`twin.errors` exceptions, which the program turns into its exit codes.
 Not responsible for the figures (:mod:`twin.health`, :mod:`twin.alerts`).
 """
@@ -16,12 +17,16 @@ from typing import TYPE_CHECKING, Any
 from twin import (
     alert_history,
     current_alerts,
+    data_catalogue,
     data_health,
     load_alert_thresholds,
     open_twin,
     parse_instant,
 )
 from twin.projections import catch_up
+from valley_twin.serve_command import DEFAULT_PORT
+
+DEFAULT_BASE_URL = f"http://127.0.0.1:{DEFAULT_PORT}"  # where `twin serve` answers by default
 
 if TYPE_CHECKING:
     import argparse
@@ -57,6 +62,23 @@ def add_commands(subparsers: Any) -> None:
     )
     alerts.add_argument("--json", action="store_true", help="print JSON")
     alerts.set_defaults(handler=_alerts)
+
+    catalogue = subparsers.add_parser(
+        "catalogue",
+        help="the valley's datasets in DCAT-AP: period, update frequency, licence, downloads, "
+        "quality figures",
+        description="Describe the exports as a DCAT-AP catalogue. Exit codes: 0 printed, "
+        "1 bad --at or --base-url, 3 the store cannot be used.",
+    )
+    catalogue.add_argument("--at", metavar="INSTANT", help="as of this instant (default: now)")
+    catalogue.add_argument(
+        "--base-url",
+        default=DEFAULT_BASE_URL,
+        metavar="URL",
+        help="address of the web view the download links point at (default %(default)s)",
+    )
+    catalogue.add_argument("--json-ld", action="store_true", help="print the JSON-LD document")
+    catalogue.set_defaults(handler=_catalogue)
 
 
 def _days(text: str) -> int:
@@ -108,6 +130,56 @@ def _alerts(args: argparse.Namespace) -> int:
     else:
         print(describe_alerts(found))
     return 0
+
+
+def _catalogue(args: argparse.Namespace) -> int:
+    now = _now(args.at)
+    twin = open_twin(args.store, create=False)
+    try:
+        catch_up(twin)
+        found = data_catalogue(twin, data_health(twin, now), args.base_url)
+    finally:
+        twin.close()
+    if args.json_ld:
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+    else:
+        print(describe_catalogue(found))
+    return 0
+
+
+def describe_catalogue(catalogue: dict[str, Any]) -> str:
+    """Each dataset in a few lines: title, period, frequency, licence, downloads, quality."""
+    lines = [catalogue["dct:title"], f"licence: {catalogue['dct:license']['@id']}"]
+    for dataset in catalogue["dcat:dataset"]:
+        period = dataset.get("dct:temporal")
+        covered = (
+            "no data yet"
+            if period is None
+            else f"{period['dcat:startDate']['@value']} to {period['dcat:endDate']['@value']}"
+        )
+        frequency = dataset["dct:accrualPeriodicity"]["@id"].rsplit("/", 1)[-1]
+        lines += [
+            "",
+            f"{dataset['dct:title']} ({dataset['dct:identifier']})",
+            f"  period:    {covered}",
+            f"  updated:   {frequency}",
+            f"  licence:   {dataset['dct:license']['@id']}",
+        ]
+        for distribution in dataset["dcat:distribution"]:
+            url = distribution.get("dcat:downloadURL", {}).get("@id", "(no link)")
+            fmt = distribution["dct:format"]["@id"].rsplit("/", 1)[-1]
+            lines.append(f"  download:  {fmt:<8} {url}")
+        for measurement in dataset["dqv:hasQualityMeasurement"]:
+            metric = measurement["dqv:isMeasurementOf"]["skos:prefLabel"]
+            value = measurement["dqv:value"]["@value"]
+            if metric.startswith("freshness"):
+                shown = _age(value)
+            elif metric.endswith("share") or metric.startswith("share"):
+                shown = f"{value:.0%}"
+            else:
+                shown = str(value)
+            lines.append(f"  quality:   {measurement['dct:title']} {metric} = {shown}")
+    return "\n".join(lines)
 
 
 def describe_health(health: DataHealth) -> str:

@@ -45,6 +45,7 @@ COMMANDS = [
     ["import"],
     ["health"],
     ["alerts"],
+    ["catalogue"],
 ]
 OPTIONS = [
     "--json", "--seed", "--days", "--at", "--known-at", "--kind", "--format", "--out", "--limit",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import io
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -38,7 +39,10 @@ from starlette.responses import (
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from twin.asof import ASSET_KINDS
+from twin.data_catalogue import EXPORT_FORMATS
 from twin.errors import InvalidInputError, NotFoundError
+from twin.export.files import render, standing_assets
 from twin.geography import Geography, load_geography
 from twin.present import parse_instant
 from twin.projections.base import id_text
@@ -243,6 +247,26 @@ class WebView:
         catalogue, problem = await self._kept(f"catalogue {base}", self._catalogue(base))
         return HTMLResponse(pages.catalogue_page(catalogue, problem))
 
+    async def download(self, request: Request) -> Response:
+        """One export (``/download/{kind}/{format}``) as ``twin export`` writes it."""
+        kind, fmt = request.path_params["kind"], request.path_params["fmt"]
+        if kind not in ASSET_KINDS or fmt not in EXPORT_FORMATS:
+            known = f"kinds {', '.join(ASSET_KINDS)}; formats {', '.join(EXPORT_FORMATS)}"
+            return HTMLResponse(pages.not_found_page(f"No export {kind}/{fmt} ({known})."), 404)
+        text = await anyio.to_thread.run_sync(self._export_text, kind, fmt)
+        served = EXPORT_FORMATS[fmt]
+        name = f"valley-{kind}.{served.extension}"
+        return Response(
+            text,
+            media_type=served.media_type,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    def _export_text(self, kind: str, fmt: str) -> str:
+        handle = io.StringIO()
+        render(fmt, standing_assets(self.twin, None, kind), self.geography, None, handle)
+        return handle.getvalue()
+
     # ---- scenario reports ----------------------------------------------------------------
     def _reports(self) -> list[dict[str, Any]]:
         root = self.settings.reports_dir
@@ -297,6 +321,7 @@ class WebView:
             Route("/alerts", self.alerts_page),
             Route("/health", self.health_page),
             Route("/catalogue", self.catalogue_page),
+            Route("/download/{kind}/{fmt}", self.download),
             Route("/reports", self.reports_page),
             Route("/reports/{path:path}", self.report_file),
             Route("/static/{name}", self.static),
