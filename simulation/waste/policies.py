@@ -373,20 +373,17 @@ class Predictive:
         if not candidates.any():
             return must
         chosen = must.copy()
-        static = _static(view)
-        from scipy.spatial import cKDTree  # SciPy is loaded where used: importing stays cheap
-
-        for s in np.unique(static.code[must]):
-            members = static.members[s]
-            near = members[candidates[members]]
-            anchors = members[must[members]]
-            while near.size and anchors.size:  # chain: a pulled-in bin anchors its own neighbours
-                dist, _ = cKDTree(static.points[anchors]).query(static.points[near], k=1)
-                close = dist <= self.detour_m
-                if not close.any():
-                    break
-                chosen[near[close]] = True
-                anchors, near = near[close], near[~close]
+        neighbours = _static(view).neighbours(self.detour_m)
+        anchors, near = np.flatnonzero(must), candidates
+        while anchors.size:  # chain: a pulled-in bin anchors its own neighbours
+            close = np.zeros(n, dtype=bool)
+            close[neighbours.of(anchors)] = True
+            close &= near
+            if not close.any():
+                break
+            chosen |= close
+            near = near & ~close
+            anchors = np.flatnonzero(close)
         return chosen
 
     @staticmethod
@@ -861,6 +858,7 @@ class _Static:
     """``_same_stream_and_commune``."""
     service: np.ndarray
     _sites: dict[tuple[float, float, float, float, float], _Sites] = field(default_factory=dict)
+    _neighbours: dict[float, _Neighbours] = field(default_factory=dict)
 
     def matches(self, view: DayView) -> bool:
         """Whether ``view`` has these bins (the same tuples, coordinates and capacities)."""
@@ -884,6 +882,64 @@ class _Static:
                 _trip_km(x, y, depot, tip, circuity),
             )
             self._sites[key] = found
+        return found
+
+    def neighbours(self, within_m: float) -> _Neighbours:
+        """``_Neighbours`` of these bins within ``within_m`` metres (computed once per distance)."""
+        found = self._neighbours.get(within_m)
+        if found is None:
+            found = _Neighbours.of_streams(self.points, self.members, within_m)
+            self._neighbours[within_m] = found
+        return found
+
+
+@dataclass(frozen=True)
+class _Neighbours:
+    """Each bin's bins of the same stream at most a distance away (itself left out), as CSR rows.
+
+    The distance is the straight line as ``scipy.spatial.cKDTree.query`` computes it,
+    ``sqrt(dx·dx + dy·dy)``, bit for bit, so that a bin is a neighbour exactly when the nearest
+    anchor that ``Predictive`` used to look up with a tree built each day was close enough.
+    """
+
+    start: np.ndarray
+    """Bin ``i``'s neighbours are ``index[start[i]:start[i + 1]]``."""
+    index: np.ndarray
+
+    @classmethod
+    def of_streams(
+        cls, points: np.ndarray, members: tuple[np.ndarray, ...], within_m: float
+    ) -> _Neighbours:
+        """The neighbours among each stream's ``members`` (their indices into ``points``)."""
+        from scipy.spatial import cKDTree  # SciPy is loaded where used: importing stays cheap
+
+        sources, targets = [np.zeros(0, dtype=int)], [np.zeros(0, dtype=int)]
+        for group in members:
+            # A wider search than needed, then the distance itself decides: the tree's radius
+            # test compares squares, which may round the other way at the very edge.
+            pairs = cKDTree(points[group]).query_pairs(
+                within_m * (1 + 1e-6) + 1e-6, output_type="ndarray"
+            )
+            i, j = group[pairs[:, 0]], group[pairs[:, 1]]
+            dx, dy = points[i, 0] - points[j, 0], points[i, 1] - points[j, 1]
+            close = np.sqrt(dx * dx + dy * dy) <= within_m
+            sources += [i[close], j[close]]
+            targets += [j[close], i[close]]
+        source, target = np.concatenate(sources), np.concatenate(targets)
+        order = np.argsort(source, kind="stable")
+        start = np.zeros(len(points) + 1, dtype=int)
+        np.cumsum(np.bincount(source, minlength=len(points)), out=start[1:])
+        return cls(start, target[order])
+
+    def of(self, bins: np.ndarray) -> np.ndarray:
+        """The neighbours of ``bins`` (indices, repeated when shared)."""
+        first, count = self.start[bins], self.start[bins + 1] - self.start[bins]
+        total = int(count.sum())
+        if total == 0:
+            return np.zeros(0, dtype=int)
+        # each bin's run of neighbours: positions first … first + count − 1, all at once
+        offset = np.repeat(first - np.cumsum(count) + count, count)
+        found: np.ndarray = self.index[offset + np.arange(total)]
         return found
 
 
