@@ -143,8 +143,9 @@ class FleetRouter:
                 method = LARGE_DAY_METHODS[self.large_days]
                 taken = ~optional
                 if optional.any():
-                    detour = insertion_detour_km(x, y, ~optional, self.circuity)
-                    taken |= optional & (detour < np.where(optional, prize, 0.0))
+                    asked = np.flatnonzero(optional)  # a mandatory stop's detour is never read
+                    detour = insertion_detour_km(x, y, ~optional, self.circuity, at=asked)
+                    taken[asked] = detour < prize[asked]
                 sub = np.flatnonzero(taken)
                 part, km, shift_h = method(
                     x[sub], y[sub], volume_l[sub], mass_kg[sub], service[sub], fleet,
@@ -191,22 +192,29 @@ class FleetRouter:
 
 
 def insertion_detour_km(
-    x: np.ndarray, y: np.ndarray, mandatory: np.ndarray, circuity: float
+    x: np.ndarray,
+    y: np.ndarray,
+    mandatory: np.ndarray,
+    circuity: float,
+    at: np.ndarray | None = None,
 ) -> np.ndarray:
     """Road km each stop adds when inserted between its two nearest mandatory stops.
 
     ``d(a, p) + d(p, b) − d(a, b)`` with ``a`` and ``b`` the two mandatory stops nearest to
     ``p`` (there and back to the one when only one is mandatory; infinite with none), times
-    ``circuity``: a cheap stand-in for cheapest insertion into tours not yet drawn.
+    ``circuity``: a cheap stand-in for cheapest insertion into tours not yet drawn. ``at``:
+    the indices of the stops asked about (all when not given), in the order of the answer;
+    each stop's detour is the same whichever others are asked about with it.
     """
     anchors = np.flatnonzero(mandatory)
     if anchors.size == 0:
-        return np.full(len(x), np.inf)
+        return np.full(len(x) if at is None else len(at), np.inf)
     from scipy.spatial import cKDTree  # loaded where used: importing stays cheap
 
     points = np.column_stack((x, y))
     k = min(2, anchors.size)
-    dist, near = cKDTree(points[anchors]).query(points, k=k)
+    asked = points if at is None else points[at]
+    dist, near = cKDTree(points[anchors]).query(asked, k=k)
     if k == 1:
         return 2.0 * circuity * np.asarray(dist, dtype=float) / 1000.0
     a, b = points[anchors[near[:, 0]]], points[anchors[near[:, 1]]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from simulation.waste.planning import insertion_detour_km
 from simulation.waste.policies import _Neighbours
 
 
@@ -48,3 +49,13 @@ def test_neighbours_at_exactly_the_distance_count_and_no_bin_is_its_own() -> Non
     assert sorted(neighbours.of(np.array([1])).tolist()) == [0, 2, 3]  # 0: 1,000 m exactly
     assert sorted(neighbours.of(np.array([0])).tolist()) == [1, 3]  # not 2: a hair further
     assert neighbours.of(np.array([], dtype=int)).size == 0
+
+
+def test_the_detour_of_the_stops_asked_about_is_their_detour_among_all() -> None:
+    rng = np.random.default_rng(7)
+    x, y = rng.uniform(0, 8_000, 500), rng.uniform(0, 8_000, 500)
+    for mandatory_share in (0.0, 0.002, 0.5):
+        mandatory = rng.random(500) < mandatory_share
+        every = insertion_detour_km(x, y, mandatory, 1.3)
+        asked = np.flatnonzero(~mandatory)[::3]
+        assert np.array_equal(insertion_detour_km(x, y, mandatory, 1.3, at=asked), every[asked])
