@@ -159,14 +159,13 @@ class FixedSchedule:
 
     def choose(self, view: DayView) -> np.ndarray:
         """Bins whose round runs today."""
-        runs: dict[tuple[str, str], bool] = {}
-        mask = np.zeros(len(view.stream), dtype=bool)
-        for i, key in enumerate(zip(view.stream, view.commune, strict=True)):
-            if key not in runs:
-                found = self.by_commune.get(key) or self.rounds.get(key[0])
-                runs[key] = found is not None and found.runs_on(view.day)
-            mask[i] = runs[key]
-        return mask
+        static = _static(view)
+        runs = np.zeros(len(static.pairs), dtype=bool)
+        for k, pair in enumerate(static.pairs):
+            found = self.by_commune.get(pair) or self.rounds.get(pair[0])
+            runs[k] = found is not None and found.runs_on(view.day)
+        chosen: np.ndarray = runs[static.pair]
+        return chosen
 
 
 CALENDAR_FREQUENCIES: dict[str, tuple[tuple[int, ...] | None, int, int]] = {
@@ -855,7 +854,10 @@ class _Static:
     members: tuple[np.ndarray, ...]
     """Each stream's bins, in order."""
     shared: np.ndarray
-    """``_same_stream_and_commune``."""
+    """For each bin, how many bins of its stream stand in its commune (itself included)."""
+    pairs: tuple[tuple[str, str], ...]
+    """The (stream, commune) pairs the bins stand in; ``pair`` indexes them."""
+    pair: np.ndarray
     service: np.ndarray
     _sites: dict[tuple[float, float, float, float, float], _Sites] = field(default_factory=dict)
     _neighbours: dict[float, _Neighbours] = field(default_factory=dict)
@@ -956,6 +958,7 @@ def _static(view: DayView) -> _Static:
             return found
     names, code = np.unique(np.asarray(view.stream, dtype=str), return_inverse=True)
     code = code.reshape(-1)
+    pairs, pair, shared = _stream_and_commune(view)
     made = _Static(
         tuple(view.stream),
         tuple(view.commune),
@@ -964,7 +967,9 @@ def _static(view: DayView) -> _Static:
         tuple(str(name) for name in names),
         code,
         tuple(np.flatnonzero(code == s) for s in range(len(names))),
-        _same_stream_and_commune(view),
+        shared,
+        pairs,
+        pair,
         service_minutes(view.capacity_l),
     )
     _STATIC.insert(0, made)
@@ -972,9 +977,14 @@ def _static(view: DayView) -> _Static:
     return made
 
 
-def _same_stream_and_commune(view: DayView) -> np.ndarray:
-    """For each bin, how many bins of its stream stand in its commune (itself included)."""
-    keys = [f"{s}\x00{c}" for s, c in zip(view.stream, view.commune, strict=True)]
-    _, inverse, counts = np.unique(np.asarray(keys), return_inverse=True, return_counts=True)
-    shared: np.ndarray = counts[inverse].astype(float)
-    return shared
+def _stream_and_commune(
+    view: DayView,
+) -> tuple[tuple[tuple[str, str], ...], np.ndarray, np.ndarray]:
+    """The (stream, commune) pairs of the bins, each bin's pair, and how many bins share it."""
+    index: dict[tuple[str, str], int] = {}
+    pair = np.array(
+        [index.setdefault(key, len(index)) for key in zip(view.stream, view.commune, strict=True)],
+        dtype=int,
+    )
+    shared: np.ndarray = np.bincount(pair, minlength=len(index))[pair].astype(float)
+    return tuple(index), pair, shared
