@@ -917,7 +917,7 @@ def _envelopes(draw: st.DrawFn) -> Envelope:
             body["tips"] = f"SCH-ASPIRAN@{body['started_at']}=7.94"
     return Envelope(
         message_id=draw(_IDENTIFIERS),
-        source=draw(_IDENTIFIERS),
+        source=draw(_IDENTIFIERS.filter(lambda s: "/" not in s and s != "raw")),
         device=draw(_IDENTIFIERS),
         asset=draw(_IDENTIFIERS),
         kind=kind,
