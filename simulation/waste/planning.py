@@ -14,6 +14,7 @@ Not responsible for choosing the bins (policies) nor for levels and overflows (t
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -528,12 +529,28 @@ def hull(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray | None]:
 
     if len(x) < 3:
         return HULL_FLOOR_M2, None
+    points = np.column_stack((x, y))
+    key = hashlib.blake2b(points.tobytes(), digest_size=16).digest()
+    known = _HULLS.get(key)
+    if known is not None:
+        return known
     try:
-        found = ConvexHull(np.column_stack((x, y)))
+        found = ConvexHull(points)
     except QhullError:
         return HULL_FLOOR_M2, None
-    area = float(found.volume)  # a 2-D hull's volume is its area
-    return max(HULL_FLOOR_M2, area), np.asarray(found.vertices)
+    vertices = np.asarray(found.vertices)
+    vertices.setflags(write=False)  # shared by every caller that asks about these points
+    answer = (max(HULL_FLOOR_M2, float(found.volume)), vertices)  # a 2-D hull's volume is its area
+    if len(_HULLS) >= _HULLS_KEPT:
+        _HULLS.clear()
+    _HULLS[key] = answer
+    return answer
+
+
+_HULLS: dict[bytes, tuple[float, np.ndarray]] = {}
+"""Hulls computed lately, by a digest of their points (coordinates in order): a fixed round
+asks about the same stops every week, and Qhull gives the same answer to the same points."""
+_HULLS_KEPT = 64
 
 
 LARGE_DAY_METHODS = {"estimate": estimated_tours, "nearest-neighbour": nearest_neighbour_tours}

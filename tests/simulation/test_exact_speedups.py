@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-from simulation.waste.planning import insertion_detour_km
+from simulation.waste.planning import HULL_FLOOR_M2, hull, insertion_detour_km
 from simulation.waste.policies import _Neighbours
 
 
@@ -59,3 +59,17 @@ def test_the_detour_of_the_stops_asked_about_is_their_detour_among_all() -> None
         every = insertion_detour_km(x, y, mandatory, 1.3)
         asked = np.flatnonzero(~mandatory)[::3]
         assert np.array_equal(insertion_detour_km(x, y, mandatory, 1.3, at=asked), every[asked])
+
+
+def test_a_hull_asked_about_again_is_the_one_qhull_gives() -> None:
+    from scipy.spatial import ConvexHull
+
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(0, 5_000, 200), rng.uniform(0, 5_000, 200)
+    first, again = hull(x, y), hull(x.copy(), y.copy())
+    fresh = ConvexHull(np.column_stack((x, y)))
+    assert first[0] == again[0] == max(HULL_FLOOR_M2, float(fresh.volume))
+    assert again[1] is not None and np.array_equal(again[1], fresh.vertices)
+    assert not again[1].flags.writeable  # shared: no caller may change it
+    moved = hull(x, y + 1e-6)  # other points, another answer
+    assert moved[0] != first[0] or not np.shares_memory(moved[1], first[1])
