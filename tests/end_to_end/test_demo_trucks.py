@@ -92,5 +92,6 @@ def test_the_demo_ends_comparing_what_the_trucks_did_with_the_policies(
     # The recorded row's km are the trucks' own tour reports, nothing routed again.
     km = re.match(r"What the trucks did \(recorded\)\s+([\d  ]+) km", rows[0])
     assert km and int(re.sub(r"\D", "", km[1])) == round(recorded.km)
-    assert ending[-1] == f"report: {report / 'index.html'}"
+    assert f"report: {report / 'index.html'}" in ending
+    assert ending[-1].startswith("see it live:")  # then the command that opens the web view
     assert (report / "kpis.csv").is_file() and (report / "scenarios" / "threshold.toml").is_file()
