@@ -16,6 +16,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from twin.asof import to_wgs84
+from twin.devices import FILL_SENSOR
 from twin.projections.assets import ASSET_STATE
 from twin.projections.energy import ENERGY_DAILY
 from twin.projections.footfall import FOOTFALL_SCANNER_HOURLY
@@ -31,7 +32,8 @@ MAP_VIEWS = (
     "energy_daily",
     "service_occupancy",
 )
-DEFAULT_SILENT_AFTER = timedelta(hours=24)  # a fill sensor that said nothing for this long
+# A fill sensor is silent past its expected interval, the one `twin health` judges it by.
+DEFAULT_SILENT_AFTER = FILL_SENSOR.expected_interval
 # Fill bands: (lower bound in %, band name, what the legend says).
 FILL_BANDS = ((100.0, "full", "100 % or more"), (80.0, "high", "80–99 %"), (50.0, "mid", "50–79 %"))
 FILL_LOW = ("low", "0–49 %")
