@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from twin import InvalidInputError, open_twin
-from twin.web import FeedSettings, WebSettings, create_app
+from twin.web import LOOPBACK_HOSTS, FeedSettings, WebSettings, create_app
 from valley_twin.arguments import whole_number
 
 TOKEN_VARIABLE = "TWIN_WEB_TOKEN"
@@ -102,7 +102,10 @@ def _serve(args: argparse.Namespace) -> int:
     check_binding(args.host, token)
     twin = open_twin(args.serve_store or args.store, create=False)
     settings = WebSettings(
-        reports_dir=args.reports, token=token, feed=FeedSettings(keep_views_current=args.follow)
+        reports_dir=args.reports,
+        token=token,
+        feed=FeedSettings(keep_views_current=args.follow),
+        allowed_hosts=None if token else (*LOOPBACK_HOSTS, args.host),
     )
     try:
         app = create_app(twin, settings)

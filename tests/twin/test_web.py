@@ -235,3 +235,59 @@ def test_pages_render_with_their_legend_and_filters(twin: ValleyTwin, tmp_path: 
     assert 'name="kind"' in home and 'name="commune"' in home and 'name="subkind"' in home
     assert alerts.status_code == 200 and health.status_code == 200
     assert [response.status_code for response in api] == [200, 200]
+
+
+def test_a_backlog_of_changes_is_read_as_a_whole_map_not_by_thousands_of_ids(
+    twin: ValleyTwin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A backlog past MOST_CHANGES_BY_ID changed aggregates (views that stood still while ingest
+    # ran) once became one IN (...) of every id, past the databases' limits on parameters.
+    import twin.web.feed as feed_module
+
+    monkeypatch.setattr(feed_module, "MOST_CHANGES_BY_ID", 2)
+    feed = AssetFeed(twin)
+    feed.load()
+    asked: list[object] = []
+    rows = feed.marks.rows
+
+    def spying_rows(db: object, now: object, ids: object = None) -> object:
+        asked.append(ids)
+        return rows(db, now, ids)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(feed.marks, "rows", spying_rows)
+    for number in range(1, 4):  # three readings: a bin and three receipts changed
+        fill(twin, "B-1", 10.0 * number, hours=number, number=number)
+    before = feed.rows
+    changed = feed.step()
+    assert asked == [None]  # the whole map, once
+    assert [(row["code"], row["band"]) for row in changed] == [("B-1", "low")]
+    # The rows are a new dict swapped in: a reader of the old one never sees it change size.
+    assert feed.rows is not before and before["B-1"]["band"] == "nosensor"
+
+
+def test_without_a_token_only_loopback_host_names_are_answered(
+    twin: ValleyTwin, tmp_path: Path
+) -> None:
+    # DNS rebinding: a page from elsewhere, its name pointed at 127.0.0.1, would otherwise read
+    # the view (and each new Host: would have kept one more catalogue in memory).
+    from twin.web import LOOPBACK_HOSTS
+
+    web = WebSettings(
+        reports_dir=tmp_path / "reports",
+        feed=FeedSettings(keep_views_current=False),
+        allowed_hosts=LOOPBACK_HOSTS,
+    )
+    app = create_app(twin, web)
+    with TestClient(app, base_url="http://evil.example") as client:
+        assert client.get("/api/assets").status_code == 400
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        assert client.get("/api/assets").status_code == 200
+
+
+def test_kept_answers_are_bounded() -> None:
+    from twin.web.queries import KEPT_ANSWERS, Kept
+
+    kept = Kept(seconds=60.0)
+    for number in range(KEPT_ANSWERS * 3):
+        assert kept.get(f"catalogue http://host-{number}/", lambda n=number: n) == number
+    assert len(kept._answers) == KEPT_ANSWERS

@@ -8,8 +8,16 @@ anything (ingest, import and the CLI do) nor for binding sockets (the command do
 
 from __future__ import annotations
 
-from twin.web.app import TokenGate, WebSettings, create_app
+from twin.web.app import LOOPBACK_HOSTS, TokenGate, WebSettings, create_app
 from twin.web.assets import MapSettings
 from twin.web.feed import AssetFeed, FeedSettings
 
-__all__ = ["AssetFeed", "FeedSettings", "MapSettings", "TokenGate", "WebSettings", "create_app"]
+__all__ = [
+    "LOOPBACK_HOSTS",
+    "AssetFeed",
+    "FeedSettings",
+    "MapSettings",
+    "TokenGate",
+    "WebSettings",
+    "create_app",
+]

@@ -26,6 +26,7 @@ from urllib.parse import parse_qs, quote
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import (
     FileResponse,
@@ -69,6 +70,12 @@ class WebSettings:
     alert_thresholds: Any = None  # handed to twin.alerts.current_alerts as they are
     kept_s: float = 10.0  # health, alerts and catalogue are computed at most this often
     clock: Callable[[], datetime] | None = None  # "now": the valley's newest fact by default
+    # The Host names a request may carry; None: any. Without a token `twin serve` allows only
+    # loopback names, so a page from elsewhere cannot read the view by DNS rebinding.
+    allowed_hosts: tuple[str, ...] | None = None
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class TokenGate:
@@ -369,4 +376,6 @@ def create_app(twin: ValleyTwin, settings: WebSettings | None = None) -> Starlet
     app.state.view = view
     if view.settings.token:
         app.add_middleware(TokenGate, token=view.settings.token)
+    if view.settings.allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(view.settings.allowed_hosts))
     return app

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 NOTIFICATIONS_PAGE = 5_000
+MOST_CHANGES_BY_ID = 2_000
+"""Changed aggregates a step reads by id; past that it reads the whole map instead."""
 RESYNC = "event: resync\ndata: {}\n\n"
 
 
@@ -120,9 +122,15 @@ class AssetFeed:
             for notification in page:
                 if notification.id > target:
                     break
-                ids.add(str(notification.originator_id))
+                if len(ids) <= MOST_CHANGES_BY_ID:  # beyond, the map is read whole anyway
+                    ids.add(str(notification.originator_id))
             position = min(page[-1].id, target)
-        resweep = time.monotonic() - self._swept >= self.settings.resweep_s
+        # Past a few thousand changed aggregates (a backlog after the views stood still), one
+        # query per change would pass the databases' limits on parameters: read the map whole.
+        resweep = (
+            time.monotonic() - self._swept >= self.settings.resweep_s
+            or len(ids) > MOST_CHANGES_BY_ID
+        )
         if not ids and not resweep:
             self.position = target
             return []
@@ -134,11 +142,14 @@ class AssetFeed:
             else:
                 rows = self.marks.rows(db, self.now, sorted(ids))
         self.position = target
+        # A new dict swapped in whole: the event loop may be reading the old one (/api/assets).
+        current = dict(self.rows)
         changed = []
         for row in rows:
-            if self.rows.get(row["code"]) != row:
-                self.rows[row["code"]] = row
+            if current.get(row["code"]) != row:
+                current[row["code"]] = row
                 changed.append(row)
+        self.rows = current
         return changed
 
     # ---- the pages (run in the event loop) ------------------------------------------------
@@ -183,6 +194,11 @@ class AssetFeed:
                 if self.last_error != str(error):
                     log.warning("live feed: %s (retrying)", error)
                 self.last_error = str(error)
+                changes = []
+            except Exception as error:  # a bug must not end the feed silently: say it, go on
+                if self.last_error != repr(error):
+                    log.exception("live feed failed; retrying")
+                self.last_error = repr(error)
                 changes = []
             if changes:
                 self.publish(changes)

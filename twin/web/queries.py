@@ -134,6 +134,9 @@ def optional(module: str, name: str) -> Callable[..., Any]:
     return function  # type: ignore[no-any-return]
 
 
+KEPT_ANSWERS = 16
+
+
 class Kept:
     """One computed answer per key, kept ``seconds``: many pages, one computation."""
 
@@ -150,6 +153,8 @@ class Kept:
                 return kept[1]
             answer = compute()
             self._answers[key] = (time.monotonic(), answer)
+            while len(self._answers) > KEPT_ANSWERS:  # keys may come from requests: bounded
+                del self._answers[next(iter(self._answers))]
             return answer
 
 
