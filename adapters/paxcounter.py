@@ -25,7 +25,10 @@ from typing import Any
 from adapters.payloads import PayloadError, decode_paxcount, parse_uplink
 from adapters.payloads.paxcounter import ENCODINGS, UPLINK_PORT
 from adapters.sdk import Adapter, AdapterManifest, Reading
-from adapters.wire import to_epoch_ms
+from adapters.wire import EARLIEST_OBSERVATION_MS, MAX_CLOCK_SKEW_S, from_epoch_ms, to_epoch_ms
+
+EARLIEST_COUNT = from_epoch_ms(EARLIEST_OBSERVATION_MS)  # what the wire takes
+MAX_AHEAD = timedelta(seconds=MAX_CLOCK_SKEW_S)
 
 MANIFEST = AdapterManifest(
     name="lorawan-paxcounter",
@@ -84,6 +87,7 @@ class PaxcounterAdapter(Adapter):
             )
         counted = decode_paxcount(uplink.payload, device.encoding)
         end = uplink.received_at
+        _check_plausible(end, received_at)
         start = end - device.cycle
         previous = self._counted_until.get(uplink.dev_eui)
         if previous is not None and start < previous:
@@ -97,6 +101,20 @@ class PaxcounterAdapter(Adapter):
         self._counted_until[uplink.dev_eui] = end
         body = {"interval_start": to_epoch_ms(start), "count": counted.pax}
         return [Reading(uplink.dev_eui, device.beacon, "footfall.count", end, body)]
+
+
+def _check_plausible(end: datetime, received_at: datetime) -> None:
+    # A network server's clock glitch (an uplink dated years ahead) must be refused alone:
+    # taken as the device's newest count, it would refuse every real one until that date.
+    if end > received_at + MAX_AHEAD:
+        raise PayloadError(
+            "time",
+            end.isoformat(),
+            f"dated more than {MAX_CLOCK_SKEW_S} s after the gateway received it "
+            f"({received_at.isoformat()}): a clock glitch, not a count",
+        )
+    if end < EARLIEST_COUNT:
+        raise PayloadError("time", end.isoformat(), f"before {EARLIEST_COUNT:%Y}: a clock glitch")
 
 
 def _paxcounter(dev_eui: str, device: object) -> Paxcounter:

@@ -121,3 +121,16 @@ def test_through_the_runner_to_valid_wire_messages(adapter: PaxcounterAdapter) -
         "BLE-34114-ZAE-1",
         261,
     )
+
+
+def test_an_uplink_dated_years_ahead_is_refused_alone(adapter: PaxcounterAdapter) -> None:
+    # A network server's clock glitch: taken as the device's newest count, it made every real
+    # count of that device refused until the glitch's date (found in review, as BLE's item 12).
+    six_years = 6 * 365 * 24 * 3600.0
+    with pytest.raises(PayloadError) as caught:
+        adapter.readings(chirpstack(PAX, "0100", shift_s=six_years), CHIRPSTACK_TIME)
+    assert caught.value.field == "time" and "clock glitch" in str(caught.value)
+    (real,) = adapter.readings(chirpstack(PAX, "0200", shift_s=1), CHIRPSTACK_TIME)
+    assert real.body["count"] == 2
+    with pytest.raises(PayloadError, match="before 2000"):
+        adapter.readings(chirpstack(PAX, "0100", shift_s=-30 * 365 * 24 * 3600.0), CHIRPSTACK_TIME)
