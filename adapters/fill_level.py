@@ -13,7 +13,6 @@ Not responsible for MQTT (see :mod:`adapters.service`).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +21,7 @@ from typing import Any
 from adapters.payloads import (
     PayloadError,
     UltrasonicReading,
+    configured_devices,
     decode_em310_udl,
     decode_ldds75,
     dragino_ldds75,
@@ -39,7 +39,6 @@ MANIFEST = AdapterManifest(
     description="ChirpStack v4 / The Things Stack v3 MQTT uplinks to bin fill levels",
 )
 
-_DEV_EUI = re.compile(r"[0-9A-Fa-f]{16}")
 Decoder = Callable[[bytes], UltrasonicReading]
 # Each model's decoder and the port its documentation gives for the distance uplink.
 DECODERS: dict[str, tuple[Decoder, int]] = {
@@ -80,18 +79,9 @@ class LorawanUltrasonicAdapter(Adapter):
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
-        devices = config.get("devices")
-        if not isinstance(devices, Mapping) or not devices:
-            raise ValueError("config: 'devices' must map DevEUIs to {bin, depth_mm, model}")
-        self.devices: dict[str, FittedSensor] = {}
-        for dev_eui, device in devices.items():
-            if not isinstance(dev_eui, str) or _DEV_EUI.fullmatch(dev_eui) is None:
-                raise ValueError(
-                    f"config: devices.{dev_eui} is not a DevEUI (16 hexadecimal digits)"
-                )
-            if dev_eui.upper() in self.devices:
-                raise ValueError(f"config: devices.{dev_eui} is configured twice")
-            self.devices[dev_eui.upper()] = _fitted_sensor(dev_eui, device)
+        self.devices: dict[str, FittedSensor] = configured_devices(
+            config, "{bin, depth_mm, model}", _fitted_sensor
+        )
 
     def readings(self, payload: bytes | str, received_at: datetime) -> list[Reading]:
         uplink = parse_uplink(payload)

@@ -16,13 +16,12 @@ people (the models apply a detection ratio).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.payloads import PayloadError, decode_paxcount, parse_uplink
+from adapters.payloads import PayloadError, configured_devices, decode_paxcount, parse_uplink
 from adapters.payloads.paxcounter import ENCODINGS, UPLINK_PORT
 from adapters.sdk import Adapter, AdapterManifest, Reading
 from adapters.wire import EARLIEST_OBSERVATION_MS, MAX_CLOCK_SKEW_S, from_epoch_ms, to_epoch_ms
@@ -38,7 +37,6 @@ MANIFEST = AdapterManifest(
     owner="valley-twin core team",
     description="ChirpStack v4 / The Things Stack v3 MQTT uplinks to footfall counts",
 )
-_DEV_EUI = re.compile(r"[0-9A-Fa-f]{16}")
 MIN_CYCLE_S, MAX_CYCLE_S = 10, 86_400  # the wire takes intervals up to one day
 
 
@@ -58,18 +56,9 @@ class PaxcounterAdapter(Adapter):
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
-        devices = config.get("devices")
-        if not isinstance(devices, Mapping) or not devices:
-            raise ValueError("config: 'devices' must map DevEUIs to {beacon, cycle_s, encoding}")
-        self.devices: dict[str, Paxcounter] = {}
-        for dev_eui, device in devices.items():
-            if not isinstance(dev_eui, str) or _DEV_EUI.fullmatch(dev_eui) is None:
-                raise ValueError(
-                    f"config: devices.{dev_eui} is not a DevEUI (16 hexadecimal digits)"
-                )
-            if dev_eui.upper() in self.devices:
-                raise ValueError(f"config: devices.{dev_eui} is configured twice")
-            self.devices[dev_eui.upper()] = _paxcounter(dev_eui, device)
+        self.devices: dict[str, Paxcounter] = configured_devices(
+            config, "{beacon, cycle_s, encoding}", _paxcounter
+        )
         self._counted_until: dict[str, datetime] = {}  # per device: end of its last interval
 
     def readings(self, payload: bytes | str, received_at: datetime) -> list[Reading]:

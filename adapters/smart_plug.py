@@ -18,13 +18,12 @@ Uplinks come as ChirpStack v4 or The Things Stack v3 JSON. Not responsible for M
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from adapters.payloads import PayloadError, decode_ws52x, parse_uplink
+from adapters.payloads import PayloadError, configured_devices, decode_ws52x, parse_uplink
 from adapters.payloads.milesight_ws52x import UPLINK_PORT
 from adapters.sdk import Adapter, AdapterManifest, Reading
 
@@ -36,7 +35,6 @@ MANIFEST = AdapterManifest(
     owner="valley-twin core team",
     description="ChirpStack v4 / The Things Stack v3 MQTT uplinks to cumulative kWh indexes",
 )
-_DEV_EUI = re.compile(r"[0-9A-Fa-f]{16}")
 
 
 @dataclass(frozen=True)
@@ -54,18 +52,7 @@ class SmartPlugAdapter(Adapter):
 
     def __init__(self, config: Mapping[str, Any]) -> None:
         super().__init__(config)
-        devices = config.get("devices")
-        if not isinstance(devices, Mapping) or not devices:
-            raise ValueError("config: 'devices' must map DevEUIs to {site, f_port}")
-        self.devices: dict[str, Socket] = {}
-        for dev_eui, device in devices.items():
-            if not isinstance(dev_eui, str) or _DEV_EUI.fullmatch(dev_eui) is None:
-                raise ValueError(
-                    f"config: devices.{dev_eui} is not a DevEUI (16 hexadecimal digits)"
-                )
-            if dev_eui.upper() in self.devices:
-                raise ValueError(f"config: devices.{dev_eui} is configured twice")
-            self.devices[dev_eui.upper()] = _socket(dev_eui, device)
+        self.devices: dict[str, Socket] = configured_devices(config, "{site, f_port}", _socket)
 
     def readings(self, payload: bytes | str, received_at: datetime) -> list[Reading]:
         uplink = parse_uplink(payload)

@@ -20,13 +20,19 @@ from __future__ import annotations
 from adapters.payloads.ble import BeaconFrame, parse_advertisement
 from adapters.payloads.dragino_ldds75 import decode_ldds75
 from adapters.payloads.errors import PayloadError
-from adapters.payloads.lorawan_uplink import Uplink, parse_uplink, topic_dev_eui
+from adapters.payloads.lorawan_uplink import (
+    Uplink,
+    configured_devices,
+    parse_uplink,
+    topic_dev_eui,
+)
 from adapters.payloads.milesight_em310udl import decode_em310_udl
 from adapters.payloads.milesight_ws52x import SocketReading, decode_ws52x
 from adapters.payloads.paxcounter import PaxCount, decode_paxcount
 from adapters.payloads.ultrasonic import UltrasonicReading
 
 __all__ = [
+    "configured_devices",
     "BeaconFrame",
     "PaxCount",
     "PayloadError",

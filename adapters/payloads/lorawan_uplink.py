@@ -36,14 +36,46 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from adapters.payloads.errors import PayloadError
 from adapters.payloads.json_text import json_object, rfc3339_instant
 
-__all__ = ["NETWORK_CHIRPSTACK", "NETWORK_TTN", "Uplink", "parse_uplink", "topic_dev_eui"]
+D = TypeVar("D")
+_DEV_EUI_TEXT = re.compile(r"[0-9A-Fa-f]{16}")
+
+
+def configured_devices(
+    config: Mapping[str, Any], fields: str, read: Callable[[str, object], D]
+) -> dict[str, D]:
+    """A LoRaWAN adapter's ``devices`` table, by upper-case DevEUI, each entry read by ``read``.
+
+    ``fields`` says in the error what an entry holds (e.g. ``"{bin, depth_mm, model}"``).
+    """
+    devices = config.get("devices")
+    if not isinstance(devices, Mapping) or not devices:
+        raise ValueError(f"config: 'devices' must map DevEUIs to {fields}")
+    found: dict[str, D] = {}
+    for dev_eui, device in devices.items():
+        if not isinstance(dev_eui, str) or _DEV_EUI_TEXT.fullmatch(dev_eui) is None:
+            raise ValueError(f"config: devices.{dev_eui} is not a DevEUI (16 hexadecimal digits)")
+        if dev_eui.upper() in found:
+            raise ValueError(f"config: devices.{dev_eui} is configured twice")
+        found[dev_eui.upper()] = read(dev_eui, device)
+    return found
+
+
+__all__ = [
+    "NETWORK_CHIRPSTACK",
+    "NETWORK_TTN",
+    "Uplink",
+    "configured_devices",
+    "parse_uplink",
+    "topic_dev_eui",
+]
 
 NETWORK_CHIRPSTACK = "chirpstack"
 NETWORK_TTN = "ttn"
