@@ -23,7 +23,7 @@ import numpy as np
 from scenarios._report_text import NBSP, number
 from scenarios.economics import RolloutCosts, base_prices
 from scenarios.report import Assumption, BinOnMap, ReportInput
-from scenarios.runner import ScenarioResult, build_policy, prepare
+from scenarios.runner import ScenarioResult, prepare, usual_rounds
 from simulation import Stop, default_fleets, plan_tours
 from simulation.parameters import fleet as fp
 from simulation.parameters import waste as wp
@@ -289,14 +289,17 @@ def _policy_words(scenario: Scenario) -> str:
     if p is None:
         return "none"
     if p.kind == "fixed":
-        policy = build_policy(scenario)
-        rounds = getattr(policy, "rounds", {})
+        rounds = usual_rounds(scenario)  # without planning the bins: words only
         parts = []
         for stream, r in sorted(rounds.items()):
             days = "+".join(_WEEKDAY_SHORT[d] for d in sorted(r.weekdays))
             every = "every week" if r.every_weeks == 1 else f"every {r.every_weeks} weeks"
             parts.append(f"{stream} {days} {every}")
-        return "fixed rounds: " + "; ".join(parts)
+        return (
+            "fixed rounds: "
+            + "; ".join(parts)
+            + " (a stream's villages spread over the week where one day cannot hold them)"
+        )
     if p.kind == "calendar":
         level = getattr(p, "service_level", None)
         target = f" set to a {number(100 * level, 1)}{NBSP}% service level" if level else ""

@@ -78,6 +78,7 @@ __all__ = [
     "build_policy",
     "plan_calendar",
     "prepare",
+    "usual_rounds",
     "run_scenario",
 ]
 
@@ -226,8 +227,7 @@ def build_policy(scenario: Scenario, prepared: Prepared | None = None) -> Policy
         )
     days = frozenset(p.round_days) if p.round_days is not None else WORKING_DAYS
     if p.kind == "fixed":
-        rounds = {s: Round(frozenset(r.weekdays), r.every_weeks) for s, r in p.rounds}
-        usual = {**DEFAULT_ROUNDS, **rounds}
+        usual = usual_rounds(scenario)
         prepared = prepared if prepared is not None else prepare(scenario)
         models = prepared.models
         sectoring = sector_scenario_rounds(
@@ -263,6 +263,14 @@ def build_policy(scenario: Scenario, prepared: Prepared | None = None) -> Policy
             look_ahead=p.look_ahead,
         )
     raise ValueError(f"unknown policy kind {p.kind!r}")  # validation makes this unreachable
+
+
+def usual_rounds(scenario: Scenario) -> dict[str, Round]:
+    """A ``fixed`` scenario's round per stream before sectoring: the file's, else the usual."""
+    p = scenario.policy
+    assert p is not None and p.kind == "fixed"
+    rounds = {s: Round(frozenset(r.weekdays), r.every_weeks) for s, r in p.rounds}
+    return {**DEFAULT_ROUNDS, **rounds}
 
 
 def plan_calendar(scenario: Scenario, prepared: Prepared) -> Calendar:
