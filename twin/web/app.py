@@ -167,8 +167,7 @@ class WebView:
     async def _asset(self, code: str) -> dict[str, Any]:
         return await anyio.to_thread.run_sync(queries.asset_state, self.twin, self.geography, code)
 
-    async def api_asset(self, request: Request) -> Response:
-        code = request.path_params["code"]
+    async def _asset_with_series(self, code: str) -> tuple[dict[str, Any], Any]:
         state = await self._asset(code)
         series = await anyio.to_thread.run_sync(
             queries.asset_series,
@@ -177,6 +176,10 @@ class WebView:
             id_text(self.twin.resolve(code)),
             self.feed.now,
         )
+        return state, series
+
+    async def api_asset(self, request: Request) -> Response:
+        state, series = await self._asset_with_series(request.path_params["code"])
         return JSONResponse({"state": state, "series": series, "now": self.feed.now.isoformat()})
 
     async def api_asset_at(self, request: Request) -> Response:
@@ -192,14 +195,7 @@ class WebView:
 
     async def asset_page(self, request: Request) -> Response:
         code = request.path_params["code"]
-        state = await self._asset(code)
-        series = await anyio.to_thread.run_sync(
-            queries.asset_series,
-            self.twin,
-            state["kind"],
-            id_text(self.twin.resolve(code)),
-            self.feed.now,
-        )
+        state, series = await self._asset_with_series(code)
         return HTMLResponse(pages.asset_page(code, state, series, self.feed.now))
 
     async def find_asset(self, request: Request) -> Response:

@@ -104,8 +104,7 @@ def _in_ids(db: Db, column: str, ids: list[str] | None) -> tuple[str, list[Any]]
 def footfall_today(db: Db, now: datetime, ids: list[str] | None = None) -> dict[str, int]:
     """Devices counted by each beacon since the valley's local midnight before ``now``."""
     midnight = datetime.combine(local_day(now), time(0), tzinfo=VALLEY_TIME).astimezone(UTC)
-    write = db.dialect.to_db.get("instant")
-    since = write(midnight) if write is not None else midnight
+    since = db.dialect.writer(FOOTFALL_SCANNER_HOURLY, ["hour"])([midnight])[0]
     extra, params = _in_ids(db, "beacon_id", ids)
     hour = db.dialect.typed_placeholder(FOOTFALL_SCANNER_HOURLY.column("hour"))
     rows = db.fetch(
@@ -119,8 +118,7 @@ def footfall_today(db: Db, now: datetime, ids: list[str] | None = None) -> dict[
 def kwh_last_day(db: Db, now: datetime, ids: list[str] | None = None) -> dict[str, float]:
     """Each site's kWh over the last full local day before ``now`` (a lighting cabinet's night)."""
     yesterday = local_day(now) - timedelta(days=1)
-    write = db.dialect.to_db.get("day")
-    day = write(yesterday) if write is not None else yesterday
+    day = db.dialect.writer(ENERGY_DAILY, ["day"])([yesterday])[0]
     extra, params = _in_ids(db, "site_id", ids)
     day_mark = db.dialect.typed_placeholder(ENERGY_DAILY.column("day"))
     rows = db.fetch(

@@ -85,7 +85,6 @@ def asset_series(
     since: date | datetime = start.date() if table.column(time_column).type == "day" else start
     with store.read() as db:
         dialect = db.dialect
-        to_db = dialect.to_db.get(table.column(time_column).type)
         from_db = dialect.from_db.get(table.column(time_column).type)
         statement = (
             f'SELECT "{time_column}", "{value_column}" FROM {dialect.table(table.name)} '
@@ -93,7 +92,7 @@ def asset_series(
             f'AND "{time_column}" >= {dialect.typed_placeholder(table.column(time_column))} '
             f'ORDER BY "{time_column}"'
         )
-        rows = db.fetch(statement, [asset_id, to_db(since) if to_db else since])
+        rows = db.fetch(statement, [asset_id, dialect.writer(table, [time_column])([since])[0]])
     points = []
     for at, value in rows:
         when = from_db(at) if from_db is not None else at
