@@ -76,6 +76,7 @@ __all__ = [
     "annual_cost",
     "AS_SET",
     "build_policy",
+    "expected_litres_per_day",
     "plan_calendar",
     "prepare",
     "usual_rounds",
@@ -231,7 +232,11 @@ def build_policy(scenario: Scenario, prepared: Prepared | None = None) -> Policy
         prepared = prepared if prepared is not None else prepare(scenario)
         models = prepared.models
         sectoring = sector_scenario_rounds(
-            scenario, prepared, [usual[s] for s in models.streams], days
+            scenario,
+            prepared,
+            [usual[s] for s in models.streams],
+            days,
+            expected_litres_per_day(scenario, prepared),
         )
         by_commune = {
             (stream, commune): r
@@ -282,7 +287,7 @@ def plan_calendar(scenario: Scenario, prepared: Prepared) -> Calendar:
     p = scenario.policy
     assert p is not None and p.kind == "calendar"
     models = prepared.models
-    rate = models.expected_days(scenario.run.start, scenario.run.horizon_days).mean(axis=1)
+    rate = expected_litres_per_day(scenario, prepared)
     calendar = Calendar.plan(
         models.streams,
         models.communes,
@@ -293,12 +298,23 @@ def plan_calendar(scenario: Scenario, prepared: Prepared) -> Calendar:
         frequencies=p.frequencies,
     )
     days = frozenset(p.round_days) if p.round_days is not None else WORKING_DAYS
-    sectoring = sector_scenario_rounds(scenario, prepared, list(calendar.rounds), days)
+    sectoring = sector_scenario_rounds(scenario, prepared, list(calendar.rounds), days, rate)
     return replace(calendar, rounds=sectoring.rounds)
 
 
+def expected_litres_per_day(scenario: Scenario, prepared: Prepared) -> np.ndarray:
+    """Each container's expected litres a day: its model's mean over the run's days."""
+    days = prepared.models.expected_days(scenario.run.start, scenario.run.horizon_days)
+    rate: np.ndarray = days.mean(axis=1)
+    return rate
+
+
 def sector_scenario_rounds(
-    scenario: Scenario, prepared: Prepared, rounds: Sequence[Round], days: frozenset[int]
+    scenario: Scenario,
+    prepared: Prepared,
+    rounds: Sequence[Round],
+    days: frozenset[int],
+    litres_per_day: np.ndarray,
 ) -> Sectoring:
     """Each container's fixed round moved with its village to a day its fleet can serve.
 
@@ -307,12 +323,13 @@ def sector_scenario_rounds(
     """
     models = prepared.models
     bins = prepared.bins
-    rate = models.expected_days(scenario.run.start, scenario.run.horizon_days).mean(axis=1)
     return sector_rounds(
         rounds,
         models.streams,
         models.communes,
-        Stops(np.asarray(bins.x), np.asarray(bins.y), np.asarray(models.capacity_l), rate),
+        Stops(
+            np.asarray(bins.x), np.asarray(bins.y), np.asarray(models.capacity_l), litres_per_day
+        ),
         default_fleets(dict(scenario.fleet)),
         depot=fp.DEPOT.position,
         tip=fp.TIP.position,

@@ -128,13 +128,13 @@ def test_the_inputs_must_describe_the_same_containers() -> None:
 @pytest.mark.slow  # prepares the whole valley's inventory (about 3,800 containers)
 def test_the_valley_files_fleet_is_the_fewest_that_serves_its_sectored_rounds() -> None:
     from scenarios.loader import load_scenario
-    from scenarios.runner import prepare
+    from scenarios.runner import expected_litres_per_day, prepare
     from simulation.waste.policies import DEFAULT_ROUNDS as ROUNDS
 
     scenario = load_scenario(Path(__file__).parents[2] / "scenarios/files/valley-fixed.toml")
     prepared = prepare(scenario)
     models, bins = prepared.models, prepared.bins
-    rate = models.expected_days(scenario.run.start, scenario.run.horizon_days).mean(axis=1)
+    rate = expected_litres_per_day(scenario, prepared)
     needed = trucks_needed(
         [ROUNDS[s] for s in models.streams],
         models.streams,
