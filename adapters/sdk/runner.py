@@ -355,7 +355,7 @@ class AdapterRunner:
 
     def _say_silence(self, unanswered: int) -> None:
         # An engineer must learn within seconds that nothing comes back, and why if it is known.
-        diagnosis = getattr(self.transport, "diagnosis", lambda: None)()
+        diagnosis = self.transport.diagnosis()
         waited = self._timer() - max(self._window_sent_at, self._last_answer_at)
         log.warning(
             "ingest has not answered %d message(s) for %.0f s: %s; resending in order",

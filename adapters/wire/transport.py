@@ -42,6 +42,10 @@ class AbstractTransport(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional for transports holding nothing
         """Release what the transport holds."""
 
+    def diagnosis(self) -> str | None:
+        """Why ingest does not answer, in words, when the transport can tell (else None)."""
+        return None
+
 
 class InMemoryTransport(AbstractTransport):
     """A transport whose other end is a pair of queues: the fake for unit tests."""
