@@ -16,6 +16,7 @@ import os
 import resource
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -157,6 +158,10 @@ class ServerSettings:
     # default of 1,000 drops replies to a window of 1,000 and the adapter waits its resend
     # timeout for nothing. Replies are about 60 bytes: 100,000 of them is 6 MB at worst.
     reply_queue: int = 100_000
+    # Connections refused after a store failure, remembered until they are this many (the
+    # oldest forgotten first): ~100 bytes each. A connection is one ZeroMQ routing id, which
+    # libzmq never gives twice; an adapter that reconnects gets a new one.
+    refused_connections_kept: int = 100_000
 
 
 class IngestServer:
@@ -187,6 +192,9 @@ class IngestServer:
         self._started = time.time()
         self.bound_endpoint: str | None = None  # the real address once bound (port 0 or * resolved)
         self._status_failing = False
+        # Connections whose messages went unanswered for a store failure, in refusal order.
+        self._refused: OrderedDict[bytes, None] = OrderedDict()
+        self.refused_after_store_failure = 0  # messages dropped for arriving on such a connection
 
     def serve(self, stop: threading.Event, ready: threading.Event | None = None) -> None:
         """Bind, then batch, commit and reply until ``stop`` is set; flush the batch in hand."""
@@ -261,6 +269,12 @@ class IngestServer:
                 if remaining <= 0 or not self.transport.wait(remaining):
                     break
                 continue
+            if frame.peer in self._refused:
+                # An earlier message of this connection was not committed (the store failed) and
+                # will be resent: this later one must not land before it. Nothing of it is
+                # applied nor answered; the adapter resends it, in order, on a new connection.
+                self.refused_after_store_failure += 1
+                continue
             incoming = self._incoming(frame)
             if incoming is None:
                 continue
@@ -269,9 +283,23 @@ class IngestServer:
         if not messages:
             return
         replies = self.processor.process(messages)
+        refused = 0
         for identity, reply in zip(identities, replies, strict=True):
             if reply is not None:
                 self.transport.reply(identity, encode_reply(reply))
+            elif identity not in self._refused:
+                self._refuse(identity)
+                refused += 1
+        if refused:
+            log.warning(
+                "store failure: %d connection(s) get no answer until they reconnect and resend",
+                refused,
+            )
+
+    def _refuse(self, identity: bytes) -> None:
+        self._refused[identity] = None
+        while len(self._refused) > self.settings.refused_connections_kept:
+            self._refused.popitem(last=False)
 
     def _incoming(self, frame: ServerFrame) -> Incoming | None:
         """The message as ingest takes it, or None for one from a key no longer allowed."""
@@ -308,6 +336,7 @@ class IngestServer:
             "started_at": datetime.fromtimestamp(self._started, UTC).isoformat(),
             "updated_at": datetime.now(UTC).isoformat(),
             **self.processor.stats.as_dict(),
+            "refused_after_store_failure": self.refused_after_store_failure,
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -162,11 +162,13 @@ class Outbox:
             )
             return db.total_changes - before
 
-    def head(self, limit: int) -> list[tuple[str, bytes, int]]:
-        """(id, frame, attempts so far) of the oldest unanswered messages, in the order queued."""
+    def head(self, limit: int, skip: int = 0) -> list[tuple[str, bytes, int]]:
+        """(id, frame, attempts so far) of the oldest unanswered messages, in the order queued,
+        leaving out the ``skip`` oldest (the runner's messages in flight)."""
         # A new row's rowid is one more than the largest present, so rowid order is queue order.
         rows = self._db.execute(
-            "SELECT message_id, frame, attempts FROM outbox ORDER BY rowid LIMIT ?", (limit,)
+            "SELECT message_id, frame, attempts FROM outbox ORDER BY rowid LIMIT ? OFFSET ?",
+            (limit, skip),
         ).fetchall()
         return [(row[0], row[1], row[2]) for row in rows]
 

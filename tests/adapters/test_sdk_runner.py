@@ -293,7 +293,9 @@ def test_unanswered_message_is_resent_after_resend_after_s(
 def test_no_message_overtakes_an_unanswered_earlier_one(
     outbox: Outbox, transport: InMemoryTransport, clock: Clock
 ) -> None:
-    runner = make_runner(outbox, transport, clock, resend_after_s=5.0, max_in_flight=2)
+    runner = make_runner(
+        outbox, transport, clock, resend_after_s=5.0, max_in_flight=2, windows_in_flight=1
+    )
     runner.submit_many([payload("s1"), payload("s2"), payload("s3")])
     runner.pump()
     first, second = sent_ids(transport, clock)
@@ -303,7 +305,9 @@ def test_no_message_overtakes_an_unanswered_earlier_one(
     assert len(transport.sent) == 2  # s3 waits while s1 is unanswered
     clock.advance(5)
     runner.pump()
-    assert sent_ids(transport, clock)[2:] == [first]  # only the unanswered one goes again
+    # On a fresh connection the outbox's head goes again: the unanswered s1 first, then s3.
+    assert sent_ids(transport, clock)[2] == first
+    assert [decode(f, clock.now).device for f in transport.sent][2:] == ["s1", "s3"]
     assert runner.stats.resent == 1
     transport.replies.append(reply("ack", first))
     runner.pump()
@@ -425,7 +429,13 @@ def test_rate_below_one_per_second_still_sends(
 
 @pytest.mark.parametrize(
     "options",
-    [{"rate_per_s": 0}, {"rate_per_s": -1.0}, {"max_in_flight": 0}, {"resend_after_s": -1}],
+    [
+        {"rate_per_s": 0},
+        {"rate_per_s": -1.0},
+        {"max_in_flight": 0},
+        {"windows_in_flight": 0},
+        {"resend_after_s": -1},
+    ],
 )
 def test_bad_runner_settings_are_refused(
     outbox: Outbox, transport: InMemoryTransport, clock: Clock, options: dict[str, Any]
@@ -437,7 +447,9 @@ def test_bad_runner_settings_are_refused(
 def test_max_in_flight_caps_the_window(
     outbox: Outbox, transport: InMemoryTransport, clock: Clock
 ) -> None:
-    runner = make_runner(outbox, transport, clock, max_in_flight=4, resend_after_s=3600)
+    runner = make_runner(
+        outbox, transport, clock, max_in_flight=4, windows_in_flight=1, resend_after_s=3600
+    )
     runner.submit_many([payload(f"s{n}") for n in range(10)])
     runner.pump()
     assert len(transport.sent) == 4 and runner.in_flight == 4
@@ -451,6 +463,73 @@ def test_max_in_flight_caps_the_window(
     runner.pump()
     assert len(transport.sent) == 8 and runner.in_flight == 4
     assert outbox.pending() == 6
+
+
+def devices(transport: InMemoryTransport, clock: Clock, since: int = 0) -> list[str]:
+    return [decode(frame, clock.now).device for frame in list(transport.sent)[since:]]
+
+
+def test_several_windows_leave_before_the_first_is_answered(
+    outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
+    runner = make_runner(
+        outbox, transport, clock, max_in_flight=6, windows_in_flight=3, resend_after_s=3600
+    )
+    assert runner.window_size == 2
+    runner.submit_many([payload(f"s{n}") for n in range(10)])
+    runner.pump()
+    assert devices(transport, clock) == ["s0", "s1", "s2", "s3", "s4", "s5"]
+    assert runner.in_flight == 6
+    ids = sent_ids(transport, clock)
+    # Ingest answers the second window before the first: its slot goes to the next window.
+    transport.replies.extend(reply("ack", m) for m in ids[2:4])
+    runner.pump()
+    runner.pump()
+    assert devices(transport, clock, since=6) == ["s6", "s7"] and runner.in_flight == 6
+    transport.replies.append(reply("ack", ids[0]))
+    runner.pump()
+    assert len(transport.sent) == 8  # the first window is still open: no slot
+    assert outbox.pending() == 10 - 3
+
+
+def test_windows_cap_at_max_in_flight(
+    outbox: Outbox, transport: InMemoryTransport, clock: Clock
+) -> None:
+    runner = make_runner(outbox, transport, clock, max_in_flight=3, windows_in_flight=8)
+    assert (runner.windows_in_flight, runner.window_size) == (3, 1)
+
+
+def test_after_silence_everything_unanswered_is_resent_in_order_on_a_fresh_connection(
+    outbox: Outbox, clock: Clock
+) -> None:
+    # The store failed under ingest half-way through the windows in flight: ingest answered what
+    # it committed before the failure and nothing since on this connection (docs/wire-protocol.md
+    # §9.3). The adapter must resend from the first unanswered message on, in queue order, and
+    # only on a fresh connection, which ingest accepts again.
+    transport = ResettableTransport(failing_sends=set())
+    runner = make_runner(
+        outbox, transport, clock, max_in_flight=6, windows_in_flight=3, resend_after_s=5.0
+    )
+    runner.submit_many([payload(f"s{n}") for n in range(9)])
+    runner.pump()
+    ids = sent_ids(transport, clock)
+    transport.replies.extend(reply("ack", m) for m in ids[:3])  # s3 on: not committed
+    runner.pump()
+    runner.pump()
+    assert devices(transport, clock, since=6) == ["s6", "s7"]  # the first window's slot
+    clock.advance(4.9)
+    runner.pump()
+    assert transport.resets == 0 and len(transport.sent) == 8
+    clock.advance(0.1)
+    runner.pump()
+    assert transport.resets == 1
+    # Resent first, in order, up to max_in_flight: s3 … s8 (s8 was never sent before).
+    assert devices(transport, clock, since=8) == ["s3", "s4", "s5", "s6", "s7", "s8"]
+    assert runner.stats.resent == 5 and runner.in_flight == 6
+    assert runner.stats.silent_resends == 1
+    transport.replies.extend(reply("ack", m) for m in sent_ids(transport, clock)[8:])
+    runner.pump()
+    assert outbox.pending() == 0 and runner.in_flight == 0
 
 
 # -- transport failures -----------------------------------------------------------------------------
@@ -505,6 +584,25 @@ def test_a_failed_send_joins_the_window_and_is_resent_in_order_on_a_fresh_connec
     assert transport.resets == 1
     assert [decode(f, clock.now).device for f in transport.sent] == ["s1", "s2", "s3"]
     assert runner.stats.resent == 0  # a send that failed was never an attempt
+
+
+def test_a_failed_send_stops_every_later_window_until_the_resend(
+    outbox: Outbox, clock: Clock
+) -> None:
+    transport = ResettableTransport(failing_sends={2})
+    runner = make_runner(
+        outbox, transport, clock, max_in_flight=3, windows_in_flight=3, resend_after_s=5.0
+    )
+    runner.submit_many([payload("s1"), payload("s2"), payload("s3"), payload("s4")])
+    runner.pump()  # s1 leaves in its window, s2 fails in its own: s3 must not follow
+    assert devices(transport, clock) == ["s1"] and runner.in_flight == 2
+    ack_all(runner, transport, clock)
+    runner.pump()
+    assert devices(transport, clock) == ["s1"]  # slots are free, but s2 is not yet resent
+    clock.advance(5.0)
+    runner.pump()
+    assert transport.resets == 1
+    assert devices(transport, clock) == ["s1", "s2", "s3", "s4"]
 
 
 def test_a_failed_first_send_still_leads_to_a_fresh_connection(
