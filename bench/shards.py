@@ -30,6 +30,7 @@ import os
 import platform
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -117,8 +118,7 @@ def worker(params: dict[str, Any]) -> dict[str, Any]:
         not_acked += sum(1 for reply in replies if reply is None or reply.status != "ack")
     finished = time.clock_gettime(time.CLOCK_MONOTONIC)
     used = resource.getrusage(resource.RUSAGE_SELF)
-    twin.close()
-    return {
+    result = {
         "index": index,
         "bins": len(mine),
         "messages": len(frames),
@@ -130,6 +130,12 @@ def worker(params: dict[str, Any]) -> dict[str, Any]:
         "cpu_s": used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime,
         "commit_ms": processor.stats.as_dict()["commit_latency_ms"],
     }
+    # The connections stay open until the parent has read PostgreSQL's CPU: a backend's time
+    # moves to the postmaster's children's count only when it exits.
+    print(json.dumps(result), flush=True)
+    sys.stdin.readline()
+    twin.close()
+    return result
 
 
 # ---- the bench process ---------------------------------------------------------------------
@@ -140,6 +146,7 @@ class Outcome:
     messages: int
     seconds: float
     cpu_s: float
+    server_cpu_s: float
     per_worker: list[dict[str, Any]]
 
     @property
@@ -181,16 +188,21 @@ def run_configuration(
             line = child.stdout.readline().strip()
             if line != "ready":
                 raise RuntimeError(f"a worker did not get ready: {line!r}")
+        server_before = postgres_cpu_seconds()
         for child in children:
             assert child.stdin is not None
             child.stdin.write("go\n")
             child.stdin.flush()
         results = []
         for child in children:
-            out, _ = child.communicate(timeout=600)
-            if child.returncode != 0:
-                raise RuntimeError(f"a worker failed (exit {child.returncode})")
-            results.append(json.loads(out.strip().splitlines()[-1]))
+            assert child.stdout is not None
+            line = child.stdout.readline()
+            if not line:
+                raise RuntimeError(f"a worker failed (exit {child.wait()})")
+            results.append(json.loads(line))
+        server_cpu = postgres_cpu_seconds() - server_before
+        for child in children:
+            child.communicate("close\n", timeout=60)
     finally:
         for child in children:
             if child.poll() is None:
@@ -205,7 +217,31 @@ def run_configuration(
             file=sys.stderr,
         )
     seconds = max(r["finished"] for r in results) - min(r["started"] for r in results)
-    return Outcome(label, shards, total, seconds, sum(r["cpu_s"] for r in results), results)
+    return Outcome(
+        label, shards, total, seconds, sum(r["cpu_s"] for r in results), server_cpu, results
+    )
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds of the PostgreSQL server's processes on this machine, exited backends included.
+
+    Every session's work counts (other users of the server too): an approximation on a shared
+    machine. 0 when the server's processes cannot be read.
+    """
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+        if int(fields[1]) == 1 or (entry / "cmdline").read_bytes().find(b"-D") >= 0:
+            ticks += int(fields[13]) + int(fields[14])  # the postmaster: its reaped children
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def server_facts(base: str) -> str:
@@ -240,16 +276,27 @@ def drop_schemas(base: str, schemas: list[str]) -> None:
             )
 
 
+CONFIGURATIONS = (  # label, workers, schemas (worker i uses schemas[i % len])
+    ("1 worker, own schema", 1, 1),
+    ("2 workers, a schema each", 2, 2),
+    ("4 workers, a schema each", 4, 4),
+    ("2 workers, ONE shared schema (today)", 2, 1),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a short run")
     parser.add_argument("--url", default=os.environ.get("TWIN_TEST_POSTGRES", DEFAULT_URL))
     parser.add_argument("--bins", type=int, default=2_000)
     parser.add_argument("--messages", type=int, help="total per configuration; default 40,000")
+    parser.add_argument(
+        "--rounds", type=int, help="rounds, each in another order; default 3 (quick: 1)"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(worker(json.loads(args.child))), flush=True)
+        worker(json.loads(args.child))
         return
     import psycopg
     from psycopg import sql
@@ -257,50 +304,65 @@ def main() -> None:
     from twin.ingest_server import ServerSettings
 
     messages = args.messages or (10_000 if args.quick else 40_000)
+    rounds = args.rounds or (1 if args.quick else 3)
     start_ms = int(
         (datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(days=60)).timestamp() * 1000
     )
-    run = uuid.uuid4().hex[:8]
-    configurations = [
-        ("1 worker, own schema", 1, [f"bench_shards_{run}_1_0"]),
-        ("2 workers, a schema each", 2, [f"bench_shards_{run}_2_{i}" for i in range(2)]),
-        ("4 workers, a schema each", 4, [f"bench_shards_{run}_4_{i}" for i in range(4)]),
-        ("2 workers, ONE shared schema (today)", 2, [f"bench_shards_{run}_shared"]),
-    ]
-    created = sorted({schema for _, _, schemas in configurations for schema in schemas})
     print(
         f"Valley Twin: PostgreSQL ingest by shard workers. {args.bins:,} bins, {messages:,} "
         f"bin.fill messages per configuration, batches of {ServerSettings().batch_max}, "
-        f"bins partitioned by blake2b(code) mod shards"
+        f"bins partitioned by blake2b(code) mod shards; {rounds} round(s), the order rotated "
+        "each round, fresh schemas for every configuration"
     )
     print(server_facts(args.url))
-    outcomes = []
-    try:
-        with psycopg.connect(args.url, autocommit=True) as connection:
-            for schema in created:
-                connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        for label, shards, schemas in configurations:
-            outcome = run_configuration(
-                label, args.url, schemas, shards, args.bins, messages, start_ms
-            )
-            outcomes.append(outcome)
+    outcomes: dict[str, list[Outcome]] = {label: [] for label, _, _ in CONFIGURATIONS}
+    ratios: dict[str, list[float]] = {label: [] for label, _, _ in CONFIGURATIONS}
+    dropped = 0
+    for number in range(rounds):
+        order = CONFIGURATIONS[number % 4 :] + CONFIGURATIONS[: number % 4]
+        print(f"round {number + 1}")
+        done: dict[str, Outcome] = {}
+        for label, workers, schema_count in order:
+            schemas = [f"bench_shards_{uuid.uuid4().hex[:10]}" for _ in range(schema_count)]
+            try:
+                with psycopg.connect(args.url, autocommit=True) as connection:
+                    for schema in schemas:
+                        connection.execute(
+                            sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema))
+                        )
+                outcome = run_configuration(
+                    label, args.url, schemas, workers, args.bins, messages, start_ms
+                )
+            finally:
+                drop_schemas(args.url, schemas)
+                dropped += len(schemas)
+            done[label] = outcome
+            outcomes[label].append(outcome)
             spread = ", ".join(
                 f"{r['messages']:,} in {r['finished'] - r['started']:.1f} s"
                 for r in outcome.per_worker
             )
             print(
-                f"{label:<38} {outcome.messages:>7,} msgs {outcome.seconds:7.2f} s "
-                f"{outcome.rate:>7,.0f} msg/s  workers' CPU {outcome.cpu_s / outcome.messages * 1e6:5.0f} "
-                f"µs/msg  ({spread})",
+                f"  {label:<38} {outcome.messages:>7,} msgs {outcome.seconds:6.2f} s "
+                f"{outcome.rate:>6,.0f} msg/s  CPU/msg: workers "
+                f"{outcome.cpu_s / outcome.messages * 1e6:4.0f} µs, PostgreSQL "
+                f"{outcome.server_cpu_s / outcome.messages * 1e6:4.0f} µs  ({spread})",
                 flush=True,
             )
-    finally:
-        drop_schemas(args.url, created)
-    one = outcomes[0].rate
-    print("\nratios ÷ 1 worker (same run)")
-    for outcome in outcomes:
-        print(f"  {outcome.label:<38} {outcome.rate / one:5.2f}x")
-    print(f"schemas dropped: {len(created)}")
+        one = done[CONFIGURATIONS[0][0]].rate
+        for label, outcome in done.items():
+            ratios[label].append(outcome.rate / one)
+    print(
+        "\nmessages/s (median of the rounds) and ratio ÷ 1 worker (each round's own, median, range)"
+    )
+    for label, _, _ in CONFIGURATIONS:
+        rates = [outcome.rate for outcome in outcomes[label]]
+        of_round = ratios[label]
+        print(
+            f"  {label:<38} {statistics.median(rates):>6,.0f} msg/s  "
+            f"{statistics.median(of_round):5.2f}x  ({min(of_round):.2f}-{max(of_round):.2f})"
+        )
+    print(f"schemas created and dropped: {dropped}")
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
