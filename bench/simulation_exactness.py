@@ -1,8 +1,9 @@
 """Fingerprint of the waste engine's results on the bench valley, to check a speed-up is exact.
 
-Usage: ``python bench/simulation_exactness.py [--days N] [--policies a,b] [--out FILE] [--against FILE]``
+Usage: ``python bench/simulation_exactness.py [--days N] [--policies a,b] [--large N] [--out FILE] [--against FILE]``
 
-Runs ``bench/simulation.py``'s four policies on its valley and records every KPI total and
+Runs ``bench/simulation.py``'s four policies on its valley (and with ``--large N`` on its large
+case of N containers too, named ``large-<policy>``) and records every KPI total and
 per-stream figure (``repr`` of the floats) and a SHA-256 of every array the run kept (cells per
 KPI, stream and commune; each day's row and levels; each container's figures; the typical day),
 with the wall and CPU time. ``--against`` compares with a fingerprint written before: every difference
@@ -24,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulation.waste import Bins, WasteKpis, constant_models  # noqa: E402
+from simulation.waste import WasteKpis  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bench_simulation", ROOT / "bench" / "simulation.py")
 assert _spec is not None and _spec.loader is not None
@@ -61,30 +62,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--policies", default="fixed,threshold,predictive,integrated")
+    parser.add_argument("--large", type=int, default=0, help="also the bench's large case of N")
     parser.add_argument("--out", type=Path, default=None, help="write the fingerprint here")
     parser.add_argument("--against", type=Path, default=None, help="compare with this one")
     args = parser.parse_args()
     rows = bench.synth_valley(1.0)
-    bins = Bins.build(
-        *([r[k] for r in rows] for k in ("code", "stream", "commune", "capacity_l", "x", "y"))
-    )
-    models = constant_models(
-        bins.codes, bins.streams, bins.communes, bins.capacity_l,
-        [r["litres_per_day"] for r in rows], cv=0.3,
-    )  # fmt: skip
-    policies = {
-        "fixed": lambda: bench.fixed_by_commune(sorted(set(bins.communes))),
-        "threshold": lambda: bench.Threshold(0.8),
-        "predictive": lambda: bench.Predictive(),
-        "integrated": lambda: bench.Integrated(fleets=bench.fleets()),
-    }
+    cases = [("", rows, 1)]
+    if args.large:
+        cases.append(("large-", bench.synth_large(rows, args.large), -(-args.large // len(rows))))
     found: dict[str, dict[str, object]] = {}
-    for name in args.policies.split(","):
-        cpu = time.process_time()
-        kpis, wall, _ = bench.run_policy(bins, models, policies[name](), args.days, 0, 30)
-        cpu = time.process_time() - cpu
-        found[name] = {"days": args.days, **fingerprint(kpis)}
-        print(f"{name:>10}: wall {wall:6.2f} s, CPU {cpu:6.2f} s")
+    for prefix, case, scale in cases:
+        bins, models = bench.bins_and_models(case)
+        made = bench.policies(bins, scale)
+        for name in args.policies.split(","):
+            cpu = time.process_time()
+            kpis, wall, _ = bench.run_policy(bins, models, made[name], args.days, 0, 30, scale)
+            cpu = time.process_time() - cpu
+            found[prefix + name] = {"days": args.days, **fingerprint(kpis)}
+            print(f"{prefix + name:>16}: wall {wall:6.2f} s, CPU {cpu:6.2f} s")
     if args.out:
         args.out.write_text(json.dumps(found, indent=1, sort_keys=True))
     if args.against is None:

@@ -27,7 +27,7 @@ Not responsible for reading history (``simulation.waste.history``), deriving inf
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -35,6 +35,7 @@ import numpy as np
 import simpy
 
 from simulation.parameters.waste import COLLECTION_HOUR, STREAMS, density_kg_per_l
+from simulation.waste.fitting import season_of
 from simulation.waste.kpis import Ledger, WasteKpis
 from simulation.waste.policies import DayView, Selection
 
@@ -148,13 +149,28 @@ class RecordedInflow:
 
 @dataclass(frozen=True)
 class ProjectedInflow:
-    """Projection: each day drawn from the fitted models with the run's generator."""
+    """Projection: each day drawn from the fitted models with the run's generator.
+
+    The models are read as fixed: the gamma parameters of a day depend only on its weekday and
+    season, so they are computed once per pair (the same arithmetic as ``FillModels.sample``,
+    so the same draws bit for bit).
+    """
 
     models: FillModels
+    _parameters: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def litres(self, day_index: int, day: date, rng: np.random.Generator) -> np.ndarray:
         """A draw of that day's inflow."""
-        return self.models.sample(day, rng)
+        key = (day.weekday(), season_of(day))
+        found = self._parameters.get(key)
+        if found is None:
+            shape = 1.0 / np.square(self.models.cv)
+            found = (shape, self.models.expected(day) / shape)
+            self._parameters[key] = found
+        litres: np.ndarray = rng.gamma(*found)
+        return litres
 
 
 def levels_at(history: History, bins: Bins, instant: datetime) -> np.ndarray:
@@ -210,6 +226,10 @@ def simulate(
     return run.ledger.result()
 
 
+_FORECASTS_KEPT = 8
+"""Forecasts (with their memos) a run keeps: a week's days, and one more."""
+
+
 class _DailyRun:
     """State of one run: levels, overflow flags, the ledger; one SimPy process steps it by day."""
 
@@ -242,6 +262,30 @@ class _DailyRun:
             [self.ledger.communes.index(c) for c in bins.communes], dtype=int
         )
         self.density = np.array([density_kg_per_l(s) for s in STREAMS])[self.stream_idx]
+        self.members = tuple(np.flatnonzero(self.stream_idx == s) for s in range(len(STREAMS)))
+        self.cv = forecast.cv.view()
+        self.cv.setflags(write=False)
+        # The forecast of a day depends only on the weekdays and seasons of the days it covers:
+        # the last few patterns are kept with what the policy derived from them (a week's).
+        self._forecasts: dict[
+            tuple[tuple[int, int], ...], tuple[np.ndarray, dict[object, object]]
+        ] = {}
+
+    def forecast_from(self, today: date) -> tuple[np.ndarray, dict[object, object]]:
+        """``forecast.expected_days(today, horizon)`` (read-only: the days with the same
+        pattern of weekdays and seasons share it) and the policy's memo for it."""
+        horizon = self.policy.horizon
+        days = [today + timedelta(days=k) for k in range(horizon)]
+        key = tuple((d.weekday(), season_of(d)) for d in days)
+        found = self._forecasts.pop(key, None)
+        if found is None:
+            forecast = self.forecast.expected_days(today, horizon)
+            forecast.setflags(write=False)
+            found = (forecast, {})
+        self._forecasts[key] = found  # the most recent last
+        while len(self._forecasts) > _FORECASTS_KEPT:
+            del self._forecasts[next(iter(self._forecasts))]
+        return found
 
     def days(self, env: simpy.Environment, count: int):  # type: ignore[no-untyped-def]
         """The SimPy process: one step per day."""
@@ -253,6 +297,7 @@ class _DailyRun:
         """One day for every container at once."""
         bins, cap = self.bins, self.bins.capacity_l
         inflow = np.maximum(self.inflow.litres(d, today, self.rng), 0.0)
+        forecast, memo = self.forecast_from(today)
         view = DayView(
             today,
             self.levels.copy(),
@@ -261,20 +306,22 @@ class _DailyRun:
             bins.communes,
             bins.x,
             bins.y,
-            self.forecast.expected_days(today, self.policy.horizon),
-            self.forecast.cv,
+            forecast,
+            self.cv,
             self.share,
+            memo,
         )
         chosen, optional, prize = self._selection(view)
         before = self.levels + inflow * self.share  # uncapped level at the collection hour
         at_collection = np.minimum(before, cap)
         self.ledger.measure_levels(at_collection / cap)
         served = np.zeros(len(bins), dtype=bool)
+        stopping = chosen | optional
         for s, stream in enumerate(STREAMS):
-            in_stream = self.stream_idx == s
-            if not (chosen & in_stream).any():
+            members = self.members[s]
+            if not chosen[members].any():
                 continue  # optional stops alone never dispatch a truck
-            idx = np.flatnonzero((chosen | optional) & in_stream)
+            idx = members[stopping[members]]  # in bin order, as members are
             volume = at_collection[idx]
             args = (stream, today, bins.x[idx], bins.y[idx], volume)
             if optional[idx].any():

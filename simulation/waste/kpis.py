@@ -172,7 +172,10 @@ class Ledger:
         if commune_idx.size == 0:
             shares, communes = np.ones(1), np.zeros(1, dtype=int)  # an empty tour: first commune
         else:
-            communes, counts = np.unique(commune_idx, return_counts=True)
+            # np.unique's communes and counts, by counting (the same integers, without a sort)
+            counts = np.bincount(commune_idx)
+            communes = np.flatnonzero(counts)
+            counts = counts[communes]
             shares = counts / counts.sum()
         for kpi, value in totals.items():
             self.cells[_K[kpi], stream, communes] += value * shares

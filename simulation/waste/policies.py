@@ -29,7 +29,7 @@ import math
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 
@@ -46,11 +46,12 @@ from simulation.waste.planning import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from domain import Position
 
 WORKING_DAYS = frozenset(range(5))  # Monday to Friday
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,11 @@ class DayView:
     """Day-to-day coefficient of variation of each bin's inflow."""
     collection_share: float
     """Share of the day's inflow that arrives before the collection."""
+    memo: dict[object, object] | None = field(default=None, compare=False, repr=False)
+    """Where a policy may keep what it derives from the forecast, ``cv`` and
+    ``collection_share`` alone, for the other days the engine hands the same forecast (the same
+    read-only array: the engine keeps one per pattern of weekdays and seasons); None: no day
+    shares it."""
 
 
 class Policy(Protocol):
@@ -300,15 +306,33 @@ def next_round_gap(day: date, round_days: frozenset[int]) -> int:
     raise ValueError("round_days is empty")
 
 
+def _remembered(view: DayView, key: object, compute: Callable[[], _T]) -> _T:
+    """``compute()``, kept in ``view.memo`` under ``key`` when the view has one.
+
+    Only for what depends on the forecast, ``cv`` and ``collection_share`` alone (never on
+    the levels or the day): the days that share a memo share those.
+    """
+    if view.memo is None:
+        return compute()
+    if key not in view.memo:
+        view.memo[key] = compute()
+    found: _T = view.memo[key]  # type: ignore[assignment]
+    return found
+
+
 def _expected_until(view: DayView, gap: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean and variance of the inflow from now to the collection ``gap`` days ahead."""
     f = view.forecast_l
     if f.shape[1] <= gap:
         raise ValueError(f"the policy needs {gap + 1} forecast days, the engine gave {f.shape[1]}")
-    c = view.collection_share
-    parts = f[:, : gap + 1] * np.r_[np.ones(gap), c]
-    sd = view.cv[:, None] * parts
-    return parts.sum(axis=1), np.square(sd).sum(axis=1)
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        c = view.collection_share
+        parts = f[:, : gap + 1] * np.r_[np.ones(gap), c]
+        sd = view.cv[:, None] * parts
+        return parts.sum(axis=1), np.square(sd).sum(axis=1)
+
+    return _remembered(view, ("expected until", gap), compute)
 
 
 @dataclass(frozen=True)
@@ -375,9 +399,7 @@ class Predictive:
         neighbours = _static(view).neighbours(self.detour_m)
         anchors, near = np.flatnonzero(must), candidates
         while anchors.size:  # chain: a pulled-in bin anchors its own neighbours
-            close = np.zeros(n, dtype=bool)
-            close[neighbours.of(anchors)] = True
-            close &= near
+            close = neighbours.reached(anchors, near)
             if not close.any():
                 break
             chosen |= close
@@ -435,14 +457,19 @@ def _collections_ahead(view: DayView, risk: float) -> tuple[np.ndarray, np.ndarr
     at risk when the probability of passing capacity by then (the same normal approximation as
     ``Predictive.overflow_probability``) exceeds ``risk``.
     """
-    f, c = view.forecast_l, view.collection_share
-    gaps = np.arange(1, f.shape[1])
-    mean = np.cumsum(f, axis=1)[:, gaps - 1] + c * f[:, gaps]
-    sd_parts = view.cv[:, None] * f
-    var = np.cumsum(np.square(sd_parts), axis=1)[:, gaps - 1] + np.square(c * sd_parts[:, gaps])
+
+    def compute() -> tuple[np.ndarray, np.ndarray]:
+        f, c = view.forecast_l, view.collection_share
+        gaps = np.arange(1, f.shape[1])
+        mean = np.cumsum(f, axis=1)[:, gaps - 1] + c * f[:, gaps]
+        sd_parts = view.cv[:, None] * f
+        var = np.cumsum(np.square(sd_parts), axis=1)[:, gaps - 1] + np.square(c * sd_parts[:, gaps])
+        return mean, np.sqrt(np.maximum(var, 1e-9))
+
+    mean, sd = _remembered(view, "collections ahead", compute)
     expected = view.levels_l[:, None] + mean
     room = view.capacity_l[:, None] - expected
-    return _above(-room / np.sqrt(np.maximum(var, 1e-9)), risk), expected
+    return _above(-room / sd, risk), expected
 
 
 def prize_km(
@@ -935,14 +962,40 @@ class _Neighbours:
 
     def of(self, bins: np.ndarray) -> np.ndarray:
         """The neighbours of ``bins`` (indices, repeated when shared)."""
+        return self._runs(bins)[1]
+
+    def _runs(self, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each of ``bins``'s neighbours, after the position in ``bins`` of the bin it neighbours."""
         first, count = self.start[bins], self.start[bins + 1] - self.start[bins]
         total = int(count.sum())
         if total == 0:
-            return np.zeros(0, dtype=int)
+            return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
         # each bin's run of neighbours: positions first … first + count − 1, all at once
         offset = np.repeat(first - np.cumsum(count) + count, count)
         found: np.ndarray = self.index[offset + np.arange(total)]
-        return found
+        return np.repeat(np.arange(len(bins)), count), found
+
+    def reached(self, anchors: np.ndarray, near: np.ndarray) -> np.ndarray:
+        """Mask of the bins of mask ``near`` that neighbour one of ``anchors`` (indices).
+
+        The same mask as marking ``of(anchors)`` and keeping those in ``near``, but the
+        neighbour lists read are those of whichever side has fewer entries in all: being
+        neighbours is symmetric (each pair is kept both ways, at one distance), so a bin of
+        ``near`` is reached exactly when one of its own neighbours is an anchor. In a dense
+        village the lists of the many anchors are long and the bins near them few.
+        """
+        count = self.start[1:] - self.start[:-1]
+        candidates = np.flatnonzero(near)
+        reached = np.zeros(len(near), dtype=bool)
+        if int(count[candidates].sum()) < int(count[anchors].sum()):
+            is_anchor = np.zeros(len(near), dtype=bool)
+            is_anchor[anchors] = True
+            owner, found = self._runs(candidates)
+            reached[candidates[owner[is_anchor[found]]]] = True
+        else:
+            reached[self.of(anchors)] = True
+            reached &= near
+        return reached
 
 
 _STATIC: list[_Static] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -84,7 +85,7 @@ def test_threshold_empties_at_the_threshold_and_before_an_overflow() -> None:
 def test_threshold_counts_todays_inflow_before_the_collection() -> None:
     # Half of today's 10 L arrives before the collection: 75 L this morning reads 80 L then.
     view = _view(MONDAY, [74.0, 75.0])
-    view = DayView(*[getattr(view, f) for f in view.__dataclass_fields__][:-1], 0.5)
+    view = replace(view, collection_share=0.5)
     assert Threshold(fill=0.8).choose(view).tolist() == [False, True]
 
 
