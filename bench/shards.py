@@ -15,9 +15,9 @@ messages over the time from the first start to the last finish.
 - 2 workers on ONE shared schema, each with its own half of the bins: today's situation, where
   the library locks the whole events table (``LOCK TABLE … IN EXCLUSIVE MODE``) on each insert.
 
-Prints the machine, versions, load, PostgreSQL's durability settings, messages/s of each and
-the ratios ÷ 1 worker; exits 0 whatever the figures. Every schema it creates is dropped at the
-end. Not a test: the machine (two cores, shared with the server) moves the figures.
+Prints the machine, versions, load, PostgreSQL's durability settings, messages/s of each, the
+ratios ÷ 1 worker and the bytes the schemas hold per message (the bins' installation included:
+2 events a bin); exits 0 whatever the figures. Every schema it creates is dropped at the end. Not a test: the machine (two cores, shared with the server) moves the figures.
 """
 
 from __future__ import annotations
@@ -265,6 +265,20 @@ def server_facts(base: str) -> str:
     )
 
 
+def schema_bytes(base: str, schemas: list[str]) -> int:
+    """Bytes on disk of every table of these schemas, indexes and TOAST included."""
+    import psycopg
+
+    with psycopg.connect(base) as connection:
+        row = connection.execute(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = ANY(%s) AND c.relkind = 'r'",
+            (schemas,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def drop_schemas(base: str, schemas: list[str]) -> None:
     import psycopg
     from psycopg import sql
@@ -333,6 +347,7 @@ def main() -> None:
                 outcome = run_configuration(
                     label, args.url, schemas, workers, args.bins, messages, start_ms
                 )
+                stored = schema_bytes(args.url, schemas)
             finally:
                 drop_schemas(args.url, schemas)
                 dropped += len(schemas)
@@ -346,7 +361,8 @@ def main() -> None:
                 f"  {label:<38} {outcome.messages:>7,} msgs {outcome.seconds:6.2f} s "
                 f"{outcome.rate:>6,.0f} msg/s  CPU/msg: workers "
                 f"{outcome.cpu_s / outcome.messages * 1e6:4.0f} µs, PostgreSQL "
-                f"{outcome.server_cpu_s / outcome.messages * 1e6:4.0f} µs  ({spread})",
+                f"{outcome.server_cpu_s / outcome.messages * 1e6:4.0f} µs; "
+                f"{stored / outcome.messages:,.0f} B stored/msg  ({spread})",
                 flush=True,
             )
         one = done[CONFIGURATIONS[0][0]].rate
