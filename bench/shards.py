@@ -17,7 +17,8 @@ messages over the time from the first start to the last finish.
 
 Prints the machine, versions, load, PostgreSQL's durability settings, messages/s of each, the
 ratios ÷ 1 worker and the bytes the schemas hold per message (the bins' installation included:
-2 events a bin); exits 0 whatever the figures. Every schema it creates is dropped at the end. Not a test: the machine (two cores, shared with the server) moves the figures.
+2 events a bin); exits 0 whatever the figures. Every schema it creates is dropped at the end.
+Not a test: the machine (two cores, shared with the server) moves the figures.
 """
 
 from __future__ import annotations
