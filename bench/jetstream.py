@@ -124,12 +124,13 @@ class Phase:
     seconds: float
     client_cpu_s: float
     server_cpu_s: float
+    note: str = ""
 
     @property
     def rate(self) -> float:
         return self.messages / self.seconds
 
-    def line(self, note: str = "") -> str:
+    def line(self) -> str:
         server = (
             f"server {self.server_cpu_s / self.messages * 1e6:5.1f} µs CPU/msg"
             if self.server_cpu_s
@@ -138,7 +139,7 @@ class Phase:
         return (
             f"{self.name:<44} {self.messages:>7,} msgs {self.seconds:7.2f} s "
             f"{self.rate:>9,.0f} msg/s   client {self.client_cpu_s / self.messages * 1e6:5.1f} µs "
-            f"CPU/msg, {server}{note}"
+            f"CPU/msg, {server}{self.note}"
         )
 
 
@@ -194,7 +195,13 @@ def measure_twin_ingest(frames: list[Frame], bins: int, start_ms: int, scratch: 
         twin.close()
     if processor.stats.committed != len(frames):
         raise RuntimeError(f"{processor.stats.committed:,} committed of {len(frames):,}")
-    return meter.phase(f"(i) twin ingest in process, batches of {batch_max}", len(frames))
+    commit = processor.stats.as_dict()["commit_latency_ms"]
+    phase = meter.phase(f"(i) twin ingest in process, batches of {batch_max}", len(frames))
+    phase.note = (
+        f"  (events and receipts committed; a batch's commit p50 {commit['p50']:.1f} ms, "
+        f"max {commit['max']:.1f} ms)"
+    )
+    return phase
 
 
 # ---- (ii)-(iv) JetStream ------------------------------------------------------------------
@@ -431,7 +438,7 @@ def main() -> None:
         )
     )
     print()
-    print(twin_phase.line("  (events and receipts committed)"))
+    print(twin_phase.line())
     for phase in results["phases"]:
         print(phase.line())
     if "fsync" in results:
