@@ -39,7 +39,9 @@ from domain.ids import normalise_code
 from twin import commands
 from twin.config import SNAPSHOT_INTERVAL
 from twin.errors import AlreadyExistsError, ConcurrentChangeError, InvalidInputError, NotFoundError
+from twin.event_rows import EventRows
 from twin.events import aggregate_event
+from twin.receipts import AppliedReceipt
 from twin.storage import Storage, storage_for
 
 A = TypeVar("A", bound=ValleyAggregate)
@@ -57,6 +59,7 @@ class ValleyTwin(Application[UUID]):
         """The twin on the store its settings name; its storage wing is chosen here, once."""
         super().__init__(env)
         self.storage: Storage = storage_for(self)
+        self.event_rows = EventRows(self.mapper)
         # When a fact is recorded (its transaction time); replaceable for tests and replays.
         self.clock: Callable[[], datetime] = _utc_now
 
@@ -93,6 +96,34 @@ class ValleyTwin(Application[UUID]):
         for event in processing_event.events:
             event.__dict__.setdefault("recorded_at", now)
         return super()._record(processing_event)
+
+    def record_batch(
+        self,
+        aggregates: Iterable[BaseAggregate[UUID]],
+        receipts: Iterable[AppliedReceipt | BaseAggregate[UUID]] = (),
+    ) -> None:
+        """Record the pending events of ``aggregates`` and ``receipts`` in one transaction.
+
+        Ingest's writer: the rows are those :meth:`save` writes, to the byte, but encoded by
+        :class:`twin.event_rows.EventRows`, applied receipts written as rows without their aggregates (dead
+        letters, rare, are aggregates still),
+        and all inserted by one statement (:meth:`Storage.insert_rows`); snapshots are taken as
+        ``save`` takes them. Raises the library's ``IntegrityError`` if anything is recorded
+        already, and then nothing of it is.
+        """
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in aggregates:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        now = self.clock()
+        rows = self.event_rows.rows(processing_event.events, now)
+        for receipt in receipts:  # in their order: a dead letter may be an aggregate still
+            if isinstance(receipt, AppliedReceipt):
+                rows.append(receipt.row(now))
+            else:
+                rows.extend(self.event_rows.rows(receipt.collect_events(), now))
+        self.storage.insert_rows(rows)
+        self._take_snapshots(processing_event)
 
     # ---- creating -----------------------------------------------------------------------
     def add(self, *aggregates: ValleyAggregate) -> None:
@@ -439,6 +470,18 @@ class ValleyTwin(Application[UUID]):
                 continue
             in_force[(amendment.originator_id, amendment.original_version)] = amendment  # type: ignore[attr-defined]
         return in_force
+
+    def aggregate_ids(self, limit: int | None = None) -> list[UUID]:
+        """The ids of the recorded aggregates (assets and citizens), oldest first, at most ``limit``."""
+        topics = tuple(created_topic(c) for c in AGGREGATE_CLASSES)
+        ids: list[UUID] = []
+        after = 0
+        while (limit is None or len(ids) < limit) and (
+            batch := self.notifications(after, 5_000, topics=topics)
+        ):
+            ids.extend(UUID(str(notification.originator_id)) for notification in batch)
+            after = batch[-1].id
+        return ids if limit is None else ids[:limit]
 
     def count_by_kind(self) -> dict[str, int]:
         """Count the aggregates of each kind recorded in the store."""

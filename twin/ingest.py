@@ -54,7 +54,7 @@ from twin.geography import Geography
 from twin.key_scope import UNLIMITED, KeyScope
 from twin.plausibility import Plausibility
 from twin.privacy import CitizenKeys, is_token
-from twin.receipts import MessageReceipt, raw_receipt_id, receipt_id
+from twin.receipts import AppliedReceipt, MessageReceipt, raw_receipt_id, receipt_id
 
 log = logging.getLogger(__name__)
 A = TypeVar("A", bound=ValleyAggregate)
@@ -505,6 +505,18 @@ class IngestProcessor:
         # process, or one that just met a resend, expects more (see RESEND_WATCH_BATCHES).
         self._resends_expected = RESEND_WATCH_BATCHES
 
+    def warm_up(self) -> int:
+        """Load the store's assets and citizens into the cache (at most ``cache_size``); return
+        how many. Called before ingest listens: the first reading of each asset then costs no
+        store read on the reply path (a cold bin is a quarter of a millisecond, and a batch
+        of first readings made most of ingest's slowest replies)."""
+        loaded = 0
+        for aggregate_id in self.twin.aggregate_ids(limit=self.cache_size):
+            if aggregate_id not in self._cache:
+                self._cache[aggregate_id] = self.twin.current(aggregate_id)
+                loaded += 1
+        return loaded
+
     def process(self, messages: Sequence[Incoming]) -> list[Reply | None]:
         """Handle a batch; return one reply per message (None: not committed, the sender resends)."""
         self.stats.received += len(messages)
@@ -549,12 +561,12 @@ class IngestProcessor:
             except Exception as error:
                 log.exception("message could not be applied; dead-lettering it")
                 self._cache.clear()
-                receipts: dict[UUID, MessageReceipt] = {}
+                receipts: dict[UUID, MessageReceipt | AppliedReceipt] = {}
                 reason = f"internal error while applying: {type(error).__name__}: {error}"
                 reply, rule = self._dead_letter(
                     message, receipts, self.clock(), reason, "internal", look_up=True, error=error
                 )
-                self.twin.save(*receipts.values())
+                self.twin.record_batch((), receipts.values())
                 self._remember(receipts)
                 if rule is not None:
                     self.stats.rejected[rule] += 1
@@ -570,7 +582,7 @@ class IngestProcessor:
     ) -> list[Reply | None]:
         batch = _Batch(self.twin, self._cache, self._ids, self.keys, self.plausibility)
         received_at = self.clock()
-        receipts: dict[UUID, MessageReceipt] = {}
+        receipts: dict[UUID, MessageReceipt | AppliedReceipt] = {}
         replies: list[Reply | None] = []
         counted: list[tuple[str, str | None]] = []
         self._absent = self._look_up_receipts(messages) if look_up else frozenset()
@@ -582,7 +594,7 @@ class IngestProcessor:
                 replies.append(reply)
                 counted.append((reply.status if reply else "none", reason))
             started = time.perf_counter()
-            self.twin.save(*batch.touched.values(), *receipts.values())
+            self.twin.record_batch(batch.touched.values(), receipts.values())
         except BaseException:
             # What the batch touched may hold changes that were not committed: forget it.
             for aggregate_id in batch.touched:
@@ -645,7 +657,7 @@ class IngestProcessor:
             raise
         return None
 
-    def _remember(self, receipts: dict[UUID, MessageReceipt]) -> None:
+    def _remember(self, receipts: dict[UUID, MessageReceipt | AppliedReceipt]) -> None:
         """Note receipts just committed, forgetting the oldest beyond ``remembered_receipts``."""
         for receipt, record in receipts.items():
             self._committed[receipt.int] = record.reason
@@ -656,7 +668,7 @@ class IngestProcessor:
         self,
         message: Incoming,
         batch: _Batch,
-        receipts: dict[UUID, MessageReceipt],
+        receipts: dict[UUID, MessageReceipt | AppliedReceipt],
         received_at: datetime,
         look_up: bool,
         fail_safe: bool,
@@ -724,7 +736,7 @@ class IngestProcessor:
                 message, receipts, received_at, reason, "internal", look_up, envelope, error
             )
         batch.stamp(f"{envelope.source}/{envelope.message_id}")
-        receipts[receipt] = MessageReceipt.applied(
+        receipts[receipt] = AppliedReceipt(
             receipt,
             envelope.source,
             envelope.message_id,
@@ -769,7 +781,7 @@ class IngestProcessor:
         return frozenset(wanted.keys() - {receipt.int for receipt in found})
 
     def _earlier(
-        self, receipt: UUID, receipts: dict[UUID, MessageReceipt], look_up: bool
+        self, receipt: UUID, receipts: dict[UUID, MessageReceipt | AppliedReceipt], look_up: bool
     ) -> _Earlier | None:
         """The receipt of an earlier copy of a message: in this batch, committed lately, or (``look_up``) stored."""
         in_batch = receipts.get(receipt)
@@ -788,7 +800,7 @@ class IngestProcessor:
     def _dead_letter(
         self,
         message: Incoming,
-        receipts: dict[UUID, MessageReceipt],
+        receipts: dict[UUID, MessageReceipt | AppliedReceipt],
         received_at: datetime,
         reason: str,
         rule: str,

@@ -8,6 +8,8 @@ the allow-list, and ingest. Not responsible for parsing command lines nor for se
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from twin import Geography, ValleyTwin
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,4 +56,7 @@ def ingest_service(
         reply_queue=settings.reply_queue,
     )
     processor = IngestProcessor(twin, geography, plausibility=plausibility)
+    started = time.perf_counter()
+    loaded = processor.warm_up()
+    log.info("%d assets and citizens loaded in %.1f s", loaded, time.perf_counter() - started)
     return IngestServer(processor, settings, server_keys, allowed, transport)

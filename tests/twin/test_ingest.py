@@ -336,16 +336,16 @@ def test_envelope_shaped_garbage_is_answered_and_never_half_written(
 def failing_saves(
     twin: ValleyTwin, monkeypatch: pytest.MonkeyPatch, failures: dict[int, Exception]
 ) -> None:
-    """Make the n-th call of ``twin.save`` (1-based) raise the given error."""
-    real_save, calls = twin.save, [0]
+    """Make the n-th transaction ingest writes (1-based) raise the given error."""
+    real_insert, calls = twin.storage.insert_rows, [0]
 
-    def save(*objects: Any) -> Any:
+    def insert_rows(rows: Any) -> None:
         calls[0] += 1
         if calls[0] in failures:
             raise failures[calls[0]]
-        return real_save(*objects)
+        real_insert(rows)
 
-    monkeypatch.setattr(twin, "save", save)
+    monkeypatch.setattr(twin.storage, "insert_rows", insert_rows)
 
 
 def test_a_store_failure_acknowledges_nothing_and_the_resend_lands(
@@ -398,3 +398,24 @@ def test_a_store_failure_while_loading_is_never_a_rejection(
     assert loads[0] == 2 and twin_dead_letters(twin) == []
     monkeypatch.setattr(twin.repository, "get", real_get)
     assert [r.status for r in processor.process([message(1)])] == ["ack"]
+
+
+def test_warming_up_loads_every_asset_so_first_readings_read_nothing(
+    twin: ValleyTwin, processor: IngestProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert processor.warm_up() == 3  # the bin, the beacon and the site
+    assert processor.warm_up() == 0  # loaded already
+
+    def no_reads(aggregate_id: object) -> None:
+        raise AssertionError("an asset was read from the store on the reply path")
+
+    monkeypatch.setattr(twin, "current", no_reads)
+    start_ms = int((NOW - timedelta(days=1)).timestamp() * 1000)
+    replies = processor.process(
+        [
+            message(1),
+            message(2, kind="footfall.count", asset="BLE-1", interval_start=start_ms, count=3),
+            message(3, kind="site.energy", asset="EP-1", index_kwh=10.0),
+        ]
+    )
+    assert [r.status for r in replies if r is not None] == ["ack"] * 3

@@ -52,14 +52,15 @@ def message(number: int, fill: float | None = None) -> Incoming:
 
 
 def count_saves(twin: ValleyTwin, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows per transaction ingest writes (its batch writer's inserts)."""
     saves: list[int] = []
-    save = twin.save
+    insert = twin.storage.insert_rows
 
-    def counting_save(*objs: Any, **kwargs: Any) -> Any:
-        saves.append(len(objs))
-        return save(*objs, **kwargs)
+    def counting_insert(rows: Any) -> None:
+        saves.append(len(rows))
+        insert(rows)
 
-    monkeypatch.setattr(twin, "save", counting_save)
+    monkeypatch.setattr(twin.storage, "insert_rows", counting_insert)
     return saves
 
 

@@ -86,6 +86,17 @@ class Storage(ABC):
                 found[aggregate_id] = events[0]
         return found
 
+    def insert_rows(self, rows: Sequence[StoredEvent]) -> None:
+        """Record these rows in one transaction, in this order, or none of them.
+
+        Ingest's batch writer: the rows are encoded already (:mod:`twin.event_rows`) and their
+        notification ids are not asked back, so a backend may insert them all in one statement.
+        Raises the library's ``IntegrityError`` if any row is recorded already. Here, the
+        library's own insert.
+        """
+        if rows:
+            self._application.recorder.insert_events(rows)
+
     @abstractmethod
     def _make_key_table(self) -> KeyTable: ...
 

@@ -181,6 +181,11 @@ def _persistence_error(error: sqlite3.Error) -> persistence.PersistenceError:
     return persistence.PersistenceError(error)
 
 
+def _hex(originator_id: UUID | str) -> str:
+    # As the library stores an id: a UUID as its 32 hex digits, a string as it is.
+    return originator_id.hex if isinstance(originator_id, UUID) else originator_id
+
+
 def _key_row(found: Any) -> KeyRow:
     created = stored_instant(found[1])
     assert created is not None, "created_at is NOT NULL in the key table"
@@ -255,6 +260,19 @@ class SQLiteStorage(Storage):
                         state=row["state"],
                     )
         return found
+
+    def insert_rows(self, rows: Sequence[StoredEvent]) -> None:
+        # The library inserts one row per statement to read each notification id back; the
+        # batch writer needs none, so one executemany does (SQLite numbers the rows in order).
+        recorder = self._application.recorder
+        if not isinstance(recorder, SQLiteAggregateRecorder) or not rows:
+            super().insert_rows(rows)
+            return
+        params = [
+            (_hex(row.originator_id), row.originator_version, row.topic, row.state) for row in rows
+        ]
+        with self._sqlite_datastore().transaction(commit=True) as cursor:
+            cursor.executemany(recorder.insert_events_statement, params)
 
     def _make_key_table(self) -> KeyTable:
         return SQLiteKeyTable(self._sqlite_datastore())
