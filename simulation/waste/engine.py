@@ -382,18 +382,23 @@ class _DailyRun:
     def _stretch(
         self, a: np.ndarray, b: np.ndarray, hours: np.ndarray, idx: np.ndarray | None = None
     ) -> None:
-        """Count overflows while levels rise linearly from ``a`` to uncapped ``b`` over ``hours``."""
-        idx = np.arange(len(self.bins)) if idx is None else idx
-        cap = self.bins.capacity_l[idx]
-        over = b > cap
-        starts = over & ~self.overflowing[idx]
+        """Count overflows while levels rise linearly from ``a`` to uncapped ``b`` over ``hours``.
+
+        ``idx``: the bins the arrays are of (all, in order, when not given). The stretch's
+        share above capacity is worked out for the overflowing bins alone (element by element,
+        the same numbers as for all of them).
+        """
+        cap = self.bins.capacity_l if idx is None else self.bins.capacity_l[idx]
+        over = np.flatnonzero(b > cap)
+        if over.size == 0:
+            return
+        at = over if idx is None else idx[over]  # the overflowing bins
+        a, b, cap = a[over], b[over], cap[over]
         with np.errstate(invalid="ignore", divide="ignore"):
             part = np.where(a >= cap, 1.0, (b - cap) / np.where(b > a, b - a, 1.0))
-        bin_hours = np.where(over, hours * np.clip(part, 0.0, 1.0), 0.0)
-        if over.any():
-            sidx, cidx = self.stream_idx[idx], self.commune_idx[idx]
-            self.ledger.add("overflow_events", sidx[starts], cidx[starts], 1.0, idx[starts])
-            self.ledger.add(
-                "overflow_bin_hours", sidx[over], cidx[over], bin_hours[over], idx[over]
-            )
-        self.overflowing[idx] = self.overflowing[idx] | over
+        bin_hours = hours[over] * np.clip(part, 0.0, 1.0)
+        starts = ~self.overflowing[at]
+        sidx, cidx = self.stream_idx[at], self.commune_idx[at]
+        self.ledger.add("overflow_events", sidx[starts], cidx[starts], 1.0, at[starts])
+        self.ledger.add("overflow_bin_hours", sidx, cidx, bin_hours, at)
+        self.overflowing[at] = True

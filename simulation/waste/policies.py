@@ -167,9 +167,13 @@ class FixedSchedule:
         """Bins whose round runs today."""
         static = _static(view)
         runs = np.zeros(len(static.pairs), dtype=bool)
+        known: dict[Round, bool] = {}  # many pairs share a round: each asked once a day
         for k, pair in enumerate(static.pairs):
             found = self.by_commune.get(pair) or self.rounds.get(pair[0])
-            runs[k] = found is not None and found.runs_on(view.day)
+            if found is not None:
+                if found not in known:
+                    known[found] = found.runs_on(view.day)
+                runs[k] = known[found]
         chosen: np.ndarray = runs[static.pair]
         return chosen
 
