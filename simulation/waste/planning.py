@@ -547,6 +547,45 @@ def hull(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray | None]:
     return answer
 
 
+def hull_candidates(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the points that may be vertices of their convex hull (all, in order, but
+    those well inside): the Akl–Toussaint filter, for all the points at once.
+
+    The points extreme in eight directions (x, y, x + y and x − y, each way) are hull
+    vertices; a point inside the polygon they make by more than a rounding's width (1e-9 of
+    the points' extent) is inside the hull and is left out, so the hull of the points kept is
+    the hull of them all. With fewer than three distinct extremes (a point, a line) none is
+    left out.
+    """
+    n = len(x)
+    if n < 9:
+        return np.arange(n)
+    cx, cy = x - x.mean(), y - y.mean()  # centred: the cross products below lose no digits
+    # counter-clockwise: +x, +(x+y), +y, +(y−x), −x, −(x+y), −y, +(x−y)
+    s, d = cx + cy, cx - cy
+    picks = [
+        int(np.argmax(cx)), int(np.argmax(s)), int(np.argmax(cy)), int(np.argmin(d)),
+        int(np.argmin(cx)), int(np.argmin(s)), int(np.argmin(cy)), int(np.argmax(d)),
+    ]  # fmt: skip
+    corners = [k for i, k in enumerate(picks) if k != picks[i - 1]]
+    corners = list(dict.fromkeys(corners))  # each point once, in turn
+    if len(corners) < 3:
+        return np.arange(n)
+    px, py = cx[corners], cy[corners]
+    ex, ey = np.roll(px, -1) - px, np.roll(py, -1) - py
+    extent = max(float(np.ptp(cx)), float(np.ptp(cy)))
+    if not extent > 0:
+        return np.arange(n)
+    # inside when strictly left of every edge, by more than the tolerance
+    tolerance = 1e-9 * extent * np.hypot(ex, ey)
+    inside = np.ones(n, dtype=bool)
+    for k in range(len(corners)):
+        inside &= ex[k] * (cy - py[k]) - ey[k] * (cx - px[k]) > tolerance[k]
+    if np.count_nonzero(inside) == 0:
+        return np.arange(n)
+    return np.flatnonzero(~inside)
+
+
 _HULLS: dict[bytes, tuple[float, np.ndarray]] = {}
 """Hulls computed lately, by a digest of their points (coordinates in order): a fixed round
 asks about the same stops every week, and Qhull gives the same answer to the same points."""

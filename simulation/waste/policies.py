@@ -40,6 +40,7 @@ from simulation.waste.planning import (
     body_litres,
     default_fleets,
     hull,
+    hull_candidates,
     service_minutes,
     shift_hours,
     shift_loads,
@@ -844,12 +845,24 @@ class _StreamWork:
         lower = max(self.lower, self._polygon(inside)) if self.vertices.size else self.lower
         if shift_hours(n, max(HULL_FLOOR_M2, lower), *parts) > self.limit:
             return False  # the sets asked about next are part of these: the bounds still hold
-        area, vertices = hull(x, y)
+        # The hull of the stops that may be its vertices is theirs, up to Qhull's rounding:
+        # its area with the slack answers but when the answer is too close to call.
+        kept = hull_candidates(x, y)
+        area, vertices = hull(x[kept], y[kept])
+        if vertices is not None and kept.size < n:
+            if shift_hours(n, area * (1 + _AREA_MARGIN), *parts) <= self.limit:
+                self.lower = max(self.lower, area * (1 - _AREA_MARGIN))
+                return True
+            if shift_hours(n, max(HULL_FLOOR_M2, area * (1 - _AREA_MARGIN)), *parts) > self.limit:
+                self.upper, self.vertices = area * (1 + _AREA_MARGIN), sub[kept[vertices]]
+                return False
+            area, vertices = hull(x, y)
+            kept = np.arange(n)
         fits = shift_hours(n, area, *parts) <= self.limit
         if fits:
             self.lower = max(self.lower, area * (1 - _AREA_MARGIN))
         elif vertices is not None:
-            self.upper, self.vertices = area * (1 + _AREA_MARGIN), sub[vertices]
+            self.upper, self.vertices = area * (1 + _AREA_MARGIN), sub[kept[vertices]]
         return fits
 
     def _polygon(self, inside: np.ndarray | None) -> float:

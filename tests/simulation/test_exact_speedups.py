@@ -8,10 +8,29 @@ pin the helpers themselves, on the edge cases a seeded run seldom meets.
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
-from simulation.waste.planning import HULL_FLOOR_M2, hull, insertion_detour_km
-from simulation.waste.policies import _Neighbours
+from simulation.waste import (
+    Bins,
+    FleetRouter,
+    ProjectedInflow,
+    Threshold,
+    constant_models,
+    simulate,
+)
+from simulation.waste.planning import (
+    HULL_FLOOR_M2,
+    default_fleets,
+    estimated_shift_hours,
+    hull,
+    hull_candidates,
+    insertion_detour_km,
+    service_minutes,
+)
+from simulation.waste.policies import LEVELLING_SHARE, DayView, _Neighbours, _StreamWork
 
 
 def _edge_case_points(rng: np.random.Generator) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
@@ -73,3 +92,166 @@ def test_a_hull_asked_about_again_is_the_one_qhull_gives() -> None:
     assert not again[1].flags.writeable  # shared: no caller may change it
     moved = hull(x, y + 1e-6)  # other points, another answer
     assert moved[0] != first[0] or not np.shares_memory(moved[1], first[1])
+
+
+# --- vectorised helpers against their plain versions (hypothesis) ------------------------------
+
+_coordinate = st.floats(-3_000.0, 3_000.0, allow_nan=False).map(lambda v: round(v, 1))
+
+
+@st.composite
+def _bins_and_marks(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bins on a coarse grid (exact ties and stacked bins), anchors and a mask of bins near."""
+    n = draw(st.integers(1, 60))
+    points = np.array(draw(st.lists(st.tuples(_coordinate, _coordinate), min_size=n, max_size=n)))
+    anchor = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    near = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n))) & ~anchor
+    return points + [720_000.0, 6_270_000.0], np.flatnonzero(anchor), near
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None)
+@given(_bins_and_marks(), st.sampled_from([0.0, 200.0, 1000.0, 5000.0]))
+def test_the_bins_reached_from_either_side_are_those_the_anchors_lists_reach(
+    case: tuple[np.ndarray, np.ndarray, np.ndarray], within: float
+) -> None:
+    points, anchors, near = case
+    neighbours = _Neighbours.of_streams(points, (np.arange(len(points)),), within)
+    plain = np.zeros(len(points), dtype=bool)
+    plain[neighbours.of(anchors)] = True
+    assert np.array_equal(neighbours.reached(anchors, near), plain & near)
+
+
+@st.composite
+def _scatter(draw: st.DrawFn) -> np.ndarray:
+    """Points scattered, on a line, stacked, or on a coarse grid (many collinear)."""
+    n = draw(st.integers(0, 400))
+    seed = draw(st.integers(0, 2**32 - 1))
+    shape = draw(st.sampled_from(["normal", "line", "stacked", "grid", "ring"]))
+    rng = np.random.default_rng(seed)
+    if shape == "normal":
+        points = rng.normal(0.0, 800.0, (n, 2))
+    elif shape == "line":
+        t = rng.uniform(0.0, 1_000.0, n)
+        points = np.column_stack((t, 0.5 * t))
+    elif shape == "stacked":
+        points = np.repeat(rng.normal(0.0, 10.0, (1, 2)), n, axis=0)
+    elif shape == "grid":
+        points = rng.integers(0, 6, (n, 2)) * 100.0
+    else:
+        angle = rng.uniform(0.0, 2 * np.pi, n)
+        points = np.column_stack((np.cos(angle), np.sin(angle))) * 500.0
+    return points + [720_000.0, 6_270_000.0]
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None)
+@given(_scatter())
+def test_the_hull_of_the_candidates_is_the_hull_of_all_the_points(points: np.ndarray) -> None:
+    from scipy.spatial import ConvexHull, QhullError
+
+    x, y = points[:, 0], points[:, 1]
+    kept = hull_candidates(x, y)
+    assert np.array_equal(kept, np.unique(kept)) and kept.size <= len(x)
+    try:
+        every = ConvexHull(points)
+    except (QhullError, ValueError):
+        return  # fewer than three points or all on a line: nothing is left out that matters
+    corners = set(map(tuple, points[every.vertices]))
+    assert corners <= set(map(tuple, points[kept]))  # no vertex is left out
+    area, vertices = hull(x[kept], y[kept])
+    assert vertices is not None
+    assert abs(area - max(HULL_FLOOR_M2, every.volume)) <= 1e-9 * area
+
+
+def test_the_look_ahead_decides_with_the_candidates_hull_as_with_the_whole_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``_StreamWork.fits`` answers as ``estimated_shift_hours`` against the limit, bit for bit,
+    for sets around the limit (the candidates' hull, with its slack, or else the whole hull)."""
+    from simulation.parameters import fleet as fp
+    from simulation.waste import policies
+
+    filtered = []
+
+    def counted(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        kept = hull_candidates(x, y)
+        filtered.append(kept.size < len(x))
+        return kept
+
+    monkeypatch.setattr(policies, "hull_candidates", counted)
+
+    rng = np.random.default_rng(16)
+    fleet = default_fleets({"residual": 2})["residual"]
+    points = rng.normal(0.0, 2_500.0, (600, 2)) + [720_000.0, 6_270_000.0]
+    depot, tip = fp.DEPOT.position, fp.TIP.position
+    out_m = np.hypot(points[:, 0] - depot.x, points[:, 1] - depot.y)
+    to_tip_m = np.hypot(points[:, 0] - tip.x, points[:, 1] - tip.y)
+    service = service_minutes(np.full(600, 660.0))
+    volume = rng.uniform(100.0, 660.0, 600)
+    density = 0.1
+    limit = LEVELLING_SHARE * fleet.trucks * fleet.shift_h
+    answers = set()
+    for size in range(20, 600, 7):
+        sub = np.sort(rng.choice(600, size, replace=False))
+        work = _StreamWork(
+            points, out_m, to_tip_m, service, fleet, density, depot, tip, fp.ROAD_CIRCUITY
+        )
+        work.day(volume)
+        mass = volume[sub] * density
+        hours = estimated_shift_hours(
+            points[sub, 0], points[sub, 1], volume[sub], mass, service[sub],
+            fleet, depot, tip, fp.ROAD_CIRCUITY,
+        )  # fmt: skip
+        assert work.fits(sub) == (hours <= limit)
+        answers.add(hours <= limit)
+    assert answers == {True, False}  # both sides of the limit were asked about
+    assert any(filtered)  # and some were answered with the candidates' hull
+
+
+def test_the_projection_draws_what_the_models_draw() -> None:
+    from datetime import date, timedelta
+
+    rng = np.random.default_rng(5)
+    n = 50
+    season = rng.uniform(0.6, 1.6, (n, 4))
+    models = constant_models(
+        [f"B{i}" for i in range(n)], ["residual"] * n, ["34000"] * n, np.full(n, 660.0),
+        rng.uniform(5.0, 40.0, n), cv=rng.uniform(0.1, 0.5, n), season=season,
+    )  # fmt: skip
+    inflow = ProjectedInflow(models)
+    cached, plain = np.random.default_rng(9), np.random.default_rng(9)
+    day = date(2024, 1, 1)
+    for k in range(120):  # two seasons, each weekday many times
+        today = day + timedelta(days=k)
+        assert np.array_equal(inflow.litres(k, today, cached), models.sample(today, plain))
+
+
+def test_each_day_sees_the_forecast_the_models_give_and_may_not_change_it() -> None:
+    from datetime import date
+
+    rng = np.random.default_rng(6)
+    n = 40
+    models = constant_models(
+        [f"B{i}" for i in range(n)], ["residual"] * n, ["34000"] * n, np.full(n, 660.0),
+        rng.uniform(5.0, 40.0, n), cv=0.3, season=rng.uniform(0.6, 1.6, (n, 4)),
+    )  # fmt: skip
+    bins = Bins.build(
+        models.codes, models.streams, models.communes, models.capacity_l,
+        rng.uniform(0, 3_000, n), rng.uniform(0, 3_000, n),
+    )  # fmt: skip
+    seen: list[tuple[date, np.ndarray]] = []
+
+    class Watching(Threshold):
+        def choose(self, view: DayView) -> np.ndarray:
+            assert not view.forecast_l.flags.writeable
+            seen.append((view.day, view.forecast_l))
+            return super().choose(view)
+
+    simulate(
+        bins, Watching(), ProjectedInflow(models), models, FleetRouter(exact_up_to=0),
+        start=date(2024, 2, 20), days=30, seed=1,
+    )  # fmt: skip
+    assert len(seen) == 30
+    for day, forecast in seen:  # across the change of season on 1 March
+        assert np.array_equal(forecast, models.expected_days(day, Watching().horizon))
