@@ -168,6 +168,8 @@ class ProjectedInflow:
         if found is None:
             shape = 1.0 / np.square(self.models.cv)
             found = (shape, self.models.expected(day) / shape)
+            if len(self._parameters) >= _FORECASTS_KEPT:  # a week's: memory flat in the horizon
+                self._parameters.clear()
             self._parameters[key] = found
         litres: np.ndarray = rng.gamma(*found)
         return litres
@@ -226,8 +228,8 @@ def simulate(
     return run.ledger.result()
 
 
-_FORECASTS_KEPT = 8
-"""Forecasts (with their memos) a run keeps: a week's days, and one more."""
+_FORECASTS_KEPT = 7
+"""Forecasts (with their memos) a run keeps, and days' gamma parameters: a week's."""
 
 
 class _DailyRun:
