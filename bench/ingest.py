@@ -140,7 +140,14 @@ def adapter_process(params: dict[str, Any]) -> dict[str, Any]:
             server_public_key=load_keypair(keys / "ingest.key").public,
         )
     )
-    runner = AdapterRunner(_BenchAdapter({}), transport, Outbox(Path(params["outbox"])), SOURCE)
+    windows = params.get("windows")
+    runner = AdapterRunner(
+        _BenchAdapter({}),
+        transport,
+        Outbox(Path(params["outbox"])),
+        SOURCE,
+        **({} if windows is None else {"windows_in_flight": windows}),
+    )
     readings = synthetic_readings(params["bins"], params["count"], params["start_ms"])
     ids = [message_id(SOURCE, reading) for reading in readings]
     due: dict[str, float] = {}
@@ -220,6 +227,7 @@ class Plan:
     latency_seconds: float
     rate: int
     start_ms: int
+    windows: int | None = None  # the SDK's windows_in_flight; None: its default
 
 
 def main() -> None:
@@ -235,6 +243,11 @@ def main() -> None:
     parser.add_argument(
         "--rate", type=int, default=OFFERED_RATE, help="offered load of (d), messages/s"
     )
+    parser.add_argument(
+        "--windows",
+        type=int,
+        help="the adapter's windows in flight (AdapterRunner windows_in_flight); default: the SDK's",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -249,6 +262,7 @@ def main() -> None:
         latency_seconds=args.latency_seconds or (4.0 if args.quick else 10.0),
         rate=args.rate,
         start_ms=int((now - timedelta(days=60)).timestamp() * 1000),
+        windows=args.windows,
     )
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
         run(plan, Path(scratch))
@@ -547,6 +561,7 @@ def measure_end_to_end(
         "count": count,
         "start_ms": plan.start_ms,
         "rate": rate,
+        "windows": plan.windows,
         "timeout_s": 120 if rate is None else plan.latency_seconds + 30,
     }
     try:
