@@ -30,9 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.ingest import (  # noqa: E402 - the repository is put on the path first
     SEED,
     Plan,
-    copy_store,
-    install_fleet,
-    machine_facts,
+    SQLiteStores,
     measure_raw,
     synthetic_readings,
 )
@@ -64,9 +62,9 @@ def main() -> None:
 def run(plan: Plan, scratch: Path) -> None:
     from twin import import_facts, load_geography, open_twin, read_facts
 
-    base = scratch / "base.sqlite"
-    bins = install_fleet(base, plan)
-    print(machine_facts(base))
+    stores = SQLiteStores(scratch)
+    bins = stores.install(plan)
+    print(stores.facts())
     print(
         f"fleet: {plan.bins:,} bins with sensors; {plan.messages:,} bin.fill readings (seed {SEED})"
     )
@@ -79,15 +77,13 @@ def run(plan: Plan, scratch: Path) -> None:
             stamp = reading.observed_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
             writer.writerow([reading.asset, stamp, reading.device, reading.body["fill_percent"]])
 
-    raw = measure_raw(base, scratch / "raw.sqlite", bins, readings, BATCH)
+    raw = measure_raw(stores, "raw", bins, readings, BATCH)
     print(
         f"(a) raw sqlite3 executemany   {raw['rows']:>10,} rows  {raw['seconds']:8.2f} s  "
         f"{raw['rate']:>9,.0f} rows/s"
     )
 
-    target = scratch / "import.sqlite"
-    copy_store(base, target)
-    twin = open_twin(f"sqlite:///{target}")
+    twin = open_twin(stores.fresh("import"))
     geography = load_geography()
     clock_now = datetime.fromtimestamp(plan.start_ms / 1000, UTC) + timedelta(days=365)
     started = time.perf_counter()

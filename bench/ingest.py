@@ -248,6 +248,17 @@ def main() -> None:
         type=int,
         help="the adapter's windows in flight (AdapterRunner windows_in_flight); default: the SDK's",
     )
+    parser.add_argument(
+        "--store",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="the store measured (default sqlite: a file in a temporary folder)",
+    )
+    parser.add_argument(
+        "--postgres",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="the PostgreSQL server for --store postgres (a schema per measure, dropped after)",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -265,55 +276,65 @@ def main() -> None:
         windows=args.windows,
     )
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
-        run(plan, Path(scratch))
+        stores = (
+            PostgresStores(args.postgres)
+            if args.store == "postgres"
+            else SQLiteStores(Path(scratch))
+        )
+        try:
+            run(plan, Path(scratch), stores)
+        finally:
+            stores.close()
 
 
-def run(plan: Plan, scratch: Path) -> None:
+def run(plan: Plan, scratch: Path, stores: Stores) -> None:
     from twin.ingest_server import ServerSettings
 
     batch_max = ServerSettings().batch_max
-    base = scratch / "base.sqlite"
     wait_ms = ServerSettings().batch_wait_s * 1000
     print(
-        f"Valley Twin ingest benchmark: {plan.bins:,} bins, {plan.messages:,} bin.fill messages "
-        f"round-robin (seed {SEED}), ingest batch_max {batch_max}, batch_wait {wait_ms:g} ms"
+        f"Valley Twin ingest benchmark on {stores.name}: {plan.bins:,} bins, {plan.messages:,} "
+        f"bin.fill messages round-robin (seed {SEED}), ingest batch_max {batch_max}, "
+        f"batch_wait {wait_ms:g} ms"
     )
     started = time.perf_counter()
-    bins = install_fleet(base, plan)
-    print(machine_facts(base))
+    bins = stores.install(plan)
+    print(stores.facts())
     print(
         f"setup: {plan.bins:,} bins installed with sensors in {time.perf_counter() - started:.1f} s; "
         "each measure runs on its own copy of that store; events = stored rows (2 per message)\n"
     )
     readings = synthetic_readings(plan.bins, plan.messages, plan.start_ms)
 
-    raw = measure_raw(base, scratch / "a.sqlite", bins, readings, batch_max)
+    raw = measure_raw(stores, "a", bins, readings, batch_max)
     print(
-        f"(a) raw sqlite3 executemany     {raw['rows']:>8,} rows    {raw['seconds']:7.2f} s "
+        f"(a) raw executemany             {raw['rows']:>8,} rows    {raw['seconds']:7.2f} s "
         f"{raw['rate']:>10,.0f} events/s   ({batch_max} messages = {2 * batch_max} rows per transaction)"
     )
-    naive = measure_naive(
-        base, scratch / "b.sqlite", readings[: plan.naive_messages], plan.naive_budget_s
-    )
+    naive = measure_naive(stores, "b", readings[: plan.naive_messages], plan.naive_budget_s)
     print(
         f"(b) naive, one save per message {naive['rows']:>8,} rows    {naive['seconds']:7.2f} s "
         f"{naive['rate']:>10,.0f} events/s   ({naive['messages']:,} messages, in process, no network)"
     )
-    e2e = measure_end_to_end(base, scratch, plan, "c", rate=None, count=plan.messages)
+    inner = measure_in_process(stores, "e", readings, batch_max)
+    print(
+        f"(e) ingest in process           {inner['rows']:>8,} rows    {inner['seconds']:7.2f} s "
+        f"{inner['rate']:>10,.0f} events/s   (IngestProcessor.process on batches of {batch_max}, "
+        f"assets loaded first; {inner['cpu_us']:.0f} us of CPU a message)"
+    )
+    e2e = measure_end_to_end(stores, scratch, plan, "c", rate=None, count=plan.messages)
     print(
         f"(c) end-to-end durable ingest   {e2e['rows']:>8,} rows    {e2e['seconds']:7.2f} s "
         f"{e2e['rate']:>10,.0f} events/s   (adapter process, outbox, CURVE, tcp; "
         f"batches mean {e2e['batch']:.0f}, commit p50 {e2e['commit_p50']:.1f} ms)"
     )
-    raw_at_batch = measure_raw(
-        base, scratch / "a2.sqlite", bins, readings, max(1, round(e2e["batch"]))
-    )
+    raw_at_batch = measure_raw(stores, "a2", bins, readings, max(1, round(e2e["batch"])))
     print(
         f"    (a) again at (c)'s mean batch of {max(1, round(e2e['batch']))}: {raw_at_batch['rate']:,.0f} events/s "
         f"(information; the target uses batch_max)"
     )
     latency_count = int(plan.rate * plan.latency_seconds)
-    paced = measure_end_to_end(base, scratch, plan, "d", rate=plan.rate, count=latency_count)
+    paced = measure_end_to_end(stores, scratch, plan, "d", rate=plan.rate, count=latency_count)
     child = paced["child"]
     achieved = child["count"] / child["send_seconds"] if child["send_seconds"] else 0.0
     s2a, d2a = child["send_to_ack_ms"], child["due_to_ack_ms"]
@@ -356,14 +377,15 @@ def run(plan: Plan, scratch: Path) -> None:
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
-def install_fleet(path: Path, plan: Plan) -> dict[int, Any]:
-    """Install the bins with their sensors; return them (in memory, at their stored version)."""
+def install_fleet(path: Path | str, plan: Plan) -> dict[int, Any]:
+    """Install the bins with their sensors in the SQLite file ``path`` (or the store at the URL
+    ``path``); return them (in memory, at their stored version)."""
     from domain import Bin, Position
     from twin import open_twin
 
     installed = datetime.fromtimestamp(plan.start_ms / 1000, UTC) - timedelta(days=1)
     rng = random.Random(SEED + 1)
-    twin = open_twin(f"sqlite:///{path}")
+    twin = open_twin(path if isinstance(path, str) else f"sqlite:///{path}")
     bins = {}
     for number in range(plan.bins):
         bin_ = Bin.install(
@@ -446,40 +468,23 @@ def stored_rows(
         for event in (*bin_.collect_events(), *receipt.collect_events()):
             stored = twin.mapper.to_stored_event(event)
             rows.append(
-                (stored.originator_id.hex, stored.originator_version, stored.topic, stored.state)
+                (stored.originator_id, stored.originator_version, stored.topic, stored.state)
             )
     twin.close()
     return rows
 
 
 def measure_raw(
-    base: Path, path: Path, bins: dict[int, Any], readings: list[Reading], batch: int
+    stores: Stores, label: str, bins: dict[int, Any], readings: list[Reading], batch: int
 ) -> dict[str, Any]:
-    from twin.config import SQLITE_SYNCHRONOUS, SQLITE_SYNCHRONOUS_LEVEL
-
     rows = stored_rows(bins, readings, datetime.now(UTC))
-    copy_store(base, path)
-    db = sqlite3.connect(path, isolation_level=None)
-    assert db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
-    db.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
-    assert db.execute("PRAGMA synchronous").fetchone()[0] == SQLITE_SYNCHRONOUS_LEVEL
-    (ddl,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'stored_events'").fetchone()
-    assert "PRIMARY KEY (originator_id, originator_version)" in ddl, ddl  # the recorder's own table
-    per_transaction = 2 * batch
-    started = time.perf_counter()
-    for first in range(0, len(rows), per_transaction):
-        db.execute("BEGIN")
-        db.executemany(
-            "INSERT INTO stored_events VALUES (?,?,?,?)", rows[first : first + per_transaction]
-        )
-        db.execute("COMMIT")
-    seconds = time.perf_counter() - started
-    db.close()
+    url = stores.fresh(label)
+    seconds = stores.raw_insert(url, rows, 2 * batch)
     return {"rows": len(rows), "seconds": seconds, "rate": len(rows) / seconds}
 
 
 def measure_naive(
-    base: Path, path: Path, readings: list[Reading], budget_s: float
+    stores: Stores, label: str, readings: list[Reading], budget_s: float
 ) -> dict[str, Any]:
     from adapters.wire import Envelope, decode, encode
     from domain import Bin
@@ -494,8 +499,7 @@ def measure_naive(
         )
         for r in readings
     ]
-    copy_store(base, path)
-    twin = open_twin(f"sqlite:///{path}")
+    twin = open_twin(stores.fresh(label))
     done = 0
     started = time.perf_counter()
     for frame in frames:
@@ -527,8 +531,43 @@ def measure_naive(
     return {"messages": done, "rows": 2 * done, "seconds": seconds, "rate": 2 * done / seconds}
 
 
+def measure_in_process(
+    stores: Stores, label: str, readings: list[Reading], batch: int
+) -> dict[str, Any]:
+    """Ingest's own work without the network: decode, rules, dedupe, its batch writer."""
+    from adapters.wire import Envelope, encode
+    from twin import load_geography, open_twin
+    from twin.ingest import Incoming, IngestProcessor
+
+    frames = [
+        encode(
+            Envelope(
+                message_id(SOURCE, r), SOURCE, r.device, r.asset, r.kind, r.observed_at, r.body
+            )
+        )
+        for r in readings
+    ]
+    url = stores.fresh(label)
+    twin = open_twin(url)
+    processor = IngestProcessor(twin, load_geography())
+    processor.warm_up()  # as `twin ingest` does before it listens
+    before = stores.count(url)
+    cpu, started = time.process_time(), time.perf_counter()
+    for first in range(0, len(frames), batch):
+        processor.process([Incoming(frame) for frame in frames[first : first + batch]])
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    twin.close()
+    rows = stores.count(url) - before
+    return {
+        "rows": rows,
+        "seconds": seconds,
+        "rate": rows / seconds,
+        "cpu_us": cpu / len(frames) * 1e6,
+    }
+
+
 def measure_end_to_end(
-    base: Path, scratch: Path, plan: Plan, label: str, rate: int | None, count: int
+    stores: Stores, scratch: Path, plan: Plan, label: str, rate: int | None, count: int
 ) -> dict[str, Any]:
     from adapters.wire import create_keypair
     from twin import load_geography, open_twin
@@ -541,11 +580,11 @@ def measure_end_to_end(
     (keys / "allowed").write_text(
         f"{load_keypair(public).public.decode()} {SOURCE}\n", encoding="utf-8"
     )
-    store = scratch / f"{label}.sqlite"
-    copy_store(base, store)
-    twin = open_twin(f"sqlite:///{store}")
-    before = _row_count(store)
+    url = stores.fresh(label)
+    twin = open_twin(url)
+    before = stores.count(url)
     processor = IngestProcessor(twin, load_geography())
+    processor.warm_up()  # as `twin ingest` does before it listens
     server = IngestServer(
         processor,
         ServerSettings(endpoint="tcp://127.0.0.1:*"),
@@ -578,7 +617,7 @@ def measure_end_to_end(
     if process.returncode != 0:
         raise RuntimeError(f"adapter process failed: {process.stderr.strip()[-2000:]}")
     child = json.loads(process.stdout)
-    rows = _row_count(store) - before
+    rows = stores.count(url) - before
     stats = processor.stats.as_dict()
     if stats["committed"] != count or rows != 2 * count:
         print(
@@ -596,11 +635,175 @@ def measure_end_to_end(
     }
 
 
-def _row_count(path: Path) -> int:
-    with sqlite3.connect(path) as db:
-        (count,) = db.execute("SELECT count(*) FROM stored_events").fetchone()
-    db.close()
-    return int(count)
+class Stores:
+    """Where the measures run: a fresh copy of the installed fleet for each, and raw inserts."""
+
+    name = ""
+
+    def install(self, plan: Plan) -> dict[int, Any]:
+        raise NotImplementedError
+
+    def fresh(self, label: str) -> str:
+        """The URL of a store holding the installed fleet and nothing else."""
+        raise NotImplementedError
+
+    def count(self, url: str) -> int:
+        raise NotImplementedError
+
+    def raw_insert(self, url: str, rows: list[tuple[Any, ...]], per_transaction: int) -> float:
+        """Seconds to insert ``rows`` with the driver's ``executemany``, durably committed."""
+        raise NotImplementedError
+
+    def facts(self) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Remove what the bench created outside its scratch folder."""
+
+
+class SQLiteStores(Stores):
+    name = "SQLite"
+
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self.base = scratch / "base.sqlite"
+
+    def install(self, plan: Plan) -> dict[int, Any]:
+        return install_fleet(self.base, plan)
+
+    def fresh(self, label: str) -> str:
+        path = self.scratch / f"{label}.sqlite"
+        copy_store(self.base, path)
+        return f"sqlite:///{path}"
+
+    def count(self, url: str) -> int:
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:
+            (count,) = db.execute("SELECT count(*) FROM stored_events").fetchone()
+        db.close()
+        return int(count)
+
+    def raw_insert(self, url: str, rows: list[tuple[Any, ...]], per_transaction: int) -> float:
+        from twin.config import SQLITE_SYNCHRONOUS, SQLITE_SYNCHRONOUS_LEVEL
+
+        db = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        assert db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal"
+        db.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == SQLITE_SYNCHRONOUS_LEVEL
+        (ddl,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'stored_events'").fetchone()
+        assert "PRIMARY KEY (originator_id, originator_version)" in ddl, ddl  # the library's table
+        started = time.perf_counter()
+        for first in range(0, len(rows), per_transaction):
+            db.execute("BEGIN")
+            db.executemany(
+                "INSERT INTO stored_events VALUES (?,?,?,?)",
+                [(r[0].hex, *r[1:]) for r in rows[first : first + per_transaction]],
+            )
+            db.execute("COMMIT")
+        seconds = time.perf_counter() - started
+        db.close()
+        return seconds
+
+    def facts(self) -> str:
+        return machine_facts(self.base)
+
+
+class PostgresStores(Stores):
+    """A schema per measure on the server, the fleet installed in each, all dropped at the end."""
+
+    name = "PostgreSQL"
+    table = "valleytwin_events"  # the library's events table of the application ValleyTwin
+
+    def __init__(self, server: str) -> None:
+        self.server = server
+        self.run = f"bench_ingest_{os.getpid()}"
+        self.schemas: list[str] = []
+        self.plan: Plan | None = None
+
+    def _url(self, schema: str) -> str:
+        return f"{self.server}{'&' if '?' in self.server else '?'}schema={schema}"
+
+    def _schema(self, label: str) -> str:
+        import psycopg
+        from psycopg import sql
+
+        schema = f"{self.run}_{label}"
+        with psycopg.connect(self.server, autocommit=True) as connection:
+            connection.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+            )
+            connection.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        self.schemas.append(schema)
+        return schema
+
+    def install(self, plan: Plan) -> dict[int, Any]:
+        self.plan = plan
+        return install_fleet(self._url(self._schema("base")), plan)
+
+    def fresh(self, label: str) -> str:
+        assert self.plan is not None
+        url = self._url(self._schema(label))
+        install_fleet(url, self.plan)  # the same seed: the same bins, the same ids
+        return url
+
+    def count(self, url: str) -> int:
+        import psycopg
+        from psycopg import sql
+
+        schema = url.rsplit("schema=", 1)[1]
+        with psycopg.connect(self.server) as connection:
+            row = connection.execute(
+                sql.SQL("SELECT count(*) FROM {}.{}").format(
+                    sql.Identifier(schema), sql.Identifier(self.table)
+                )
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def raw_insert(self, url: str, rows: list[tuple[Any, ...]], per_transaction: int) -> float:
+        import psycopg
+        from psycopg import sql
+
+        schema = url.rsplit("schema=", 1)[1]
+        statement = sql.SQL(
+            "INSERT INTO {}.{} (originator_id, originator_version, topic, state) "
+            "VALUES (%s, %s, %s, %s)"
+        ).format(sql.Identifier(schema), sql.Identifier(self.table))
+        with psycopg.connect(self.server) as connection:
+            started = time.perf_counter()
+            for first in range(0, len(rows), per_transaction):
+                with connection.transaction(), connection.cursor() as cursor:
+                    cursor.executemany(statement, rows[first : first + per_transaction])
+            seconds = time.perf_counter() - started
+        return seconds
+
+    def facts(self) -> str:
+        import psycopg
+
+        with psycopg.connect(self.server) as connection:
+            version = connection.execute("SHOW server_version").fetchone()
+            synchronous = connection.execute("SHOW synchronous_commit").fetchone()
+            fsync = connection.execute("SHOW fsync").fetchone()
+        assert version and synchronous and fsync
+        metadata = importlib.metadata.version
+        return (
+            f"machine: {os.cpu_count()} cores, load average "
+            f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, {platform.system()} {platform.release()}\n"
+            f"software: Python {platform.python_version()}, PostgreSQL {version[0]}, psycopg "
+            f"{metadata('psycopg')} ({psycopg.pq.__impl__} implementation), eventsourcing "
+            f"{metadata('eventsourcing')}, pyzmq {metadata('pyzmq')}, msgpack {metadata('msgpack')}\n"
+            f"store: synchronous_commit={synchronous[0]} fsync={fsync[0]} (a commit is on disk "
+            "before it is acknowledged)"
+        )
+
+    def close(self) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.server, autocommit=True) as connection:
+            for schema in self.schemas:
+                connection.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
+                )
 
 
 if __name__ == "__main__":
