@@ -4,11 +4,15 @@ Configuration (TOML)::
 
     source = "gw-lorawan-1"               # this adapter instance; its CURVE key's name on ingest
     endpoint = "tcp://127.0.0.1:5555"
+    # endpoints = ["tcp://10.0.0.1:5555", "tcp://10.0.0.2:5555"]  # instead: one ingest worker
+    #                                      # per shard, shard 0 first (adapters.wire.shard_of)
     client_key = "keys/gw-lorawan-1.key_secret"
-    server_key = "keys/ingest.key"         # ingest's public key
+    server_key = "keys/ingest.key"         # ingest's public key (or a list: one per endpoint)
     plaintext = false                      # true only for local development, with ingest --plaintext
     outbox = "state/gw-lorawan-1.outbox"   # one running adapter per outbox (a lock beside it)
     rate_per_s = 500
+    max_in_flight = 1000                   # sent and unanswered at most, per endpoint…
+    windows_in_flight = 4                  # …in this many windows
     stats_every_s = 60                     # the counters in the log this often (0: only at exit)
     unreadable_kept = 1000                 # unreadable payloads kept in the outbox for review…
     unreadable_max_bytes = 8192            # …each cut to this size
@@ -51,8 +55,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from adapters.registry import adapter_named
-from adapters.sdk import AdapterRunner, Outbox
-from adapters.wire import TransportError, ZmqTransport, load_keypair
+from adapters.sdk import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_WINDOWS_IN_FLIGHT,
+    AdapterRunner,
+    Outbox,
+)
+from adapters.wire import CurveKeyPair, TransportError, ZmqTransport, load_keypair
 
 log = logging.getLogger(__name__)
 # At the end of a finite input every interval still open is closed and counted.
@@ -101,15 +110,18 @@ def build_service(name: str, config: Mapping[str, Any], base: Path = Path(".")) 
     """
     adapter = adapter_named(name)(config.get("adapter", {}))
     source = str(_required(config, "source"))
-    if config.get("plaintext", False):
-        client_keys = server_key = None
-    else:
+    endpoints = _endpoints(config)
+    client_keys: CurveKeyPair | None = None
+    server_keys: list[bytes | None] = [None] * len(endpoints)
+    if not config.get("plaintext", False):
+        server_key_files = _per_endpoint(config, "server_key", len(endpoints))
         try:
             client_keys = load_keypair(_path(base, _required(config, "client_key")))
-            server_key = load_keypair(_path(base, _required(config, "server_key"))).public
+            server_keys = [load_keypair(_path(base, key)).public for key in server_key_files]
         except TransportError as error:  # a key file missing or broken is a configuration mistake
             raise ValueError(f"config: {error}") from error
-    endpoint = str(_required(config, "endpoint"))
+    max_in_flight = _whole_number(config, "max_in_flight", DEFAULT_MAX_IN_FLIGHT)
+    windows_in_flight = _whole_number(config, "windows_in_flight", DEFAULT_WINDOWS_IN_FLIGHT)
     stats_every_s = config.get("stats_every_s", _STATS_EVERY_S)
     if isinstance(stats_every_s, bool) or not isinstance(stats_every_s, int | float):
         raise ValueError(
@@ -130,20 +142,72 @@ def build_service(name: str, config: Mapping[str, Any], base: Path = Path(".")) 
         outbox = Outbox(outbox_path(config, base), **bounds)
     except ValueError as error:
         raise ValueError(f"config: {error}") from None
-    transport = None
+    transports: list[ZmqTransport] = []
     try:
         if source_settings.get("type") == "mqtt":
             source_settings["client_id"] = mqtt_client_id(source_settings, source, outbox)
-        transport = ZmqTransport(endpoint, client_keys=client_keys, server_public_key=server_key)
+        for endpoint, server_key in zip(endpoints, server_keys, strict=True):
+            transports.append(
+                ZmqTransport(endpoint, client_keys=client_keys, server_public_key=server_key)
+            )
         runner = AdapterRunner(
-            adapter, transport, outbox, source, rate_per_s=config.get("rate_per_s")
+            adapter,
+            transports[0] if len(transports) == 1 else transports,
+            outbox,
+            source,
+            rate_per_s=config.get("rate_per_s"),
+            max_in_flight=max_in_flight,
+            windows_in_flight=windows_in_flight,
         )
     except BaseException:
-        if transport is not None:
+        for transport in transports:
             transport.close()
         outbox.close()
         raise
     return AdapterService(runner, source_settings, float(stats_every_s))
+
+
+def _endpoints(config: Mapping[str, Any]) -> list[str]:
+    """Ingest's endpoint, or its workers' in shard order: 'endpoint' or 'endpoints', not both."""
+    if "endpoint" in config and "endpoints" in config:
+        raise ValueError(
+            "config: give 'endpoint' (one ingest) or 'endpoints' (one per shard), not both"
+        )
+    if "endpoints" not in config:
+        return [str(_required(config, "endpoint"))]
+    endpoints = config["endpoints"]
+    if (
+        not isinstance(endpoints, list)
+        or not endpoints
+        or not all(isinstance(each, str) and each.strip() for each in endpoints)
+    ):
+        raise ValueError(
+            f"config: 'endpoints' must be a non-empty list of endpoints, shard 0 first, "
+            f"not {endpoints!r}"
+        )
+    if len(set(endpoints)) != len(endpoints):
+        raise ValueError(f"config: 'endpoints' names one endpoint twice: {endpoints!r}")
+    return list(endpoints)
+
+
+def _per_endpoint(config: Mapping[str, Any], name: str, count: int) -> list[Any]:
+    """A setting given once for every endpoint, or as a list with one per endpoint."""
+    value = _required(config, name)
+    if not isinstance(value, list):
+        return [value] * count
+    if len(value) != count:
+        raise ValueError(
+            f"config: '{name}' lists {len(value)} value(s) for {count} endpoint(s): give one, "
+            "or one per endpoint in the same order"
+        )
+    return value
+
+
+def _whole_number(config: Mapping[str, Any], name: str, default: int) -> int:
+    value = config.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"config: '{name}' must be a whole number, 1 or more, not {value!r}")
+    return value
 
 
 def outbox_path(config: Mapping[str, Any], base: Path = Path(".")) -> Path:
@@ -223,14 +287,14 @@ def _run_replay(service: AdapterService, stop: threading.Event, stdin: TextIO) -
         reading = True
         while not stop.is_set():
             stats.maybe()
-            if reading and runner.in_flight < runner.max_in_flight:
+            if reading and runner.has_room():
                 chunk = [line for line in itertools.islice(lines, _CHUNK_LINES) if line.strip()]
                 if chunk:
                     runner.submit_many(chunk)
                 else:
                     reading = False
                     runner.flush(runner.clock() + _END_OF_INPUT)
-            window_open = reading and runner.in_flight < runner.max_in_flight
+            window_open = reading and runner.has_room()
             runner.pump(timeout_s=0.0 if window_open else _IDLE_WAIT_S)
             if not reading and runner.outbox.pending() == 0:
                 break
@@ -242,7 +306,8 @@ def _run_replay(service: AdapterService, stop: threading.Event, stdin: TextIO) -
 
 def _close(runner: AdapterRunner) -> None:
     runner.pump(timeout_s=0.2)
-    runner.transport.close()
+    for transport in runner.transports:
+        transport.close()
     runner.outbox.close()
 
 

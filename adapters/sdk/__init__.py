@@ -4,7 +4,8 @@ An adapter module declares an :class:`AdapterManifest` and an :class:`Adapter` s
 whose ``readings(payload, received_at)`` returns :class:`Reading` objects. The
 :class:`AdapterRunner` turns them into wire messages with content-derived ids, keeps them in a
 durable :class:`Outbox` until ingest answers, resends, rate-limits, and counts and keeps
-unreadable payloads instead of crashing.
+unreadable payloads instead of crashing. Given one ingest endpoint per shard, it sends each
+message to its asset's shard (``adapters.wire.shard_of``).
 """
 
 from __future__ import annotations
@@ -18,9 +19,17 @@ from adapters.sdk.outbox import (
     UnreadableReview,
     review_unreadable,
 )
-from adapters.sdk.runner import AdapterRunner, RunnerStats, message_id
+from adapters.sdk.runner import (
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_WINDOWS_IN_FLIGHT,
+    AdapterRunner,
+    RunnerStats,
+    message_id,
+)
 
 __all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
+    "DEFAULT_WINDOWS_IN_FLIGHT",
     "Adapter",
     "AdapterManifest",
     "AdapterRunner",

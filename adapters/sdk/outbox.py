@@ -5,7 +5,9 @@ so nothing is lost if the adapter, the gateway or ingest restarts. Standard-libr
 one file per adapter instance, held by one process at a time (a lock file beside it): two
 runners on one outbox would send its messages twice and out of order. The file also keeps the
 payloads the adapter could not read (bounded, oldest dropped and counted) for an engineer to
-review, and the instance's own id. Not responsible for sending.
+review, and the instance's own id. Each message carries its shard, the ingest worker it goes
+to (0 with one endpoint), so that each shard's oldest messages are read in queue order. Not
+responsible for sending, nor for choosing shards.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +31,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     frame BLOB NOT NULL,
     queued_at REAL NOT NULL,
     sent_at REAL,
-    attempts INTEGER NOT NULL DEFAULT 0
+    attempts INTEGER NOT NULL DEFAULT 0,
+    shard INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS rejections (
     message_id TEXT PRIMARY KEY,
@@ -54,6 +57,9 @@ UNREADABLE_MAX_BYTES = 8 * 1024
 _MAX_REASON = 1_000
 _DROPPED = "unreadable_dropped"
 _INSTANCE = "instance_id"
+_SHARDS = "shards"  # how many shards the rows' shard numbers count (meta); absent: 1
+# An index's entries are ordered by the rowid after its columns: each shard's queue order.
+_SHARD_INDEX = "CREATE INDEX IF NOT EXISTS outbox_by_shard ON outbox (shard)"
 
 
 class OutboxInUseError(AdapterError):
@@ -125,6 +131,10 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(outbox)")}
+            if "shard" not in columns:  # a file from before shards: every message on shard 0
+                self._db.execute("ALTER TABLE outbox ADD COLUMN shard INTEGER NOT NULL DEFAULT 0")
+            self._db.execute(_SHARD_INDEX)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)",
                 (_INSTANCE, secrets.token_hex(6)),
@@ -152,25 +162,77 @@ class Outbox:
             if not synced:
                 self._db.execute("PRAGMA synchronous=FULL")
 
-    def put(self, messages: list[tuple[str, bytes]]) -> int:
-        """Queue messages durably; one already queued is not queued twice. Return how many were new."""
+    def put(self, messages: Sequence[tuple[str, bytes]], shards: Sequence[int] = ()) -> int:
+        """Queue messages durably; one already queued is not queued twice. Return how many were new.
+
+        ``shards`` gives each message's shard, in the same order; empty: all on shard 0.
+        """
+        if shards and len(shards) != len(messages):
+            raise ValueError(f"{len(shards)} shard(s) given for {len(messages)} message(s)")
         with self._transaction() as db:
             before = db.total_changes
             db.executemany(
-                "INSERT OR IGNORE INTO outbox (message_id, frame, queued_at) VALUES (?, ?, ?)",
-                [(message_id, frame, self._clock()) for message_id, frame in messages],
+                "INSERT OR IGNORE INTO outbox (message_id, frame, queued_at, shard) "
+                "VALUES (?, ?, ?, ?)",
+                [
+                    (message_id, frame, self._clock(), shards[number] if shards else 0)
+                    for number, (message_id, frame) in enumerate(messages)
+                ],
             )
             return db.total_changes - before
 
-    def head(self, limit: int, skip: int = 0) -> list[tuple[str, bytes, int]]:
+    def head(
+        self, limit: int, skip: int = 0, shard: int | None = None
+    ) -> list[tuple[str, bytes, int]]:
         """(id, frame, attempts so far) of the oldest unanswered messages, in the order queued,
-        leaving out the ``skip`` oldest (the runner's messages in flight)."""
+        leaving out the ``skip`` oldest (the runner's messages in flight); only those of
+        ``shard`` if given."""
         # A new row's rowid is one more than the largest present, so rowid order is queue order.
-        rows = self._db.execute(
-            "SELECT message_id, frame, attempts FROM outbox ORDER BY rowid LIMIT ? OFFSET ?",
-            (limit, skip),
-        ).fetchall()
+        if shard is None:
+            rows = self._db.execute(
+                "SELECT message_id, frame, attempts FROM outbox ORDER BY rowid LIMIT ? OFFSET ?",
+                (limit, skip),
+            ).fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT message_id, frame, attempts FROM outbox WHERE shard = ? "
+                "ORDER BY rowid LIMIT ? OFFSET ?",
+                (shard, limit, skip),
+            ).fetchall()
         return [(row[0], row[1], row[2]) for row in rows]
+
+    def reshard(self, shards: int, shard_of_frame: Callable[[bytes], int]) -> int:
+        """Give every waiting message its shard among ``shards``, if they were counted among
+        another number (the adapter's endpoints changed); return how many moved.
+
+        Queue order is kept: a message moved to another shard keeps its place among that
+        shard's, so each asset's messages still leave in the order they were queued.
+        """
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (_SHARDS,)).fetchone()
+        if (int(row[0]) if row else 1) == shards:
+            return 0
+        with self._transaction() as db:
+            before = db.total_changes
+            if shards == 1:
+                db.execute("UPDATE outbox SET shard = 0 WHERE shard != 0")
+            else:
+                moves = [
+                    (shard_of_frame(frame), rowid, current)
+                    for rowid, frame, current in db.execute(
+                        "SELECT rowid, frame, shard FROM outbox"
+                    ).fetchall()
+                ]
+                db.executemany(
+                    "UPDATE outbox SET shard = ? WHERE rowid = ?",
+                    [(new, rowid) for new, rowid, current in moves if new != current],
+                )
+            moved = db.total_changes - before
+            db.execute(
+                "INSERT INTO meta (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (_SHARDS, shards),
+            )
+            return moved
 
     def mark_sent(self, message_ids: list[str]) -> None:
         """Note that these messages were just sent."""
@@ -193,9 +255,14 @@ class Outbox:
                     )
                 db.execute("DELETE FROM outbox WHERE message_id = ?", (message_id,))
 
-    def pending(self) -> int:
-        """How many messages await an answer."""
-        count: int = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    def pending(self, shard: int | None = None) -> int:
+        """How many messages await an answer (of ``shard`` only, if given)."""
+        if shard is None:
+            count: int = self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        else:
+            count = self._db.execute(
+                "SELECT count(*) FROM outbox WHERE shard = ?", (shard,)
+            ).fetchone()[0]
         return count
 
     def rejections(self) -> list[tuple[str, str]]:

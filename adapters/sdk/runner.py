@@ -4,7 +4,10 @@ Every adapter gets the same guarantees from here: message ids derived from conte
 payload read twice is one message), local validation against the wire schema before
 anything is queued, a durable outbox with resends until ingest answers, a rate limit, and
 payloads that cannot be read counted, logged and kept in the outbox for review (only their
-reason for an adapter of citizens' messages) instead of crashing the process.
+reason for an adapter of citizens' messages) instead of crashing the process. Given several
+ingest endpoints (one per shard, ``adapters.wire.shard_of``), each message goes to its asset's
+shard, and each shard has its own windows, resends and reconnections: a shard whose worker is
+down holds back only its own messages, which wait in the one outbox.
 """
 
 from __future__ import annotations
@@ -34,10 +37,17 @@ from adapters.wire import (
     decode,
     decode_reply,
     encode,
+    peek_kind_and_asset,
+    shard_of,
     to_epoch_ms,
 )
 
 log = logging.getLogger(__name__)
+# With several shards no one socket may be waited on for long: each is polled this long in turn.
+_SHARD_POLL_S = 0.002
+
+DEFAULT_MAX_IN_FLIGHT = 1_000
+"""Messages an adapter keeps sent and unanswered at most, all windows together (per shard)."""
 
 DEFAULT_WINDOWS_IN_FLIGHT = 4
 """Windows an adapter keeps in flight at once, ``max_in_flight`` messages in all.
@@ -73,6 +83,23 @@ class RunnerStats:
             **{k: v for k, v in vars(self).items() if k != "unreadable"},
             "unreadable": dict(self.unreadable),
         }
+
+
+@dataclass(eq=False)
+class _Shard:
+    """One ingest worker's connection and what is in flight on it."""
+
+    number: int
+    transport: AbstractTransport
+    # Sent and not yet answered: each message's window, and the open windows, oldest first.
+    # The messages in flight are always the shard's oldest in the outbox (they leave in queue order).
+    in_flight: dict[str, set[str]] = field(default_factory=dict)
+    windows: list[set[str]] = field(default_factory=list)
+    # A send failed: nothing more leaves until the unanswered are resent on a fresh connection.
+    stalled: bool = False
+    window_sent_at: float = 0.0
+    last_answer_at: float = 0.0
+    silent_resends: int = 0  # resends in a row with no answer in between
 
 
 class _TokenBucket:
@@ -120,19 +147,24 @@ def message_id(source: str, reading: Reading) -> str:
 
 
 class AdapterRunner:
-    """Runs one adapter instance against ingest."""
+    """Runs one adapter instance against ingest: one worker, or one per shard of the assets.
+
+    ``transport`` is one transport, or one per shard in shard order (shard 0 first): message
+    for asset A goes to ``transports[shard_of(A, len(transports))]``. ``max_in_flight`` and
+    ``windows_in_flight`` hold for each shard; the rate limit for all together.
+    """
 
     def __init__(
         self,
         adapter: Adapter,
-        transport: AbstractTransport,
+        transport: AbstractTransport | Sequence[AbstractTransport],
         outbox: Outbox,
         source: str,
         *,
         rate_per_s: float | None = None,
         resend_after_s: float = 5.0,
         max_resend_after_s: float | None = None,  # None: a minute, or resend_after_s if longer
-        max_in_flight: int = 1_000,  # most messages sent and not yet answered, all windows
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,  # most sent and unanswered, all windows
         windows_in_flight: int = DEFAULT_WINDOWS_IN_FLIGHT,  # max_in_flight cut into this many
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         timer: Callable[[], float] = time.monotonic,  # seconds, for the rate limit and resends
@@ -150,8 +182,11 @@ class AdapterRunner:
                 f"max_resend_after_s must be at least resend_after_s ({resend_after_s!r}), "
                 f"not {max_resend_after_s!r}"
             )
+        transports = (transport,) if isinstance(transport, AbstractTransport) else tuple(transport)
+        if not transports:
+            raise ValueError("a runner needs at least one transport")
         self.adapter = adapter
-        self.transport = transport
+        self.transports = transports
         self.outbox = outbox
         self.source = source
         self.resend_after_s = resend_after_s
@@ -165,15 +200,30 @@ class AdapterRunner:
         self.stats = RunnerStats()
         self._timer = timer
         self._bucket = _TokenBucket(rate_per_s, timer)
-        # Sent and not yet answered: each message's window, and the open windows, oldest first.
-        # The messages in flight are always the oldest in the outbox (they leave in queue order).
-        self._in_flight: dict[str, set[str]] = {}
-        self._windows: list[set[str]] = []
-        # A send failed: nothing more leaves until the unanswered are resent on a fresh connection.
-        self._stalled = False
-        self._window_sent_at = 0.0
-        self._last_answer_at = 0.0
-        self._silent_resends = 0  # resends in a row with no answer in between
+        self._shards = [_Shard(number, each) for number, each in enumerate(transports)]
+        self._first_shard = 0  # who sends first next pump: the one after the last that sent
+        # Messages queued while the adapter had another number of endpoints go to their shard now.
+        moved = outbox.reshard(len(transports), self._shard_of_frame)
+        if moved:
+            log.info("%d waiting message(s) moved to their shard of %d", moved, len(transports))
+
+    @property
+    def transport(self) -> AbstractTransport:
+        """The transport to ingest, when there is one (one endpoint); else see ``transports``."""
+        if len(self.transports) != 1:
+            raise AdapterError(
+                f"this runner has {len(self.transports)} transports, one per shard: use .transports"
+            )
+        return self.transports[0]
+
+    def shard_of(self, asset: str) -> int:
+        """The shard (index into ``transports``) whose worker gets the messages of ``asset``."""
+        return 0 if len(self.transports) == 1 else shard_of(asset, len(self.transports))
+
+    def _shard_of_frame(self, frame: bytes) -> int:
+        # Every queued frame passed the decoder, so its asset is there to read.
+        _, asset = peek_kind_and_asset(frame)
+        return 0 if asset is None else self.shard_of(asset)
 
     def submit(self, payload: bytes | str, received_at: datetime | None = None) -> int:
         """Read one device payload and queue its readings; return how many were queued."""
@@ -183,7 +233,7 @@ class AdapterRunner:
         self, payloads: Sequence[bytes | str], received_at: datetime | None = None
     ) -> int:
         """Read several payloads and queue all their readings in one durable write."""
-        frames: list[tuple[str, bytes]] = []
+        frames: list[tuple[str, bytes, int]] = []
         unreadable: list[UnreadablePayload] = []
         now = self.clock()
         for payload in payloads:
@@ -207,8 +257,16 @@ class AdapterRunner:
 
     @property
     def in_flight(self) -> int:
-        """Messages sent by this process and not yet answered."""
-        return len(self._in_flight)
+        """Messages sent by this process and not yet answered, on every shard."""
+        return sum(len(shard.in_flight) for shard in self._shards)
+
+    def has_room(self) -> bool:
+        """Whether some shard has fewer than ``max_in_flight`` messages in flight.
+
+        What a loop reading a backlog asks before reading on: a shard whose worker is down
+        fills its windows and waits, while the others go on.
+        """
+        return any(len(shard.in_flight) < self.max_in_flight for shard in self._shards)
 
     def queue(self, readings: list[Reading]) -> int:
         """Validate readings against the wire schema and queue them durably."""
@@ -219,16 +277,27 @@ class AdapterRunner:
     def report(self) -> dict[str, Any]:
         """This process's counters, with the outbox's: what an engineer checks while it runs."""
         kept = self.outbox.unreadable(limit=0)
+        shards: dict[str, Any] = {}
+        if len(self._shards) > 1:  # which worker is behind
+            shards = {
+                "pending_by_shard": [self.outbox.pending(s.number) for s in self._shards],
+                "in_flight_by_shard": [len(s.in_flight) for s in self._shards],
+            }
         return {
             **self.stats.as_dict(),
             "pending": self.outbox.pending(),
             "in_flight": self.in_flight,
+            **shards,
             "unreadable_kept": kept.kept,
             "unreadable_dropped": kept.dropped,
         }
 
-    def _queue(self, frames: list[tuple[str, bytes]], unreadable: list[UnreadablePayload]) -> int:
-        queued = self.outbox.put(frames) if frames else 0
+    def _queue(
+        self, frames: list[tuple[str, bytes, int]], unreadable: list[UnreadablePayload]
+    ) -> int:
+        messages = [(message, frame) for message, frame, _ in frames]
+        shards = [shard for _, _, shard in frames] if len(self._shards) > 1 else []
+        queued = self.outbox.put(messages, shards) if frames else 0
         self.stats.queued += queued
         try:
             self.outbox.keep_unreadable(unreadable)
@@ -242,7 +311,7 @@ class AdapterRunner:
         now: datetime,
         payload: bytes | str | None,
         unreadable: list[UnreadablePayload],
-    ) -> list[tuple[str, bytes]]:
+    ) -> list[tuple[str, bytes, int]]:
         # The payload a reading came from is what an engineer needs to see when the reading is
         # refused; a reading the adapter made on its own (a closed interval) stands for itself.
         frames = []
@@ -266,21 +335,45 @@ class AdapterRunner:
                 refused = WireError("body", reading.body, f"cannot be encoded: {error}")
                 unreadable.append(self._unreadable(refused, _evidence(payload, reading)))
                 continue
-            frames.append((envelope.message_id, frame))
+            frames.append((envelope.message_id, frame, self.shard_of(envelope.asset)))
         return frames
 
     def pump(self, timeout_s: float = 0.0) -> None:
         """Send what is due (within the rate limit) and take in ingest's answers."""
-        self._send_due()
+        count = len(self._shards)
+        first = self._first_shard
+        for offset in range(count):
+            shard = self._shards[(first + offset) % count]
+            if self._send_due(shard):
+                # Under a rate limit the shards share the tokens: the next one goes first next.
+                self._first_shard = (shard.number + 1) % count
         deadline = time.monotonic() + timeout_s
         answered: list[tuple[str, str | None]] = []
+        if count == 1:
+            self._receive(self._shards[0], deadline, answered)
+        else:
+            # No one socket may hold the others up: each is waited on briefly, in turn, until
+            # an answer comes or the time is up; once one came, the others give what they hold.
+            while True:
+                for shard in self._shards:
+                    self._receive(shard, min(deadline, time.monotonic() + _SHARD_POLL_S), answered)
+                if answered or time.monotonic() >= deadline:
+                    break
+        if answered:
+            self.outbox.settle(answered)
+
+    def _receive(
+        self, shard: _Shard, deadline: float, answered: list[tuple[str, str | None]]
+    ) -> None:
+        """Take in the shard's answers: wait for one until ``deadline``, then what is there."""
+        heard = False
         while True:
             remaining = max(0.0, deadline - time.monotonic())
             try:
-                frame = self.transport.receive(remaining if not answered else 0.0)
+                frame = shard.transport.receive(remaining if not answered else 0.0)
             except TransportError as error:
                 self.stats.transport_errors += 1
-                log.warning("receiving from ingest failed: %s", error)
+                log.warning("receiving from ingest%s failed: %s", self._naming(shard), error)
                 break
             if frame is None:
                 break
@@ -299,18 +392,18 @@ class AdapterRunner:
             else:
                 self.stats.rejected += 1
                 log.warning("ingest rejected %s: %s", reply.message_id, reply.reason)
-            self._last_answer_at = self._timer()
-            self._silent_resends = 0
+            shard.last_answer_at = self._timer()
+            shard.silent_resends = 0
+            heard = True
             if reply.status == "rejected":
                 answered.append((reply.message_id, reply.reason or "rejected, no reason given"))
             else:
                 answered.append((reply.message_id, None))
-            window = self._in_flight.pop(reply.message_id, None)
+            window = shard.in_flight.pop(reply.message_id, None)
             if window is not None:
                 window.discard(reply.message_id)
-        if answered:
-            self._windows = [window for window in self._windows if window]
-            self.outbox.settle(answered)
+        if heard:
+            shard.windows = [window for window in shard.windows if window]
 
     def drain(self, timeout_s: float) -> bool:
         """Pump until every queued message is answered or the time is up; True if empty."""
@@ -321,7 +414,8 @@ class AdapterRunner:
             self.pump(timeout_s=0.05)
         return True
 
-    def _send_due(self) -> None:
+    def _send_due(self, shard: _Shard) -> int:
+        """Send what is due on the shard's connection; return how many messages left."""
         # An aggregate accepts facts only in time order, so no message may be committed before an
         # earlier one, even when ingest dies, or its store fails, with some of them unanswered.
         # Messages leave in queue order, in up to windows_in_flight windows; once the messages in
@@ -330,63 +424,74 @@ class AdapterRunner:
         # it commits each connection's messages in the order they come, and after a store failure
         # answers nothing more on that connection, so no later window lands before the resend of
         # an earlier one. A slow or absent ingest slows the adapter down instead of being flooded.
-        if self._in_flight and self._overdue():
-            self._silent_resends += 1
-            self._say_silence(len(self._in_flight))
+        # With several shards each does all this on its own: an asset's messages all go to one
+        # shard, so order within a shard is all that order needs.
+        if shard.in_flight and self._overdue(shard):
+            shard.silent_resends += 1
+            self._say_silence(shard)
             try:
-                self.transport.reset()
+                shard.transport.reset()
             except TransportError as error:
                 self.stats.transport_errors += 1
-                log.warning("reconnecting to ingest failed, will retry: %s", error)
-                return
-            # A fresh connection has nothing in flight: the outbox's head goes again, in order.
-            self._in_flight.clear()
-            self._windows.clear()
-            self._stalled = False
-        if self._stalled:
-            return
-        free = self.windows_in_flight - len(self._windows)
+                log.warning(
+                    "reconnecting to ingest%s failed, will retry: %s", self._naming(shard), error
+                )
+                return 0
+            # A fresh connection has nothing in flight: the shard's head goes again, in order.
+            shard.in_flight.clear()
+            shard.windows.clear()
+            shard.stalled = False
+        if shard.stalled:
+            return 0
+        free = self.windows_in_flight - len(shard.windows)
         if free <= 0:
-            return
+            return 0
         due = [
             row
-            for row in self.outbox.head(free * self.window_size, skip=len(self._in_flight))
-            if row[0] not in self._in_flight  # never twice on one connection, whatever happens
+            for row in self.outbox.head(
+                free * self.window_size,
+                skip=len(shard.in_flight),
+                shard=shard.number if len(self._shards) > 1 else None,
+            )
+            if row[0] not in shard.in_flight  # never twice on one connection, whatever happens
         ]
         granted = self._bucket.take(len(due))
         sent: list[str] = []
         for start in range(0, granted, self.window_size):
             window: set[str] = set()
-            self._windows.append(window)
+            shard.windows.append(window)
             for position in range(start, min(start + self.window_size, granted)):
                 message, frame, attempts = due[position]
                 window.add(message)
-                self._in_flight[message] = window
+                shard.in_flight[message] = window
                 try:
-                    self.transport.send(frame)
+                    shard.transport.send(frame)
                 except TransportError as error:
                     # E.g. a connection ZeroMQ gave up on (a refused handshake). What was not sent
                     # joins the window as if lost in transit, and nothing more leaves: it is all
                     # resent, in order, on a fresh connection, once the window is overdue.
                     self.stats.transport_errors += 1
-                    log.warning("sending to ingest failed, will retry: %s", error)
+                    log.warning(
+                        "sending to ingest%s failed, will retry: %s", self._naming(shard), error
+                    )
                     for unsent, _, _ in due[position + 1 : min(start + self.window_size, granted)]:
                         window.add(unsent)
-                        self._in_flight[unsent] = window
-                    self._stalled = True
-                    self._window_sent_at = self._timer()
+                        shard.in_flight[unsent] = window
+                    shard.stalled = True
+                    shard.window_sent_at = self._timer()
                     break
                 sent.append(message)
                 self.stats.resent += attempts > 0
-            if self._stalled:
+            if shard.stalled:
                 break
         if sent:
-            self._window_sent_at = self._timer()
+            shard.window_sent_at = self._timer()
             self.stats.sent += len(sent)
             self.outbox.mark_sent(sent)
+        return len(sent)
 
-    def resend_timeout_s(self) -> float:
-        """How long an unanswered window waits before it is sent again, now.
+    def resend_timeout_s(self, shard: int = 0) -> float:
+        """How long an unanswered window of ``shard`` waits before it is sent again, now.
 
         Counted from the window's last answer, not from when it left: a big window that a busy
         ingest is working through is not resent while its answers keep coming (resending it
@@ -394,20 +499,25 @@ class AdapterRunner:
         up to ``max_resend_after_s``, so gateways facing a restarted ingest back off instead of
         burying it.
         """
-        backoff: float = 2.0**self._silent_resends
+        backoff: float = 2.0 ** self._shards[shard].silent_resends
         return min(self.max_resend_after_s, self.resend_after_s * backoff)
 
-    def _overdue(self) -> bool:
-        since = max(self._window_sent_at, self._last_answer_at)
-        return self._timer() - since >= self.resend_timeout_s()
+    def _overdue(self, shard: _Shard) -> bool:
+        since = max(shard.window_sent_at, shard.last_answer_at)
+        return self._timer() - since >= self.resend_timeout_s(shard.number)
 
-    def _say_silence(self, unanswered: int) -> None:
+    def _naming(self, shard: _Shard) -> str:
+        # Which worker, when there are several; nothing to add with one.
+        return "" if len(self._shards) == 1 else f" (shard {shard.number} of {len(self._shards)})"
+
+    def _say_silence(self, shard: _Shard) -> None:
         # An engineer must learn within seconds that nothing comes back, and why if it is known.
-        diagnosis = self.transport.diagnosis()
-        waited = self._timer() - max(self._window_sent_at, self._last_answer_at)
+        diagnosis = shard.transport.diagnosis()
+        waited = self._timer() - max(shard.window_sent_at, shard.last_answer_at)
         log.warning(
-            "ingest has not answered %d message(s) for %.0f s: %s; resending in order",
-            unanswered,
+            "ingest%s has not answered %d message(s) for %.0f s: %s; resending in order",
+            self._naming(shard),
+            len(shard.in_flight),
             waited,
             diagnosis
             or "ingest is not running, not reachable, or refusing this adapter's key "

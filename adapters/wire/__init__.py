@@ -36,6 +36,7 @@ from adapters.wire.server import (
     ServerTransport,
     ZmqServerTransport,
 )
+from adapters.wire.shards import shard_of
 from adapters.wire.tours import format_tips, parse_tips
 from adapters.wire.transport import (
     AbstractTransport,
@@ -80,5 +81,6 @@ __all__ = [
     "parse_tips",
     "peek_identity",
     "peek_kind_and_asset",
+    "shard_of",
     "to_epoch_ms",
 ]
