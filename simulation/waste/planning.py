@@ -560,29 +560,24 @@ def hull_candidates(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     n = len(x)
     if n < 9:
         return np.arange(n)
-    cx, cy = x - x.mean(), y - y.mean()  # centred: the cross products below lose no digits
-    # counter-clockwise: +x, +(x+y), +y, +(y−x), −x, −(x+y), −y, +(x−y)
+    cx, cy = x - x[0], y - y[0]  # near the points: the cross products below lose no digits
     s, d = cx + cy, cx - cy
+    # counter-clockwise: +x, +(x+y), +y, +(y−x), −x, −(x+y), −y, +(x−y)
     picks = [
-        int(np.argmax(cx)), int(np.argmax(s)), int(np.argmax(cy)), int(np.argmin(d)),
-        int(np.argmin(cx)), int(np.argmin(s)), int(np.argmin(cy)), int(np.argmax(d)),
+        cx.argmax(), s.argmax(), cy.argmax(), d.argmin(),
+        cx.argmin(), s.argmin(), cy.argmin(), d.argmax(),
     ]  # fmt: skip
-    corners = [k for i, k in enumerate(picks) if k != picks[i - 1]]
-    corners = list(dict.fromkeys(corners))  # each point once, in turn
-    if len(corners) < 3:
+    corners = [int(k) for i, k in enumerate(picks) if k != picks[i - 1]]
+    if len(set(corners)) < 3:
         return np.arange(n)
     px, py = cx[corners], cy[corners]
-    ex, ey = np.roll(px, -1) - px, np.roll(py, -1) - py
-    extent = max(float(np.ptp(cx)), float(np.ptp(cy)))
-    if not extent > 0:
-        return np.arange(n)
-    # inside when strictly left of every edge, by more than the tolerance
-    tolerance = 1e-9 * extent * np.hypot(ex, ey)
-    inside = np.ones(n, dtype=bool)
-    for k in range(len(corners)):
-        inside &= ex[k] * (cy - py[k]) - ey[k] * (cx - px[k]) > tolerance[k]
-    if np.count_nonzero(inside) == 0:
-        return np.arange(n)
+    after = corners[1:] + corners[:1]
+    ex, ey = cx[after] - px, cy[after] - py
+    extent = max(float(cx[picks[0]] - cx[picks[4]]), float(cy[picks[2]] - cy[picks[6]]))
+    tolerance = 1e-9 * extent * np.hypot(ex, ey) + (ex * py - ey * px)
+    # strictly left of every edge, by more than the tolerance: inside
+    cross = np.multiply.outer(ex, cy) - np.multiply.outer(ey, cx)
+    inside = (cross > tolerance[:, None]).all(axis=0)
     return np.flatnonzero(~inside)
 
 

@@ -182,18 +182,19 @@ def test_the_look_ahead_decides_with_the_candidates_hull_as_with_the_whole_one(
     monkeypatch.setattr(policies, "hull_candidates", counted)
 
     rng = np.random.default_rng(16)
-    fleet = default_fleets({"residual": 2})["residual"]
-    points = rng.normal(0.0, 2_500.0, (600, 2)) + [720_000.0, 6_270_000.0]
+    fleet = default_fleets({"residual": 4})["residual"]
+    count = 1_500
+    points = rng.normal(0.0, 2_500.0, (count, 2)) + [720_000.0, 6_270_000.0]
     depot, tip = fp.DEPOT.position, fp.TIP.position
     out_m = np.hypot(points[:, 0] - depot.x, points[:, 1] - depot.y)
     to_tip_m = np.hypot(points[:, 0] - tip.x, points[:, 1] - tip.y)
-    service = service_minutes(np.full(600, 660.0))
-    volume = rng.uniform(100.0, 660.0, 600)
+    service = service_minutes(np.full(count, 660.0))
+    volume = rng.uniform(100.0, 660.0, count)
     density = 0.1
     limit = LEVELLING_SHARE * fleet.trucks * fleet.shift_h
     answers = set()
-    for size in range(20, 600, 7):
-        sub = np.sort(rng.choice(600, size, replace=False))
+    for size in range(20, count, 17):
+        sub = np.sort(rng.choice(count, size, replace=False))
         work = _StreamWork(
             points, out_m, to_tip_m, service, fleet, density, depot, tip, fp.ROAD_CIRCUITY
         )
