@@ -483,15 +483,11 @@ def measure_raw(
     return {"rows": len(rows), "seconds": seconds, "rate": len(rows) / seconds}
 
 
-def measure_naive(
-    stores: Stores, label: str, readings: list[Reading], budget_s: float
-) -> dict[str, Any]:
-    from adapters.wire import Envelope, decode, encode
-    from domain import Bin
-    from twin import open_twin
-    from twin.receipts import MessageReceipt, receipt_id
+def wire_frames(readings: list[Reading]) -> list[bytes]:
+    """The readings as the adapter sends them: one wire message each."""
+    from adapters.wire import Envelope, encode
 
-    frames = [
+    return [
         encode(
             Envelope(
                 message_id(SOURCE, r), SOURCE, r.device, r.asset, r.kind, r.observed_at, r.body
@@ -499,6 +495,17 @@ def measure_naive(
         )
         for r in readings
     ]
+
+
+def measure_naive(
+    stores: Stores, label: str, readings: list[Reading], budget_s: float
+) -> dict[str, Any]:
+    from adapters.wire import decode
+    from domain import Bin
+    from twin import open_twin
+    from twin.receipts import MessageReceipt, receipt_id
+
+    frames = wire_frames(readings)
     twin = open_twin(stores.fresh(label))
     done = 0
     started = time.perf_counter()
@@ -535,18 +542,10 @@ def measure_in_process(
     stores: Stores, label: str, readings: list[Reading], batch: int
 ) -> dict[str, Any]:
     """Ingest's own work without the network: decode, rules, dedupe, its batch writer."""
-    from adapters.wire import Envelope, encode
     from twin import load_geography, open_twin
     from twin.ingest import Incoming, IngestProcessor
 
-    frames = [
-        encode(
-            Envelope(
-                message_id(SOURCE, r), SOURCE, r.device, r.asset, r.kind, r.observed_at, r.body
-            )
-        )
-        for r in readings
-    ]
+    frames = wire_frames(readings)
     url = stores.fresh(label)
     twin = open_twin(url)
     processor = IngestProcessor(twin, load_geography())
