@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -80,3 +81,13 @@ def test_the_valley_s_assets_spread_within_a_few_percent_of_even(shards: int) ->
 def test_a_shard_count_that_is_not_a_whole_number_is_refused(bad: object) -> None:
     with pytest.raises(ValueError, match="shards must be"):
         shard_of("B-1", bad)  # type: ignore[arg-type]
+
+
+def test_the_protocol_page_s_examples_are_what_the_code_gives() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "wire-protocol.md").read_text("utf-8")
+    section = page.split("### 9.5", 1)[1].split("\n## ", 1)[0]
+    examples = re.findall(r"^\| `([^`]+)` \| `([0-9a-f]{16})` \| ([\d |]+)\|$", section, re.M)
+    assert len(examples) == 4
+    for code, digest, shards in examples:
+        assert hashlib.blake2b(code.encode("utf-8"), digest_size=8).hexdigest() == digest
+        assert [shard_of(code, n) for n in (2, 3, 4, 256)] == [int(x) for x in shards.split("|")]

@@ -1,8 +1,8 @@
 """Real processes under accident and attack (issue 14): kills with the shipped settings, floods.
 
-* Several gateways with the SDK's shipped settings (5 s resend, windows of 1,000), one of them
-  on a slow link, while ingest is killed twice: every reading sent is stored once, in each
-  bin's time order (none refused by the crash, none stored as a late fact), on SQLite and on
+* Several gateways with the SDK's shipped settings (5 s resend, 4 windows of 250 in flight),
+  one of them on a slow link, while ingest is killed twice: every reading sent is stored once,
+  in each bin's time order (none refused by the crash, none stored as a late fact), on SQLite and on
   PostgreSQL, and the feed finishes within a bound.
 * A flood of stalled connections without any key does not kill ingest: a real gateway gets
   in once the flood's handshakes time out.
@@ -60,7 +60,7 @@ def _uplinks(first_bin: int, bins: int, per_bin: int) -> list[str]:
 
 
 def _gateway(keys: Path, name: str, endpoint: str, workdir: Path, slow: bool) -> AdapterRunner:
-    # A slow link: a send queue far smaller than the window, so most of each window waits in the
+    # A slow link: a send queue far smaller than the windows, so most of each window waits in the
     # SDK and goes out as the queue drains, across ingest's deaths.
     transport = RecordingTransport(
         endpoint,
@@ -74,7 +74,7 @@ def _gateway(keys: Path, name: str, endpoint: str, workdir: Path, slow: bool) ->
         transport,
         Outbox(workdir / f"{name}.outbox"),
         name,
-    )  # the shipped settings: resend after 5 s of silence, windows of 1,000
+    )  # the shipped settings: resend after 5 s of silence, 1,000 in flight in 4 windows of 250
     runner.submit_many(_uplinks(first, BINS_PER_GATEWAY, READINGS_PER_BIN), received_at=START)
     return runner
 
