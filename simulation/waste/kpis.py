@@ -161,9 +161,14 @@ class Ledger:
         ``containers`` (indices from ``container_index`` or the construction order) also
         credits each container, for the KPIs of ``CONTAINER_KPIS``.
         """
+        count = np.shape(stream_idx)[0]
+        if count == 0:
+            return  # adds nothing (a day's total only ever gains +0.0, which leaves it as is)
         k = _K[kpi]
         np.add.at(self.cells[k], (stream_idx, commune_idx), values)
-        self._today[k] += float(np.sum(np.broadcast_to(values, np.shape(stream_idx))))
+        # np.sum's pairwise sum, by np.add.reduce without its wrappers (a scalar as its copies)
+        spread = np.full(count, values) if np.ndim(values) == 0 else values
+        self._today[k] += float(np.add.reduce(spread))
         if containers is not None and kpi in _C:
             np.add.at(self._per_container[_C[kpi]], containers, values)
 
@@ -177,9 +182,11 @@ class Ledger:
             communes = np.flatnonzero(counts)
             counts = counts[communes]
             shares = counts / counts.sum()
-        for kpi, value in totals.items():
-            self.cells[_K[kpi], stream, communes] += value * shares
-            self._today[_K[kpi]] += value
+        # every KPI at once: the same products, each cell and day total added to once
+        rows = np.array([_K[kpi] for kpi in totals])
+        values = np.array(list(totals.values()), dtype=float)
+        self.cells[rows[:, None], stream, communes] += np.multiply.outer(values, shares)
+        self._today[rows] += values
 
     def measure_levels(self, fill_share: np.ndarray) -> None:
         """Today's levels, as shares of capacity per container (once a day, at a fixed moment)."""

@@ -163,19 +163,31 @@ class FixedSchedule:
     rounds: Mapping[str, Round] = field(default_factory=lambda: dict(DEFAULT_ROUNDS))
     by_commune: Mapping[tuple[str, str], Round] = field(default_factory=dict)
     horizon: int = 1
+    _plans: dict[int, tuple[_Static, tuple[Round, ...], np.ndarray]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Per bins (by the identity of their ``_Static``): the distinct rounds, and each bin's
+    (one past the last for a bin without a round). The rounds are read as fixed."""
 
     def choose(self, view: DayView) -> np.ndarray:
         """Bins whose round runs today."""
         static = _static(view)
-        runs = np.zeros(len(static.pairs), dtype=bool)
-        known: dict[Round, bool] = {}  # many pairs share a round: each asked once a day
-        for k, pair in enumerate(static.pairs):
-            found = self.by_commune.get(pair) or self.rounds.get(pair[0])
-            if found is not None:
-                if found not in known:
-                    known[found] = found.runs_on(view.day)
-                runs[k] = known[found]
-        chosen: np.ndarray = runs[static.pair]
+        found = self._plans.get(id(static))
+        if found is None or found[0] is not static:
+            of_pairs = [
+                self.by_commune.get(pair) or self.rounds.get(pair[0]) for pair in static.pairs
+            ]
+            distinct = tuple(dict.fromkeys(r for r in of_pairs if r is not None))
+            position = {r: i for i, r in enumerate(distinct)}
+            which = np.array([len(distinct) if r is None else position[r] for r in of_pairs])
+            found = (static, distinct, which[static.pair])
+            if len(self._plans) >= _STATIC_KEPT:
+                self._plans.clear()
+            self._plans[id(static)] = found
+        _, distinct, which = found
+        # many pairs share a round: each distinct one asked once a day
+        runs = np.array([r.runs_on(view.day) for r in distinct] + [False], dtype=bool)
+        chosen: np.ndarray = runs[which]
         return chosen
 
 
@@ -912,9 +924,11 @@ class _Static:
 
     def matches(self, view: DayView) -> bool:
         """Whether ``view`` has these bins (the same tuples, coordinates and capacities)."""
+        # Tuples are immutable: the very same one (the engine hands its own every day) is equal
+        # without comparing its thousands of strings.
         return (
-            self.stream == view.stream
-            and self.commune == view.commune
+            (self.stream is view.stream or self.stream == view.stream)
+            and (self.commune is view.commune or self.commune == view.commune)
             and np.array_equal(self.points[:, 0], view.x)
             and np.array_equal(self.points[:, 1], view.y)
             and np.array_equal(self.capacity_l, view.capacity_l)
