@@ -24,7 +24,6 @@ Not a test: the machine (two cores, shared with the server) moves the figures.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -47,15 +46,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ingest as ingest_bench  # noqa: E402  (bench/ingest.py: the synthetic fleet)
 
 from adapters.sdk import message_id  # noqa: E402
-from adapters.wire import Envelope, encode  # noqa: E402
+from adapters.wire import Envelope, encode, shard_of  # noqa: E402  (the SDK's own partition)
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
-
-
-def shard_of(asset: str, shards: int) -> int:
-    """A stable shard for an asset code: the same on every machine and in every release."""
-    digest = hashlib.blake2b(asset.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % shards
 
 
 def store_url(base: str, schema: str) -> str:
