@@ -467,14 +467,15 @@ def estimated_shift_hours(
 
 def shift_loads(truck: fp.Truck, mass_kg: np.ndarray, body_l: np.ndarray) -> int:
     """Loads these stops make (payload or body, whichever binds; at least one)."""
+    # np.sum, without its wrapper; the body's litres in order, as sum() added them
+    return loads_of(truck, float(np.add.reduce(mass_kg)), in_order_sum(body_l))
+
+
+def loads_of(truck: fp.Truck, mass_kg: float, body_l: float) -> int:
+    """``shift_loads`` from the stops' total mass and body litres (non-decreasing in both,
+    rounding included)."""
     return max(
-        1,
-        math.ceil(
-            max(
-                float(np.add.reduce(mass_kg)) / truck.payload_kg,  # np.sum, without its wrapper
-                in_order_sum(body_l) / (truck.body_volume_m3 * 1000),
-            )
-        ),
+        1, math.ceil(max(mass_kg / truck.payload_kg, body_l / (truck.body_volume_m3 * 1000)))
     )
 
 

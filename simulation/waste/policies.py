@@ -29,7 +29,7 @@ import math
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -41,6 +41,7 @@ from simulation.waste.planning import (
     default_fleets,
     hull,
     hull_candidates,
+    loads_of,
     service_minutes,
     shift_hours,
     shift_loads,
@@ -809,10 +810,14 @@ class _StreamWork:
         At least one (the whole ``order`` did not fit); by bisection, as the plain version did
         (``order[mid:]`` asked about in the same sequence, so the same answer when the hours do
         not fall steadily as stops leave). The stops' figures are put in ``order`` once: each
-        question then takes slices of them, the same numbers in the same order.
+        question then takes slices of them, the same numbers in the same order. Each slice's
+        sums are first bounded from running sums over ``order`` (``_Bounds``) and its extent
+        read from running extremes, so that the sums themselves are made only when the bounds
+        leave the answer open.
         """
         columns = (self.mass, self.body, self.out_m, self.to_tip_m, self.service, self.x, self.y)
         ordered = [column[order] for column in columns]
+        bounds = _Bounds(np.array(ordered[:5]), ordered[5], ordered[6])
         rank = np.empty(len(self.x), dtype=int)
         rank[order] = np.arange(len(order))
         lo, hi = 1, len(order)
@@ -820,7 +825,12 @@ class _StreamWork:
             mid = (lo + hi) // 2
             upper, vertices, lower = self.upper, self.vertices, self.lower
             inside = rank[self.vertices] >= mid
-            if self._fits(order[mid:], [column[mid:] for column in ordered], inside):
+            if self._fits(
+                order[mid:],
+                lambda mid=mid: [column[mid:] for column in ordered],  # type: ignore[misc]
+                inside,
+                bounds.of_suffix(mid),
+            ):
                 # the sets asked about next hold these: what bounds them from above is unknown
                 hi, self.upper, self.vertices = mid, upper, vertices
             else:
@@ -828,53 +838,100 @@ class _StreamWork:
         return lo
 
     def _fits(
-        self, sub: np.ndarray, columns: list[np.ndarray], inside: np.ndarray | None = None
+        self,
+        sub: np.ndarray,
+        columns: list[np.ndarray] | Callable[[], list[np.ndarray]],
+        inside: np.ndarray | None = None,
+        known: _SuffixBounds | None = None,
     ) -> bool:
         """``fits(sub)`` given the stops' figures (mass, body, metres out and to the tip,
-        service, x, y) and, in ``inside``, which of the known vertices are among them (all when
-        not given)."""
-        mass, body, out_m, to_tip_m, service, x, y = columns
+        service, x, y; or what makes them) and, in ``inside``, which of the known vertices are
+        among them (all when not given); ``known``: bounds of their sums and their extent."""
         n = len(sub)
-        add = np.add.reduce  # what np.sum and np.mean add with, bit for bit, without their wrappers
-        parts = (
-            shift_loads(self.fleet.truck, mass, body),
-            float(add(out_m)) / n,
-            float(add(to_tip_m)) / n,
-            float(add(service)),
-            self.fleet,
-            self.depot,
-            self.tip,
-            self.circuity,
-        )
+        made: list[list[np.ndarray]] = []
+
+        def figures() -> list[np.ndarray]:
+            if not made:
+                made.append(columns() if callable(columns) else columns)
+            return made[0]
+
+        exact: list[tuple[Any, ...]] = []
+
+        def parts() -> tuple[Any, ...]:
+            if not exact:
+                mass, body, out_m, to_tip_m, service = figures()[:5]
+                add = (
+                    np.add.reduce
+                )  # what np.sum and np.mean add with, bit for bit, without their wrappers
+                exact.append(
+                    (
+                        shift_loads(self.fleet.truck, mass, body),
+                        float(add(out_m)) / n,
+                        float(add(to_tip_m)) / n,
+                        float(add(service)),
+                        self.fleet,
+                        self.depot,
+                        self.tip,
+                        self.circuity,
+                    )
+                )
+            return exact[0]
+
+        sites = (self.fleet, self.depot, self.tip, self.circuity)
+        loads = -1  # the loads when the bounds of the sums settle them
+        if known is not None:
+            (mass_lo, mass_hi), (body_lo, body_hi) = known.sums[0], known.sums[1]
+            loads = loads_of(self.fleet.truck, mass_lo, body_lo)
+            if loads != loads_of(self.fleet.truck, mass_hi, body_hi):
+                loads = -1
+
+        def hours_within(area: float) -> bool:
+            """``shift_hours(n, area, *parts()) <= self.limit``; the exact sums only when
+            the hours at their bounds (non-decreasing in each) do not settle it."""
+            if not exact and known is not None and loads > 0:
+                (out_lo, out_hi), (tip_lo, tip_hi), (service_lo, service_hi) = known.sums[2:]
+                high = shift_hours(n, area, loads, out_hi / n, tip_hi / n, service_hi, *sites)
+                if high <= self.limit:
+                    return True
+                low = shift_hours(n, area, loads, out_lo / n, tip_lo / n, service_lo, *sites)
+                if not low <= self.limit:
+                    return False
+            return shift_hours(n, area, *parts()) <= self.limit
+
         if n < 3:
-            return shift_hours(n, HULL_FLOOR_M2, *parts) <= self.limit
+            return hours_within(HULL_FLOOR_M2)
         upper = self.upper
         if math.isinf(upper):
-            width = float(np.maximum.reduce(x)) - float(np.minimum.reduce(x))
-            height = float(np.maximum.reduce(y)) - float(np.minimum.reduce(y))
+            if known is not None:
+                width, height = known.width, known.height
+            else:
+                x, y = figures()[5:]
+                width = float(np.maximum.reduce(x)) - float(np.minimum.reduce(x))
+                height = float(np.maximum.reduce(y)) - float(np.minimum.reduce(y))
             upper = width * height * (1 + _AREA_MARGIN)
-        if shift_hours(n, max(HULL_FLOOR_M2, upper), *parts) <= self.limit:
+        if hours_within(max(HULL_FLOOR_M2, upper)):
             if self.vertices.size:
                 self.lower = max(self.lower, self._polygon(inside))  # for the sets holding these
             return True
         lower = max(self.lower, self._polygon(inside)) if self.vertices.size else self.lower
-        if shift_hours(n, max(HULL_FLOOR_M2, lower), *parts) > self.limit:
+        if not hours_within(max(HULL_FLOOR_M2, lower)):
             return False  # the sets asked about next are part of these: the bounds still hold
         # The hull of the stops that may be its vertices is theirs, up to Qhull's rounding:
         # its area with the slack answers but when the answer is too close to call. (Below a
         # few hundred stops Qhull on them all costs less than the filter.)
+        x, y = figures()[5:]
         kept = hull_candidates(x, y) if n >= _FILTER_FROM else np.arange(n)
         area, vertices = hull(x[kept], y[kept])
         if vertices is not None and kept.size < n:
-            if shift_hours(n, area * (1 + _AREA_MARGIN), *parts) <= self.limit:
+            if hours_within(area * (1 + _AREA_MARGIN)):
                 self.lower = max(self.lower, area * (1 - _AREA_MARGIN))
                 return True
-            if shift_hours(n, max(HULL_FLOOR_M2, area * (1 - _AREA_MARGIN)), *parts) > self.limit:
+            if not hours_within(max(HULL_FLOOR_M2, area * (1 - _AREA_MARGIN))):
                 self.upper, self.vertices = area * (1 + _AREA_MARGIN), sub[kept[vertices]]
                 return False
             area, vertices = hull(x, y)
             kept = np.arange(n)
-        fits = shift_hours(n, area, *parts) <= self.limit
+        fits = hours_within(area)
         if fits:
             self.lower = max(self.lower, area * (1 - _AREA_MARGIN))
         elif vertices is not None:
@@ -889,6 +946,50 @@ class _StreamWork:
         x, y = self.centred[corners, 0], self.centred[corners, 1]
         twice = float(x[:-1] @ y[1:] - x[1:] @ y[:-1]) + float(x[-1] * y[0] - x[0] * y[-1])
         return 0.5 * abs(twice) * (1 - 2 * _AREA_MARGIN)
+
+
+_SUM_SLACK = 1e-15
+"""Per stop, relative to the column's total: more than the rounding of a running sum, a
+difference of two and a pairwise sum together (each some 1.1e-16 per addition at most)."""
+
+
+@dataclass(frozen=True)
+class _SuffixBounds:
+    """Of the stops from some point of an order on: (low, high) of each column's sum (mass,
+    body, metres out, metres to the tip, service), and their extent (exact)."""
+
+    sums: list[tuple[float, float]]
+    width: float
+    height: float
+
+
+class _Bounds:
+    """Bounds of the sums of the stops from any point of an order on, from running sums.
+
+    The sums ``_StreamWork`` makes are of non-negative figures, pairwise (``np.add.reduce``) or
+    one after the other (``in_order_sum``); a running sum's total less its value before the
+    point is within ``_SUM_SLACK`` per stop of the column's total of either, so each lies
+    between the bounds. The extents are read from running extremes, which are exact.
+    """
+
+    def __init__(self, table: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+        running = np.cumsum(table, axis=1)
+        self.running, self.total = running, running[:, -1]
+        self.slack = (table.shape[1] + 2) * _SUM_SLACK * np.abs(self.total)
+        self.x_max = np.maximum.accumulate(x[::-1])[::-1]
+        self.x_min = np.minimum.accumulate(x[::-1])[::-1]
+        self.y_max = np.maximum.accumulate(y[::-1])[::-1]
+        self.y_min = np.minimum.accumulate(y[::-1])[::-1]
+
+    def of_suffix(self, start: int) -> _SuffixBounds:
+        """Bounds for the stops from ``start`` (at least 1) on."""
+        middle = self.total - self.running[:, start - 1]
+        low, high = (middle - self.slack).tolist(), (middle + self.slack).tolist()
+        return _SuffixBounds(
+            list(zip(low, high, strict=True)),
+            float(self.x_max[start]) - float(self.x_min[start]),
+            float(self.y_max[start]) - float(self.y_min[start]),
+        )
 
 
 @dataclass(frozen=True)

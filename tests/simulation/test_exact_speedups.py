@@ -256,3 +256,93 @@ def test_each_day_sees_the_forecast_the_models_give_and_may_not_change_it() -> N
     assert len(seen) == 30
     for day, forecast in seen:  # across the change of season on 1 March
         assert np.array_equal(forecast, models.expected_days(day, Watching().horizon))
+
+
+def test_the_bounds_of_a_suffix_hold_its_sums_and_give_its_extent() -> None:
+    """``_Bounds`` of the stops from any point of an order on: each column's pairwise sum and
+    the body's sum in order lie within them, and the extent is the one the stops span."""
+    from simulation.waste.planning import in_order_sum
+    from simulation.waste.policies import _Bounds
+
+    rng = np.random.default_rng(17)
+    for size in (1, 2, 3, 9, 130, 2_000):
+        scale = rng.choice([1e-3, 1.0, 1e6], 5)
+        table = rng.uniform(0.0, 1.0, (5, size)) * scale[:, None]
+        table[:, rng.random(size) < 0.1] = 0.0  # empty bins weigh nothing
+        x, y = rng.normal(720_000.0, 900.0, size), rng.normal(6_270_000.0, 900.0, size)
+        bounds = _Bounds(table, x, y)
+        for start in range(1, size, max(1, size // 50)):
+            known = bounds.of_suffix(start)
+            for column, (low, high) in zip(table, known.sums, strict=True):
+                assert low <= float(np.add.reduce(column[start:])) <= high
+                assert low <= in_order_sum(column[start:]) <= high
+            assert known.width == float(np.max(x[start:])) - float(np.min(x[start:]))
+            assert known.height == float(np.max(y[start:])) - float(np.min(y[start:]))
+
+
+def test_the_fewest_to_move_are_those_the_plain_bisection_finds() -> None:
+    """``_StreamWork.fewest_to_move`` (sums bounded, made only when needed) against a bisection
+    over ``estimated_shift_hours`` of each suffix, on days around the limit."""
+    from simulation.parameters import fleet as fp
+
+    rng = np.random.default_rng(18)
+    fleet = default_fleets({"residual": 3})["residual"]
+    depot, tip = fp.DEPOT.position, fp.TIP.position
+    limit = LEVELLING_SHARE * fleet.trucks * fleet.shift_h
+    count = 900
+    points = rng.normal(0.0, 2_500.0, (count, 2)) + [720_000.0, 6_270_000.0]
+    out_m = np.hypot(points[:, 0] - depot.x, points[:, 1] - depot.y)
+    to_tip_m = np.hypot(points[:, 0] - tip.x, points[:, 1] - tip.y)
+    service = service_minutes(rng.choice([660.0, 3_000.0], count))
+    density = 0.1
+    moved = set()
+    for size in range(150, count, 50):
+        volume = rng.uniform(100.0, 660.0, count)
+        order = rng.permutation(count)[:size]
+        work = _StreamWork(
+            points, out_m, to_tip_m, service, fleet, density, depot, tip, fp.ROAD_CIRCUITY
+        )
+        work.day(volume)
+
+        def fits(sub: np.ndarray, volume: np.ndarray = volume) -> bool:
+            hours = estimated_shift_hours(
+                points[sub, 0], points[sub, 1], volume[sub], volume[sub] * density,
+                service[sub], fleet, depot, tip, fp.ROAD_CIRCUITY,
+            )  # fmt: skip
+            return hours <= limit
+
+        if fits(order):
+            continue
+        lo, hi = 1, size
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if fits(order[mid:]) else (mid + 1, hi)
+        assert work.fewest_to_move(order) == lo
+        moved.add(lo)
+    assert len(moved) > 3  # days that fit after moving different numbers of stops
+
+
+def test_a_fixed_schedule_follows_the_bins_it_is_asked_about() -> None:
+    """The rounds found for one set of bins are not those of another (each set its own)."""
+    from datetime import date
+
+    from simulation.waste import FixedSchedule, Round
+
+    monday = date(2024, 1, 1)
+    schedule = FixedSchedule(
+        {"residual": Round(frozenset({0})), "glass": Round(frozenset({1}))},
+        {("glass", "B"): Round(frozenset({0}))},
+    )
+
+    def view(streams: tuple[str, ...], communes: tuple[str, ...]) -> DayView:
+        n = len(streams)
+        return DayView(
+            monday, np.zeros(n), np.full(n, 660.0), streams, communes, np.arange(n, dtype=float),
+            np.zeros(n), np.zeros((n, 1)), np.full(n, 0.3), 0.5,
+        )  # fmt: skip
+
+    first = view(("residual", "glass", "glass", "paper"), ("A", "A", "B", "A"))
+    second = view(("glass", "residual"), ("A", "B"))
+    for _ in range(2):
+        assert schedule.choose(first).tolist() == [True, False, True, False]
+        assert schedule.choose(second).tolist() == [False, True]
