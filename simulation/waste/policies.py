@@ -675,7 +675,7 @@ class Integrated:
             fleets = self.fleets if self.fleets is not None else default_fleets()
             code = static.code[idx]
             per_load = np.ones(idx.size)
-            for s in np.unique(code):
+            for s in np.bincount(code).nonzero()[0]:  # np.unique's, by counting
                 at = code == s
                 name = static.names[s]
                 per_load[at] = _bins_per_load(fleets[name].truck, name, due[at])
@@ -706,30 +706,23 @@ class Integrated:
         if not later.any():
             return pulled
         static = _static(view)
-        sites = static.sites(self.depot, self.tip, self.circuity)
         fleets = self.fleets if self.fleets is not None else default_fleets()
-        for s in np.unique(static.code[later]):
+        ahead = np.array(offsets[1:]) - 1  # the columns of ``expected`` of the round days
+        streams = np.bincount(static.code[later], minlength=len(static.names)).nonzero()[0]
+        for s in streams.tolist():  # np.unique's, by counting
             name = static.names[s]
             members = static.members[s]
             # expected litres at each round day's collection (column k: the k-th round day)
-            level = np.column_stack(
-                [today[members], *(expected[members, g - 1] for g in offsets[1:])]
-            )
-            level = np.minimum(level, view.capacity_l[members, None])
-            work = _StreamWork(
-                static.points[members],
-                sites.out_m[members],
-                sites.to_tip_m[members],
-                static.service[members],
-                fleets[name],
-                density_kg_per_l(name),
-                self.depot,
-                self.tip,
-                self.circuity,
+            level = np.empty((members.size, len(offsets)))
+            level[:, 0] = today[members]
+            level[:, 1:] = expected[members[:, None], ahead]
+            np.minimum(level, view.capacity_l[members, None], out=level)
+            work = static.stream_work(
+                s, fleets[name], density_kg_per_l(name), self.depot, self.tip, self.circuity
             )
             planned = deadline[members]  # a copy: fancy indexing
             for k in range(len(offsets) - 2, 0, -1):
-                idx = np.flatnonzero(planned == k)
+                idx = (planned == k).nonzero()[0]
                 if idx.size == 0:
                     continue
                 work.day(level[:, k])
@@ -1022,6 +1015,7 @@ class _Static:
     service: np.ndarray
     _sites: dict[tuple[float, float, float, float, float], _Sites] = field(default_factory=dict)
     _neighbours: dict[float, _Neighbours] = field(default_factory=dict)
+    _works: dict[tuple[object, ...], _StreamWork] = field(default_factory=dict)
 
     def matches(self, view: DayView) -> bool:
         """Whether ``view`` has these bins (the same tuples, coordinates and capacities)."""
@@ -1047,6 +1041,39 @@ class _Static:
                 _trip_km(x, y, depot, tip, circuity),
             )
             self._sites[key] = found
+        return found
+
+    def stream_work(
+        self,
+        stream: int,
+        fleet: fp.Fleet,
+        density: float,
+        depot: Position,
+        tip: Position,
+        circuity: float,
+    ) -> _StreamWork:
+        """The ``_StreamWork`` of stream ``stream``'s bins (``members[stream]``), made once:
+        what it derives from the bins alone is the same every day, and ``day`` starts each
+        round day afresh."""
+        key = (stream, fleet, density, depot, tip, circuity)
+        found = self._works.get(key)
+        if found is None:
+            members = self.members[stream]
+            sites = self.sites(depot, tip, circuity)
+            found = _StreamWork(
+                self.points[members],
+                sites.out_m[members],
+                sites.to_tip_m[members],
+                self.service[members],
+                fleet,
+                density,
+                depot,
+                tip,
+                circuity,
+            )
+            if len(self._works) >= 4 * len(self.members):  # a few fleets' at most
+                self._works.clear()
+            self._works[key] = found
         return found
 
     def neighbours(self, within_m: float) -> _Neighbours:
