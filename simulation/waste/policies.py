@@ -25,6 +25,7 @@ Not responsible for routing (``simulation.routing``) nor for forecasting
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from dataclasses import dataclass, field
@@ -1123,20 +1124,26 @@ class _Neighbours:
         np.cumsum(np.bincount(source, minlength=len(points)), out=start[1:])
         return cls(start, target[order])
 
-    def of(self, bins: np.ndarray) -> np.ndarray:
-        """The neighbours of ``bins`` (indices, repeated when shared)."""
-        return self._runs(bins)[1]
+    @functools.cached_property
+    def _rows(self) -> Any:
+        """The lists as a SciPy CSR matrix (a 1 per pair), whose row slices and products run
+        in compiled loops (SciPy's sparse arrays are untyped)."""
+        from scipy.sparse import csr_array  # SciPy is loaded where used: importing stays cheap
 
-    def _runs(self, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each of ``bins``'s neighbours, after the position in ``bins`` of the bin it neighbours."""
-        first, count = self.start[bins], self.start[bins + 1] - self.start[bins]
-        total = int(count.sum())
-        if total == 0:
-            return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
-        # each bin's run of neighbours: positions first … first + count − 1, all at once
-        offset = np.repeat(first - np.cumsum(count) + count, count)
-        found: np.ndarray = self.index[offset + np.arange(total)]
-        return np.repeat(np.arange(len(bins)), count), found
+        n = len(self.start) - 1
+        ones = np.ones(self.index.size, dtype=np.int32)
+        return csr_array((ones, self.index, self.start), shape=(n, n))
+
+    @functools.cached_property
+    def _count(self) -> np.ndarray:
+        count: np.ndarray = self.start[1:] - self.start[:-1]
+        return count
+
+    def of(self, bins: np.ndarray) -> np.ndarray:
+        """The neighbours of ``bins`` (indices, repeated when shared), bin after bin: the
+        indices of the rows of ``bins``."""
+        found: np.ndarray = self._rows[np.asarray(bins, dtype=int)].indices
+        return found
 
     def reached(self, anchors: np.ndarray, near: np.ndarray) -> np.ndarray:
         """Mask of the bins of mask ``near`` that neighbour one of ``anchors`` (indices).
@@ -1144,17 +1151,18 @@ class _Neighbours:
         The same mask as marking ``of(anchors)`` and keeping those in ``near``, but the
         neighbour lists read are those of whichever side has fewer entries in all: being
         neighbours is symmetric (each pair is kept both ways, at one distance), so a bin of
-        ``near`` is reached exactly when one of its own neighbours is an anchor. In a dense
-        village the lists of the many anchors are long and the bins near them few.
+        ``near`` is reached exactly when one of its own neighbours is an anchor (its row's
+        product with the anchors' indicator, a count, is positive). In a dense village the
+        lists of the many anchors are long and the bins near them few.
         """
-        count = self.start[1:] - self.start[:-1]
-        candidates = np.flatnonzero(near)
+        count = self._count
+        candidates = near.nonzero()[0]
         reached = np.zeros(len(near), dtype=bool)
         if int(count[candidates].sum()) < int(count[anchors].sum()):
-            is_anchor = np.zeros(len(near), dtype=bool)
-            is_anchor[anchors] = True
-            owner, found = self._runs(candidates)
-            reached[candidates[owner[is_anchor[found]]]] = True
+            is_anchor = np.zeros(len(near), dtype=np.int32)
+            is_anchor[anchors] = 1
+            anchored = self._rows[candidates] @ is_anchor
+            reached[candidates[anchored > 0]] = True
         else:
             reached[self.of(anchors)] = True
             reached &= near
