@@ -7,6 +7,7 @@ for building the valley's inventory (:mod:`twin.inventory`) nor for presentation
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar, cast
@@ -160,6 +161,11 @@ class ValleyTwin(Application[UUID]):
     def exists(self, aggregate_id: UUID) -> bool:
         """True if an aggregate with this id has been recorded."""
         return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def latest_version(self, aggregate_id: UUID) -> int | None:
+        """The version of the aggregate's newest stored event (None if none): one indexed row."""
+        last = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+        return last[0].originator_version if last else None
 
     def get(self, aggregate_class: type[A], code: str) -> A:
         """Return the current state of the aggregate of this class known as ``code``."""
@@ -471,17 +477,30 @@ class ValleyTwin(Application[UUID]):
             in_force[(amendment.originator_id, amendment.original_version)] = amendment  # type: ignore[attr-defined]
         return in_force
 
-    def aggregate_ids(self, limit: int | None = None) -> list[UUID]:
-        """The ids of the recorded aggregates (assets and citizens), oldest first, at most ``limit``."""
-        topics = tuple(created_topic(c) for c in AGGREGATE_CLASSES)
-        ids: list[UUID] = []
-        after = 0
-        while (limit is None or len(ids) < limit) and (
-            batch := self.notifications(after, 5_000, topics=topics)
-        ):
-            ids.extend(UUID(str(notification.originator_id)) for notification in batch)
-            after = batch[-1].id
-        return ids if limit is None else ids[:limit]
+    def recently_active_ids(
+        self, limit: int, budget_s: float, page_size: int = 20_000
+    ) -> tuple[list[UUID], bool]:
+        """The assets and citizens with the newest facts, most recent first, at most ``limit``;
+        and whether the log was read to its start.
+
+        The log is read backwards a page at a time, for about ``budget_s`` seconds at most: a
+        year of a département is over a hundred million rows, and its last day names nearly
+        every asset that sends anything.
+        """
+        prefixes = tuple(f"{get_topic(c)}." for c in AGGREGATE_CLASSES)
+        deadline = time.monotonic() + budget_s
+        seen: dict[UUID, None] = {}
+        high = self.recorder.max_notification_id() or 0
+        while high > 0 and len(seen) < limit:
+            if time.monotonic() > deadline:
+                return list(seen), False
+            low = max(1, high - page_size + 1)
+            page = self.recorder.select_notifications(start=low, limit=page_size, stop=high)
+            for notification in reversed(page):
+                if notification.topic.startswith(prefixes):
+                    seen.setdefault(UUID(str(notification.originator_id)))
+            high = low - 1
+        return list(seen)[:limit], high == 0
 
     def count_by_kind(self) -> dict[str, int]:
         """Count the aggregates of each kind recorded in the store."""

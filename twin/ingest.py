@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -95,6 +95,8 @@ class IngestStats:
         default_factory=lambda: BoundedCounter(SHOWN_SOURCES, OTHER_SOURCES)
     )
     dead_letters_truncated: int = 0
+    # Refusals made on a cached aggregate another writer had changed, judged again on the store.
+    stale_refusals_rejudged: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values, with percentiles over the last 1,000 batches."""
@@ -110,6 +112,7 @@ class IngestStats:
             "dead_letter_limits": DEAD_LETTER_LIMITS,
             "batches": self.batches,
             "store_errors": self.store_errors,
+            "stale_refusals_rejudged": self.stale_refusals_rejudged,
             "batch_size": _summary(list(self.batch_sizes)),
             "commit_latency_ms": _summary(list(self.commit_ms)),
         }
@@ -152,10 +155,12 @@ class _Batch:
         # what the whole batch touched.
         self._handed: dict[UUID, int] = {}
         self._fresh: list[UUID] = []
+        self._from_cache: list[UUID] = []  # what the message in hand was served from memory
 
     def begin_message(self) -> None:
         self._handed = {}
         self._fresh = []
+        self._from_cache = []
 
     def recorded_for_message(self) -> bool:
         """True if the message in hand made any aggregate record an event."""
@@ -176,6 +181,28 @@ class _Batch:
             if aggregate is not None and not aggregate.pending_events:
                 self.cache[aggregate_id] = aggregate
 
+    def stale_from_cache(self) -> list[UUID]:
+        """What the message in hand was served from memory that the store holds newer facts of.
+
+        Another writer (an ingest worker of another shard, the desk, an import) may have
+        recorded facts since this process cached an aggregate. A command that changes it fails
+        at the commit and is judged again; one that only read it (a vote reads the idea's
+        author) or was refused must be checked here, one indexed row per aggregate, so that a
+        refusal is never made on an outdated state.
+        """
+        return [
+            aggregate_id
+            for aggregate_id in self._from_cache
+            if not self.touched[aggregate_id].pending_events
+            and self.twin.latest_version(aggregate_id) != self.touched[aggregate_id].version
+        ]
+
+    def drop(self, aggregate_ids: Iterable[UUID]) -> None:
+        """Forget these aggregates, in this batch and in the cache: the next load reads the store."""
+        for aggregate_id in aggregate_ids:
+            self.touched.pop(aggregate_id, None)
+            self.cache.pop(aggregate_id, None)
+
     def _hand(self, aggregate_id: UUID, aggregate: Aggregate, pending: int) -> None:
         if aggregate_id not in self._handed:
             self._handed[aggregate_id] = pending
@@ -186,7 +213,11 @@ class _Batch:
     def load(self, aggregate_class: type[A], code: str) -> A:
         known = self.ids.setdefault(aggregate_class, {})
         aggregate_id = known.get(code) or aggregate_class.id_for(code)
-        aggregate = self.touched.get(aggregate_id) or self.cache.get(aggregate_id)
+        aggregate = self.touched.get(aggregate_id)
+        if aggregate is None:
+            aggregate = self.cache.get(aggregate_id)
+            if aggregate is not None:
+                self._from_cache.append(aggregate_id)
         if aggregate is None:
             try:
                 aggregate = self.twin.current(aggregate_id)
@@ -455,6 +486,9 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+WARM_UP_BUDGET_S = 20.0
+"""At most this long is spent loading the store's recent aggregates before ingest listens."""
+
 RESEND_WATCH_BATCHES = 20
 """Batches looked up in the store at once before being applied, after start-up or a resend.
 
@@ -505,17 +539,36 @@ class IngestProcessor:
         # process, or one that just met a resend, expects more (see RESEND_WATCH_BATCHES).
         self._resends_expected = RESEND_WATCH_BATCHES
 
-    def warm_up(self) -> int:
-        """Load the store's assets and citizens into the cache (at most ``cache_size``); return
-        how many. Called before ingest listens: the first reading of each asset then costs no
-        store read on the reply path (a cold bin is a quarter of a millisecond, and a batch
-        of first readings made most of ingest's slowest replies)."""
-        loaded = 0
-        for aggregate_id in self.twin.aggregate_ids(limit=self.cache_size):
+    def warm_up(self, budget_s: float = WARM_UP_BUDGET_S) -> int:
+        """Load the assets and citizens with the newest facts into the cache (at most
+        ``cache_size``, for about ``budget_s`` seconds); return how many. Called before ingest
+        listens: the first reading of each asset then costs no store read on the reply path (a
+        cold bin is a quarter of a millisecond, and a batch of first readings made most of
+        ingest's slowest replies). What the budget leaves out is read on its first message."""
+        deadline = time.monotonic() + budget_s
+        ids, whole_log = self.twin.recently_active_ids(self.cache_size, budget_s)
+        loaded: list[tuple[UUID, Aggregate]] = []
+        complete = whole_log
+        for aggregate_id in ids:
+            if time.monotonic() > deadline:
+                complete = False
+                break
             if aggregate_id not in self._cache:
-                self._cache[aggregate_id] = self.twin.current(aggregate_id)
-                loaded += 1
-        return loaded
+                try:
+                    loaded.append((aggregate_id, self.twin.current(aggregate_id)))
+                except AggregateNotFoundError:
+                    continue
+        for aggregate_id, aggregate in reversed(loaded):  # the most recent evicted last
+            self._cache[aggregate_id] = aggregate
+        if not complete:
+            log.info(
+                "warm-up stopped at %d aggregates (its budget: %.0f s, %d aggregates); the "
+                "others are read on their first message",
+                len(loaded),
+                budget_s,
+                self.cache_size,
+            )
+        return len(loaded)
 
     def process(self, messages: Sequence[Incoming]) -> list[Reply | None]:
         """Handle a batch; return one reply per message (None: not committed, the sender resends)."""
@@ -533,7 +586,8 @@ class IngestProcessor:
                 return self._process(messages, look_up=True)
             # Still refused with every receipt looked up: another writer is racing this one.
         except PersistenceError as error:
-            self._cache.clear()
+            # What the batch touched was dropped from the cache; the rest holds committed facts
+            # only, and is kept: a store that failed for a minute must not cost a cold restart.
             self.stats.store_errors += 1
             log.error("event store failed, nothing acknowledged: %s", error)
             return [None] * len(messages)
@@ -572,7 +626,6 @@ class IngestProcessor:
                     self.stats.rejected[rule] += 1
                 return reply
         except PersistenceError as error:
-            self._cache.clear()
             self.stats.store_errors += 1
             log.error("event store failed, message not acknowledged: %s", error)
             return None
@@ -706,16 +759,9 @@ class IngestProcessor:
             if earlier.reason is not None:
                 return Reply("rejected", envelope.message_id, earlier.reason), None
             return Reply("duplicate", envelope.message_id), None
-        batch.begin_message()
         try:
-            HANDLERS[envelope.kind](batch, envelope, self.geography)
+            self._apply(batch, envelope)
         except (DomainError, TwinError) as error:
-            if batch.recorded_for_message():
-                # A command that fails must record nothing; if one did, the batch is suspect.
-                raise RuntimeError(
-                    f"{envelope.kind} failed after recording events: {error}"
-                ) from error
-            batch.forget_fresh()
             rule = f"{envelope.kind}:{type(error).__name__}"
             return self._dead_letter(
                 message, receipts, received_at, str(error), rule, look_up, envelope, error
@@ -745,6 +791,27 @@ class IngestProcessor:
             received_at,
         )
         return Reply("ack", envelope.message_id), None
+
+    def _apply(self, batch: _Batch, envelope: Envelope) -> None:
+        """Run the message's command on the batch; a refusal made on an aggregate that another
+        writer has changed since it was cached is judged again on the stored state."""
+        for judged_on_the_store in (False, True):
+            batch.begin_message()
+            try:
+                HANDLERS[envelope.kind](batch, envelope, self.geography)
+                return
+            except (DomainError, TwinError) as error:
+                if batch.recorded_for_message():
+                    # A command that fails must record nothing; if one did, the batch is suspect.
+                    raise RuntimeError(
+                        f"{envelope.kind} failed after recording events: {error}"
+                    ) from error
+                stale = [] if judged_on_the_store else batch.stale_from_cache()
+                batch.forget_fresh()
+                if not stale:
+                    raise
+                self.stats.stale_refusals_rejudged += 1
+                batch.drop(stale)
 
     def _look_up_receipts(self, messages: Sequence[Incoming]) -> frozenset[int]:
         """Look the batch's receipts up in the store at once; return the ids not stored.

@@ -436,6 +436,8 @@ class AdapterRunner:
                 log.warning(
                     "reconnecting to ingest%s failed, will retry: %s", self._naming(shard), error
                 )
+                # Tried again once the (doubled) resend wait is over, not on every pump.
+                shard.window_sent_at = self._timer()
                 return 0
             # A fresh connection has nothing in flight: the shard's head goes again, in order.
             shard.in_flight.clear()

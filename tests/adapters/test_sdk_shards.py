@@ -275,3 +275,27 @@ def test_a_bad_endpoints_setting_is_named(
     with pytest.raises(ValueError, match="config: ") as raised:
         build_service("energy-meter", config(**settings), tmp_path)
     assert named in str(raised.value)
+
+
+class UnreachableTransport(CountingTransport):
+    """A worker whose address cannot be connected to again (its host is gone)."""
+
+    def reset(self) -> None:
+        super().reset()
+        raise TransportError("cannot connect")
+
+
+def test_a_failed_reconnection_is_tried_again_after_the_backed_off_wait(
+    outbox: Outbox, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone, fine = UnreachableTransport(), CountingTransport()
+    runner = sharded(outbox, clock, [gone, fine], max_in_flight=2, windows_in_flight=1)
+    runner.submit_many([payload(d, minutes=m) for m in range(2) for d in ("s1", "s3")])
+    runner.pump()
+    clock.advance(5.0)
+    for _ in range(100):  # a reader's loop pumps often: one attempt, not one per pump
+        runner.pump()
+    assert gone.resets == 1 and caplog.text.count("reconnecting to ingest (shard 0") == 1
+    clock.advance(runner.resend_timeout_s(0))
+    runner.pump()
+    assert gone.resets == 2 and runner.resend_timeout_s(0) == 20.0

@@ -189,3 +189,35 @@ def test_record_batch_writes_what_save_writes(store_url: str) -> None:
         for r in rows[4:]
     ]
     assert len(rows) == 8 and batched == saved
+
+
+@pytest.mark.postgres
+def test_a_dropped_postgres_connection_is_tried_again_as_the_library_tries_it(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventsourcing.persistence import OperationalError
+
+    twin = open_twin(postgres_url)
+    datastore: Any = twin.storage.datastore
+    real_transaction = datastore.transaction
+    attempts: list[bool] = []
+
+    def transaction(commit: bool = False) -> Any:
+        attempts.append(commit)
+        if len(attempts) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_transaction(commit=commit)
+
+    bin_ = Bin.install(
+        code="B-1",
+        stream="paper",
+        capacity_l=2_000,
+        position=Position(751_000, 6_281_000),
+        commune_insee="34114",
+        at=T0,
+    )
+    monkeypatch.setattr(datastore, "transaction", transaction)
+    twin.record_batch([bin_], [])
+    monkeypatch.undo()
+    assert attempts == [True, True] and twin.get(Bin, "B-1").version == bin_.version
+    twin.close()

@@ -419,3 +419,42 @@ def test_warming_up_loads_every_asset_so_first_readings_read_nothing(
         ]
     )
     assert [r.status for r in replies if r is not None] == ["ack"] * 3
+
+
+def test_warming_up_reads_the_log_backwards_and_keeps_the_most_recently_active(
+    twin: ValleyTwin,
+) -> None:
+    start_ms = int((NOW - timedelta(days=1)).timestamp() * 1000)
+    first = IngestProcessor(twin, load_geography(), clock=lambda: NOW)
+    replies = first.process(
+        [
+            message(1, kind="site.energy", asset="EP-1", index_kwh=10.0),
+            message(2, kind="footfall.count", asset="BLE-1", interval_start=start_ms, count=3),
+        ]
+    )
+    assert [r.status for r in replies if r is not None] == ["ack"] * 2
+    newest_first, whole_log = twin.recently_active_ids(limit=10, budget_s=60, page_size=2)
+    codes = [twin.current(aggregate_id).code for aggregate_id in newest_first]
+    assert codes == ["BLE-1", "EP-1", "B-1"] and whole_log  # receipts are not aggregates here
+    assert twin.recently_active_ids(limit=2, budget_s=60, page_size=2) == (newest_first[:2], False)
+    small = IngestProcessor(twin, load_geography(), clock=lambda: NOW, cache_size=2)
+    assert small.warm_up() == 2
+    assert [aggregate.code for aggregate in small._cache.values()] == ["EP-1", "BLE-1"]
+
+
+def test_a_warm_up_out_of_time_leaves_the_rest_to_their_first_message(
+    twin: ValleyTwin, processor: IngestProcessor
+) -> None:
+    assert twin.recently_active_ids(limit=10, budget_s=-1) == ([], False)
+    assert processor.warm_up(budget_s=-1) == 0
+    assert [r.status for r in processor.process([message(1)]) if r is not None] == ["ack"]
+
+
+def test_a_store_failure_forgets_only_what_the_failed_batch_touched(
+    twin: ValleyTwin, processor: IngestProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert processor.warm_up() == 3
+    failing_saves(twin, monkeypatch, {1: OperationalError("disk I/O error")})
+    assert processor.process([message(1)]) == [None]
+    assert [aggregate.code for aggregate in processor._cache.values()] == ["BLE-1", "EP-1"]
+    assert [r.status for r in processor.process([message(1)]) if r is not None] == ["ack"]

@@ -12,13 +12,20 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from eventsourcing.persistence import IntegrityError, PersistenceError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresTrackingRecorder,
 )
+from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
@@ -276,6 +283,9 @@ class PostgresStorage(Storage):
                     )
         return found
 
+    # A dropped connection or a server restarting is tried again as the library's own insert
+    # tries it; nothing was committed by a failed attempt (the transaction is rolled back).
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_rows(self, rows: Sequence[StoredEvent]) -> None:
         # As the library inserts (its table lock, so that followers never pass over a gap
         # filled later, and its NOTIFY), but the rows go in by one COPY instead of an
