@@ -119,18 +119,7 @@ def _decode_plain(raw: bytes, now: datetime) -> Envelope | None:
         and all(type(key) is str and type(value) in _PLAIN_VALUES for key, value in body.items())
     ):
         return None
-    checked = _body(kind, body)
-    _check_for_kind(kind, checked, observed_ms)
-    return Envelope(
-        message_id=message_id,
-        source=source,
-        device=device,
-        asset=asset,
-        kind=kind,
-        observed_at=from_epoch_ms(observed_ms),
-        body=checked,
-        version=version,
-    )
+    return _envelope(message_id, source, device, asset, kind, observed_ms, body, version)
 
 
 def _plain_identifier(value: Any) -> TypeGuard[str]:
@@ -183,8 +172,23 @@ def decode_strictly(raw: bytes, now: datetime) -> Envelope:
         raise WireError("observed_at", observed_ms, "before 2000-01-01T00:00:00Z")
     if observed_ms > latest_ms:
         raise WireError("observed_at", observed_ms, f"more than {MAX_CLOCK_SKEW_S} s in the future")
-    body = _body(kind, _required(document, "body"))
-    _check_for_kind(kind, body, observed_ms)
+    body = _required(document, "body")
+    return _envelope(message_id, source, device, asset, kind, observed_ms, body, version)
+
+
+def _envelope(
+    message_id: str,
+    source: str,
+    device: str,
+    asset: str,
+    kind: str,
+    observed_ms: int,
+    body: object,
+    version: int,
+) -> Envelope:
+    """The envelope of fields checked already, once its body is checked against its kind."""
+    checked = _body(kind, body)
+    _check_for_kind(kind, checked, observed_ms)
     return Envelope(
         message_id=message_id,
         source=source,
@@ -192,7 +196,7 @@ def decode_strictly(raw: bytes, now: datetime) -> Envelope:
         asset=asset,
         kind=kind,
         observed_at=from_epoch_ms(observed_ms),
-        body=body,
+        body=checked,
         version=version,
     )
 
