@@ -481,7 +481,7 @@ class ValleyTwin(Application[UUID]):
         self, limit: int, budget_s: float, page_size: int = 20_000
     ) -> tuple[list[UUID], bool]:
         """The assets and citizens with the newest facts, most recent first, at most ``limit``;
-        and whether the log was read to its start.
+        and whether the time ran out before the log's start or ``limit`` was reached.
 
         The log is read backwards a page at a time, for about ``budget_s`` seconds at most: a
         year of a département is over a hundred million rows, and its last day names nearly
@@ -493,14 +493,14 @@ class ValleyTwin(Application[UUID]):
         high = self.recorder.max_notification_id() or 0
         while high > 0 and len(seen) < limit:
             if time.monotonic() > deadline:
-                return list(seen), False
+                return list(seen), True
             low = max(1, high - page_size + 1)
             page = self.recorder.select_notifications(start=low, limit=page_size, stop=high)
             for notification in reversed(page):
                 if notification.topic.startswith(prefixes):
                     seen.setdefault(UUID(str(notification.originator_id)))
             high = low - 1
-        return list(seen)[:limit], high == 0
+        return list(seen)[:limit], False
 
     def count_by_kind(self) -> dict[str, int]:
         """Count the aggregates of each kind recorded in the store."""

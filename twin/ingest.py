@@ -155,12 +155,13 @@ class _Batch:
         # what the whole batch touched.
         self._handed: dict[UUID, int] = {}
         self._fresh: list[UUID] = []
-        self._from_cache: list[UUID] = []  # what the message in hand was served from memory
+        # What this batch read from the store, or found current there: the rest of what it
+        # holds was served from memory, which another writer may have moved on since.
+        self._checked: set[UUID] = set()
 
     def begin_message(self) -> None:
         self._handed = {}
         self._fresh = []
-        self._from_cache = []
 
     def recorded_for_message(self) -> bool:
         """True if the message in hand made any aggregate record an event."""
@@ -181,21 +182,25 @@ class _Batch:
             if aggregate is not None and not aggregate.pending_events:
                 self.cache[aggregate_id] = aggregate
 
-    def stale_from_cache(self) -> list[UUID]:
+    def stale_from_memory(self) -> list[UUID]:
         """What the message in hand was served from memory that the store holds newer facts of.
 
         Another writer (an ingest worker of another shard, the desk, an import) may have
         recorded facts since this process cached an aggregate. A command that changes it fails
         at the commit and is judged again; one that only read it (a vote reads the idea's
-        author) or was refused must be checked here, one indexed row per aggregate, so that a
-        refusal is never made on an outdated state.
+        author) or was refused must be checked here, one indexed row per aggregate not read or
+        checked in this batch yet, so that a refusal is never made on an outdated state.
         """
-        return [
-            aggregate_id
-            for aggregate_id in self._from_cache
-            if not self.touched[aggregate_id].pending_events
-            and self.twin.latest_version(aggregate_id) != self.touched[aggregate_id].version
-        ]
+        stale: list[UUID] = []
+        for aggregate_id in self._handed:
+            aggregate = self.touched.get(aggregate_id)
+            if aggregate is None or aggregate.pending_events or aggregate_id in self._checked:
+                continue  # pending events: the commit checks their versions
+            if self.twin.latest_version(aggregate_id) == aggregate.version:
+                self._checked.add(aggregate_id)
+            else:
+                stale.append(aggregate_id)
+        return stale
 
     def drop(self, aggregate_ids: Iterable[UUID]) -> None:
         """Forget these aggregates, in this batch and in the cache: the next load reads the store."""
@@ -213,16 +218,13 @@ class _Batch:
     def load(self, aggregate_class: type[A], code: str) -> A:
         known = self.ids.setdefault(aggregate_class, {})
         aggregate_id = known.get(code) or aggregate_class.id_for(code)
-        aggregate = self.touched.get(aggregate_id)
-        if aggregate is None:
-            aggregate = self.cache.get(aggregate_id)
-            if aggregate is not None:
-                self._from_cache.append(aggregate_id)
+        aggregate = self.touched.get(aggregate_id) or self.cache.get(aggregate_id)
         if aggregate is None:
             try:
                 aggregate = self.twin.current(aggregate_id)
             except AggregateNotFoundError:
                 raise NotFoundError(code) from None
+            self._checked.add(aggregate_id)
         if not isinstance(aggregate, aggregate_class):
             raise NotFoundError(code)
         known[code] = aggregate.id  # the aggregate's own UUID: no extra object for the collector
@@ -541,17 +543,17 @@ class IngestProcessor:
 
     def warm_up(self, budget_s: float = WARM_UP_BUDGET_S) -> int:
         """Load the assets and citizens with the newest facts into the cache (at most
-        ``cache_size``, for about ``budget_s`` seconds); return how many. Called before ingest
-        listens: the first reading of each asset then costs no store read on the reply path (a
-        cold bin is a quarter of a millisecond, and a batch of first readings made most of
-        ingest's slowest replies). What the budget leaves out is read on its first message."""
+        ``cache_size``, for about ``budget_s`` seconds: half to find them, the rest to load
+        them); return how many. Called before ingest listens: the first reading of each asset
+        then costs no store read on the reply path (a cold bin is a quarter of a millisecond,
+        and a batch of first readings made most of ingest's slowest replies). What the budget
+        leaves out is read on its first message."""
         deadline = time.monotonic() + budget_s
-        ids, whole_log = self.twin.recently_active_ids(self.cache_size, budget_s)
+        ids, out_of_time = self.twin.recently_active_ids(self.cache_size, budget_s / 2)
         loaded: list[tuple[UUID, Aggregate]] = []
-        complete = whole_log
         for aggregate_id in ids:
             if time.monotonic() > deadline:
-                complete = False
+                out_of_time = True
                 break
             if aggregate_id not in self._cache:
                 try:
@@ -560,13 +562,12 @@ class IngestProcessor:
                     continue
         for aggregate_id, aggregate in reversed(loaded):  # the most recent evicted last
             self._cache[aggregate_id] = aggregate
-        if not complete:
+        if out_of_time:
             log.info(
-                "warm-up stopped at %d aggregates (its budget: %.0f s, %d aggregates); the "
-                "others are read on their first message",
-                len(loaded),
+                "warm-up stopped after %.0f s with %d aggregates loaded; the others are read on "
+                "their first message",
                 budget_s,
-                self.cache_size,
+                len(loaded),
             )
         return len(loaded)
 
@@ -793,9 +794,10 @@ class IngestProcessor:
         return Reply("ack", envelope.message_id), None
 
     def _apply(self, batch: _Batch, envelope: Envelope) -> None:
-        """Run the message's command on the batch; a refusal made on an aggregate that another
-        writer has changed since it was cached is judged again on the stored state."""
-        for judged_on_the_store in (False, True):
+        """Run the message's command on the batch; a refusal made on aggregates that another
+        writer has changed since they were cached is judged again on their stored state (each
+        round reads at least one of them again, so this ends)."""
+        while True:
             batch.begin_message()
             try:
                 HANDLERS[envelope.kind](batch, envelope, self.geography)
@@ -806,7 +808,7 @@ class IngestProcessor:
                     raise RuntimeError(
                         f"{envelope.kind} failed after recording events: {error}"
                     ) from error
-                stale = [] if judged_on_the_store else batch.stale_from_cache()
+                stale = batch.stale_from_memory()
                 batch.forget_fresh()
                 if not stale:
                     raise

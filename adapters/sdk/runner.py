@@ -501,7 +501,8 @@ class AdapterRunner:
         up to ``max_resend_after_s``, so gateways facing a restarted ingest back off instead of
         burying it.
         """
-        backoff: float = 2.0 ** self._shards[shard].silent_resends
+        # The exponent is capped: days of an unreachable ingest must not overflow a float.
+        backoff: float = 2.0 ** min(self._shards[shard].silent_resends, 32)
         return min(self.max_resend_after_s, self.resend_after_s * backoff)
 
     def _overdue(self, shard: _Shard) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -222,6 +223,12 @@ class ZmqTransport(AbstractTransport):
             raise TransportError(f"send failed: {error}") from error
 
     def receive(self, timeout_s: float) -> bytes | None:
+        if self._socket is None:
+            # A reconnection failed: nothing can come until the SDK's next one, once its resend
+            # wait is over. Waiting here, as on a silent connection, keeps a reader's loop from
+            # spinning on a socket that is gone.
+            time.sleep(max(0.0, timeout_s))
+            return None
         try:
             if not self._poller.poll(int(timeout_s * 1000)):
                 return None

@@ -299,3 +299,5 @@ def test_a_failed_reconnection_is_tried_again_after_the_backed_off_wait(
     clock.advance(runner.resend_timeout_s(0))
     runner.pump()
     assert gone.resets == 2 and runner.resend_timeout_s(0) == 20.0
+    runner._shards[0].silent_resends = 5_000  # days unreachable: the wait stays at its cap
+    assert runner.resend_timeout_s(0) == runner.max_resend_after_s

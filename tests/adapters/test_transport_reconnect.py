@@ -6,12 +6,13 @@ restarted ingest before the SDK resent the window's head, so a later reading lan
 
 from __future__ import annotations
 
+import errno
 import time
 
 import pytest
 import zmq
 
-from adapters.wire import CurveKeyPair, ZmqTransport
+from adapters.wire import CurveKeyPair, TransportError, ZmqTransport
 from adapters.wire.server import ZmqServerTransport
 
 pytestmark = pytest.mark.slow  # real sockets, a few hundred ms each
@@ -109,3 +110,25 @@ def test_the_transport_says_why_ingest_does_not_answer() -> None:
         assert "is ingest running there" in (nobody.diagnosis() or "")
     finally:
         nobody.close()
+
+
+def test_after_a_failed_reconnection_receiving_waits_instead_of_spinning(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    transport = ZmqTransport("tcp://127.0.0.1:9", client_keys=None, server_public_key=None)
+    try:
+
+        def no_more_sockets(*args: object, **kwargs: object) -> None:
+            raise zmq.ZMQError(errno.EMFILE)
+
+        monkeypatch.setattr(transport._context, "socket", no_more_sockets)
+        with pytest.raises(TransportError, match="cannot connect"):
+            transport.reset()
+        started = time.monotonic()
+        assert [transport.receive(0.05) for _ in range(4)] == [None] * 4
+        assert time.monotonic() - started >= 0.19  # it waited, as on a silent connection
+        with pytest.raises(TransportError, match="closed"):
+            transport.send(b"x")  # what is sent meanwhile waits in the outbox for the resend
+    finally:
+        monkeypatch.undo()
+        transport.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -433,9 +434,9 @@ def test_warming_up_reads_the_log_backwards_and_keeps_the_most_recently_active(
         ]
     )
     assert [r.status for r in replies if r is not None] == ["ack"] * 2
-    newest_first, whole_log = twin.recently_active_ids(limit=10, budget_s=60, page_size=2)
+    newest_first, out_of_time = twin.recently_active_ids(limit=10, budget_s=60, page_size=2)
     codes = [twin.current(aggregate_id).code for aggregate_id in newest_first]
-    assert codes == ["BLE-1", "EP-1", "B-1"] and whole_log  # receipts are not aggregates here
+    assert codes == ["BLE-1", "EP-1", "B-1"] and not out_of_time  # receipts are not aggregates
     assert twin.recently_active_ids(limit=2, budget_s=60, page_size=2) == (newest_first[:2], False)
     small = IngestProcessor(twin, load_geography(), clock=lambda: NOW, cache_size=2)
     assert small.warm_up() == 2
@@ -445,7 +446,7 @@ def test_warming_up_reads_the_log_backwards_and_keeps_the_most_recently_active(
 def test_a_warm_up_out_of_time_leaves_the_rest_to_their_first_message(
     twin: ValleyTwin, processor: IngestProcessor
 ) -> None:
-    assert twin.recently_active_ids(limit=10, budget_s=-1) == ([], False)
+    assert twin.recently_active_ids(limit=10, budget_s=-1) == ([], True)
     assert processor.warm_up(budget_s=-1) == 0
     assert [r.status for r in processor.process([message(1)]) if r is not None] == ["ack"]
 
@@ -458,3 +459,25 @@ def test_a_store_failure_forgets_only_what_the_failed_batch_touched(
     assert processor.process([message(1)]) == [None]
     assert [aggregate.code for aggregate in processor._cache.values()] == ["BLE-1", "EP-1"]
     assert [r.status for r in processor.process([message(1)]) if r is not None] == ["ack"]
+
+
+def test_a_warm_up_whose_search_runs_out_of_time_still_loads_what_it_found(
+    twin: ValleyTwin, processor: IngestProcessor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for number in range(1, 6):
+        assert [r.status for r in processor.process([message(number)]) if r] == ["ack"]
+    select = twin.recorder.select_notifications
+
+    def slow_pages(*args: Any, **kwargs: Any) -> Any:  # a long log: each page takes a while
+        time.sleep(0.2)
+        return select(*args, **kwargs)
+
+    monkeypatch.setattr(twin.recorder, "select_notifications", slow_pages)
+    pages_of_two = twin.recently_active_ids
+    monkeypatch.setattr(
+        twin, "recently_active_ids", lambda limit, budget_s: pages_of_two(limit, budget_s, 2)
+    )
+    cold = IngestProcessor(twin, load_geography(), clock=lambda: NOW)
+    # Half the budget finds the bin on the newest pages (fills and receipts), then time runs out;
+    # the other half loads it.
+    assert cold.warm_up(budget_s=1.0) == 1

@@ -106,3 +106,27 @@ def test_a_change_to_an_aggregate_another_worker_moved_on_is_committed_on_its_st
     assert bin_.fill_percent == 30.0
     fills = [e for e in twin.events.get(bin_.id) if isinstance(e, Bin.FillLevelMeasured)]
     assert [e.fill_percent for e in fills] == [10.0, 20.0, 30.0]
+
+
+def test_a_refusal_on_an_author_an_earlier_message_of_the_batch_read_is_judged_again(
+    two_workers: tuple[IngestProcessor, IngestProcessor, ValleyTwin],
+) -> None:
+    here, there, twin = two_workers
+    registered = [
+        message(1, kind="citizen.register", asset="c-author", commune_insee="34114"),
+        message(2, kind="citizen.register", asset="c-voter", commune_insee="34114"),
+        message(3, kind="citizen.register", asset="c-other", commune_insee="34114"),
+        message(4, kind="citizen.idea", asset="c-author", idea_ref="I1", title="Bancs", text="x"),
+    ]
+    assert statuses(here, *registered) == ["ack"] * 4
+    second_idea = message(
+        5, kind="citizen.idea", asset="c-author", idea_ref="I2", title="Arbres", text="y"
+    )
+    assert statuses(there, second_idea) == ["ack"]
+    votes = statuses(
+        here,
+        message(6, kind="citizen.vote", asset="c-voter", author="c-author", idea_ref="I1"),
+        message(7, kind="citizen.vote", asset="c-other", author="c-author", idea_ref="I2"),
+    )
+    assert votes == ["ack", "ack"] and here.stats.stale_refusals_rejudged == 1
+    assert len(twin.get(Citizen, "c-other").votes) == 1
