@@ -39,6 +39,18 @@ def _stored_by_library(twin: ValleyTwin, event: Any, recorded_at: datetime) -> b
     return twin.mapper.to_stored_event(event).state
 
 
+def a_bin(code: str = "B-1", at: datetime = T0) -> Bin:
+    return Bin.install(
+        code=code,
+        stream="glass",
+        capacity_l=3_000,
+        position=Position(750_000, 6_280_000),
+        commune_insee="34114",
+        at=at,
+        depth_cm=180.0,
+    )
+
+
 @pytest.mark.slow
 @pytest.mark.sqlite
 def test_every_event_of_a_sample_valley_is_written_as_the_library_wrote_it(
@@ -75,15 +87,7 @@ def test_a_fill_reading_is_written_as_the_library_writes_it(
     fill: float, observed: datetime, device: str, recorded: datetime
 ) -> None:
     twin = _memory_twin()
-    bin_ = Bin.install(
-        code="B-1",
-        stream="glass",
-        capacity_l=3_000,
-        position=Position(750_000, 6_280_000),
-        commune_insee="34114",
-        at=datetime(1999, 1, 1, tzinfo=UTC),
-        depth_cm=180.0,
-    )
+    bin_ = a_bin(at=datetime(1999, 1, 1, tzinfo=UTC))
     bin_.attach_sensor(device, datetime(1999, 1, 2, tzinfo=UTC))
     bin_.measure_fill_level(fill, observed, device_id=device)
     events = bin_.collect_events()
@@ -140,15 +144,7 @@ def _stamped(event: Any, recorded: datetime) -> Any:
 def test_a_value_the_fast_path_does_not_know_is_left_to_the_mapper() -> None:
     twin = _memory_twin()
     rows = EventRows(twin.mapper)
-    bin_ = Bin.install(
-        code="B-1",
-        stream="glass",
-        capacity_l=3_000,
-        position=Position(750_000, 6_280_000),
-        commune_insee="34114",
-        at=T0,
-        depth_cm=180.0,
-    )
+    bin_ = a_bin()
     (event,) = bin_.collect_events()
     event.__dict__["note"] = {"nested": T0}  # a datetime inside a map: the mapper's transcoding
     (written,) = rows.rows([event], T0 + timedelta(days=1))
@@ -160,15 +156,7 @@ def test_record_batch_writes_what_save_writes(store_url: str) -> None:
     twin = open_twin(store_url)
     twin.clock = lambda: T0 + timedelta(days=30)
     for number, saving in ((1, True), (2, False)):
-        bin_ = Bin.install(
-            code=f"B-{number}",
-            stream="paper",
-            capacity_l=2_000,
-            position=Position(751_000, 6_281_000),
-            commune_insee="34114",
-            at=T0,
-            depth_cm=160.0,
-        )
+        bin_ = a_bin(f"B-{number}")
         bin_.measure_fill_level(37.5, T0 + timedelta(days=1), device_id=f"A{number}")
         message = f"m-{number}"
         receipt = AppliedReceipt(
@@ -208,14 +196,7 @@ def test_a_dropped_postgres_connection_is_tried_again_as_the_library_tries_it(
             raise OperationalError("server closed the connection unexpectedly")
         return real_transaction(commit=commit)
 
-    bin_ = Bin.install(
-        code="B-1",
-        stream="paper",
-        capacity_l=2_000,
-        position=Position(751_000, 6_281_000),
-        commune_insee="34114",
-        at=T0,
-    )
+    bin_ = a_bin()
     monkeypatch.setattr(datastore, "transaction", transaction)
     twin.record_batch([bin_], [])
     monkeypatch.undo()
