@@ -34,6 +34,7 @@ SQLITE_SYNCHRONOUS = "FULL"
 SQLITE_SYNCHRONOUS_LEVEL = 2  # what ``PRAGMA synchronous`` reads back for FULL
 SQLITE_FACTORY_TOPIC = "twin.storage.sqlite:DurableSQLiteFactory"
 MEMORY_FACTORY_TOPIC = "twin.storage.memory:SharedMemoryFactory"
+POSTGRES_MODULE = "eventsourcing.postgres"
 
 
 def default_store_url() -> str:
@@ -97,7 +98,7 @@ def parse_store_url(url: str) -> StoreConfig:
             raise StoreConfigError(f"store URL {url!r}: no database name given")
         query = parse_qs(parts.query)
         settings = {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "PERSISTENCE_MODULE": POSTGRES_MODULE,
             "POSTGRES_DBNAME": dbname,
             "POSTGRES_HOST": parts.hostname or "127.0.0.1",
             "POSTGRES_PORT": str(parts.port or 5432),

@@ -12,7 +12,7 @@ import sqlite3
 from eventsourcing.persistence import PersistenceError
 
 from twin.application import ValleyTwin
-from twin.config import StoreConfig, parse_store_url, resolve_store_url
+from twin.config import POSTGRES_MODULE, StoreConfig, parse_store_url, resolve_store_url
 from twin.errors import StoreUnavailableError
 
 
@@ -42,6 +42,12 @@ def open_twin(url: str | None = None, *, create: bool = True) -> ValleyTwin:
                 f"cannot create {config.sqlite_path.parent}: {error}"
             ) from error
     try:
+        if config.settings.get("PERSISTENCE_MODULE") == POSTGRES_MODULE:
+            # psycopg is an optional dependency: loaded only for a PostgreSQL store.
+            from twin.storage.postgres import tables_created_one_at_a_time
+
+            with tables_created_one_at_a_time(config.settings):
+                return ValleyTwin(env=config.settings)
         return ValleyTwin(env=config.settings)
     except (PersistenceError, OSError, sqlite3.Error) as error:
         # sqlite3.DatabaseError ("file is not a database") escapes the library untranslated.

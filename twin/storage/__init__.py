@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from twin.config import MEMORY_FACTORY_TOPIC, SQLITE_FACTORY_TOPIC
+from twin.config import MEMORY_FACTORY_TOPIC, POSTGRES_MODULE, SQLITE_FACTORY_TOPIC
 from twin.errors import StoreConfigError
 from twin.storage.base import Storage
 from twin.storage.keys import KEY_TABLE, KeyRow, KeyTable
@@ -34,7 +34,7 @@ def storage_for(application: Application[Any]) -> Storage:
         return SQLiteStorage(application)
     if module in _MEMORY_MODULES:
         return MemoryStorage(application, application.env.get(MEMORY_STORE_SETTING))
-    if module == "eventsourcing.postgres":
+    if module == POSTGRES_MODULE:
         # psycopg is an optional dependency: loaded only for a PostgreSQL store.
         from twin.storage.postgres import PostgresStorage
 

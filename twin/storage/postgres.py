@@ -7,6 +7,7 @@ connection pool. Not responsible for which store is used (:mod:`twin.config`).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from contextlib import contextmanager
 from datetime import datetime
@@ -37,7 +38,7 @@ from twin.storage.base import FIRST_EVENTS_PER_QUERY, Storage
 from twin.storage.keys import KEY_TABLE, KeyRow, KeyTable, stored_bytes
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
     from uuid import UUID
 
 
@@ -213,6 +214,41 @@ class PostgresKeyTable:
         except PersistenceError:
             holders = []
         return "; ".join(holders) or "another session"
+
+
+@contextmanager
+def tables_created_one_at_a_time(settings: Mapping[str, str]) -> Iterator[None]:
+    """Hold a PostgreSQL advisory lock named after the store's schema while the twin is built.
+
+    Building a twin creates its tables if they are missing (``CREATE TABLE IF NOT EXISTS``),
+    and two processes doing so at once on a fresh schema collide in PostgreSQL's catalogue
+    ("duplicate key value", "already exists"): several ingest workers started together would
+    fail. Under the lock the second finds the tables made. The lock is taken on a connection
+    of its own and released when the twin is built.
+    """
+    import psycopg
+
+    schema = settings.get("POSTGRES_SCHEMA") or "public"
+    name = hashlib.blake2b(f"valley-twin tables {schema}".encode(), digest_size=8).digest()
+    key = int.from_bytes(name, "big", signed=True)
+    try:
+        connection = psycopg.connect(
+            host=settings["POSTGRES_HOST"],
+            port=int(settings["POSTGRES_PORT"]),
+            dbname=settings["POSTGRES_DBNAME"],
+            user=settings["POSTGRES_USER"],
+            password=settings.get("POSTGRES_PASSWORD") or None,
+            connect_timeout=int(settings.get("POSTGRES_CONNECT_TIMEOUT", "5")),
+            autocommit=True,
+        )
+    except psycopg.Error as error:
+        raise OperationalError(str(error)) from error
+    with connection:
+        connection.execute("SELECT pg_advisory_lock(%s)", [key])
+        try:
+            yield
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 def _milliseconds(seconds: float) -> SQL:
