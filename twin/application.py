@@ -119,8 +119,10 @@ class ValleyTwin(Application[UUID]):
         now = self.clock()
         rows = self.event_rows.rows(processing_event.events, now)
         for receipt in receipts:  # in their order: a dead letter may be an aggregate still
-            if isinstance(receipt, AppliedReceipt):
+            if isinstance(receipt, AppliedReceipt) and self.event_rows.exact:
                 rows.append(receipt.row(now))
+            elif isinstance(receipt, AppliedReceipt):  # compressed or encrypted: the mapper's
+                rows.extend(self.event_rows.rows(receipt.aggregate().collect_events(), now))
             else:
                 rows.extend(self.event_rows.rows(receipt.collect_events(), now))
         self.storage.insert_rows(rows)

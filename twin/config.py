@@ -71,6 +71,17 @@ class StoreConfig:
         return self.url
 
 
+def _connect_timeout(url: str, query: dict[str, list[str]]) -> str:
+    """The URL's ``connect_timeout``: whole seconds, 1 or more (PostgreSQL's own rule)."""
+    value = query.get("connect_timeout", ["5"])[0]
+    if not (value.isascii() and value.isdigit() and int(value) >= 1):
+        raise StoreConfigError(
+            f"store URL {url!r}: connect_timeout={value!r} is not a whole number of seconds, "
+            "1 or more"
+        )
+    return value
+
+
 def parse_store_url(url: str) -> StoreConfig:
     """Turn a store URL into ``eventsourcing`` settings, or explain what is wrong with it."""
     parts = urlsplit(url)
@@ -104,7 +115,7 @@ def parse_store_url(url: str) -> StoreConfig:
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_CONNECT_TIMEOUT": query.get("connect_timeout", ["5"])[0],
+            "POSTGRES_CONNECT_TIMEOUT": _connect_timeout(url, query),
         }
         if "schema" in query:
             settings["POSTGRES_SCHEMA"] = query["schema"][0]

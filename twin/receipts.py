@@ -165,8 +165,15 @@ class AppliedReceipt:
     received_at: datetime
     reason: None = None  # applied: nothing refused
 
+    def aggregate(self) -> MessageReceipt:
+        """The receipt as an aggregate, for a store whose mapper :meth:`row` cannot stand for
+        (a cipher or a compressor configured)."""
+        return MessageReceipt.applied(
+            self.id, self.source, self.message_id, self.kind, self.device, self.received_at
+        )
+
     def row(self, recorded_at: datetime) -> StoredEvent:
-        """Its stored row, recorded at ``recorded_at``."""
+        """Its stored row, recorded at ``recorded_at`` (an uncompressed, unencrypted store)."""
         state = (
             '{"timestamp":{"_type_":"datetime_iso","_data_":"'
             + self.received_at.isoformat()

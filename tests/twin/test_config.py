@@ -52,6 +52,8 @@ def test_postgres_url_becomes_eventsourcing_settings() -> None:
         ("sqlite:///", "no database file"),
         ("postgresql://h:1/", "no database name"),
         ("redis://x", "not supported"),
+        ("postgresql://h/db?connect_timeout=2.5", "connect_timeout='2.5' is not a whole number"),
+        ("postgresql://h/db?connect_timeout=0", "connect_timeout='0' is not a whole number"),
     ],
 )
 def test_bad_urls_are_explained(url: str, message: str) -> None:

@@ -202,3 +202,22 @@ def test_a_dropped_postgres_connection_is_tried_again_as_the_library_tries_it(
     monkeypatch.undo()
     assert attempts == [True, True] and twin.get(Bin, "B-1").version == bin_.version
     twin.close()
+
+
+def test_with_a_compressor_receipts_are_written_by_the_mapper_and_read_back() -> None:
+    twin = ValleyTwin(
+        env={
+            "PERSISTENCE_MODULE": "eventsourcing.popo",
+            "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        }
+    )
+    assert not twin.event_rows.exact
+    receipt = AppliedReceipt(receipt_id("gw", "m-1"), "gw", "m-1", "bin.fill", "A1", T0)
+    bin_ = a_bin()
+    twin.record_batch([bin_], [receipt])
+    stored: Any = twin.repository.get(receipt.id)
+    assert isinstance(stored, MessageReceipt) and stored.reason is None
+    assert (stored.source, stored.message_id, stored.kind) == ("gw", "m-1", "bin.fill")
+    assert twin.get(Bin, "B-1").version == bin_.version
+    (row,) = twin.recorder.select_events(receipt.id)
+    assert not row.state.startswith(b"{")  # compressed, as the library writes it

@@ -52,3 +52,34 @@ def test_twins_opened_together_on_a_fresh_schema_all_open_and_share_it(
     finally:
         for twin in twins:
             twin.close()
+
+
+def test_a_lock_connection_lost_while_the_twin_is_built_is_no_error(
+    postgres_url: str, postgres_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    import twin.opening as opening
+    from twin.storage.postgres import TABLES_LOCK_APPLICATION
+
+    built = opening.ValleyTwin
+
+    class LockConnectionLost(built):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            with psycopg.connect(postgres_server, autocommit=True) as other:
+                other.execute(  # as a server restart or an idle timeout would
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = %s",
+                    [TABLES_LOCK_APPLICATION],
+                )
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(opening, "ValleyTwin", LockConnectionLost)
+    twin = open_twin(postgres_url)
+    twin.close()
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        holding = connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            [TABLES_LOCK_APPLICATION],
+        )
+        assert holding.fetchone() == (0,)

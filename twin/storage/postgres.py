@@ -7,6 +7,7 @@ connection pool. Not responsible for which store is used (:mod:`twin.config`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from contextlib import contextmanager
@@ -216,6 +217,9 @@ class PostgresKeyTable:
         return "; ".join(holders) or "another session"
 
 
+TABLES_LOCK_APPLICATION = "valley-twin: creating tables"
+
+
 @contextmanager
 def tables_created_one_at_a_time(settings: Mapping[str, str]) -> Iterator[None]:
     """Hold a PostgreSQL advisory lock named after the store's schema while the twin is built.
@@ -240,15 +244,20 @@ def tables_created_one_at_a_time(settings: Mapping[str, str]) -> Iterator[None]:
             password=settings.get("POSTGRES_PASSWORD") or None,
             connect_timeout=int(settings.get("POSTGRES_CONNECT_TIMEOUT", "5")),
             autocommit=True,
+            application_name=TABLES_LOCK_APPLICATION,  # who holds it, in pg_stat_activity
         )
     except psycopg.Error as error:
         raise OperationalError(str(error)) from error
     with connection:
-        connection.execute("SELECT pg_advisory_lock(%s)", [key])
+        try:
+            connection.execute("SELECT pg_advisory_lock(%s)", [key])
+        except psycopg.Error as error:
+            raise OperationalError(str(error)) from error
         try:
             yield
         finally:
-            connection.execute("SELECT pg_advisory_unlock(%s)", [key])
+            with contextlib.suppress(psycopg.Error):  # a lost connection has let go of it
+                connection.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
 def _milliseconds(seconds: float) -> SQL:
