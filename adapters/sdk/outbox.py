@@ -57,6 +57,7 @@ UNREADABLE_MAX_BYTES = 8 * 1024
 _MAX_REASON = 1_000
 _DROPPED = "unreadable_dropped"
 _INSTANCE = "instance_id"
+RESHARD_PAGE_ROWS = 10_000  # frames read at once when the shards are counted anew
 _SHARDS = "shards"  # how many shards the rows' shard numbers count (meta); absent: 1
 # An index's entries are ordered by the rowid after its columns: each shard's queue order.
 _SHARD_INDEX = "CREATE INDEX IF NOT EXISTS outbox_by_shard ON outbox (shard)"
@@ -216,16 +217,22 @@ class Outbox:
             if shards == 1:
                 db.execute("UPDATE outbox SET shard = 0 WHERE shard != 0")
             else:
-                moves = [
-                    (shard_of_frame(frame), rowid, current)
-                    for rowid, frame, current in db.execute(
-                        "SELECT rowid, frame, shard FROM outbox"
-                    ).fetchall()
-                ]
-                db.executemany(
-                    "UPDATE outbox SET shard = ? WHERE rowid = ?",
-                    [(new, rowid) for new, rowid, current in moves if new != current],
-                )
+                # A page at a time: an outbox is largest when a shard was down, which is when
+                # its endpoints are changed (a million frames would not fit in a gateway).
+                after = 0
+                while page := db.execute(
+                    "SELECT rowid, frame, shard FROM outbox WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    (after, RESHARD_PAGE_ROWS),
+                ).fetchall():
+                    db.executemany(
+                        "UPDATE outbox SET shard = ? WHERE rowid = ?",
+                        [
+                            (new, rowid)
+                            for rowid, frame, current in page
+                            if (new := shard_of_frame(frame)) != current
+                        ],
+                    )
+                    after = page[-1][0]
             moved = db.total_changes - before
             db.execute(
                 "INSERT INTO meta (name, value) VALUES (?, ?) "

@@ -426,7 +426,16 @@ class AdapterRunner:
         # an earlier one. A slow or absent ingest slows the adapter down instead of being flooded.
         # With several shards each does all this on its own: an asset's messages all go to one
         # shard, so order within a shard is all that order needs.
-        if shard.in_flight and self._overdue(shard):
+        if (shard.in_flight or shard.stalled) and self._overdue(shard):
+            # Answers may have come while the caller was away: taken first, they spare the
+            # window a resend (a reconnection throws away what the old socket holds).
+            heard: list[tuple[str, str | None]] = []
+            self._receive(shard, time.monotonic(), heard)
+            if heard:
+                self.outbox.settle(heard)
+        if (shard.in_flight or shard.stalled) and self._overdue(shard):
+            # A stalled shard with nothing in flight (its answers came after a failed send)
+            # reconnects too: nothing else would clear the stall.
             shard.silent_resends += 1
             self._say_silence(shard)
             try:

@@ -301,3 +301,65 @@ def test_a_failed_reconnection_is_tried_again_after_the_backed_off_wait(
     assert gone.resets == 2 and runner.resend_timeout_s(0) == 20.0
     runner._shards[0].silent_resends = 5_000  # days unreachable: the wait stays at its cap
     assert runner.resend_timeout_s(0) == runner.max_resend_after_s
+
+
+def test_counting_the_shards_anew_reads_the_outbox_a_page_at_a_time(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import adapters.sdk.outbox as outbox_module
+
+    monkeypatch.setattr(outbox_module, "RESHARD_PAGE_ROWS", 3)
+    path = tmp_path / "gw.outbox"
+    devices = SHARD_0[:2] + SHARD_1[:2]
+    with Outbox(path, clock=clock.seconds) as box:
+        single = AdapterRunner(
+            FillAdapter({}), CountingTransport(), box, "gw", clock=clock.datetime
+        )
+        single.submit_many([payload(d, minutes=m) for m in range(2) for d in devices])
+    with Outbox(path, clock=clock.seconds) as box:
+        sharded(box, clock, [CountingTransport(), CountingTransport()])
+        assert [box.pending(0), box.pending(1)] == [4, 4]  # 8 rows over 3 pages, all moved
+
+
+class ReplyDroppingTransport(CountingTransport):
+    """As ZeroMQ does: a reconnection throws away the answers the old socket held."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.replies.clear()
+
+
+def test_answers_that_came_while_the_reader_was_away_spare_the_window_a_resend(
+    outbox: Outbox, clock: Clock
+) -> None:
+    transport = ReplyDroppingTransport()
+    runner = sharded(outbox, clock, [transport], resend_after_s=5.0)
+    runner.submit_many([payload("s1", minutes=m) for m in range(3)])
+    runner.pump()
+    clock.advance(4.9)
+    answer_all(transport, clock)  # in the socket before the window was due…
+    clock.advance(0.2)  # …read only after
+    runner.pump()
+    assert transport.resets == 0 and outbox.pending() == 0 and runner.stats.resent == 0
+
+
+def test_a_shard_stalled_by_a_failed_send_sends_again_once_its_answers_came(
+    outbox: Outbox, clock: Clock
+) -> None:
+    transport = CountingTransport()
+    runner = sharded(outbox, clock, [transport], resend_after_s=5.0)
+    runner.submit_many([payload("s1", minutes=m) for m in range(2)])
+    runner.pump()
+    first = [message for _, message in sent(transport, clock)]
+    clock.advance(5.0)
+    transport.refusing = True  # the resend on the new connection fails: the shard stalls
+    runner.pump()
+    transport.refusing = False
+    transport.replies.extend(reply("ack", message) for message in first)  # the old answers
+    runner.pump()
+    assert runner.in_flight == 0 and outbox.pending() == 0
+    runner.submit(payload("s1", minutes=5))
+    transport.sent.clear()
+    clock.advance(60.0)
+    runner.pump()
+    assert len(transport.sent) == 1  # it reconnected and sent: not stalled for good
