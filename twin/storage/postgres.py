@@ -246,13 +246,13 @@ def tables_created_one_at_a_time(settings: Mapping[str, str]) -> Iterator[None]:
             autocommit=True,
             application_name=TABLES_LOCK_APPLICATION,  # who holds it, in pg_stat_activity
         )
-    except psycopg.Error as error:
-        raise OperationalError(str(error)) from error
+    except psycopg.Error as error:  # on one line, as the library says it (libpq adds a hint)
+        raise OperationalError(" ".join(str(error).split())) from error
     with connection:
         try:
             connection.execute("SELECT pg_advisory_lock(%s)", [key])
         except psycopg.Error as error:
-            raise OperationalError(str(error)) from error
+            raise OperationalError(" ".join(str(error).split())) from error
         try:
             yield
         finally:
