@@ -254,10 +254,9 @@ class ValleyTwin(Application[UUID]):
         world time known (:func:`domain.history.newest_when_recorded`) never decreases.
         """
         _check_instant(instant)
-        last = self.recorder.select_events(aggregate_id, desc=True, limit=1)
-        if not last:
+        high = self.latest_version(aggregate_id)  # the answer lies in [low, high]
+        if high is None:
             raise NotFoundError(str(aggregate_id))
-        high = last[0].originator_version  # the answer lies in [low, high]
         while low < high:
             middle = (low + high + 1) // 2
             if self._newest_when_recorded(aggregate_id, middle) <= instant:

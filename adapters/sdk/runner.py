@@ -426,16 +426,14 @@ class AdapterRunner:
         # an earlier one. A slow or absent ingest slows the adapter down instead of being flooded.
         # With several shards each does all this on its own: an asset's messages all go to one
         # shard, so order within a shard is all that order needs.
-        if (shard.in_flight or shard.stalled) and self._overdue(shard):
+        if self._reconnection_due(shard):
             # Answers may have come while the caller was away: taken first, they spare the
             # window a resend (a reconnection throws away what the old socket holds).
             heard: list[tuple[str, str | None]] = []
             self._receive(shard, time.monotonic(), heard)
             if heard:
                 self.outbox.settle(heard)
-        if (shard.in_flight or shard.stalled) and self._overdue(shard):
-            # A stalled shard with nothing in flight (its answers came after a failed send)
-            # reconnects too: nothing else would clear the stall.
+        if self._reconnection_due(shard):
             shard.silent_resends += 1
             self._say_silence(shard)
             try:
@@ -513,6 +511,11 @@ class AdapterRunner:
         # The exponent is capped: days of an unreachable ingest must not overflow a float.
         backoff: float = 2.0 ** min(self._shards[shard].silent_resends, 32)
         return min(self.max_resend_after_s, self.resend_after_s * backoff)
+
+    def _reconnection_due(self, shard: _Shard) -> bool:
+        # A stalled shard with nothing in flight (its answers came after a failed send) is due
+        # too: nothing else would clear the stall.
+        return bool(shard.in_flight or shard.stalled) and self._overdue(shard)
 
     def _overdue(self, shard: _Shard) -> bool:
         since = max(shard.window_sent_at, shard.last_answer_at)

@@ -15,7 +15,7 @@ import pytest
 from domain import Bin, Citizen, Site
 from tests.twin.test_ingest import NOW, a_bin_a_beacon_and_a_site, message
 from twin import ValleyTwin, load_geography, open_twin
-from twin.ingest import IngestProcessor
+from twin.ingest import Incoming, IngestProcessor
 
 
 @pytest.fixture
@@ -33,8 +33,8 @@ def two_workers(store_url: str) -> Iterator[tuple[IngestProcessor, IngestProcess
     second.close()
 
 
-def statuses(processor: IngestProcessor, *messages: object) -> list[str]:
-    return [reply.status if reply else "none" for reply in processor.process(list(messages))]  # type: ignore[arg-type]
+def statuses(processor: IngestProcessor, *messages: Incoming) -> list[str]:
+    return [reply.status if reply else "none" for reply in processor.process(messages)]
 
 
 def test_a_vote_for_an_idea_filed_through_another_worker_is_applied(
